@@ -1,0 +1,216 @@
+//! `sheetpipe import FILE …`: one import, a progress bar on a terminal, the
+//! tutorial's stats (or one JSON object with `--json`), and an exit code
+//! that says how it went (see [`crate::pipeline::ImportError::exit_code`]).
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+use serde_json::json;
+
+use super::LimitArgs;
+use crate::pipeline::{self, Control, ImportJob, ImportReport, Method, Plan, Status};
+use crate::record::Rules;
+use crate::sink::{DatabaseUrl, Sink};
+use crate::source::SourceOptions;
+
+/// Exit code of an import stopped by ctrl-c.
+pub const EXIT_CANCELLED: u8 = 130;
+
+/// Arguments of `import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The spreadsheet (.xlsx, .csv); its content decides the format.
+    pub file: PathBuf,
+    /// Import strategy.
+    #[arg(long, value_enum, default_value_t = Method::Copy)]
+    pub method: Method,
+    /// Writer tasks (default: the method's; cores for concurrent and batch).
+    #[arg(long, env = "SHEETPIPE_WORKERS")]
+    pub workers: Option<usize>,
+    /// Rows per unit (default: 100 for batch, 10000 for copy).
+    #[arg(long, env = "SHEETPIPE_BATCH_SIZE")]
+    pub batch_size: Option<usize>,
+    /// postgres://… or sqlite://path (default: ./sheetpipe.db).
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Sheet to read (default: the first).
+    #[arg(long)]
+    pub sheet: Option<String>,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Write every rejected row to this CSV file.
+    #[arg(long)]
+    pub rejects: Option<PathBuf>,
+    /// Longest accepted cell value, in characters (longer → row rejected).
+    #[arg(long, env = "SHEETPIPE_MAX_CELL_CHARS", default_value_t = Rules::default().max_cell_chars)]
+    pub max_cell_chars: usize,
+    /// Reader limits.
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// Runs `import`.
+pub async fn run(args: ImportArgs) -> ExitCode {
+    let fail = |code: u8, message: String, json: bool| {
+        if json {
+            println!("{}", json!({ "error": message }));
+        }
+        eprintln!("error: {message}");
+        ExitCode::from(code)
+    };
+    let url = match DatabaseUrl::parse(args.database_url.as_deref()) {
+        Ok(u) => u,
+        Err(e) => return fail(2, e.to_string(), args.json),
+    };
+    let sink = match Sink::connect(&url).await {
+        Ok(s) => s,
+        Err(e) => return fail(5, format!("{} ({})", e, url.redacted()), args.json),
+    };
+    let plan = Plan::new(args.method, args.workers, args.batch_size);
+    let job = ImportJob {
+        path: args.file.clone(),
+        source: SourceOptions {
+            sheet: args.sheet.clone(),
+            limits: args.limits.limits(),
+            ..SourceOptions::default()
+        },
+        rules: Rules {
+            max_cell_chars: args.max_cell_chars,
+            ..Rules::default()
+        },
+        max_reported: 100,
+        rejects_file: args.rejects.clone(),
+    };
+    let ctl = Control::default();
+    let interrupt = {
+        let cancel = ctl.cancel.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                cancel.cancel();
+            }
+        })
+    };
+    let bar = (!args.json && std::io::stdout().is_terminal()).then(|| progress_bar(&ctl));
+    let report = pipeline::run(job, &plan, &sink, &ctl).await;
+    interrupt.abort();
+    if let Some((bar, ticker)) = bar {
+        ticker.abort();
+        bar.finish_and_clear();
+    }
+    print_report(&args, &report);
+    match (&report.status, &report.error) {
+        (Status::Completed, _) => ExitCode::SUCCESS,
+        (_, Some(e)) => ExitCode::from(e.exit_code()),
+        _ => ExitCode::from(EXIT_CANCELLED),
+    }
+}
+
+fn progress_bar(ctl: &Control) -> (indicatif::ProgressBar, tokio::task::JoinHandle<()>) {
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let progress = ctl.progress.clone();
+    let b = bar.clone();
+    let ticker = tokio::spawn(async move {
+        loop {
+            let p = progress.snapshot();
+            b.set_length(p.bytes_total);
+            b.set_position(p.bytes_read.min(p.bytes_total));
+            b.set_message(format!(
+                "{} rows read, {} inserted, {} rejected",
+                p.rows_read, p.inserted, p.rejected
+            ));
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    (bar, ticker)
+}
+
+/// The `message` field: the tutorial's words on success.
+fn message(report: &ImportReport) -> &'static str {
+    match report.status {
+        Status::Completed => "Import completed successfully",
+        Status::Cancelled => "Import cancelled",
+        Status::Failed => "Import failed",
+    }
+}
+
+/// The JSON object printed by `--json` (and reused by the HTTP layer).
+pub fn report_json(report: &ImportReport) -> serde_json::Value {
+    let mut out = json!({
+        "message": message(report),
+        "method": report.method,
+        "stats": report.stats(),
+        "rejected": report.rejected_rows.iter().map(|r| json!({
+            "row": r.row,
+            "column": r.column,
+            "value": r.value,
+            "reason": r.reason,
+        })).collect::<Vec<_>>(),
+    });
+    if !report.sheet.is_empty() {
+        out["sheet"] = json!(report.sheet);
+    }
+    if !report.ignored_columns.is_empty() {
+        out["ignored_columns"] = json!(report.ignored_columns);
+    }
+    if let Some(e) = &report.error {
+        out["error"] = json!(e.to_string());
+    }
+    out
+}
+
+fn print_report(args: &ImportArgs, report: &ImportReport) {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    if args.json {
+        let _ = writeln!(out, "{}", report_json(report));
+    } else {
+        let s = report.stats();
+        let _ = writeln!(out, "{} (method: {})", message(report), report.method);
+        let _ = writeln!(out, "  total_records:      {}", s.total_records);
+        let _ = writeln!(out, "  success_count:      {}", s.success_count);
+        let _ = writeln!(out, "  error_count:        {}", s.error_count);
+        let _ = writeln!(out, "  duration:           {}", s.duration);
+        let _ = writeln!(out, "  records_per_second: {:.2}", s.records_per_second);
+        if !report.ignored_columns.is_empty() {
+            let _ = writeln!(
+                out,
+                "  ignored columns:    {}",
+                report.ignored_columns.join(", ")
+            );
+        }
+        if !report.rejected_rows.is_empty() {
+            let _ = writeln!(
+                out,
+                "Rejected rows (first {} of {}):",
+                report.rejected_rows.len().min(20),
+                report.rejected
+            );
+            for r in report.rejected_rows.iter().take(20) {
+                let place = match (r.sheet.is_empty(), r.column.is_empty()) {
+                    (true, true) => format!("row {}", r.row),
+                    (true, false) => format!("row {}, column {}", r.row, r.column),
+                    (false, _) => format!("{}!row {} {}", r.sheet, r.row, r.column),
+                };
+                let _ = writeln!(out, "  {place}: {} (value: {:?})", r.reason, r.value);
+            }
+        }
+        if let Some(path) = &args.rejects {
+            let _ = writeln!(out, "Every rejected row: {}", path.display());
+        }
+    }
+    // A closed stdout (`| head`) is not an error worth a panic.
+    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), out.as_bytes());
+    if let Some(e) = &report.error {
+        eprintln!("error: {}: {e}", args.file.display());
+    }
+}

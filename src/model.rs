@@ -1,0 +1,156 @@
+//! The data that flows through the pipeline: raw cells as a reader saw them,
+//! the `Business` rows we store, and the `Rejection` that explains a row we
+//! did not store.
+
+use serde::Serialize;
+
+/// The nine business fields in the order the tutorial's sheet and table use.
+pub const FIELDS: [&str; 9] = [
+    "name",
+    "category",
+    "phone",
+    "email",
+    "address",
+    "city",
+    "country",
+    "website",
+    "description",
+];
+
+/// Index of `name` in [`FIELDS`]: the only required field.
+pub const NAME: usize = 0;
+/// Index of `email` in [`FIELDS`].
+pub const EMAIL: usize = 3;
+/// Index of `website` in [`FIELDS`].
+pub const WEBSITE: usize = 7;
+
+/// One cell as a reader produced it, before any of our value rules apply.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Cell {
+    /// No value (missing or empty cell).
+    #[default]
+    Empty,
+    /// Text, exactly as stored (not yet trimmed).
+    Text(String),
+    /// A whole number stored as an integer.
+    Int(i64),
+    /// A number stored as a float (Excel stores all numbers this way).
+    Float(f64),
+    /// A boolean cell.
+    Bool(bool),
+    /// A date/time already rendered as ISO-8601 text by the reader.
+    DateTime(String),
+    /// An error value such as `#REF!` or `#N/A`.
+    Error(String),
+    /// A formula cell whose file carries no cached value.
+    FormulaWithoutValue(String),
+}
+
+/// One data row as read: its number as the spreadsheet shows it (1-based)
+/// and its cells from column A on (a short row simply has fewer cells).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawRow {
+    /// Row number as shown by a spreadsheet program (1-based).
+    pub number: u32,
+    /// Cells from column A; missing trailing cells are absent.
+    pub cells: Vec<Cell>,
+}
+
+impl RawRow {
+    /// True when every cell is empty or whitespace: such rows are skipped.
+    pub fn is_blank(&self) -> bool {
+        self.cells.iter().all(|c| match c {
+            Cell::Empty => true,
+            Cell::Text(s) => s.chars().all(crate::record::is_space),
+            _ => false,
+        })
+    }
+}
+
+/// A validated row ready to be written: the nine fields, `name` always set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Business {
+    /// Values in [`FIELDS`] order; `None` stores NULL.
+    pub fields: [Option<String>; 9],
+}
+
+impl Business {
+    /// The required name.
+    pub fn name(&self) -> &str {
+        self.fields[NAME].as_deref().unwrap_or_default()
+    }
+}
+
+/// A business together with where it came from, so a database rejection can
+/// still name the row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// Row number as the spreadsheet shows it.
+    pub row: u32,
+    /// The values to store.
+    pub business: Business,
+}
+
+/// Why one row was not stored: where, which column, the value, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rejection {
+    /// Sheet name (empty for CSV).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub sheet: String,
+    /// Row number as the spreadsheet shows it.
+    pub row: u32,
+    /// Column letter and header, e.g. `D (Email)`; empty when the whole row
+    /// was refused (for example by a database constraint spanning columns).
+    pub column: String,
+    /// The offending value as read.
+    pub value: String,
+    /// Why the row was rejected.
+    pub reason: String,
+    /// The row's original values in header order, for the reject report.
+    #[serde(skip)]
+    pub original: Vec<String>,
+}
+
+/// Spreadsheet column letters for a 0-based column index: 0 → A, 27 → AB.
+pub fn column_letter(mut index: usize) -> String {
+    let mut out = Vec::new();
+    loop {
+        out.push(b'A' + (index % 26) as u8);
+        if index < 26 {
+            break;
+        }
+        index = index / 26 - 1;
+    }
+    out.reverse();
+    String::from_utf8(out).expect("ASCII letters")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn column_letters_follow_spreadsheet_naming() {
+        assert_eq!(column_letter(0), "A");
+        assert_eq!(column_letter(25), "Z");
+        assert_eq!(column_letter(26), "AA");
+        assert_eq!(column_letter(27), "AB");
+        assert_eq!(column_letter(701), "ZZ");
+        assert_eq!(column_letter(702), "AAA");
+        assert_eq!(column_letter(16383), "XFD");
+    }
+
+    #[test]
+    fn a_row_of_spaces_and_empty_cells_is_blank() {
+        let row = RawRow {
+            number: 3,
+            cells: vec![Cell::Empty, Cell::Text(" \u{a0}\t".into())],
+        };
+        assert!(row.is_blank());
+        let row = RawRow {
+            number: 3,
+            cells: vec![Cell::Empty, Cell::Int(0)],
+        };
+        assert!(!row.is_blank());
+    }
+}

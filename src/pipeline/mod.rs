@@ -1,0 +1,366 @@
+//! The one pipeline every strategy runs on:
+//!
+//! ```text
+//! reader (1 blocking thread) ─units─► writers (N tasks) ─events─► collector
+//!   open, header, validate,   bounded     own connection,   bounded   the only
+//!   batch; rejects ─────────────────────────────────────────────────► owner of
+//!                                                                     the counts
+//! ```
+//!
+//! * `units`: `async_channel::bounded(2 × writers)` — backpressure: the
+//!   reader blocks when writers fall behind, so memory holds at most
+//!   `2 × writers + writers` units whatever the file's size.
+//! * `events`: `tokio::mpsc::channel(1024)` — fan-in of outcomes; the
+//!   collector alone turns them into the report (no shared counters).
+//! * `stop`: a child of the caller's `CancellationToken`. The caller cancels
+//!   it (client cancel, shutdown); a writer's fatal error cancels it too.
+//!   The reader checks it per row, writers between units (the batch
+//!   boundary), so what was committed is always a whole number of units.
+
+mod batcher;
+mod isolate;
+mod plan;
+mod progress;
+mod report;
+
+use std::path::PathBuf;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+pub use batcher::Batcher;
+pub use isolate::{write_unit, UnitOutcome};
+pub use plan::{cores, Method, Plan, COPY_CHUNK, MAX_BATCH};
+pub use progress::{Progress, ProgressSnapshot};
+pub use report::{go_duration, ImportError, ImportReport, Stats, Status};
+
+use crate::model::{Record, Rejection};
+use crate::record::{HeaderError, HeaderMap, Rules};
+use crate::rejects::RejectCsv;
+use crate::sink::{Sink, WriteKind};
+use crate::source::{self, SourceOptions};
+
+/// What to import and how to judge it.
+#[derive(Debug, Clone)]
+pub struct ImportJob {
+    /// The file (its content decides the format).
+    pub path: PathBuf,
+    /// Sheet, limits, byte counter.
+    pub source: SourceOptions,
+    /// Validation rules.
+    pub rules: Rules,
+    /// How many rejected rows the report keeps in memory (first by row).
+    pub max_reported: usize,
+    /// Where to write every rejected row as CSV, if anywhere.
+    pub rejects_file: Option<PathBuf>,
+}
+
+impl ImportJob {
+    /// A job with default options for `path`.
+    pub fn new(path: impl Into<PathBuf>) -> ImportJob {
+        ImportJob {
+            path: path.into(),
+            source: SourceOptions::default(),
+            rules: Rules::default(),
+            max_reported: 100,
+            rejects_file: None,
+        }
+    }
+}
+
+/// How the caller observes and stops an import.
+#[derive(Debug, Clone, Default)]
+pub struct Control {
+    /// Cancel to stop the import at the next unit boundary.
+    pub cancel: CancellationToken,
+    /// Live counters.
+    pub progress: Arc<Progress>,
+}
+
+/// What flows from the reader and writers to the collector.
+enum Event {
+    /// Rows committed by a writer.
+    Inserted(usize),
+    /// A row rejected by validation or by the database.
+    Rejected(Rejection),
+}
+
+/// Runs one import to its end and reports exactly what happened.
+pub async fn run(job: ImportJob, plan: &Plan, sink: &Sink, ctl: &Control) -> ImportReport {
+    let started = Instant::now();
+    let stop = ctl.cancel.child_token();
+    let progress = ctl.progress.clone();
+    if let Ok(meta) = std::fs::metadata(&job.path) {
+        progress.bytes_total.store(meta.len(), Relaxed);
+    }
+    let header: Arc<OnceLock<HeaderMap>> = Arc::default();
+    let (unit_tx, unit_rx) = async_channel::bounded::<Vec<Record>>(plan.workers * 2);
+    let (event_tx, event_rx) = mpsc::channel::<Event>(1024);
+
+    let mut job = job;
+    job.source.bytes_read = progress.bytes_read.clone();
+    let rejects_file = job.rejects_file.clone();
+    let max_reported = job.max_reported;
+    let reader = {
+        let (event_tx, stop, header, progress) = (
+            event_tx.clone(),
+            stop.clone(),
+            header.clone(),
+            progress.clone(),
+        );
+        let batch_size = plan.batch_size;
+        tokio::task::spawn_blocking(move || {
+            read_stage(
+                job, batch_size, unit_tx, event_tx, &stop, &header, &progress,
+            )
+        })
+    };
+    let mut writers = tokio::task::JoinSet::new();
+    for _ in 0..plan.workers {
+        writers.spawn(write_stage(
+            sink.clone(),
+            unit_rx.clone(),
+            event_tx.clone(),
+            plan.kind,
+            stop.clone(),
+            header.clone(),
+            progress.clone(),
+        ));
+    }
+    drop((unit_rx, event_tx));
+
+    let collect = collect(event_rx, max_reported, rejects_file, header.clone());
+    let stages = async {
+        let read = reader.await.unwrap_or_else(|e| {
+            (
+                ReadSummary::default(),
+                Some(ImportError::Internal(format!("reader panicked: {e}"))),
+            )
+        });
+        let mut write_error = None;
+        while let Some(joined) = writers.join_next().await {
+            let result = joined
+                .unwrap_or_else(|e| Err(ImportError::Internal(format!("writer panicked: {e}"))));
+            if let Err(e) = result {
+                stop.cancel();
+                write_error.get_or_insert(e);
+            }
+        }
+        (read, write_error)
+    };
+    let (collected, ((summary, read_error), write_error)) = tokio::join!(collect, stages);
+    let (inserted, rejected, rejected_rows, report_error) = collected;
+
+    let error = write_error.or(read_error).or(report_error);
+    let status = if error.is_some() {
+        Status::Failed
+    } else if ctl.cancel.is_cancelled() {
+        Status::Cancelled
+    } else {
+        Status::Completed
+    };
+    ImportReport {
+        method: plan.method,
+        status,
+        error,
+        sheet: summary.sheet,
+        rows_read: summary.rows_read,
+        inserted,
+        rejected,
+        duration: started.elapsed(),
+        rejected_rows,
+        ignored_columns: header.get().map(|h| h.ignored.clone()).unwrap_or_default(),
+    }
+}
+
+#[derive(Debug, Default)]
+struct ReadSummary {
+    sheet: String,
+    rows_read: u64,
+}
+
+/// The reader stage: open, find the header, validate each row, send full
+/// units to the writers and rejections to the collector. Runs on a
+/// blocking thread; returns what it read even when it fails midway.
+fn read_stage(
+    job: ImportJob,
+    batch_size: usize,
+    units: async_channel::Sender<Vec<Record>>,
+    events: mpsc::Sender<Event>,
+    stop: &CancellationToken,
+    header: &OnceLock<HeaderMap>,
+    progress: &Progress,
+) -> (ReadSummary, Option<ImportError>) {
+    let mut summary = ReadSummary::default();
+    let mut reader = match source::open(&job.path, &job.source) {
+        Ok(r) => r,
+        Err(e) => return (summary, Some(e.into())),
+    };
+    summary.sheet = reader.sheet_name().to_string();
+    let mut batcher = Batcher::new(batch_size);
+    let mut error: Option<ImportError> = None;
+    let result = reader.read(&mut |row| {
+        use std::ops::ControlFlow::{Break, Continue};
+        if stop.is_cancelled() {
+            return Break(());
+        }
+        if row.is_blank() {
+            return Continue(());
+        }
+        let Some(map) = header.get() else {
+            match HeaderMap::from_row(&summary.sheet, &row) {
+                Ok(map) => {
+                    let _ = header.set(map);
+                    return Continue(());
+                }
+                Err(e) => {
+                    error = Some(e.into());
+                    return Break(());
+                }
+            }
+        };
+        summary.rows_read += 1;
+        progress.rows_read.fetch_add(1, Relaxed);
+        let sent = match map.record(&row, &job.rules) {
+            Ok(record) => match batcher.push(record) {
+                Some(unit) => units.send_blocking(unit).is_ok(),
+                None => true,
+            },
+            Err(rejection) => {
+                progress.rejected.fetch_add(1, Relaxed);
+                events.blocking_send(Event::Rejected(rejection)).is_ok()
+            }
+        };
+        if sent {
+            Continue(())
+        } else {
+            Break(())
+        }
+    });
+    if let Err(e) = result {
+        error.get_or_insert(e.into());
+    }
+    if error.is_none() && header.get().is_none() {
+        error = Some(HeaderError::NoHeader.into());
+    }
+    // Rows read before a source error are still written: they were valid.
+    if !stop.is_cancelled() {
+        if let Some(unit) = batcher.finish() {
+            // If every writer is gone, the rows stay unprocessed and the
+            // writers' error explains why.
+            let _ = units.send_blocking(unit);
+        }
+    }
+    (summary, error)
+}
+
+/// A writer: owns one connection, writes units until the channel closes or
+/// the import stops, isolating rows the database refuses.
+async fn write_stage(
+    sink: Sink,
+    units: async_channel::Receiver<Vec<Record>>,
+    events: mpsc::Sender<Event>,
+    kind: WriteKind,
+    stop: CancellationToken,
+    header: Arc<OnceLock<HeaderMap>>,
+    progress: Arc<Progress>,
+) -> Result<(), ImportError> {
+    let mut writer = tokio::select! {
+        biased;
+        _ = stop.cancelled() => return Ok(()),
+        w = sink.writer() => w?,
+    };
+    loop {
+        let unit = tokio::select! {
+            biased;
+            _ = stop.cancelled() => return Ok(()),
+            unit = units.recv() => match unit {
+                Ok(unit) => unit,
+                Err(_) => return Ok(()),
+            },
+        };
+        let (outcome, fatal) = match write_unit(&mut writer, &unit, kind).await {
+            Ok(outcome) => (outcome, None),
+            Err((outcome, e)) => (outcome, Some(e)),
+        };
+        progress
+            .inserted
+            .fetch_add(outcome.inserted as u64, Relaxed);
+        progress
+            .rejected
+            .fetch_add(outcome.rejected.len() as u64, Relaxed);
+        let _ = events.send(Event::Inserted(outcome.inserted)).await;
+        if let Some(map) = header.get() {
+            for (i, reason) in outcome.rejected {
+                let _ = events
+                    .send(Event::Rejected(map.reject_record(&unit[i], reason)))
+                    .await;
+            }
+        }
+        if let Some(e) = fatal {
+            return Err(e.into());
+        }
+    }
+}
+
+/// The collector: sole owner of the counts. Keeps the first rejected rows
+/// (lowest row numbers) and streams every rejection to the report file.
+async fn collect(
+    mut events: mpsc::Receiver<Event>,
+    max_reported: usize,
+    rejects_file: Option<PathBuf>,
+    header: Arc<OnceLock<HeaderMap>>,
+) -> (u64, u64, Vec<Rejection>, Option<ImportError>) {
+    let (mut inserted, mut rejected) = (0u64, 0u64);
+    let mut first: Vec<Rejection> = Vec::new();
+    let mut file: Option<RejectCsv> = None;
+    let mut file_error: Option<String> = None;
+    let open = |header: &OnceLock<HeaderMap>| {
+        let path = rejects_file.as_ref()?;
+        let headers = header.get().map(|h| h.headers.clone()).unwrap_or_default();
+        Some(RejectCsv::create(path, &headers))
+    };
+    while let Some(event) = events.recv().await {
+        match event {
+            Event::Inserted(n) => inserted += n as u64,
+            Event::Rejected(r) => {
+                rejected += 1;
+                if file.is_none() && file_error.is_none() {
+                    match open(&header) {
+                        Some(Ok(f)) => file = Some(f),
+                        Some(Err(e)) => file_error = Some(e.to_string()),
+                        None => {}
+                    }
+                }
+                if let Some(f) = &mut file {
+                    if let Err(e) = f.write(&r) {
+                        file_error.get_or_insert(e.to_string());
+                    }
+                }
+                first.push(r);
+                if first.len() >= max_reported.saturating_mul(2).max(64) {
+                    first.sort_by_key(|r| r.row);
+                    first.truncate(max_reported);
+                }
+            }
+        }
+    }
+    first.sort_by_key(|r| r.row);
+    first.truncate(max_reported);
+    if file.is_none() && file_error.is_none() {
+        if let Some(Err(e)) = open(&header) {
+            file_error = Some(e.to_string());
+        }
+    }
+    if let Some(f) = file {
+        if let Err(e) = f.finish() {
+            file_error.get_or_insert(e.to_string());
+        }
+    }
+    let error =
+        file_error.map(|e| ImportError::Internal(format!("cannot write the reject report: {e}")));
+    (inserted, rejected, first, error)
+}

@@ -1,0 +1,141 @@
+//! A strategy is a configuration of the one pipeline: which write kind, how
+//! many rows per unit, how many writers.
+
+use serde::Serialize;
+
+use crate::sink::WriteKind;
+
+/// The import methods. The first three are the tutorial's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// One INSERT per row, each its own transaction, one writer.
+    Sequential,
+    /// One INSERT per row, each its own transaction, a pool of writers.
+    Concurrent,
+    /// Multi-row INSERTs of `batch_size` rows, a pool of writers.
+    Batch,
+    /// Binary COPY (PostgreSQL) / one prepared transaction per chunk (SQLite).
+    Copy,
+}
+
+impl Method {
+    /// Every method, for messages that list them.
+    pub const ALL: [Method; 4] = [
+        Method::Sequential,
+        Method::Concurrent,
+        Method::Batch,
+        Method::Copy,
+    ];
+
+    /// The lowercase name used on the command line and in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Sequential => "sequential",
+            Method::Concurrent => "concurrent",
+            Method::Batch => "batch",
+            Method::Copy => "copy",
+        }
+    }
+
+    /// Parses a method name (case-insensitive).
+    pub fn parse(s: &str) -> Option<Method> {
+        Method::ALL
+            .into_iter()
+            .find(|m| m.name().eq_ignore_ascii_case(s.trim()))
+    }
+}
+
+impl std::fmt::Display for Method {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The machine's core count (at least 1).
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// How one import runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    /// The strategy asked for.
+    pub method: Method,
+    /// How each unit is written.
+    #[serde(skip)]
+    pub kind: WriteKind,
+    /// Rows per unit sent to a writer.
+    pub batch_size: usize,
+    /// Writer tasks, each with its own connection.
+    pub workers: usize,
+}
+
+/// Rows per COPY unit: large enough that per-statement overhead vanishes,
+/// small enough that a failed unit is cheap to bisect and memory stays low.
+pub const COPY_CHUNK: usize = 10_000;
+
+/// Largest multi-row unit on any backend (SQLite's 32,766-parameter limit).
+pub const MAX_BATCH: usize = crate::sink::SQLITE_MAX_MULTI_ROW;
+
+impl Plan {
+    /// The tutorial's defaults for `method`, with optional overrides.
+    /// Sequential always has one writer; per-row methods send one row per
+    /// unit; multi-row units are capped at the parameter limit.
+    pub fn new(method: Method, workers: Option<usize>, batch_size: Option<usize>) -> Plan {
+        let workers = workers.filter(|&w| w > 0);
+        let batch_size = batch_size.filter(|&b| b > 0);
+        let (kind, batch, writers) = match method {
+            Method::Sequential => (WriteKind::PerRow, 1, 1),
+            Method::Concurrent => (WriteKind::PerRow, 1, workers.unwrap_or_else(cores)),
+            Method::Batch => (
+                WriteKind::MultiRow,
+                batch_size.unwrap_or(100).min(MAX_BATCH),
+                workers.unwrap_or_else(cores),
+            ),
+            Method::Copy => (
+                WriteKind::Copy,
+                batch_size.unwrap_or(COPY_CHUNK),
+                workers.unwrap_or(2),
+            ),
+        };
+        Plan {
+            method,
+            kind,
+            batch_size: batch,
+            workers: writers,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strategies_are_configurations_of_one_pipeline() {
+        let seq = Plan::new(Method::Sequential, Some(8), Some(50));
+        assert_eq!(
+            (seq.kind, seq.batch_size, seq.workers),
+            (WriteKind::PerRow, 1, 1)
+        );
+        let con = Plan::new(Method::Concurrent, Some(3), None);
+        assert_eq!(
+            (con.kind, con.batch_size, con.workers),
+            (WriteKind::PerRow, 1, 3)
+        );
+        let bat = Plan::new(Method::Batch, None, None);
+        assert_eq!(
+            (bat.kind, bat.batch_size, bat.workers),
+            (WriteKind::MultiRow, 100, cores())
+        );
+        let big = Plan::new(Method::Batch, None, Some(1_000_000));
+        assert_eq!(big.batch_size, MAX_BATCH);
+    }
+
+    #[test]
+    fn methods_parse_case_insensitively() {
+        assert_eq!(Method::parse("Batch"), Some(Method::Batch));
+        assert_eq!(Method::parse("bulk"), None);
+    }
+}

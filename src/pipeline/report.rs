@@ -1,0 +1,162 @@
+//! The result of an import: exact counts, the first rejected rows, and the
+//! tutorial's `stats` object.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::Method;
+use crate::model::Rejection;
+use crate::record::HeaderError;
+use crate::sink::DbError;
+use crate::source::SourceError;
+
+/// How an import ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Every row read was inserted or rejected.
+    Completed,
+    /// Stopped on request; counts are exact for what was committed.
+    Cancelled,
+    /// Stopped by an error; counts are exact for what was committed.
+    Failed,
+}
+
+/// Why an import could not run (or could not run to the end).
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The file could not be read.
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    /// The header row is unusable.
+    #[error(transparent)]
+    Header(#[from] HeaderError),
+    /// The database failed (not a row's fault).
+    #[error(transparent)]
+    Database(#[from] DbError),
+    /// A bug: a stage panicked. The import fails; the process lives.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ImportError {
+    /// The CLI exit code for this error (documented in the README).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            ImportError::Source(SourceError::Limit(_)) => 4,
+            ImportError::Source(_) | ImportError::Header(_) => 3,
+            ImportError::Database(_) => 5,
+            ImportError::Internal(_) => 1,
+        }
+    }
+}
+
+/// Everything known about one finished import.
+#[derive(Debug)]
+pub struct ImportReport {
+    /// The strategy used.
+    pub method: Method,
+    /// How it ended.
+    pub status: Status,
+    /// Why it failed, when it did.
+    pub error: Option<ImportError>,
+    /// Sheet read (empty for CSV).
+    pub sheet: String,
+    /// Data rows read (blank rows and the header not counted).
+    pub rows_read: u64,
+    /// Rows committed.
+    pub inserted: u64,
+    /// Rows rejected (validation or database).
+    pub rejected: u64,
+    /// Wall time from start to the last commit.
+    pub duration: Duration,
+    /// The first rejected rows, in row order.
+    pub rejected_rows: Vec<Rejection>,
+    /// Headers present in the file but mapped to no field.
+    pub ignored_columns: Vec<String>,
+}
+
+/// The tutorial's `stats` object, plus `duration_ms`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Stats {
+    /// Data rows read.
+    pub total_records: u64,
+    /// Rows inserted.
+    pub success_count: u64,
+    /// Rows rejected (plus, for a stopped import, rows read but never written).
+    pub error_count: u64,
+    /// Go-style duration text, e.g. `1.234s`.
+    pub duration: String,
+    /// Duration in milliseconds.
+    pub duration_ms: u64,
+    /// Rows read per second.
+    pub records_per_second: f64,
+}
+
+impl ImportReport {
+    /// Rows read but neither inserted nor rejected: non-zero only for a
+    /// cancelled or failed import (rows queued when it stopped).
+    pub fn unprocessed(&self) -> u64 {
+        self.rows_read - self.inserted - self.rejected
+    }
+
+    /// The tutorial's stats.
+    pub fn stats(&self) -> Stats {
+        let secs = self.duration.as_secs_f64();
+        Stats {
+            total_records: self.rows_read,
+            success_count: self.inserted,
+            error_count: self.rows_read - self.inserted,
+            duration: go_duration(self.duration),
+            duration_ms: self.duration.as_millis() as u64,
+            records_per_second: if secs > 0.0 {
+                (self.rows_read as f64 / secs * 100.0).round() / 100.0
+            } else {
+                0.0
+            },
+        }
+    }
+}
+
+/// Formats like Go's `time.Duration.String()`: `850ms`, `1.5s`, `1m2.5s`.
+pub fn go_duration(d: Duration) -> String {
+    let ns = d.as_nanos();
+    let trim = |v: f64, unit: &str| {
+        let s = format!("{v:.6}");
+        let s = s.trim_end_matches('0').trim_end_matches('.');
+        format!("{s}{unit}")
+    };
+    if ns == 0 {
+        "0s".into()
+    } else if ns < 1_000 {
+        format!("{ns}ns")
+    } else if ns < 1_000_000 {
+        trim(ns as f64 / 1e3, "µs")
+    } else if ns < 1_000_000_000 {
+        trim(ns as f64 / 1e6, "ms")
+    } else if ns < 60_000_000_000 {
+        trim(ns as f64 / 1e9, "s")
+    } else {
+        let mins = ns / 60_000_000_000;
+        let rest = (ns % 60_000_000_000) as f64 / 1e9;
+        if mins < 60 {
+            format!("{mins}m{}", trim(rest, "s"))
+        } else {
+            format!("{}h{}m{}", mins / 60, mins % 60, trim(rest, "s"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_like_go() {
+        assert_eq!(go_duration(Duration::from_millis(3100)), "3.1s");
+        assert_eq!(go_duration(Duration::from_micros(850_500)), "850.5ms");
+        assert_eq!(go_duration(Duration::from_secs(62)), "1m2s");
+        assert_eq!(go_duration(Duration::ZERO), "0s");
+    }
+}

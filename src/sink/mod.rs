@@ -1,0 +1,214 @@
+//! Where rows go. A [`Sink`] is a database (PostgreSQL or SQLite) with the
+//! tutorial's `businesses` table ensured; a [`Writer`] is one writer's own
+//! connection (confinement: no connection is shared between PostgreSQL
+//! writers; SQLite's single connection is shared behind a mutex because
+//! SQLite allows one writer at a time).
+//!
+//! Every write is atomic: it either stores all the rows given or none, and
+//! its result says which of three things happened — stored, refused because
+//! of the data (a constraint or a bad value: the caller isolates the bad row),
+//! or failed for another reason (connection lost, table missing: fatal).
+
+mod postgres;
+mod schema;
+mod sqlite;
+
+use std::path::PathBuf;
+
+pub use postgres::{PgSink, PgWriter};
+pub use sqlite::{SqliteSink, SqliteWriter, MAX_MULTI_ROW as SQLITE_MAX_MULTI_ROW};
+
+use crate::model::Record;
+
+/// How a writer stores a unit of rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteKind {
+    /// One INSERT per row, each its own transaction (autocommit).
+    PerRow,
+    /// One multi-row `INSERT … VALUES (…), (…)` per unit.
+    MultiRow,
+    /// PostgreSQL binary COPY; on SQLite a prepared INSERT in one transaction.
+    Copy,
+}
+
+/// The database to import into.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// A `postgres://` or `postgresql://` URL (or key=value string).
+    Postgres(String),
+    /// A SQLite database file.
+    Sqlite(PathBuf),
+}
+
+/// The embedded default when no URL is given.
+pub const DEFAULT_SQLITE_FILE: &str = "sheetpipe.db";
+
+impl DatabaseUrl {
+    /// Parses `--database-url` / `DATABASE_URL`; `None` → `./sheetpipe.db`.
+    pub fn parse(url: Option<&str>) -> Result<DatabaseUrl, DbError> {
+        let Some(url) = url.map(str::trim).filter(|u| !u.is_empty()) else {
+            return Ok(DatabaseUrl::Sqlite(PathBuf::from(DEFAULT_SQLITE_FILE)));
+        };
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(DatabaseUrl::Postgres(url.to_string()));
+        }
+        if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            if path.is_empty() {
+                return Err(DbError::new(
+                    "the sqlite URL names no file (sqlite://path/to/file.db)",
+                ));
+            }
+            return Ok(DatabaseUrl::Sqlite(PathBuf::from(path)));
+        }
+        Err(DbError::new(format!(
+            "unsupported database URL {:?}: use postgres://… or sqlite://path",
+            redact(url)
+        )))
+    }
+
+    /// The URL with any password hidden, for logs and messages.
+    pub fn redacted(&self) -> String {
+        match self {
+            DatabaseUrl::Postgres(u) => redact(u),
+            DatabaseUrl::Sqlite(p) => format!("sqlite://{}", p.display()),
+        }
+    }
+}
+
+/// Hides the password in `scheme://user:password@host`.
+fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    match rest.split_once('@') {
+        Some((userinfo, host)) if userinfo.contains(':') => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}")
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// A database failure that is not about one row's data: the import stops.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[error("database error: {message}")]
+pub struct DbError {
+    /// What the database (or driver) said.
+    pub message: String,
+}
+
+impl DbError {
+    /// A new error with this message.
+    pub fn new(message: impl Into<String>) -> DbError {
+        DbError {
+            message: message.into(),
+        }
+    }
+}
+
+/// The result of one atomic write: `Ok(Ok(()))` stored, `Ok(Err(reason))`
+/// refused because of the data, `Err(_)` fatal.
+pub type WriteResult = Result<Result<(), String>, DbError>;
+
+/// A database with the schema ensured. Cheap to clone.
+#[derive(Clone)]
+#[allow(clippy::large_enum_variant)] // one per import, never in a collection
+pub enum Sink {
+    /// PostgreSQL: each writer opens its own connection.
+    Postgres(PgSink),
+    /// SQLite: one connection, shared behind a mutex.
+    Sqlite(SqliteSink),
+}
+
+impl Sink {
+    /// Connects and creates the `businesses` table and its indexes if missing.
+    pub async fn connect(url: &DatabaseUrl) -> Result<Sink, DbError> {
+        match url {
+            DatabaseUrl::Postgres(u) => Ok(Sink::Postgres(PgSink::connect(u).await?)),
+            DatabaseUrl::Sqlite(p) => Ok(Sink::Sqlite(SqliteSink::open(p).await?)),
+        }
+    }
+
+    /// A writer with its own connection (PostgreSQL) or a handle on the
+    /// shared one (SQLite).
+    pub async fn writer(&self) -> Result<Writer, DbError> {
+        match self {
+            Sink::Postgres(s) => Ok(Writer::Postgres(s.writer().await?)),
+            Sink::Sqlite(s) => Ok(Writer::Sqlite(s.writer())),
+        }
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> Result<(), DbError> {
+        match self {
+            Sink::Postgres(s) => s.ping().await,
+            Sink::Sqlite(s) => s.ping().await,
+        }
+    }
+
+    /// "postgres" or "sqlite".
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Sink::Postgres(_) => "postgres",
+            Sink::Sqlite(_) => "sqlite",
+        }
+    }
+
+    /// Number of rows in `businesses` (for tests, benchmarks and checks).
+    pub async fn count_rows(&self) -> Result<i64, DbError> {
+        match self {
+            Sink::Postgres(s) => s.count_rows().await,
+            Sink::Sqlite(s) => s.count_rows().await,
+        }
+    }
+}
+
+/// One writer's connection.
+#[allow(clippy::large_enum_variant)] // one per writer task
+pub enum Writer {
+    /// A PostgreSQL connection owned by this writer.
+    Postgres(PgWriter),
+    /// A handle on the shared SQLite connection.
+    Sqlite(SqliteWriter),
+}
+
+impl Writer {
+    /// Writes `rows` atomically with `kind`.
+    pub async fn write(&mut self, rows: &[Record], kind: WriteKind) -> WriteResult {
+        match self {
+            Writer::Postgres(w) => w.write(rows, kind).await,
+            Writer::Sqlite(w) => w.write(rows, kind).await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_url_means_the_embedded_sqlite_file() {
+        assert_eq!(
+            DatabaseUrl::parse(None).unwrap(),
+            DatabaseUrl::Sqlite(PathBuf::from("sheetpipe.db"))
+        );
+        assert_eq!(
+            DatabaseUrl::parse(Some("sqlite:///tmp/x.db")).unwrap(),
+            DatabaseUrl::Sqlite(PathBuf::from("/tmp/x.db"))
+        );
+        assert!(matches!(
+            DatabaseUrl::parse(Some("postgres://u@h/db")).unwrap(),
+            DatabaseUrl::Postgres(_)
+        ));
+        assert!(DatabaseUrl::parse(Some("mysql://x")).is_err());
+    }
+
+    #[test]
+    fn passwords_never_reach_messages() {
+        let url = DatabaseUrl::Postgres("postgres://bob:secret@db:5432/x".into());
+        assert_eq!(url.redacted(), "postgres://bob:***@db:5432/x");
+    }
+}

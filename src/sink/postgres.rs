@@ -1,0 +1,203 @@
+//! PostgreSQL writers on tokio-postgres: per-row INSERT (prepared once),
+//! multi-row INSERT (prepared per row count, cached), and binary COPY.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use futures::pin_mut;
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::{Client, Config, NoTls, Statement};
+
+use super::schema::{self, COLUMNS};
+use super::{DbError, WriteKind, WriteResult};
+use crate::model::Record;
+
+/// Most rows in one multi-row INSERT: PostgreSQL allows 65,535 parameters.
+pub const MAX_MULTI_ROW: usize = 65_535 / 9;
+
+/// A PostgreSQL database with the schema ensured.
+#[derive(Clone)]
+pub struct PgSink {
+    config: Config,
+}
+
+impl PgSink {
+    /// Connects once to create the schema (under an advisory lock, so that
+    /// concurrent first imports do not race on CREATE TABLE).
+    pub async fn connect(url: &str) -> Result<PgSink, DbError> {
+        let mut config: Config = url
+            .parse()
+            .map_err(|e| DbError::new(format!("invalid PostgreSQL URL: {e}")))?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(10));
+        }
+        let sink = PgSink { config };
+        let client = sink.client().await?;
+        client
+            .batch_execute(&format!(
+                "BEGIN; SELECT pg_advisory_xact_lock(7158234); {} COMMIT;",
+                schema::POSTGRES
+            ))
+            .await
+            .map_err(fatal)?;
+        Ok(sink)
+    }
+
+    async fn client(&self) -> Result<Client, DbError> {
+        let (client, connection) = self
+            .config
+            .connect(NoTls)
+            .await
+            .map_err(|e| DbError::new(format!("cannot connect to PostgreSQL: {e}")))?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "postgres connection ended");
+            }
+        });
+        Ok(client)
+    }
+
+    /// A writer with its own connection.
+    pub async fn writer(&self) -> Result<PgWriter, DbError> {
+        let client = self.client().await?;
+        let insert_one = client
+            .prepare(&schema::insert_sql(1, true))
+            .await
+            .map_err(fatal)?;
+        Ok(PgWriter {
+            client,
+            insert_one,
+            multi: HashMap::new(),
+        })
+    }
+
+    /// `SELECT 1` on a fresh connection.
+    pub async fn ping(&self) -> Result<(), DbError> {
+        let client = self.client().await?;
+        client.simple_query("SELECT 1").await.map_err(fatal)?;
+        Ok(())
+    }
+
+    /// Rows in `businesses`.
+    pub async fn count_rows(&self) -> Result<i64, DbError> {
+        let client = self.client().await?;
+        let row = client
+            .query_one("SELECT count(*) FROM businesses", &[])
+            .await
+            .map_err(fatal)?;
+        Ok(row.get(0))
+    }
+}
+
+/// One writer's connection and its prepared statements (confined to it).
+pub struct PgWriter {
+    client: Client,
+    insert_one: Statement,
+    /// Multi-row INSERTs prepared so far, by row count.
+    multi: HashMap<usize, Statement>,
+}
+
+impl PgWriter {
+    /// Writes `rows` atomically.
+    pub async fn write(&mut self, rows: &[Record], kind: WriteKind) -> WriteResult {
+        let result = match (kind, rows.len()) {
+            (_, 0) => return Ok(Ok(())),
+            (_, 1) => {
+                let params = params(rows);
+                self.client
+                    .execute(&self.insert_one, &params)
+                    .await
+                    .map(drop)
+            }
+            // Callers send per-row units one row at a time; several rows
+            // must still be one atomic write.
+            (WriteKind::PerRow | WriteKind::MultiRow, _) => self.multi_row(rows).await,
+            (WriteKind::Copy, _) => self.copy(rows).await,
+        };
+        classify(result)
+    }
+
+    /// One multi-row INSERT: atomic by itself. Units are capped at
+    /// [`MAX_MULTI_ROW`] by the plan (see `pipeline::Plan::new`).
+    async fn multi_row(&mut self, rows: &[Record]) -> Result<(), tokio_postgres::Error> {
+        assert!(
+            rows.len() <= MAX_MULTI_ROW,
+            "multi-row unit over the parameter limit"
+        );
+        let stmt = match self.multi.get(&rows.len()) {
+            Some(s) => s.clone(),
+            None => {
+                let s = self
+                    .client
+                    .prepare(&schema::insert_sql(rows.len(), true))
+                    .await?;
+                // Keep the cache small: full batches, plus the odd short ones.
+                if self.multi.len() > 8 {
+                    self.multi.clear();
+                }
+                self.multi.insert(rows.len(), s.clone());
+                s
+            }
+        };
+        self.client.execute(&stmt, &params(rows)).await.map(drop)
+    }
+
+    async fn copy(&mut self, rows: &[Record]) -> Result<(), tokio_postgres::Error> {
+        let sink = self
+            .client
+            .copy_in(&format!(
+                "COPY businesses ({COLUMNS}) FROM STDIN (FORMAT binary)"
+            ))
+            .await?;
+        let writer = BinaryCopyInWriter::new(sink, &[Type::TEXT; 9]);
+        pin_mut!(writer);
+        for r in rows {
+            let f = &r.business.fields;
+            writer
+                .as_mut()
+                .write(&[
+                    &f[0], &f[1], &f[2], &f[3], &f[4], &f[5], &f[6], &f[7], &f[8],
+                ])
+                .await?;
+        }
+        writer.finish().await?;
+        Ok(())
+    }
+}
+
+fn params(rows: &[Record]) -> Vec<&(dyn ToSql + Sync)> {
+    let mut out: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(rows.len() * 9);
+    for r in rows {
+        for f in &r.business.fields {
+            out.push(f);
+        }
+    }
+    out
+}
+
+/// Data errors (SQLSTATE classes 22 "data exception" and 23 "integrity
+/// constraint violation") are about rows; anything else stops the import.
+fn classify(result: Result<(), tokio_postgres::Error>) -> WriteResult {
+    match result {
+        Ok(()) => Ok(Ok(())),
+        Err(e) => match e.as_db_error() {
+            Some(db) if matches!(&db.code().code()[..2], "22" | "23") => {
+                let mut reason = db.message().to_string();
+                if let Some(detail) = db.detail() {
+                    reason.push_str(": ");
+                    reason.push_str(detail);
+                }
+                Ok(Err(format!("rejected by the database: {reason}")))
+            }
+            _ => Err(fatal(e)),
+        },
+    }
+}
+
+fn fatal(e: tokio_postgres::Error) -> DbError {
+    match e.as_db_error() {
+        Some(db) => DbError::new(format!("{} ({})", db.message(), db.code().code())),
+        None => DbError::new(e.to_string()),
+    }
+}

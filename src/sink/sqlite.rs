@@ -1,0 +1,165 @@
+//! SQLite: one connection in WAL mode, shared by every writer behind a
+//! mutex. SQLite allows one writer at a time; serializing here, instead of
+//! letting several connections fight over the file lock, is what keeps
+//! "database is locked" from ever reaching a user. Work runs on the blocking
+//! pool so that a large transaction never stalls the async runtime.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{params_from_iter, Connection, ErrorCode};
+
+use super::schema;
+use super::{DbError, WriteKind, WriteResult};
+use crate::model::Record;
+
+/// Most rows in one multi-row INSERT: SQLite allows 32,766 parameters.
+pub const MAX_MULTI_ROW: usize = 32_766 / 9;
+
+/// A SQLite database file with the schema ensured.
+#[derive(Clone)]
+pub struct SqliteSink {
+    /// The one connection; the mutex is the single-writer rule.
+    conn: Arc<Mutex<Connection>>,
+    path: PathBuf,
+}
+
+impl SqliteSink {
+    /// Opens (creating) the file, sets WAL and a busy timeout, creates the schema.
+    pub async fn open(path: &Path) -> Result<SqliteSink, DbError> {
+        let path = path.to_path_buf();
+        let p = path.clone();
+        let conn = tokio::task::spawn_blocking(move || -> Result<Connection, rusqlite::Error> {
+            let conn = Connection::open(&p)?;
+            conn.busy_timeout(std::time::Duration::from_secs(30))?;
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+            conn.pragma_update(None, "synchronous", "NORMAL")?;
+            conn.execute_batch(schema::SQLITE)?;
+            Ok(conn)
+        })
+        .await
+        .map_err(|e| DbError::new(format!("sqlite open task failed: {e}")))?
+        .map_err(|e| {
+            DbError::new(format!(
+                "cannot open SQLite database {}: {e}",
+                path.display()
+            ))
+        })?;
+        Ok(SqliteSink {
+            conn: Arc::new(Mutex::new(conn)),
+            path,
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A handle on the shared connection.
+    pub fn writer(&self) -> SqliteWriter {
+        SqliteWriter {
+            conn: self.conn.clone(),
+        }
+    }
+
+    /// Runs `f` on the connection, on the blocking pool.
+    pub async fn with_conn<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, rusqlite::Error> + Send + 'static,
+    ) -> Result<T, DbError> {
+        with_conn(&self.conn, f)
+            .await?
+            .map_err(|e| DbError::new(e.to_string()))
+    }
+
+    /// `SELECT 1`.
+    pub async fn ping(&self) -> Result<(), DbError> {
+        self.with_conn(|c| c.query_row("SELECT 1", [], |_| Ok(())))
+            .await
+    }
+
+    /// Rows in `businesses`.
+    pub async fn count_rows(&self) -> Result<i64, DbError> {
+        self.with_conn(|c| c.query_row("SELECT count(*) FROM businesses", [], |r| r.get(0)))
+            .await
+    }
+}
+
+async fn with_conn<T: Send + 'static>(
+    conn: &Arc<Mutex<Connection>>,
+    f: impl FnOnce(&mut Connection) -> T + Send + 'static,
+) -> Result<T, DbError> {
+    let conn = conn.clone();
+    tokio::task::spawn_blocking(move || {
+        // A panic while holding the lock poisons it; the connection itself
+        // is still consistent (SQLite rolls back an open transaction).
+        let mut guard = conn.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut guard)
+    })
+    .await
+    .map_err(|e| DbError::new(format!("sqlite task failed: {e}")))
+}
+
+/// A writer's handle on the shared connection.
+pub struct SqliteWriter {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl SqliteWriter {
+    /// Writes `rows` atomically.
+    pub async fn write(&mut self, rows: &[Record], kind: WriteKind) -> WriteResult {
+        if rows.is_empty() {
+            return Ok(Ok(()));
+        }
+        let rows = rows.to_vec();
+        let result = with_conn(&self.conn, move |conn| write_blocking(conn, &rows, kind)).await?;
+        classify(result)
+    }
+}
+
+fn write_blocking(
+    conn: &mut Connection,
+    rows: &[Record],
+    kind: WriteKind,
+) -> Result<(), rusqlite::Error> {
+    let insert = |conn: &Connection, rows: &[Record]| -> Result<(), rusqlite::Error> {
+        let mut stmt = conn.prepare_cached(&schema::insert_sql(rows.len(), false))?;
+        stmt.execute(params_from_iter(
+            rows.iter().flat_map(|r| r.business.fields.iter()),
+        ))?;
+        Ok(())
+    };
+    match kind {
+        _ if rows.len() == 1 => insert(conn, rows),
+        WriteKind::PerRow | WriteKind::MultiRow if rows.len() <= MAX_MULTI_ROW => {
+            insert(conn, rows)
+        }
+        _ => {
+            let tx = conn.transaction()?;
+            for row in rows {
+                insert(&tx, std::slice::from_ref(row))?;
+            }
+            tx.commit()
+        }
+    }
+}
+
+/// Constraint and type errors are about rows; anything else is fatal.
+fn classify(result: Result<(), rusqlite::Error>) -> WriteResult {
+    match result {
+        Ok(()) => Ok(Ok(())),
+        Err(rusqlite::Error::SqliteFailure(e, msg))
+            if matches!(
+                e.code,
+                ErrorCode::ConstraintViolation | ErrorCode::TypeMismatch | ErrorCode::TooBig
+            ) =>
+        {
+            Ok(Err(format!(
+                "rejected by the database: {}",
+                msg.unwrap_or_else(|| e.to_string())
+            )))
+        }
+        Err(e) => Err(DbError::new(format!("sqlite: {e}"))),
+    }
+}

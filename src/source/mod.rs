@@ -1,0 +1,106 @@
+//! Readers: turn a file into a stream of [`RawRow`]s, one sheet, in order,
+//! without ever holding the sheet whole.
+//!
+//! A reader is *push* based: [`RowReader::read`] calls `emit` for each row and
+//! stops early when `emit` answers [`ControlFlow::Break`] (cancellation, or
+//! the consumer is gone). This keeps borrowing readers such as calamine's
+//! streaming xlsx cell reader simple: the reader owns the workbook and the
+//! borrow lives only inside `read`, which runs on one blocking thread.
+//!
+//! The format is judged by the file's content (magic bytes), never by its
+//! name. Every reader enforces [`Limits`] before the work they protect.
+
+mod csv;
+mod detect;
+mod limits;
+mod xlsx;
+
+use std::ops::ControlFlow;
+use std::path::Path;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+pub use detect::{detect, Format};
+pub use limits::{LimitExceeded, Limits};
+
+use crate::model::RawRow;
+
+/// Why a file could not be read (or could not be read to the end).
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// The file could not be opened or read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The file is empty.
+    #[error("the file is empty")]
+    Empty,
+    /// The content is of a kind we do not read (or is no spreadsheet).
+    #[error("{0}")]
+    Unsupported(String),
+    /// The content claims a format but is broken.
+    #[error("{format} file is invalid: {message}")]
+    Corrupt {
+        /// The format detected.
+        format: &'static str,
+        /// What the parser said.
+        message: String,
+    },
+    /// The requested sheet does not exist.
+    #[error("no sheet named {wanted:?}; sheets in this workbook: {}", available.join(", "))]
+    SheetNotFound {
+        /// What was asked for.
+        wanted: String,
+        /// What exists.
+        available: Vec<String>,
+    },
+    /// A configured limit was reached.
+    #[error(transparent)]
+    Limit(#[from] LimitExceeded),
+}
+
+/// What a reader needs besides the file.
+#[derive(Debug, Clone, Default)]
+pub struct SourceOptions {
+    /// Sheet to read; the first sheet when `None`.
+    pub sheet: Option<String>,
+    /// Hard limits on what the file may make us do.
+    pub limits: Limits,
+    /// Updated with how many bytes of the file have been consumed so far,
+    /// for progress reporting (never used for accounting).
+    pub bytes_read: Arc<AtomicU64>,
+}
+
+/// A streaming reader of one sheet.
+pub trait RowReader: Send {
+    /// The detected format.
+    fn format(&self) -> Format;
+    /// Name of the sheet being read (empty for CSV).
+    fn sheet_name(&self) -> &str;
+    /// Calls `emit` for each row in order (blank rows included; the record
+    /// layer decides what to skip). Returns early, without error, when
+    /// `emit` answers `Break`.
+    fn read(&mut self, emit: &mut dyn FnMut(RawRow) -> ControlFlow<()>) -> Result<(), SourceError>;
+}
+
+/// Opens `path` with the reader its content calls for.
+pub fn open(path: &Path, opts: &SourceOptions) -> Result<Box<dyn RowReader>, SourceError> {
+    let io = |source| SourceError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    opts.limits.check_file_bytes(meta.len())?;
+    if meta.len() == 0 {
+        return Err(SourceError::Empty);
+    }
+    match detect(path).map_err(io)? {
+        Format::Xlsx => Ok(Box::new(xlsx::XlsxReader::open(path, opts)?)),
+        Format::Csv => Ok(Box::new(csv::CsvReader::open(path, opts)?)),
+        other => Err(SourceError::Unsupported(other.unsupported_message())),
+    }
+}

@@ -1,0 +1,136 @@
+//! Exact accounting when the database refuses rows inside a unit: the good
+//! rows of that unit are still inserted, only the refused ones rejected,
+//! with the database's reason — in every multi-row method, on both backends,
+//! with the bad rows at the start, middle and end of a unit.
+
+use sheetpipe::pipeline::{self, Control, ImportJob, Method, Plan, Status};
+
+use crate::helpers::{header, tempdir, write_xlsx, TestDb, X};
+
+/// 100 rows named `ok 000`…; the names of rows at `bad` (0-based data index)
+/// start with `BAD`, which a CHECK constraint added by the test refuses.
+fn sheet_with_bad_names(path: &std::path::Path, bad: &[usize]) {
+    let mut rows = vec![header()];
+    for i in 0..100 {
+        let name = if bad.contains(&i) {
+            format!("BAD {i:03}")
+        } else {
+            format!("ok {i:03}")
+        };
+        rows.push(vec![X::O(name), X::S("Retail")]);
+    }
+    write_xlsx(path, &rows);
+}
+
+async fn add_check(db: &TestDb) {
+    db.sink().await;
+    let sql = if db.backend() == "postgres" {
+        "ALTER TABLE businesses ADD CONSTRAINT no_bad CHECK (name NOT LIKE 'BAD%')"
+    } else {
+        // SQLite cannot add a CHECK to an existing table: a trigger refuses
+        // the same rows with a constraint error.
+        "CREATE TRIGGER no_bad BEFORE INSERT ON businesses WHEN NEW.name LIKE 'BAD%' \
+         BEGIN SELECT RAISE(ABORT, 'no_bad: name starts with BAD'); END"
+    };
+    db.execute(sql).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_row_inside_a_unit_costs_no_good_row() {
+    let dir = tempdir();
+    let file = dir.path().join("bad.xlsx");
+    // Units of 20: bad rows at the start (0, 20), middle (45) and end (59, 99).
+    let bad = [0usize, 20, 45, 59, 99];
+    sheet_with_bad_names(&file, &bad);
+    for method in [
+        Method::Batch,
+        Method::Copy,
+        Method::Sequential,
+        Method::Concurrent,
+    ] {
+        for db in TestDb::both().await {
+            add_check(&db).await;
+            let sink = db.sink().await;
+            let plan = Plan::new(method, Some(2), Some(20));
+            let report =
+                pipeline::run(ImportJob::new(&file), &plan, &sink, &Control::default()).await;
+            let ctx = format!("{method} on {}", db.backend());
+            assert_eq!(
+                report.status,
+                Status::Completed,
+                "{ctx}: {:?}",
+                report.error
+            );
+            assert_eq!((report.inserted, report.rejected), (95, 5), "{ctx}");
+            assert_eq!(db.count().await, 95, "{ctx}");
+            let rows: Vec<u32> = report.rejected_rows.iter().map(|r| r.row).collect();
+            let want: Vec<u32> = bad.iter().map(|i| *i as u32 + 2).collect();
+            assert_eq!(rows, want, "{ctx}");
+            for r in &report.rejected_rows {
+                assert!(r.reason.contains("no_bad"), "{ctx}: {}", r.reason);
+            }
+            let stored_bad = db
+                .query("SELECT count(*) FROM businesses WHERE name LIKE 'BAD%'")
+                .await;
+            assert_eq!(stored_bad[0][0].as_deref(), Some("0"), "{ctx}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_table_is_a_fatal_error_not_a_row_error() {
+    let dir = tempdir();
+    let file = dir.path().join("ok.xlsx");
+    sheet_with_bad_names(&file, &[]);
+    let db = TestDb::postgres().await;
+    let sink = db.sink().await;
+    db.execute("DROP TABLE businesses").await;
+    let plan = Plan::new(Method::Batch, Some(2), Some(10));
+    let report = pipeline::run(ImportJob::new(&file), &plan, &sink, &Control::default()).await;
+    assert_eq!(report.status, Status::Failed);
+    assert_eq!(report.inserted, 0);
+    assert_eq!(
+        report.rejected, 0,
+        "a table error must not be blamed on rows"
+    );
+    let err = report.error.unwrap().to_string();
+    assert!(err.contains("businesses"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_stops_at_a_unit_boundary_with_exact_counts() {
+    let dir = tempdir();
+    let file = dir.path().join("big.csv");
+    sheetpipe::generate::generate(
+        &file,
+        &sheetpipe::generate::GenerateOptions {
+            rows: 20_000,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let db = TestDb::postgres().await;
+    let sink = db.sink().await;
+    let ctl = Control::default();
+    let plan = Plan::new(Method::Sequential, None, None);
+    let cancel = ctl.cancel.clone();
+    let progress = ctl.progress.clone();
+    tokio::spawn(async move {
+        while progress.inserted.load(std::sync::atomic::Ordering::Relaxed) < 50 {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        cancel.cancel();
+    });
+    let report = pipeline::run(ImportJob::new(&file), &plan, &sink, &ctl).await;
+    assert_eq!(report.status, Status::Cancelled);
+    assert!(
+        report.inserted >= 50 && report.inserted < 20_000,
+        "{}",
+        report.inserted
+    );
+    assert_eq!(db.count().await, report.inserted);
+    assert_eq!(
+        report.inserted + report.rejected + report.unprocessed(),
+        report.rows_read
+    );
+}

@@ -1,0 +1,12 @@
+//! Integration tests: one binary, real parts only — a real PostgreSQL (a
+//! fresh database per test, dropped after), real SQLite files, real .xlsx
+//! files written by rust_xlsxwriter, the real `sheetpipe` binary.
+//!
+//! PostgreSQL comes from `SHEETPIPE_TEST_PG` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`). When it is unreachable the
+//! PostgreSQL tests fail: they are never skipped.
+
+mod accounting;
+mod cli;
+mod helpers;
+mod strategies;
