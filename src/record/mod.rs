@@ -80,7 +80,11 @@ impl HeaderMap {
     /// Builds the mapping from a header row: columns match the nine fields
     /// by name, ignoring case and surrounding spaces, in any order.
     pub fn from_row(sheet: &str, row: &RawRow) -> Result<HeaderMap, HeaderError> {
-        let headers: Vec<String> = row.cells.iter().map(cell_display).collect();
+        let headers: Vec<String> = row
+            .cells
+            .iter()
+            .map(|c| cell_display(c).trim_matches(is_space).to_string())
+            .collect();
         let mut field_of_column = Vec::with_capacity(headers.len());
         let mut column_of_field: [Option<usize>; 9] = [None; 9];
         let mut ignored = Vec::new();

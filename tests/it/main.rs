@@ -8,5 +8,6 @@
 
 mod accounting;
 mod cli;
+mod core_values;
 mod helpers;
 mod strategies;
