@@ -6,6 +6,10 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = sheetpipe::cli::Cli::parse();
+    // The isolated reader needs no logging setup and no async runtime.
+    if let sheetpipe::cli::Command::Read(args) = &cli.command {
+        return sheetpipe::cli::read_child(args);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()

@@ -70,12 +70,23 @@ pub async fn run(args: ImportArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(5, format!("{} ({})", e, url.redacted()), args.json),
     };
+    let isolation = match args.limits.isolation() {
+        Ok(i) => i,
+        Err(e) => {
+            return fail(
+                1,
+                format!("cannot find this executable to isolate the reader: {e}"),
+                args.json,
+            )
+        }
+    };
     let plan = Plan::new(args.method, args.workers, args.batch_size);
     let job = ImportJob {
         path: args.file.clone(),
         source: SourceOptions {
             sheet: args.sheet.clone(),
             limits: args.limits.limits(),
+            isolation,
             ..SourceOptions::default()
         },
         rules: Rules {

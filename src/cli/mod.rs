@@ -26,9 +26,43 @@ pub enum Command {
     Import(import::ImportArgs),
     /// Generate a realistic business directory (.xlsx or .csv).
     Generate(generate::GenerateArgs),
+    /// Internal: read FILE in this (isolated) process and stream its rows
+    /// to stdout for the parent import (see `source::isolate`).
+    #[command(name = "__read", hide = true)]
+    Read(ReadArgs),
 }
 
-/// Reader limits, shared by every command that reads files.
+/// Arguments of the hidden `__read` subcommand.
+#[derive(Debug, Args)]
+pub struct ReadArgs {
+    /// The file.
+    pub file: std::path::PathBuf,
+    /// Sheet to read.
+    #[arg(long)]
+    pub sheet: Option<String>,
+    /// The parent's limits, as JSON.
+    #[arg(long)]
+    pub limits_json: String,
+}
+
+/// Runs the hidden `__read` subcommand (no async runtime needed).
+pub fn read_child(args: &ReadArgs) -> ExitCode {
+    let limits = match serde_json::from_str::<Limits>(&args.limits_json) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: bad --limits-json: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    ExitCode::from(crate::source::isolate::serve(
+        &args.file,
+        args.sheet.clone(),
+        limits,
+    ))
+}
+
+/// Reader limits, shared by every command that reads files. Every flag
+/// also reads an environment variable; docs/ROBUSTNESS.md explains each.
 #[derive(Debug, Clone, Args)]
 pub struct LimitArgs {
     /// Largest input file, in bytes.
@@ -43,6 +77,34 @@ pub struct LimitArgs {
     /// Largest single cell the reader will hold, in bytes.
     #[arg(long, env = "SHEETPIPE_MAX_CELL_BYTES", default_value_t = Limits::default().max_cell_bytes)]
     pub max_cell_bytes: usize,
+    /// Most entries in a zip container (xlsx, xlsb, ods).
+    #[arg(long, env = "SHEETPIPE_MAX_ZIP_ENTRIES", default_value_t = Limits::default().max_zip_entries)]
+    pub max_zip_entries: usize,
+    /// Most bytes one zip entry may really inflate to.
+    #[arg(long, env = "SHEETPIPE_MAX_ENTRY_BYTES", default_value_t = Limits::default().max_entry_bytes)]
+    pub max_entry_bytes: u64,
+    /// Most bytes all zip entries together may really inflate to.
+    #[arg(long, env = "SHEETPIPE_MAX_INFLATED_BYTES", default_value_t = Limits::default().max_inflated_bytes)]
+    pub max_inflated_bytes: u64,
+    /// Largest inflated/compressed ratio of one zip entry (past 1 MiB).
+    #[arg(long, env = "SHEETPIPE_MAX_INFLATE_RATIO", default_value_t = Limits::default().max_inflate_ratio)]
+    pub max_inflate_ratio: u64,
+    /// Most strings in the shared-strings table (declared or counted).
+    #[arg(long, env = "SHEETPIPE_MAX_SHARED_STRINGS", default_value_t = Limits::default().max_shared_strings)]
+    pub max_shared_strings: u64,
+    /// Most bytes the shared-strings part may inflate to.
+    #[arg(long, env = "SHEETPIPE_MAX_SHARED_STRINGS_BYTES", default_value_t = Limits::default().max_shared_strings_bytes)]
+    pub max_shared_strings_bytes: u64,
+    /// Longest reading time of one import, in seconds.
+    #[arg(long, env = "SHEETPIPE_MAX_SECONDS", default_value_t = Limits::default().max_seconds)]
+    pub max_seconds: u64,
+    /// Address-space ceiling of the isolated reader process, in bytes.
+    #[arg(long, env = "SHEETPIPE_MAX_READER_MEMORY", default_value_t = Limits::default().max_reader_memory)]
+    pub max_reader_memory: u64,
+    /// Parse the file in a separate process under the memory and time
+    /// limits, so that a parser crash fails only this import.
+    #[arg(long, env = "SHEETPIPE_ISOLATE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub isolate: bool,
 }
 
 impl LimitArgs {
@@ -53,7 +115,23 @@ impl LimitArgs {
             max_rows: self.max_rows,
             max_columns: self.max_columns,
             max_cell_bytes: self.max_cell_bytes,
-            ..Limits::default()
+            max_zip_entries: self.max_zip_entries,
+            max_inflated_bytes: self.max_inflated_bytes,
+            max_inflate_ratio: self.max_inflate_ratio,
+            max_entry_bytes: self.max_entry_bytes,
+            max_shared_strings: self.max_shared_strings,
+            max_shared_strings_bytes: self.max_shared_strings_bytes,
+            max_seconds: self.max_seconds,
+            max_reader_memory: self.max_reader_memory,
+        }
+    }
+
+    /// The isolation these flags ask for: this executable, or none.
+    pub fn isolation(&self) -> Result<Option<crate::source::Isolation>, std::io::Error> {
+        if self.isolate {
+            crate::source::Isolation::current_exe().map(Some)
+        } else {
+            Ok(None)
         }
     }
 }
@@ -63,5 +141,6 @@ pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Import(args) => import::run(args).await,
         Command::Generate(args) => generate::run(args),
+        Command::Read(args) => read_child(&args),
     }
 }

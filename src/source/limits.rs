@@ -2,10 +2,10 @@
 //! the work it protects, and a breach stops the import with an error naming
 //! the limit and the flag (or environment variable) that raises it.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Configurable ceilings; the defaults are safe for an upload service.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Limits {
     /// Largest input file accepted, in bytes.
     pub max_file_bytes: u64,
@@ -21,9 +21,24 @@ pub struct Limits {
     pub max_zip_entries: usize,
     /// Most bytes a zip container may inflate to, all entries together.
     pub max_inflated_bytes: u64,
-    /// Largest inflate ratio (inflated / compressed) for one zip entry.
+    /// Largest inflate ratio (inflated / compressed) for one zip entry,
+    /// enforced once the entry has inflated past [`RATIO_FLOOR`] bytes.
     pub max_inflate_ratio: u64,
+    /// Most bytes one zip entry may inflate to.
+    pub max_entry_bytes: u64,
+    /// Most strings in a workbook's shared-strings table (declared or real).
+    pub max_shared_strings: u64,
+    /// Most bytes the shared-strings part may inflate to.
+    pub max_shared_strings_bytes: u64,
+    /// Longest wall time of one import's reading, in seconds.
+    pub max_seconds: u64,
+    /// Address-space ceiling of an isolated reader process, in bytes.
+    pub max_reader_memory: u64,
 }
+
+/// Below this many inflated bytes an entry's inflate ratio is not judged:
+/// tiny XML parts legitimately compress 100× and more.
+pub const RATIO_FLOOR: u64 = 1 << 20;
 
 impl Default for Limits {
     fn default() -> Self {
@@ -35,6 +50,11 @@ impl Default for Limits {
             max_zip_entries: 10_000,
             max_inflated_bytes: 4 << 30,
             max_inflate_ratio: 1_000,
+            max_entry_bytes: 2 << 30,
+            max_shared_strings: 10_000_000,
+            max_shared_strings_bytes: 512 << 20,
+            max_seconds: 3_600,
+            max_reader_memory: 4 << 30,
         }
     }
 }
@@ -91,6 +111,143 @@ impl Limits {
             "--max-cell-bytes / SHEETPIPE_MAX_CELL_BYTES",
         )
     }
+}
+
+impl Limits {
+    /// Checks the number of entries in a zip container.
+    pub fn check_zip_entries(&self, entries: u64) -> Result<(), LimitExceeded> {
+        check(
+            entries,
+            self.max_zip_entries as u64,
+            || format!("the zip container's entry count ({entries})"),
+            "--max-zip-entries / SHEETPIPE_MAX_ZIP_ENTRIES",
+        )
+    }
+
+    /// Checks the bytes one zip entry has inflated to so far.
+    pub fn check_entry_bytes(&self, entry: &str, bytes: u64) -> Result<(), LimitExceeded> {
+        check(
+            bytes,
+            self.max_entry_bytes,
+            || {
+                format!(
+                    "zip entry {entry} inflating to more than {} bytes",
+                    bytes - 1
+                )
+            },
+            "--max-entry-bytes / SHEETPIPE_MAX_ENTRY_BYTES",
+        )
+    }
+
+    /// Checks the bytes all zip entries have inflated to so far.
+    pub fn check_inflated_bytes(&self, bytes: u64) -> Result<(), LimitExceeded> {
+        check(
+            bytes,
+            self.max_inflated_bytes,
+            || {
+                format!(
+                    "the zip container inflating to more than {} bytes",
+                    bytes - 1
+                )
+            },
+            "--max-inflated-bytes / SHEETPIPE_MAX_INFLATED_BYTES",
+        )
+    }
+
+    /// Checks one entry's inflate ratio once it is past [`RATIO_FLOOR`].
+    pub fn check_inflate_ratio(
+        &self,
+        entry: &str,
+        inflated: u64,
+        compressed: u64,
+    ) -> Result<(), LimitExceeded> {
+        if inflated <= RATIO_FLOOR {
+            return Ok(());
+        }
+        let ratio = inflated / compressed.max(1);
+        check(
+            ratio,
+            self.max_inflate_ratio,
+            || {
+                format!("zip entry {entry} inflating {compressed} bytes to {inflated}, a ratio ({ratio}:1) that")
+            },
+            "--max-inflate-ratio / SHEETPIPE_MAX_INFLATE_RATIO",
+        )
+    }
+
+    /// Checks the number of shared strings (declared or counted).
+    pub fn check_shared_strings(&self, what: &str, count: u64) -> Result<(), LimitExceeded> {
+        check(
+            count,
+            self.max_shared_strings,
+            || format!("the shared-strings table's {what} ({count})"),
+            "--max-shared-strings / SHEETPIPE_MAX_SHARED_STRINGS",
+        )
+    }
+
+    /// Checks the inflated size of the shared-strings part so far.
+    pub fn check_shared_strings_bytes(&self, bytes: u64) -> Result<(), LimitExceeded> {
+        check(
+            bytes,
+            self.max_shared_strings_bytes,
+            || {
+                format!(
+                    "the shared-strings part inflating to more than {} bytes",
+                    bytes - 1
+                )
+            },
+            "--max-shared-strings-bytes / SHEETPIPE_MAX_SHARED_STRINGS_BYTES",
+        )
+    }
+
+    /// Checks the wall time spent reading so far.
+    pub fn check_seconds(&self, elapsed: std::time::Duration) -> Result<(), LimitExceeded> {
+        let secs = elapsed.as_secs();
+        if elapsed.as_nanos() <= u128::from(self.max_seconds) * 1_000_000_000 {
+            return Ok(());
+        }
+        check(
+            secs.max(self.max_seconds + 1),
+            self.max_seconds,
+            || format!("the import's reading time ({secs} s)"),
+            "--max-seconds / SHEETPIPE_MAX_SECONDS",
+        )
+    }
+
+    /// The error for an isolated reader that ran out of its memory ceiling.
+    pub fn reader_memory_exceeded(&self) -> LimitExceeded {
+        LimitExceeded {
+            what: "the reader's memory use".into(),
+            limit: self.max_reader_memory,
+            flag: "--max-reader-memory / SHEETPIPE_MAX_READER_MEMORY",
+        }
+    }
+}
+
+/// Every flag a [`LimitExceeded`] can name.
+const FLAGS: [&str; 13] = [
+    "--max-file-bytes / SHEETPIPE_MAX_FILE_BYTES",
+    "--max-rows / SHEETPIPE_MAX_ROWS",
+    "--max-columns / SHEETPIPE_MAX_COLUMNS",
+    "--max-cell-bytes / SHEETPIPE_MAX_CELL_BYTES",
+    "--max-zip-entries / SHEETPIPE_MAX_ZIP_ENTRIES",
+    "--max-entry-bytes / SHEETPIPE_MAX_ENTRY_BYTES",
+    "--max-inflated-bytes / SHEETPIPE_MAX_INFLATED_BYTES",
+    "--max-inflate-ratio / SHEETPIPE_MAX_INFLATE_RATIO",
+    "--max-shared-strings / SHEETPIPE_MAX_SHARED_STRINGS",
+    "--max-shared-strings-bytes / SHEETPIPE_MAX_SHARED_STRINGS_BYTES",
+    "--max-seconds / SHEETPIPE_MAX_SECONDS",
+    "--max-reader-memory / SHEETPIPE_MAX_READER_MEMORY",
+    "the limit's flag",
+];
+
+/// The static flag text matching `flag` (as sent by an isolated reader).
+pub(crate) fn static_flag(flag: &str) -> &'static str {
+    FLAGS
+        .iter()
+        .find(|f| **f == flag)
+        .copied()
+        .unwrap_or(FLAGS[FLAGS.len() - 1])
 }
 
 fn check(

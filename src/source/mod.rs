@@ -12,8 +12,12 @@
 
 mod csv;
 mod detect;
+pub mod isolate;
 mod limits;
+mod wire;
 mod xlsx;
+mod xmlscan;
+pub mod zipguard;
 
 use std::ops::ControlFlow;
 use std::path::Path;
@@ -21,6 +25,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 pub use detect::{detect, Format};
+pub use isolate::Isolation;
 pub use limits::{LimitExceeded, Limits};
 
 use crate::model::RawRow;
@@ -73,6 +78,9 @@ pub struct SourceOptions {
     /// Updated with how many bytes of the file have been consumed so far,
     /// for progress reporting (never used for accounting).
     pub bytes_read: Arc<AtomicU64>,
+    /// Parse in a separate `sheetpipe __read` process (see [`isolate`]);
+    /// `None` parses in this process.
+    pub isolation: Option<Isolation>,
 }
 
 /// A streaming reader of one sheet.
@@ -87,8 +95,40 @@ pub trait RowReader: Send {
     fn read(&mut self, emit: &mut dyn FnMut(RawRow) -> ControlFlow<()>) -> Result<(), SourceError>;
 }
 
-/// Opens `path` with the reader its content calls for.
+/// Opens `path` with the reader its content calls for — in an isolated
+/// process when `opts.isolation` says so — under the wall-time limit.
 pub fn open(path: &Path, opts: &SourceOptions) -> Result<Box<dyn RowReader>, SourceError> {
+    let started = std::time::Instant::now();
+    let inner = match &opts.isolation {
+        Some(iso) => {
+            precheck(path, opts)?;
+            Box::new(isolate::ChildReader::open(iso, path, opts)?)
+        }
+        None => open_here(path, opts)?,
+    };
+    Ok(Box::new(isolate::Timed {
+        inner,
+        started,
+        limits: opts.limits.clone(),
+    }))
+}
+
+/// The checks that need no parsing: the file exists, is not empty, and is
+/// within the size limit.
+fn precheck(path: &Path, opts: &SourceOptions) -> Result<(), SourceError> {
+    let meta = std::fs::metadata(path).map_err(|source| SourceError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    opts.limits.check_file_bytes(meta.len())?;
+    if meta.len() == 0 {
+        return Err(SourceError::Empty);
+    }
+    Ok(())
+}
+
+/// Opens `path` in this process.
+fn open_here(path: &Path, opts: &SourceOptions) -> Result<Box<dyn RowReader>, SourceError> {
     let io = |source| SourceError::Io {
         path: path.display().to_string(),
         source,
@@ -98,7 +138,11 @@ pub fn open(path: &Path, opts: &SourceOptions) -> Result<Box<dyn RowReader>, Sou
     if meta.len() == 0 {
         return Err(SourceError::Empty);
     }
-    match detect(path).map_err(io)? {
+    let format = detect(path).map_err(io)?;
+    if matches!(format, Format::Xlsx | Format::Xlsb | Format::Ods) {
+        zipguard::check(path, format, &opts.limits)?;
+    }
+    match format {
         Format::Xlsx => Ok(Box::new(xlsx::XlsxReader::open(path, opts)?)),
         Format::Csv => Ok(Box::new(csv::CsvReader::open(path, opts)?)),
         other => Err(SourceError::Unsupported(other.unsupported_message())),

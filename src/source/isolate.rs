@@ -1,0 +1,361 @@
+//! Parser crash isolation. With [`Isolation`] set, [`super::open`] does not
+//! parse the file in this process: it starts `sheetpipe __read FILE` (this
+//! same program) under an address-space and CPU ceiling, and a
+//! [`ChildReader`] turns the rows it streams back ([`super::wire`]) into the
+//! usual [`RowReader`]. An abort, a stack overflow, runaway memory or a hang
+//! inside a parser then ends that child — and that one import, with a clear
+//! error — never the process running the import (the HTTP service).
+//!
+//! Also here: [`Timed`], the wall-time limit every reader gets.
+
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::ops::ControlFlow;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::atomic::Ordering;
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::wire::{self, Frame};
+use super::{Format, Limits, RowReader, SourceError, SourceOptions};
+use crate::model::RawRow;
+
+/// Where to run isolated readers: the `sheetpipe` executable to start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Isolation {
+    /// Path of the `sheetpipe` binary (it must understand `__read`).
+    pub program: PathBuf,
+}
+
+impl Isolation {
+    /// Isolation with the running executable (for the `sheetpipe` binary).
+    pub fn current_exe() -> std::io::Result<Isolation> {
+        Ok(Isolation {
+            program: std::env::current_exe()?,
+        })
+    }
+}
+
+/// The hidden subcommand's work, in the child: open `path` here (guard and
+/// all) and stream frames to stdout. Returns the process exit code.
+pub fn serve(path: &Path, sheet: Option<String>, limits: Limits) -> u8 {
+    let opts = SourceOptions {
+        sheet,
+        limits,
+        ..SourceOptions::default()
+    };
+    let mut out = BufWriter::with_capacity(256 * 1024, std::io::stdout().lock());
+    let result = serve_to(path, &opts, &mut out);
+    match result.and_then(|()| out.flush()) {
+        Ok(()) => 0,
+        // The parent went away (cancelled): nothing left to tell.
+        Err(_) => 0,
+    }
+}
+
+fn serve_to(path: &Path, opts: &SourceOptions, out: &mut impl Write) -> std::io::Result<()> {
+    let mut reader = match super::open(path, opts) {
+        Ok(r) => r,
+        Err(e) => return wire::write_error(out, &e),
+    };
+    wire::write_opened(out, reader.format(), reader.sheet_name())?;
+    let mut io_error = None;
+    let mut rows = 0u64;
+    let result = reader.read(&mut |row| {
+        rows += 1;
+        let mut sent = wire::write_row(out, &row);
+        if sent.is_ok() && rows.is_multiple_of(4096) {
+            sent = wire::write_progress(out, opts.bytes_read.load(Ordering::Relaxed));
+        }
+        match sent {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(e) => {
+                io_error = Some(e);
+                ControlFlow::Break(())
+            }
+        }
+    });
+    if let Some(e) = io_error {
+        return Err(e);
+    }
+    wire::write_progress(out, opts.bytes_read.load(Ordering::Relaxed))?;
+    match result {
+        Ok(()) => wire::write_done(out),
+        Err(e) => wire::write_error(out, &e),
+    }
+}
+
+/// Reads rows from an isolated `sheetpipe __read` process.
+pub struct ChildReader {
+    child: Arc<Mutex<Child>>,
+    stdout: BufReader<ChildStdout>,
+    stderr: Option<std::thread::JoinHandle<String>>,
+    watchdog: Option<mpsc::Sender<()>>,
+    timed_out: Arc<std::sync::atomic::AtomicBool>,
+    format: Format,
+    sheet: String,
+    opts: SourceOptions,
+}
+
+impl ChildReader {
+    /// Starts the child and waits for it to open the file.
+    pub fn open(iso: &Isolation, path: &Path, opts: &SourceOptions) -> Result<Self, SourceError> {
+        let limits_json = serde_json::to_string(&opts.limits).expect("limits serialize");
+        let mut cmd = Command::new(&iso.program);
+        cmd.arg("__read")
+            .arg(path)
+            .arg("--limits-json")
+            .arg(limits_json)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .env("RUST_BACKTRACE", "0");
+        if let Some(sheet) = &opts.sheet {
+            cmd.arg("--sheet").arg(sheet);
+        }
+        let (memory, cpu) = (opts.limits.max_reader_memory, opts.limits.max_seconds);
+        // SAFETY: the closure runs in the forked child before exec and only
+        // calls `setrlimit`, which is async-signal-safe; it touches no
+        // allocator, lock or other state shared with the parent's threads.
+        // This is the only way to bound a child's memory and CPU time from
+        // the start (measured need: calamine aborts the whole process on
+        // some files, see docs/ROBUSTNESS.md).
+        unsafe {
+            cmd.pre_exec(move || {
+                set_limit(libc::RLIMIT_AS, memory)?;
+                set_limit(libc::RLIMIT_CPU, cpu.saturating_add(1))?;
+                set_limit(libc::RLIMIT_CORE, 0)
+            });
+        }
+        let spawn_error = |e: std::io::Error| SourceError::Io {
+            path: iso.program.display().to_string(),
+            source: std::io::Error::new(e.kind(), format!("cannot start the reader process: {e}")),
+        };
+        let mut child = cmd.spawn().map_err(spawn_error)?;
+        let stdout = BufReader::with_capacity(256 * 1024, child.stdout.take().expect("piped"));
+        let mut stderr_pipe = child.stderr.take().expect("piped");
+        let stderr = std::thread::spawn(move || {
+            let mut kept = Vec::new();
+            let _ = (&mut stderr_pipe).take(8 * 1024).read_to_end(&mut kept);
+            let _ = std::io::copy(&mut stderr_pipe, &mut std::io::sink());
+            String::from_utf8_lossy(&kept).into_owned()
+        });
+        let child = Arc::new(Mutex::new(child));
+        let timed_out = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let watchdog = watchdog(child.clone(), timed_out.clone(), Duration::from_secs(cpu));
+        let mut reader = ChildReader {
+            child,
+            stdout,
+            stderr: Some(stderr),
+            watchdog: Some(watchdog),
+            timed_out,
+            format: Format::Binary,
+            sheet: String::new(),
+            opts: opts.clone(),
+        };
+        match reader.next()? {
+            Frame::Opened(format, sheet) => {
+                reader.format = format;
+                reader.sheet = sheet;
+                Ok(reader)
+            }
+            Frame::Error(e) => Err(e),
+            other => Err(reader.protocol_error(&format!("unexpected first frame {other:?}"))),
+        }
+    }
+
+    /// The next frame; the child's death or a broken stream becomes the
+    /// error that explains it.
+    fn next(&mut self) -> Result<Frame, SourceError> {
+        match wire::read_frame(&mut self.stdout) {
+            Ok(Some(frame)) => Ok(frame),
+            Ok(None) => Err(self.died()),
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(self.died()),
+            Err(e) => Err(self.protocol_error(&e.to_string())),
+        }
+    }
+
+    fn protocol_error(&mut self, what: &str) -> SourceError {
+        self.kill();
+        SourceError::Corrupt {
+            format: self.format.name(),
+            message: format!("the reader process sent a broken stream ({what})"),
+        }
+    }
+
+    /// Explains why the child stopped without finishing.
+    fn died(&mut self) -> SourceError {
+        let status = self.wait();
+        let stderr = self
+            .stderr
+            .take()
+            .and_then(|h| h.join().ok())
+            .unwrap_or_default();
+        if self.timed_out.load(Ordering::Relaxed) || status.signal() == Some(libc::SIGXCPU) {
+            return SourceError::Limit(self.opts.limits.check_seconds(Duration::MAX).unwrap_err());
+        }
+        if stderr.contains("memory allocation of") || stderr.contains("capacity overflow") {
+            return SourceError::Limit(self.opts.limits.reader_memory_exceeded());
+        }
+        let last = stderr
+            .lines()
+            .rfind(|l| !l.trim().is_empty() && !l.starts_with("note:"))
+            .unwrap_or("no message")
+            .trim();
+        let how = match status.signal() {
+            Some(sig) => format!("was killed by signal {sig} ({})", signal_name(sig)),
+            None => format!("exited with status {}", status.code().unwrap_or(-1)),
+        };
+        SourceError::Corrupt {
+            format: self.format.name(),
+            message: format!("the parser crashed on this file: the reader process {how}: {last}"),
+        }
+    }
+
+    fn kill(&mut self) {
+        if let Ok(mut child) = self.child.lock() {
+            let _ = child.kill();
+        }
+    }
+
+    /// Waits for the child to exit without holding its lock, so that the
+    /// watchdog can still kill a child that closed its output but hangs.
+    fn wait(&mut self) -> ExitStatus {
+        let status = loop {
+            match self.child.lock().map(|mut c| c.try_wait()) {
+                Ok(Ok(Some(status))) => break status,
+                Ok(Ok(None)) => std::thread::sleep(Duration::from_millis(2)),
+                _ => break ExitStatus::from_raw(0),
+            }
+        };
+        drop(self.watchdog.take());
+        status
+    }
+}
+
+/// Kills the child when `limit` passes, unless the sender is dropped first.
+fn watchdog(
+    child: Arc<Mutex<Child>>,
+    timed_out: Arc<std::sync::atomic::AtomicBool>,
+    limit: Duration,
+) -> mpsc::Sender<()> {
+    let (tx, rx) = mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        if let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(limit) {
+            timed_out.store(true, Ordering::Relaxed);
+            if let Ok(mut child) = child.lock() {
+                let _ = child.kill();
+            }
+        }
+    });
+    tx
+}
+
+fn set_limit(resource: libc::__rlimit_resource_t, value: u64) -> std::io::Result<()> {
+    let lim = libc::rlimit {
+        rlim_cur: value as libc::rlim_t,
+        rlim_max: value as libc::rlim_t,
+    };
+    // SAFETY: plain system call with a valid pointer to a local struct.
+    if unsafe { libc::setrlimit(resource, &lim) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        libc::SIGABRT => "SIGABRT: the parser aborted",
+        libc::SIGSEGV => "SIGSEGV: a stack overflow or memory fault in the parser",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGILL => "SIGILL",
+        libc::SIGFPE => "SIGFPE",
+        _ => "signal",
+    }
+}
+
+impl Drop for ChildReader {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = self.wait();
+    }
+}
+
+impl RowReader for ChildReader {
+    fn format(&self) -> Format {
+        self.format
+    }
+
+    fn sheet_name(&self) -> &str {
+        &self.sheet
+    }
+
+    fn read(&mut self, emit: &mut dyn FnMut(RawRow) -> ControlFlow<()>) -> Result<(), SourceError> {
+        loop {
+            match self.next()? {
+                Frame::Row(row) => {
+                    if emit(row).is_break() {
+                        self.kill();
+                        return Ok(());
+                    }
+                }
+                Frame::Progress(bytes) => self.opts.bytes_read.store(bytes, Ordering::Relaxed),
+                Frame::Done => {
+                    let status = self.wait();
+                    return match status.success() {
+                        true => Ok(()),
+                        false => Err(self.died()),
+                    };
+                }
+                Frame::Error(e) => {
+                    let _ = self.wait();
+                    return Err(e);
+                }
+                Frame::Opened(..) => return Err(self.protocol_error("a second 'opened' frame")),
+            }
+        }
+    }
+}
+
+/// Any reader under the wall-time limit, counted from when it was opened.
+/// (A parser stuck without producing rows is only stopped by isolation.)
+pub struct Timed {
+    /// The reader.
+    pub inner: Box<dyn RowReader>,
+    /// When the import started reading.
+    pub started: Instant,
+    /// The limits (for `max_seconds`).
+    pub limits: Limits,
+}
+
+impl RowReader for Timed {
+    fn format(&self) -> Format {
+        self.inner.format()
+    }
+
+    fn sheet_name(&self) -> &str {
+        self.inner.sheet_name()
+    }
+
+    fn read(&mut self, emit: &mut dyn FnMut(RawRow) -> ControlFlow<()>) -> Result<(), SourceError> {
+        let mut late = None;
+        let (started, limits) = (self.started, &self.limits);
+        let result = self.inner.read(&mut |row| {
+            if let Err(e) = limits.check_seconds(started.elapsed()) {
+                late = Some(e);
+                return ControlFlow::Break(());
+            }
+            emit(row)
+        });
+        match late {
+            Some(e) => Err(e.into()),
+            None => result,
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "isolate_tests.rs"]
+mod tests;

@@ -1,0 +1,293 @@
+//! Hostile zip containers, each built byte by byte, and what the guard
+//! says about them.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::*;
+
+const WORKBOOK: &str = r#"<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>"#;
+const WORKBOOK_RELS: &str = r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>"#;
+const ROOT_RELS: &str = r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"#;
+
+/// A sharedStrings part with these strings.
+pub(crate) fn sst(strings: &[&str]) -> String {
+    let items: String = strings
+        .iter()
+        .map(|s| format!("<si><t>{s}</t></si>"))
+        .collect();
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="{n}" uniqueCount="{n}">{items}</sst>"#,
+        n = strings.len()
+    )
+}
+
+/// A worksheet part with this `<sheetData>` content.
+pub(crate) fn sheet(rows: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>{rows}</sheetData></worksheet>"#
+    )
+}
+
+/// Writes a minimal hand-made .xlsx: `sheet` as sheet1 and `sst` as the
+/// shared strings (when given); `extra` parts are added or replace these.
+pub(crate) fn mini_xlsx(path: &Path, sheet: &str, sst: Option<&str>, extra: &[(&str, &[u8])]) {
+    let mut parts: Vec<(&str, Vec<u8>)> = vec![
+        ("_rels/.rels", ROOT_RELS.into()),
+        ("xl/workbook.xml", WORKBOOK.into()),
+        ("xl/_rels/workbook.xml.rels", WORKBOOK_RELS.into()),
+        ("xl/worksheets/sheet1.xml", sheet.into()),
+    ];
+    if let Some(sst) = sst {
+        parts.push(("xl/sharedStrings.xml", sst.into()));
+    }
+    for (name, bytes) in extra {
+        parts.retain(|(n, _)| n != name);
+        parts.push((name, bytes.to_vec()));
+    }
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    for (name, bytes) in parts {
+        zip.start_file(name, opts).unwrap();
+        zip.write_all(&bytes).unwrap();
+    }
+    zip.finish().unwrap();
+}
+
+fn tmp() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hostile.xlsx");
+    (dir, path)
+}
+
+fn guard(path: &Path, limits: &Limits) -> Result<(), SourceError> {
+    check(path, Format::Xlsx, limits)
+}
+
+const TWO_ROWS: &str = r#"<row r="1"><c r="A1" t="s"><v>0</v></c></row><row r="2"><c r="A2" t="s"><v>1</v></c><c r="B2"><v>42</v></c></row>"#;
+
+#[test]
+fn a_well_formed_workbook_passes() {
+    let (_d, path) = tmp();
+    mini_xlsx(&path, &sheet(TWO_ROWS), Some(&sst(&["name", "Acme"])), &[]);
+    guard(&path, &Limits::default()).unwrap();
+}
+
+#[test]
+fn sst_unique_count_bomb_is_refused_before_calamine_reserves_it() {
+    let (_d, path) = tmp();
+    let bomb =
+        sst(&["name", "Acme"]).replace(r#"uniqueCount="2""#, r#"uniqueCount="1000000000000000""#);
+    mini_xlsx(&path, &sheet(TWO_ROWS), Some(&bomb), &[]);
+    let err = guard(&path, &Limits::default()).unwrap_err().to_string();
+    assert!(err.contains("uniqueCount (1000000000000000)"), "{err}");
+    assert!(err.contains("--max-shared-strings"), "{err}");
+}
+
+#[test]
+fn too_many_shared_strings_are_counted_not_trusted() {
+    let (_d, path) = tmp();
+    let many: Vec<String> = (0..50).map(|i| format!("s{i}")).collect();
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    let liar = sst(&many).replace(r#"uniqueCount="50""#, r#"uniqueCount="1""#);
+    mini_xlsx(&path, &sheet(TWO_ROWS), Some(&liar), &[]);
+    let limits = Limits {
+        max_shared_strings: 10,
+        ..Limits::default()
+    };
+    let err = guard(&path, &limits).unwrap_err().to_string();
+    assert!(err.contains("number of strings (11)"), "{err}");
+}
+
+#[test]
+fn non_numeric_shared_string_index_is_an_error_not_string_zero() {
+    let (_d, path) = tmp();
+    let rows = TWO_ROWS.replace("<v>1</v>", "<v>abc</v>");
+    mini_xlsx(&path, &sheet(&rows), Some(&sst(&["name", "Acme"])), &[]);
+    let err = guard(&path, &Limits::default()).unwrap_err().to_string();
+    assert!(err.contains("cell A2"), "{err}");
+    assert!(err.contains("\"abc\", which is not a number"), "{err}");
+}
+
+#[test]
+fn shared_string_index_past_the_table_is_an_error() {
+    let (_d, path) = tmp();
+    let rows = TWO_ROWS.replace("<v>1</v>", "<v>7</v>");
+    mini_xlsx(&path, &sheet(&rows), Some(&sst(&["name", "Acme"])), &[]);
+    let err = guard(&path, &Limits::default()).unwrap_err().to_string();
+    assert!(
+        err.contains("shared string #7, but the table holds 2"),
+        "{err}"
+    );
+}
+
+#[test]
+fn malformed_cell_references_and_row_numbers_are_errors() {
+    for (bad, needle) in [
+        (r#"r="A0""#, "\"A0\""),
+        (r#"r="1A""#, "\"1A\""),
+        (r#"r="XFE2""#, "\"XFE2\""),
+        (r#"r="A99999999999""#, "\"A99999999999\""),
+    ] {
+        let (_d, path) = tmp();
+        let rows = TWO_ROWS.replace(r#"r="B2""#, bad);
+        mini_xlsx(&path, &sheet(&rows), Some(&sst(&["name", "Acme"])), &[]);
+        let err = guard(&path, &Limits::default()).unwrap_err().to_string();
+        assert!(err.contains(needle) && err.contains("malformed"), "{err}");
+    }
+    let (_d, path) = tmp();
+    let rows = TWO_ROWS.replace(r#"<row r="2">"#, r#"<row r="x2">"#);
+    mini_xlsx(&path, &sheet(&rows), Some(&sst(&["name", "Acme"])), &[]);
+    let err = guard(&path, &Limits::default()).unwrap_err().to_string();
+    assert!(err.contains("row number \"x2\""), "{err}");
+}
+
+#[test]
+fn an_entity_bomb_is_refused() {
+    let (_d, path) = tmp();
+    let bomb = WORKBOOK.replace(
+        "<workbook ",
+        "<!DOCTYPE lolz [<!ENTITY lol \"lol\"><!ENTITY lol2 \"&lol;&lol;\">]><workbook ",
+    );
+    mini_xlsx(
+        &path,
+        &sheet(TWO_ROWS),
+        Some(&sst(&["name", "Acme"])),
+        &[("xl/workbook.xml", bomb.as_bytes())],
+    );
+    let err = guard(&path, &Limits::default()).unwrap_err().to_string();
+    assert!(
+        err.contains("xl/workbook.xml") && err.contains("<!DOCTYPE>"),
+        "{err}"
+    );
+}
+
+#[test]
+fn inflation_is_capped_per_entry_in_total_and_by_ratio() {
+    let (_d, path) = tmp();
+    // Pseudo-random letters: about 1.6:1 under deflate.
+    let mut seed = 42u64;
+    let blob: Vec<u8> = (0..8 << 20)
+        .map(|_| {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+            b'a' + ((seed >> 33) % 26) as u8
+        })
+        .collect();
+    mini_xlsx(
+        &path,
+        &sheet(TWO_ROWS),
+        Some(&sst(&["name", "Acme"])),
+        &[("xl/media/blob.bin", &blob)],
+    );
+    guard(&path, &Limits::default()).unwrap();
+    let per_entry = Limits {
+        max_entry_bytes: 1 << 20,
+        ..Limits::default()
+    };
+    let err = guard(&path, &per_entry).unwrap_err().to_string();
+    assert!(
+        err.contains("xl/media/blob.bin") && err.contains("--max-entry-bytes"),
+        "{err}"
+    );
+    let total = Limits {
+        max_inflated_bytes: 4 << 20,
+        ..Limits::default()
+    };
+    let err = guard(&path, &total).unwrap_err().to_string();
+    assert!(err.contains("--max-inflated-bytes"), "{err}");
+    let zeros = vec![b'0'; 2 << 20];
+    mini_xlsx(
+        &path,
+        &sheet(TWO_ROWS),
+        Some(&sst(&["n", "A"])),
+        &[("xl/media/blob.bin", &zeros)],
+    );
+    let ratio = Limits {
+        max_inflate_ratio: 100,
+        ..Limits::default()
+    };
+    let err = guard(&path, &ratio).unwrap_err().to_string();
+    assert!(
+        err.contains("ratio") && err.contains("--max-inflate-ratio"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_huge_text_run_is_refused_before_any_parser_holds_it() {
+    let (_d, path) = tmp();
+    let big = "x".repeat(300_000);
+    mini_xlsx(&path, &sheet(TWO_ROWS), Some(&sst(&["name", &big])), &[]);
+    let limits = Limits {
+        max_cell_bytes: 100_000,
+        ..Limits::default()
+    };
+    let err = guard(&path, &limits).unwrap_err().to_string();
+    assert!(
+        err.contains("xl/sharedStrings.xml") && err.contains("--max-cell-bytes"),
+        "{err}"
+    );
+}
+
+#[test]
+fn too_many_entries_are_refused() {
+    let (_d, path) = tmp();
+    mini_xlsx(&path, &sheet(TWO_ROWS), None, &[]);
+    let limits = Limits {
+        max_zip_entries: 3,
+        ..Limits::default()
+    };
+    let err = guard(&path, &limits).unwrap_err().to_string();
+    assert!(
+        err.contains("entry count (4)") && err.contains("--max-zip-entries"),
+        "{err}"
+    );
+}
+
+/// Rewrites every size field that says `from` (little-endian u32) to `to`.
+fn patch_sizes(bytes: &mut [u8], from: u32, to: u32) {
+    let (from, to) = (from.to_le_bytes(), to.to_le_bytes());
+    for i in 0..bytes.len() - 4 {
+        if bytes[i..i + 4] == from {
+            bytes[i..i + 4].copy_from_slice(&to);
+        }
+    }
+}
+
+#[test]
+fn a_header_that_lies_about_the_size_is_refused() {
+    let (_d, path) = tmp();
+    // A stored entry with an unusual length, so its size fields are unique.
+    let payload = vec![b'z'; 77_777];
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    zip.start_file("xl/workbook.xml", opts).unwrap();
+    zip.write_all(WORKBOOK.as_bytes()).unwrap();
+    zip.start_file("xl/media/a.bin", opts).unwrap();
+    zip.write_all(&payload).unwrap();
+    zip.finish().unwrap();
+    let honest = std::fs::read(&path).unwrap();
+    guard(&path, &Limits::default()).unwrap();
+    for claim in [100, 90_000] {
+        let mut bytes = honest.clone();
+        patch_sizes(&mut bytes, 77_777, claim);
+        std::fs::write(&path, &bytes).unwrap();
+        let err = guard(&path, &Limits::default()).unwrap_err().to_string();
+        assert!(
+            err.contains("xl/media/a.bin") && err.contains("declare"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn a_truncated_zip_is_refused() {
+    let (_d, path) = tmp();
+    mini_xlsx(&path, &sheet(TWO_ROWS), Some(&sst(&["name", "Acme"])), &[]);
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+    let err = guard(&path, &Limits::default()).unwrap_err().to_string();
+    assert!(err.contains("xlsx file is invalid"), "{err}");
+}
