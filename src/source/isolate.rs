@@ -116,7 +116,7 @@ impl ChildReader {
         }
         let (memory, cpu) = (opts.limits.max_reader_memory, opts.limits.max_seconds);
         // SAFETY: the closure runs in the forked child before exec and only
-        // calls `setrlimit`, which is async-signal-safe; it touches no
+        // calls `getrlimit`/`setrlimit`, which are async-signal-safe; it touches no
         // allocator, lock or other state shared with the parent's threads.
         // This is the only way to bound a child's memory and CPU time from
         // the start (measured need: calamine aborts the whole process on
@@ -252,12 +252,21 @@ fn watchdog(
     tx
 }
 
+/// Lowers `resource` to `value` (never above the hard limit this process
+/// inherited, which an unprivileged process cannot raise).
 fn set_limit(resource: libc::__rlimit_resource_t, value: u64) -> std::io::Result<()> {
-    let lim = libc::rlimit {
-        rlim_cur: value as libc::rlim_t,
-        rlim_max: value as libc::rlim_t,
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
     };
-    // SAFETY: plain system call with a valid pointer to a local struct.
+    // SAFETY: plain system calls with a valid pointer to a local struct.
+    if unsafe { libc::getrlimit(resource, &mut lim) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let value = (value as libc::rlim_t).min(lim.rlim_max);
+    lim.rlim_cur = value;
+    lim.rlim_max = value;
+    // SAFETY: as above.
     if unsafe { libc::setrlimit(resource, &lim) } != 0 {
         return Err(std::io::Error::last_os_error());
     }

@@ -9,5 +9,8 @@
 mod accounting;
 mod cli;
 mod core_values;
+mod corpus;
 mod helpers;
+mod hostile;
+mod isolation;
 mod strategies;

@@ -1,0 +1,146 @@
+//! Parser isolation through the real binary: a reader that blows its
+//! memory ceiling or its time fails only its own import, with the limit
+//! named; the process that ran the import goes on importing; isolated and
+//! in-process readers deliver exactly the same rows.
+
+use sheetpipe::pipeline::{self, Control, ImportError, ImportJob, Method, Plan, Status};
+use sheetpipe::source::{Isolation, Limits, SourceError, SourceOptions};
+
+use crate::helpers::{bin, json_out, run_cli, tempdir, TestDb};
+use crate::hostile::{many_strings, mini_xlsx, name_rows, sheet, sst};
+
+fn isolated(limits: Limits) -> SourceOptions {
+    SourceOptions {
+        limits,
+        isolation: Some(Isolation { program: bin() }),
+        ..SourceOptions::default()
+    }
+}
+
+/// A workbook whose shared-strings table holds ~30 MB: calamine keeps it
+/// all in memory, so a 40 MB address-space ceiling (the binary itself
+/// needs ~25 MB) cannot hold it.
+fn big_table(path: &std::path::Path) {
+    let mut strings = vec!["name".to_string()];
+    strings.extend(many_strings(200_000, 150));
+    mini_xlsx(path, &sheet(&name_rows("1")), Some(&sst(&strings)), &[]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_out_of_memory_fails_only_its_import() {
+    let dir = tempdir();
+    let file = dir.path().join("big.xlsx");
+    big_table(&file);
+    let db = TestDb::sqlite();
+    let sink = db.sink().await;
+    let plan = Plan::new(Method::Batch, Some(1), None);
+    let job = ImportJob {
+        source: isolated(Limits {
+            max_reader_memory: 40 << 20,
+            ..Limits::default()
+        }),
+        ..ImportJob::new(&file)
+    };
+    let report = pipeline::run(job, &plan, &sink, &Control::default()).await;
+    assert_eq!(report.status, Status::Failed);
+    let err = report.error.as_ref().expect("an error");
+    assert!(
+        matches!(err, ImportError::Source(SourceError::Limit(_))),
+        "{err}"
+    );
+    assert!(err.to_string().contains("--max-reader-memory"), "{err}");
+    assert_eq!((report.inserted, db.count().await), (0, 0));
+    // This process is alive and imports the same file under the default
+    // ceiling.
+    let job = ImportJob {
+        source: isolated(Limits::default()),
+        ..ImportJob::new(&file)
+    };
+    let report = pipeline::run(job, &plan, &sink, &Control::default()).await;
+    assert_eq!(report.status, Status::Completed, "{:?}", report.error);
+    assert_eq!((report.inserted, db.count().await), (1, 1));
+}
+
+#[test]
+fn the_cli_exits_4_naming_the_memory_limit() {
+    let dir = tempdir();
+    big_table(&dir.path().join("big.xlsx"));
+    let out = run_cli(
+        dir.path(),
+        &[
+            "import",
+            "big.xlsx",
+            "--json",
+            "--max-reader-memory",
+            "41943040",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(4));
+    let v = json_out(&out);
+    let err = v["error"].as_str().unwrap();
+    assert!(
+        err.contains("reader's memory use") && err.contains("--max-reader-memory"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_isolated_reader_past_its_time_is_stopped_with_the_limit_named() {
+    let dir = tempdir();
+    let file = dir.path().join("big.xlsx");
+    big_table(&file);
+    let db = TestDb::sqlite();
+    let job = ImportJob {
+        source: isolated(Limits {
+            max_seconds: 0,
+            ..Limits::default()
+        }),
+        ..ImportJob::new(&file)
+    };
+    let plan = Plan::new(Method::Batch, Some(1), None);
+    let report = pipeline::run(job, &plan, &db.sink().await, &Control::default()).await;
+    assert_eq!(report.status, Status::Failed);
+    let err = report.error.unwrap().to_string();
+    assert!(err.contains("--max-seconds"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn isolated_and_in_process_readers_store_the_same_rows() {
+    let dir = tempdir();
+    let file = dir.path().join("g.xlsx");
+    let out = run_cli(
+        dir.path(),
+        &[
+            "generate",
+            "g.xlsx",
+            "--rows",
+            "3000",
+            "--bad-rate",
+            "0.1",
+            "--seed",
+            "5",
+        ],
+    );
+    assert!(out.status.success());
+    let mut tables = Vec::new();
+    for isolation in [None, Some(Isolation { program: bin() })] {
+        let db = TestDb::sqlite();
+        let job = ImportJob {
+            source: SourceOptions {
+                isolation,
+                ..SourceOptions::default()
+            },
+            ..ImportJob::new(&file)
+        };
+        let plan = Plan::new(Method::Copy, None, None);
+        let report = pipeline::run(job, &plan, &db.sink().await, &Control::default()).await;
+        assert_eq!(report.status, Status::Completed, "{:?}", report.error);
+        let rows = db
+            .query("SELECT name, category, phone, email, address, city, country, website, description FROM businesses ORDER BY name, email, phone")
+            .await;
+        tables.push((report.rows_read, report.inserted, report.rejected, rows));
+    }
+    assert_eq!(tables[0].0, 3000);
+    assert!(tables[0].2 > 0, "the file has invalid rows");
+    assert_eq!(tables[0], tables[1]);
+}
