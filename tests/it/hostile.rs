@@ -87,3 +87,138 @@ pub fn many_strings(n: usize, len: usize) -> Vec<String> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod cli {
+    use super::*;
+    use crate::helpers::{json_out, run_cli, tempdir};
+
+    /// Imports `file` in `dir` with the CLI; returns (exit code, error).
+    fn import(dir: &Path, extra: &[&str]) -> (Option<i32>, String) {
+        let mut args = vec!["import", "h.xlsx", "--json"];
+        args.extend_from_slice(extra);
+        let out = run_cli(dir, &args);
+        let v = json_out(&out);
+        (
+            out.status.code(),
+            v["error"].as_str().unwrap_or_default().to_string(),
+        )
+    }
+
+    #[test]
+    fn an_sst_unique_count_bomb_exits_4_naming_the_limit() {
+        let dir = tempdir();
+        let bomb = sst(&["name", "Acme"])
+            .replace(r#"uniqueCount="2""#, r#"uniqueCount="1000000000000000""#);
+        mini_xlsx(
+            &dir.path().join("h.xlsx"),
+            &sheet(&name_rows("1")),
+            Some(&bomb),
+            &[],
+        );
+        for isolate in ["true", "false"] {
+            let (code, err) = import(dir.path(), &["--isolate", isolate]);
+            assert_eq!(code, Some(4), "{err}");
+            assert!(
+                err.contains("uniqueCount") && err.contains("--max-shared-strings"),
+                "{err}"
+            );
+        }
+    }
+
+    /// With the guard's limit raised out of the way, calamine itself meets
+    /// the bomb and aborts (calamine#684): in the isolated reader that ends
+    /// one import with a clear error; in-process it kills the importer.
+    #[test]
+    fn calamines_abort_on_the_bomb_fails_only_the_isolated_import() {
+        let dir = tempdir();
+        let bomb = sst(&["name", "Acme"])
+            .replace(r#"uniqueCount="2""#, r#"uniqueCount="1000000000000000""#);
+        mini_xlsx(
+            &dir.path().join("h.xlsx"),
+            &sheet(&name_rows("1")),
+            Some(&bomb),
+            &[],
+        );
+        let raised = ["--max-shared-strings", "10000000000000000"];
+        let (code, err) = import(dir.path(), &raised);
+        assert_eq!(code, Some(4), "{err}");
+        assert!(err.contains("--max-reader-memory"), "{err}");
+        let mut args = vec!["import", "h.xlsx", "--json", "--isolate", "false"];
+        args.extend_from_slice(&raised);
+        let out = run_cli(dir.path(), &args);
+        assert_eq!(
+            out.status.code(),
+            None,
+            "in-process, the abort kills the process"
+        );
+    }
+
+    #[test]
+    fn a_non_numeric_shared_string_index_is_an_error_not_string_zero() {
+        let dir = tempdir();
+        let file = dir.path().join("h.xlsx");
+        mini_xlsx(
+            &file,
+            &sheet(&name_rows("1")),
+            Some(&sst(&["name", "Acme"])),
+            &[],
+        );
+        let (code, err) = import(dir.path(), &[]);
+        assert_eq!(code, Some(0), "the well-formed twin imports: {err}");
+        mini_xlsx(
+            &file,
+            &sheet(&name_rows("x1")),
+            Some(&sst(&["name", "Acme"])),
+            &[],
+        );
+        let (code, err) = import(dir.path(), &[]);
+        assert_eq!(code, Some(3));
+        assert!(
+            err.contains("cell A2") && err.contains("not a number"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_entity_bomb_exits_3() {
+        let dir = tempdir();
+        let bomb = workbook_xml().replace(
+            "<workbook ",
+            "<!DOCTYPE z [<!ENTITY a \"aaaaaaaaaa\"><!ENTITY b \"&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;\">]><workbook ",
+        );
+        mini_xlsx(
+            &dir.path().join("h.xlsx"),
+            &sheet(&name_rows("1")),
+            Some(&sst(&["name", "Acme"])),
+            &[("xl/workbook.xml", bomb.as_bytes())],
+        );
+        let (code, err) = import(dir.path(), &[]);
+        assert_eq!(code, Some(3));
+        assert!(err.contains("<!DOCTYPE>"), "{err}");
+    }
+
+    #[test]
+    fn empty_truncated_and_foreign_files_get_clear_errors() {
+        let dir = tempdir();
+        let file = dir.path().join("h.xlsx");
+        std::fs::write(&file, b"").unwrap();
+        let (code, err) = import(dir.path(), &[]);
+        assert_eq!((code, err.as_str()), (Some(3), "the file is empty"));
+        mini_xlsx(
+            &file,
+            &sheet(&name_rows("1")),
+            Some(&sst(&["name", "Acme"])),
+            &[],
+        );
+        let bytes = std::fs::read(&file).unwrap();
+        std::fs::write(&file, &bytes[..bytes.len() * 2 / 3]).unwrap();
+        let (code, err) = import(dir.path(), &[]);
+        assert_eq!(code, Some(3));
+        assert!(err.contains("xlsx file is invalid"), "{err}");
+        std::fs::write(&file, [0x7f, b'E', b'L', b'F', 2, 1, 1, 0, 0, 0]).unwrap();
+        let (code, err) = import(dir.path(), &[]);
+        assert_eq!(code, Some(3));
+        assert!(err.contains("not a spreadsheet"), "{err}");
+    }
+}
