@@ -45,11 +45,10 @@ impl PgSink {
     }
 
     async fn client(&self) -> Result<Client, DbError> {
-        let (client, connection) = self
-            .config
-            .connect(NoTls)
-            .await
-            .map_err(|e| DbError::new(format!("cannot connect to PostgreSQL: {e}")))?;
+        let (client, connection) =
+            self.config.connect(NoTls).await.map_err(|e| {
+                DbError::new(format!("cannot connect to PostgreSQL: {}", describe(&e)))
+            })?;
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, "postgres connection ended");
@@ -196,8 +195,24 @@ fn classify(result: Result<(), tokio_postgres::Error>) -> WriteResult {
 }
 
 fn fatal(e: tokio_postgres::Error) -> DbError {
-    match e.as_db_error() {
-        Some(db) => DbError::new(format!("{} ({})", db.message(), db.code().code())),
-        None => DbError::new(e.to_string()),
+    DbError::new(describe(&e))
+}
+
+/// The server's own words when it sent any, else the driver's error with
+/// its causes ("error connecting to server: Connection refused").
+fn describe(e: &tokio_postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        return format!("{} ({})", db.message(), db.code().code());
     }
+    if e.is_closed() {
+        return "the connection to PostgreSQL was closed (the server ended the session)".into();
+    }
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }

@@ -10,6 +10,7 @@ mod accounting;
 mod cli;
 mod core_values;
 mod corpus;
+mod faults;
 mod helpers;
 mod hostile;
 mod isolation;
