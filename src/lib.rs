@@ -41,6 +41,8 @@
 //! ```
 
 pub mod cli;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod generate;
 pub mod model;
 pub mod pipeline;

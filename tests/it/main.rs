@@ -11,6 +11,7 @@ mod cli;
 mod core_values;
 mod corpus;
 mod faults;
+mod fuzz_smoke;
 mod helpers;
 mod hostile;
 mod isolation;
