@@ -31,8 +31,10 @@ use super::{Format, LimitExceeded, Limits, SourceError};
 enum Part {
     /// The shared-strings table.
     SharedStrings,
-    /// A worksheet (or ODS content.xml: prologue check only for now).
+    /// A worksheet.
     Sheet,
+    /// ODS content.xml: repeated rows and columns are expanded in counts.
+    OdsContent,
     /// Any other XML part: prologue check.
     Xml,
     /// Binary or unknown: sizes only.
@@ -45,6 +47,8 @@ fn classify(format: Format, name: &str) -> Part {
         Part::SharedStrings
     } else if format == Format::Xlsx && lower.contains("worksheets/") && lower.ends_with(".xml") {
         Part::Sheet
+    } else if format == Format::Ods && lower == "content.xml" {
+        Part::OdsContent
     } else if lower.ends_with(".xml") || lower.ends_with(".rels") || lower.ends_with(".vml") {
         Part::Xml
     } else {
@@ -189,6 +193,11 @@ struct Judge<'a> {
     shared_cell: Option<String>,
     in_v: bool,
     v_seen: bool,
+    /// ODS: rows so far in this table, counting repeats, before this row.
+    ods_rows: u64,
+    /// ODS: this row's repeat count and columns so far (with repeats).
+    ods_repeat: u64,
+    ods_columns: u64,
 }
 
 impl<'a> Judge<'a> {
@@ -203,6 +212,9 @@ impl<'a> Judge<'a> {
             shared_cell: None,
             in_v: false,
             v_seen: false,
+            ods_rows: 0,
+            ods_repeat: 1,
+            ods_columns: 0,
         }
     }
 
@@ -282,6 +294,44 @@ impl<'a> Judge<'a> {
     }
 }
 
+impl Judge<'_> {
+    /// ODS repeats (calamine#594): a row or cell may claim to repeat a
+    /// billion times. Repeats are harmless while empty (calamine caps
+    /// trailing ones); a *value* past `max_rows` rows or `max_columns`
+    /// columns, once repeats are expanded, is refused before any reader
+    /// expands them.
+    fn ods_tag(&mut self, tag: &[u8], name: &[u8], closing: bool) -> Result<(), Stop> {
+        let repeat = |attr: &[u8]| xmlscan::attr(tag, attr).and_then(parse_u64).unwrap_or(1);
+        match (name, closing) {
+            (b"table", false) => self.ods_rows = 0,
+            (b"table-row", false) => {
+                self.ods_repeat = repeat(b"number-rows-repeated").max(1);
+                self.ods_columns = 0;
+                if xmlscan::self_closing(tag) {
+                    self.ods_rows = self.ods_rows.saturating_add(self.ods_repeat);
+                }
+            }
+            (b"table-row", true) => {
+                self.ods_rows = self.ods_rows.saturating_add(self.ods_repeat);
+            }
+            (b"table-cell" | b"covered-table-cell", false) => {
+                let columns = repeat(b"number-columns-repeated").max(1);
+                self.ods_columns = self.ods_columns.saturating_add(columns);
+                let valued =
+                    xmlscan::attr(tag, b"value-type").is_some() || !xmlscan::self_closing(tag);
+                if valued {
+                    let last_row = self.ods_rows.saturating_add(self.ods_repeat);
+                    self.limits.check_rows(last_row)?;
+                    let row = u32::try_from(last_row).unwrap_or(u32::MAX);
+                    self.limits.check_columns(row, self.ods_columns)?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
 /// Largest row number in a spreadsheet.
 const MAX_ROW: u64 = 1_048_576;
 /// Largest column number (XFD).
@@ -316,6 +366,7 @@ impl Visit for Judge<'_> {
         match self.part {
             Part::SharedStrings => self.shared_strings_tag(tag, name, closing),
             Part::Sheet => self.sheet_tag(tag, name, closing),
+            Part::OdsContent => self.ods_tag(tag, name, closing),
             Part::Xml | Part::Opaque => Ok(()),
         }
     }

@@ -291,3 +291,56 @@ fn a_truncated_zip_is_refused() {
     let err = guard(&path, &Limits::default()).unwrap_err().to_string();
     assert!(err.contains("xlsx file is invalid"), "{err}");
 }
+
+fn ods(path: &Path, rows: &str) {
+    let content = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"><office:body><office:spreadsheet><table:table table:name="S">{rows}</table:table></office:spreadsheet></office:body></office:document-content>"#
+    );
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    zip.start_file("mimetype", stored).unwrap();
+    zip.write_all(b"application/vnd.oasis.opendocument.spreadsheet")
+        .unwrap();
+    zip.start_file("content.xml", stored).unwrap();
+    zip.write_all(content.as_bytes()).unwrap();
+    zip.finish().unwrap();
+}
+
+const ODS_VALUE: &str =
+    r#"<table:table-cell office:value-type="string"><text:p>x</text:p></table:table-cell>"#;
+
+#[test]
+fn ods_repeats_are_expanded_in_counts_before_any_reader_expands_them() {
+    let (_d, path) = tmp();
+    // LibreOffice's own padding: a value, then a million empty rows.
+    let padded = format!(
+        r#"<table:table-row>{ODS_VALUE}</table:table-row><table:table-row table:number-rows-repeated="1048575"><table:table-cell table:number-columns-repeated="1024"/></table:table-row>"#
+    );
+    ods(&path, &padded);
+    check(&path, Format::Ods, &Limits::default()).unwrap();
+    // calamine#594: one value repeated a billion times down...
+    let down = format!(
+        r#"<table:table-row table:number-rows-repeated="999999999">{ODS_VALUE}</table:table-row>"#
+    );
+    ods(&path, &down);
+    let err = check(&path, Format::Ods, &Limits::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("rows (999999999)") && err.contains("--max-rows"),
+        "{err}"
+    );
+    // ...or across.
+    let across = format!(
+        r#"<table:table-row><table:table-cell table:number-columns-repeated="100000"/>{ODS_VALUE}</table:table-row>"#
+    );
+    ods(&path, &across);
+    let err = check(&path, Format::Ods, &Limits::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("column 100001") && err.contains("--max-columns"),
+        "{err}"
+    );
+}
