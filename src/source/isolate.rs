@@ -46,12 +46,10 @@ pub fn serve(path: &Path, sheet: Option<String>, limits: Limits) -> u8 {
         ..SourceOptions::default()
     };
     let mut out = BufWriter::with_capacity(256 * 1024, std::io::stdout().lock());
-    let result = serve_to(path, &opts, &mut out);
-    match result.and_then(|()| out.flush()) {
-        Ok(()) => 0,
-        // The parent went away (cancelled): nothing left to tell.
-        Err(_) => 0,
-    }
+    // A write error means the parent went away (cancelled): nothing is
+    // left to tell anyone, so it is not an error of this process.
+    let _ = serve_to(path, &opts, &mut out).and_then(|()| out.flush());
+    0
 }
 
 fn serve_to(path: &Path, opts: &SourceOptions, out: &mut impl Write) -> std::io::Result<()> {

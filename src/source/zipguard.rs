@@ -404,7 +404,7 @@ impl Visit for Judge<'_> {
             && len > self.limits.max_cell_bytes as u64
         {
             return Err(Stop::Limit(LimitExceeded {
-                what: format!("a text of more than {} bytes in {}", len - 1, self.name),
+                what: format!("a text of at least {len} bytes in {}", self.name),
                 limit: self.limits.max_cell_bytes as u64,
                 flag: "--max-cell-bytes / SHEETPIPE_MAX_CELL_BYTES",
             }));
