@@ -58,27 +58,63 @@ impl Default for Scanner {
 impl Scanner {
     /// Feeds the next chunk of the part.
     pub fn feed<V: Visit>(&mut self, chunk: &[u8], v: &mut V) -> Result<(), V::Error> {
-        for &b in chunk {
-            match self.state {
-                State::Text => {
-                    if b == b'<' {
+        let mut rest = chunk;
+        while !rest.is_empty() {
+            rest = match self.state {
+                State::Text => match memchr::memchr(b'<', rest) {
+                    Some(i) => {
+                        self.push_text(&rest[..i], v)?;
                         self.end_text(v)?;
                         self.state = State::Tag { quote: 0 };
                         self.tag.clear();
-                    } else {
-                        self.push_text(b);
-                        if self.text_len & 0xFFFF == 0 {
-                            v.text_growing(self.text_len)?;
+                        &rest[i + 1..]
+                    }
+                    None => {
+                        self.push_text(rest, v)?;
+                        &[]
+                    }
+                },
+                // Plain element tags (most of the bytes) jump from quote to
+                // quote; `<!…` and `<?…` go byte by byte.
+                State::Tag { quote: 0 }
+                    if self.tag.first().is_some_and(u8::is_ascii_alphabetic)
+                        || self.tag.first() == Some(&b'/') =>
+                {
+                    match memchr::memchr3(b'>', b'"', b'\'', rest) {
+                        Some(i) => {
+                            self.extend_tag(&rest[..i], v)?;
+                            self.tag_byte(rest[i], 0, v)?;
+                            &rest[i + 1..]
+                        }
+                        None => {
+                            self.extend_tag(rest, v)?;
+                            &[]
                         }
                     }
                 }
-                State::Tag { quote } => self.tag_byte(b, quote, v)?,
+                State::Tag { quote } if quote != 0 => match memchr::memchr(quote, rest) {
+                    Some(i) => {
+                        self.extend_tag(&rest[..i], v)?;
+                        self.tag_byte(rest[i], quote, v)?;
+                        &rest[i + 1..]
+                    }
+                    None => {
+                        self.extend_tag(rest, v)?;
+                        &[]
+                    }
+                },
+                State::Tag { quote } => {
+                    self.tag_byte(rest[0], quote, v)?;
+                    &rest[1..]
+                }
                 State::Comment => {
-                    if self.shift(b) == *b"-->" {
+                    if self.shift(rest[0]) == *b"-->" {
                         self.state = State::Text;
                     }
+                    &rest[1..]
                 }
                 State::CData => {
+                    let b = rest[0];
                     if self.shift(b) == *b"]]>" {
                         // "]]" were counted as text: take them back.
                         self.text_len = self.text_len.saturating_sub(2);
@@ -86,13 +122,11 @@ impl Scanner {
                             .truncate(self.text_len.min(TEXT_HEAD as u64) as usize);
                         self.state = State::Text;
                     } else {
-                        self.push_text(b);
-                        if self.text_len & 0xFFFF == 0 {
-                            v.text_growing(self.text_len)?;
-                        }
+                        self.push_text(&[b], v)?;
                     }
+                    &rest[1..]
                 }
-            }
+            };
         }
         Ok(())
     }
@@ -132,11 +166,24 @@ impl Scanner {
         self.tail
     }
 
-    fn push_text(&mut self, b: u8) {
-        self.text_len += 1;
-        if self.head.len() < TEXT_HEAD {
-            self.head.push(b);
+    fn push_text<V: Visit>(&mut self, bytes: &[u8], v: &mut V) -> Result<(), V::Error> {
+        let before = self.text_len;
+        self.text_len += bytes.len() as u64;
+        let room = TEXT_HEAD.saturating_sub(self.head.len());
+        self.head.extend_from_slice(&bytes[..room.min(bytes.len())]);
+        if before >> 16 != self.text_len >> 16 {
+            v.text_growing(self.text_len)?;
         }
+        Ok(())
+    }
+
+    /// Appends bytes that contain no `>` or quote to the current tag.
+    fn extend_tag<V: Visit>(&mut self, bytes: &[u8], v: &mut V) -> Result<(), V::Error> {
+        if self.tag.len() + bytes.len() > MAX_TAG {
+            return Err(v.malformed("a tag longer than 1 MiB"));
+        }
+        self.tag.extend_from_slice(bytes);
+        Ok(())
     }
 
     fn end_text<V: Visit>(&mut self, v: &mut V) -> Result<(), V::Error> {
