@@ -344,3 +344,22 @@ fn ods_repeats_are_expanded_in_counts_before_any_reader_expands_them() {
         "{err}"
     );
 }
+
+#[test]
+fn overlapping_entries_are_refused() {
+    let (_d, path) = tmp();
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    zip.start_file("xl/workbook.xml", opts).unwrap();
+    zip.write_all(WORKBOOK.as_bytes()).unwrap();
+    zip.start_file("xl/media/kernel.bin", opts).unwrap();
+    zip.write_all(&[b'a'; 4096]).unwrap();
+    // A second directory entry pointing at the same bytes: the
+    // "non-recursive zip bomb" multiplies one kernel this way.
+    zip.shallow_copy_file("xl/media/kernel.bin", "xl/media/copy.bin")
+        .unwrap();
+    zip.finish().unwrap();
+    let err = guard(&path, &Limits::default()).unwrap_err().to_string();
+    assert!(err.contains("overlap"), "{err}");
+}

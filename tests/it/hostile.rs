@@ -199,6 +199,21 @@ mod cli {
     }
 
     #[test]
+    fn the_wall_time_limit_stops_an_import_in_either_mode() {
+        let dir = tempdir();
+        let out = run_cli(dir.path(), &["generate", "h.xlsx", "--rows", "20000"]);
+        assert!(out.status.success());
+        for isolate in ["true", "false"] {
+            let (code, err) = import(dir.path(), &["--max-seconds", "0", "--isolate", isolate]);
+            assert_eq!(code, Some(4), "isolate {isolate}: {err}");
+            assert!(
+                err.contains("reading time") && err.contains("--max-seconds"),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
     fn empty_truncated_and_foreign_files_get_clear_errors() {
         let dir = tempdir();
         let file = dir.path().join("h.xlsx");
