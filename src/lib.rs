@@ -22,7 +22,8 @@
 //!   [`pipeline::ImportReport`] whose counts are exact.
 //! * [`sink`] owns the database: schema, INSERT, multi-row INSERT, COPY.
 //!
-//! The CLI ([`cli`]) only translates arguments into these calls.
+//! The CLI ([`cli`]) and the HTTP service ([`http`]) only translate
+//! arguments and requests into these calls.
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
@@ -42,6 +43,7 @@
 
 pub mod cli;
 pub mod generate;
+pub mod http;
 pub mod model;
 pub mod pipeline;
 pub mod record;

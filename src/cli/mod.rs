@@ -3,6 +3,7 @@
 
 mod generate;
 mod import;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -26,6 +27,8 @@ pub enum Command {
     Import(import::ImportArgs),
     /// Generate a realistic business directory (.xlsx or .csv).
     Generate(generate::GenerateArgs),
+    /// Run the HTTP service (POST /upload, background imports, /health).
+    Serve(serve::ServeArgs),
 }
 
 /// Reader limits, shared by every command that reads files.
@@ -63,5 +66,6 @@ pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Import(args) => import::run(args).await,
         Command::Generate(args) => generate::run(args),
+        Command::Serve(args) => serve::run(args).await,
     }
 }

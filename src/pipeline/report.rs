@@ -101,6 +101,15 @@ impl ImportReport {
         self.rows_read - self.inserted - self.rejected
     }
 
+    /// The `message` field: the tutorial's words on success.
+    pub fn message(&self) -> &'static str {
+        match self.status {
+            Status::Completed => "Import completed successfully",
+            Status::Cancelled => "Import cancelled",
+            Status::Failed => "Import failed",
+        }
+    }
+
     /// The tutorial's stats.
     pub fn stats(&self) -> Stats {
         let secs = self.duration.as_secs_f64();
@@ -117,6 +126,34 @@ impl ImportReport {
             },
         }
     }
+}
+
+/// The report as one JSON object — what `import --json` prints and what
+/// the HTTP service answers: `{"message", "method", "stats", "rejected",
+/// ["sheet"], ["ignored_columns"], ["error"]}`.
+pub fn report_json(report: &ImportReport) -> serde_json::Value {
+    use serde_json::json;
+    let mut out = json!({
+        "message": report.message(),
+        "method": report.method,
+        "stats": report.stats(),
+        "rejected": report.rejected_rows.iter().map(|r| json!({
+            "row": r.row,
+            "column": r.column,
+            "value": r.value,
+            "reason": r.reason,
+        })).collect::<Vec<_>>(),
+    });
+    if !report.sheet.is_empty() {
+        out["sheet"] = json!(report.sheet);
+    }
+    if !report.ignored_columns.is_empty() {
+        out["ignored_columns"] = json!(report.ignored_columns);
+    }
+    if let Some(e) = &report.error {
+        out["error"] = json!(e.to_string());
+    }
+    out
 }
 
 /// Formats like Go's `time.Duration.String()`: `850ms`, `1.5s`, `1m2.5s`.

@@ -36,15 +36,17 @@ impl PgSink {
         let client = sink.client().await?;
         client
             .batch_execute(&format!(
-                "BEGIN; SELECT pg_advisory_xact_lock(7158234); {} COMMIT;",
-                schema::POSTGRES
+                "BEGIN; SELECT pg_advisory_xact_lock(7158234); {} {} COMMIT;",
+                schema::POSTGRES,
+                super::imports::POSTGRES
             ))
             .await
             .map_err(fatal)?;
         Ok(sink)
     }
 
-    async fn client(&self) -> Result<Client, DbError> {
+    /// A fresh connection (its driver task runs until the client drops).
+    pub(super) async fn client(&self) -> Result<Client, DbError> {
         let (client, connection) = self
             .config
             .connect(NoTls)
