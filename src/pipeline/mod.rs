@@ -30,6 +30,7 @@ use std::time::Instant;
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 pub use batcher::Batcher;
 pub use isolate::{write_unit, UnitOutcome};
@@ -112,7 +113,10 @@ pub async fn run(job: ImportJob, plan: &Plan, sink: &Sink, ctl: &Control) -> Imp
             progress.clone(),
         );
         let batch_size = plan.batch_size;
+        // Stages log inside the caller's span (e.g. the server's import id).
+        let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
+            let _span = span.enter();
             read_stage(
                 job, batch_size, unit_tx, event_tx, &stop, &header, &progress,
             )
@@ -120,15 +124,18 @@ pub async fn run(job: ImportJob, plan: &Plan, sink: &Sink, ctl: &Control) -> Imp
     };
     let mut writers = tokio::task::JoinSet::new();
     for _ in 0..plan.workers {
-        writers.spawn(write_stage(
-            sink.clone(),
-            unit_rx.clone(),
-            event_tx.clone(),
-            plan.kind,
-            stop.clone(),
-            header.clone(),
-            progress.clone(),
-        ));
+        writers.spawn(
+            write_stage(
+                sink.clone(),
+                unit_rx.clone(),
+                event_tx.clone(),
+                plan.kind,
+                stop.clone(),
+                header.clone(),
+                progress.clone(),
+            )
+            .in_current_span(),
+        );
     }
     drop((unit_rx, event_tx));
 

@@ -7,6 +7,7 @@
 //! PostgreSQL tests fail: they are never skipped.
 
 mod accounting;
+mod api;
 mod cli;
 mod core_values;
 mod helpers;
