@@ -134,8 +134,39 @@ fn progress_bar(ctl: &Control) -> (indicatif::ProgressBar, tokio::task::JoinHand
     (bar, ticker)
 }
 
-/// The JSON object printed by `--json` (shared with the HTTP layer).
-pub use crate::pipeline::report_json;
+/// The `message` field: the tutorial's words on success.
+fn message(report: &ImportReport) -> &'static str {
+    match report.status {
+        Status::Completed => "Import completed successfully",
+        Status::Cancelled => "Import cancelled",
+        Status::Failed => "Import failed",
+    }
+}
+
+/// The JSON object printed by `--json` (and reused by the HTTP layer).
+pub fn report_json(report: &ImportReport) -> serde_json::Value {
+    let mut out = json!({
+        "message": message(report),
+        "method": report.method,
+        "stats": report.stats(),
+        "rejected": report.rejected_rows.iter().map(|r| json!({
+            "row": r.row,
+            "column": r.column,
+            "value": r.value,
+            "reason": r.reason,
+        })).collect::<Vec<_>>(),
+    });
+    if !report.sheet.is_empty() {
+        out["sheet"] = json!(report.sheet);
+    }
+    if !report.ignored_columns.is_empty() {
+        out["ignored_columns"] = json!(report.ignored_columns);
+    }
+    if let Some(e) = &report.error {
+        out["error"] = json!(e.to_string());
+    }
+    out
+}
 
 fn print_report(args: &ImportArgs, report: &ImportReport) {
     use std::fmt::Write as _;
@@ -144,7 +175,7 @@ fn print_report(args: &ImportArgs, report: &ImportReport) {
         let _ = writeln!(out, "{}", report_json(report));
     } else {
         let s = report.stats();
-        let _ = writeln!(out, "{} (method: {})", report.message(), report.method);
+        let _ = writeln!(out, "{} (method: {})", message(report), report.method);
         let _ = writeln!(out, "  total_records:      {}", s.total_records);
         let _ = writeln!(out, "  success_count:      {}", s.success_count);
         let _ = writeln!(out, "  error_count:        {}", s.error_count);

@@ -172,14 +172,7 @@ fn not_started(method: Method) -> ImportReport {
     ImportReport {
         method,
         status: Status::Cancelled,
-        error: None,
-        sheet: String::new(),
-        rows_read: 0,
-        inserted: 0,
-        rejected: 0,
-        duration: std::time::Duration::ZERO,
-        rejected_rows: Vec::new(),
-        ignored_columns: Vec::new(),
+        ..ImportReport::default()
     }
 }
 
@@ -226,7 +219,7 @@ async fn finish(state: &AppState, job: &Job, report: ImportReport, reason: Optio
 
 /// The status code and body a synchronous upload answers with.
 pub fn answer(report: &ImportReport, draining: bool) -> (StatusCode, serde_json::Value) {
-    let mut body = pipeline::report_json(report);
+    let mut body = crate::cli::report_json(report);
     let code = match (&report.status, &report.error) {
         (Status::Completed, _) => StatusCode::OK,
         (Status::Cancelled, _) if draining => StatusCode::SERVICE_UNAVAILABLE,

@@ -36,7 +36,7 @@ pub use batcher::Batcher;
 pub use isolate::{write_unit, UnitOutcome};
 pub use plan::{cores, Method, Plan, COPY_CHUNK, MAX_BATCH};
 pub use progress::{Progress, ProgressSnapshot};
-pub use report::{go_duration, report_json, ImportError, ImportReport, Stats, Status};
+pub use report::{go_duration, ImportError, ImportReport, Stats, Status};
 
 use crate::model::{Record, Rejection};
 use crate::record::{HeaderError, HeaderMap, Rules};

@@ -12,10 +12,11 @@ use crate::sink::DbError;
 use crate::source::SourceError;
 
 /// How an import ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
-    /// Every row read was inserted or rejected.
+    /// Every row read was inserted or rejected (the default: an empty report).
+    #[default]
     Completed,
     /// Stopped on request; counts are exact for what was committed.
     Cancelled,
@@ -52,8 +53,9 @@ impl ImportError {
     }
 }
 
-/// Everything known about one finished import.
-#[derive(Debug)]
+/// Everything known about one finished import. `Default` is an empty
+/// report (nothing read), for callers that build one without running.
+#[derive(Debug, Default)]
 pub struct ImportReport {
     /// The strategy used.
     pub method: Method,
@@ -101,15 +103,6 @@ impl ImportReport {
         self.rows_read - self.inserted - self.rejected
     }
 
-    /// The `message` field: the tutorial's words on success.
-    pub fn message(&self) -> &'static str {
-        match self.status {
-            Status::Completed => "Import completed successfully",
-            Status::Cancelled => "Import cancelled",
-            Status::Failed => "Import failed",
-        }
-    }
-
     /// The tutorial's stats.
     pub fn stats(&self) -> Stats {
         let secs = self.duration.as_secs_f64();
@@ -126,34 +119,6 @@ impl ImportReport {
             },
         }
     }
-}
-
-/// The report as one JSON object — what `import --json` prints and what
-/// the HTTP service answers: `{"message", "method", "stats", "rejected",
-/// ["sheet"], ["ignored_columns"], ["error"]}`.
-pub fn report_json(report: &ImportReport) -> serde_json::Value {
-    use serde_json::json;
-    let mut out = json!({
-        "message": report.message(),
-        "method": report.method,
-        "stats": report.stats(),
-        "rejected": report.rejected_rows.iter().map(|r| json!({
-            "row": r.row,
-            "column": r.column,
-            "value": r.value,
-            "reason": r.reason,
-        })).collect::<Vec<_>>(),
-    });
-    if !report.sheet.is_empty() {
-        out["sheet"] = json!(report.sheet);
-    }
-    if !report.ignored_columns.is_empty() {
-        out["ignored_columns"] = json!(report.ignored_columns);
-    }
-    if let Some(e) = &report.error {
-        out["error"] = json!(e.to_string());
-    }
-    out
 }
 
 /// Formats like Go's `time.Duration.String()`: `850ms`, `1.5s`, `1m2.5s`.

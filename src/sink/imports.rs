@@ -219,7 +219,7 @@ impl Sink {
     pub async fn get_import(&self, id: &str) -> Result<Option<ImportRow>, DbError> {
         match self {
             Sink::Postgres(s) => {
-                let client = s.client().await?;
+                let client = s.connection().await?;
                 let sql = format!("{} WHERE id = $1", pg_select());
                 let rows = client.query(&sql, &[&id]).await.map_err(pg_error)?;
                 Ok(rows.first().map(pg_row))
@@ -246,7 +246,7 @@ impl Sink {
     ) -> Result<(Vec<ImportRow>, i64), DbError> {
         match self {
             Sink::Postgres(s) => {
-                let client = s.client().await?;
+                let client = s.connection().await?;
                 let sql = format!("{} ORDER BY seq DESC LIMIT $1 OFFSET $2", pg_select());
                 let rows = client
                     .query(&sql, &[&limit, &offset])
@@ -279,7 +279,7 @@ async fn pg_execute(
     sql: &str,
     params: &[&(dyn ToSql + Sync)],
 ) -> Result<(), DbError> {
-    let client = sink.client().await?;
+    let client = sink.connection().await?;
     client.execute(sql, params).await.map_err(pg_error)?;
     Ok(())
 }

@@ -45,21 +45,17 @@ impl PgSink {
         Ok(sink)
     }
 
-    /// A fresh connection (its driver task runs until the client drops).
-    pub(super) async fn client(&self) -> Result<Client, DbError> {
-        let (client, connection) = self.config.connect(NoTls).await.map_err(|e| {
-            // The driver's Display says only "db error" for a server refusal.
-            let why = e
-                .as_db_error()
-                .map_or(e.to_string(), |d| d.message().to_string());
-            DbError::new(format!("cannot connect to PostgreSQL: {why}"))
-        })?;
-        let driver = async move {
+    async fn client(&self) -> Result<Client, DbError> {
+        let (client, connection) = self
+            .config
+            .connect(NoTls)
+            .await
+            .map_err(|e| DbError::new(format!("cannot connect to PostgreSQL: {e}")))?;
+        tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, "postgres connection ended");
             }
-        };
-        tokio::spawn(tracing::Instrument::in_current_span(driver));
+        });
         Ok(client)
     }
 
@@ -82,6 +78,11 @@ impl PgSink {
         let client = self.client().await?;
         client.simple_query("SELECT 1").await.map_err(fatal)?;
         Ok(())
+    }
+
+    /// A fresh connection for other tables (the `imports` history).
+    pub(super) async fn connection(&self) -> Result<Client, DbError> {
+        self.client().await
     }
 
     /// Rows in `businesses`.

@@ -26,7 +26,7 @@ fn serve(db: &TestDb, grace_secs: u64) -> Served {
         .arg("--data-dir")
         .arg(data.path())
         .env("DATABASE_URL", &db.url)
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", "error")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
