@@ -12,6 +12,7 @@ use super::LimitArgs;
 use crate::http::{self, AppState, ServeConfig};
 use crate::record::Rules;
 use crate::sink::{DatabaseUrl, Sink};
+use crate::source::SourceOptions;
 
 /// Arguments of `serve`.
 #[derive(Debug, Args)]
@@ -66,7 +67,10 @@ impl ServeArgs {
             shutdown_grace: Duration::from_secs(self.shutdown_grace),
             workers: self.workers,
             batch_size: self.batch_size,
-            limits: self.limits.limits(),
+            source: SourceOptions {
+                limits: self.limits.limits(),
+                ..SourceOptions::default()
+            },
             rules: Rules {
                 max_cell_chars: self.max_cell_chars,
                 ..Rules::default()

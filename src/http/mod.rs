@@ -44,7 +44,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::record::Rules;
 use crate::sink::Sink;
-use crate::source::Limits;
+use crate::source::SourceOptions;
 
 /// Everything `serve` can be told (each from a flag or an environment
 /// variable; see `cli::serve`).
@@ -64,8 +64,8 @@ pub struct ServeConfig {
     pub workers: Option<usize>,
     /// Rows per unit (default: the method's).
     pub batch_size: Option<usize>,
-    /// Reader limits.
-    pub limits: Limits,
+    /// How every upload is read (limits, …); the sheet is set per request.
+    pub source: SourceOptions,
     /// Validation rules.
     pub rules: Rules,
 }
@@ -83,7 +83,7 @@ impl Default for ServeConfig {
             shutdown_grace: Duration::from_secs(30),
             workers: None,
             batch_size: None,
-            limits: Limits::default(),
+            source: SourceOptions::default(),
             rules: Rules::default(),
         }
     }

@@ -119,8 +119,7 @@ fn pipeline_task(
     let import = ImportJob {
         source: SourceOptions {
             sheet: req.sheet.clone(),
-            limits: cfg.limits.clone(),
-            ..SourceOptions::default()
+            ..cfg.source.clone()
         },
         rules: cfg.rules.clone(),
         rejects_file: Some(state.rejects_path(&job.id)),

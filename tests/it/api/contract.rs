@@ -228,3 +228,20 @@ async fn the_server_runs_on_the_embedded_sqlite_database_too() {
     assert_eq!(table[0][0].as_deref(), Some("completed"));
     assert_eq!(n(&table[0][1]), 4);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_answer_carries_a_request_id_kept_from_the_client() {
+    let app = spawn_app_with(TestDb::sqlite(), |_| {}).await;
+    let r = app.client.get(app.url("/health")).send().await.unwrap();
+    let id = r.headers()["x-request-id"].to_str().unwrap();
+    assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
+    let r = app
+        .client
+        .get(app.url("/nowhere"))
+        .header("x-request-id", "trace-me-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(r.headers()["x-request-id"], "trace-me-42");
+}
