@@ -6,15 +6,11 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = sheetpipe::cli::Cli::parse();
-    // A server logs one line per request and per import step by default.
-    let default_filter = match cli.command {
-        sheetpipe::cli::Command::Serve(_) => "info,tokio_postgres=warn",
-        _ => "warn",
-    };
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new(sheetpipe::cli::default_log_filter(&cli.command))
+            }),
         )
         .with_writer(std::io::stderr)
         .init();

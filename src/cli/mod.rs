@@ -72,3 +72,12 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Serve(args) => serve::run(args).await,
     }
 }
+
+/// The log filter when `RUST_LOG` is unset: a server logs one line per
+/// request and per import step; the other commands only warnings.
+pub fn default_log_filter(command: &Command) -> &'static str {
+    match command {
+        Command::Serve(_) => "info,tokio_postgres=warn",
+        _ => "warn",
+    }
+}
