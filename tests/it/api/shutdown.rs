@@ -84,10 +84,36 @@ impl Served {
         panic!("import {id} never started inserting");
     }
 
+    /// Polls the history until the newest import has committed some rows;
+    /// returns its id.
+    async fn wait_any_running(&self) -> String {
+        for _ in 0..2400 {
+            let v: Value = self
+                .client
+                .get(format!("{}/imports?limit=1", self.base))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let newest = &v["imports"][0];
+            if newest["progress"]["inserted"].as_u64() > Some(0) {
+                return newest["id"].as_str().unwrap().to_string();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("no import started inserting");
+    }
+
     /// Sends SIGTERM and waits for the exit code.
     async fn terminate(mut self) -> i32 {
         let pid = self.child.id().to_string();
-        let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        // The shell's own `kill` (no dependency on procps being installed).
+        let sent = Command::new("sh")
+            .args(["-c", &format!("kill -TERM {pid}")])
+            .status()
+            .unwrap();
         assert!(sent.success());
         tokio::task::spawn_blocking(move || self.child.wait().unwrap())
             .await
@@ -131,9 +157,25 @@ async fn sigterm_lets_a_running_import_finish_within_the_grace_period() {
     let db = TestDb::postgres().await;
     let rows = 1_500;
     let server = serve(&db, 120);
-    let id = server.start_import(csv_bytes(rows)).await;
-    server.wait_running(&id).await;
+    // A synchronous upload in flight when the signal comes gets its answer.
+    let upload = {
+        let part = reqwest::multipart::Part::bytes(csv_bytes(rows)).file_name("sync.csv");
+        let form = reqwest::multipart::Form::new().part("file", part);
+        let request = server
+            .client
+            .post(format!("{}/upload?method=sequential", server.base))
+            .multipart(form);
+        tokio::spawn(async move {
+            let r = request.send().await.unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        })
+    };
+    let id = server.wait_any_running().await;
     assert_eq!(server.terminate().await, 0);
+    let (code, answer) = upload.await.unwrap();
+    assert_eq!(code, 200, "{answer}");
+    assert_eq!(answer["import_id"], id.as_str());
+    assert_eq!(answer["stats"]["success_count"], rows);
     let table = db
         .query(&format!(
             "SELECT status, rows_read, inserted, error FROM imports WHERE id = '{id}'"
