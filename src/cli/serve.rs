@@ -75,6 +75,7 @@ impl ServeArgs {
                 max_cell_chars: self.max_cell_chars,
                 ..Rules::default()
             },
+            importer: http::run_pipeline,
         }
     }
 }

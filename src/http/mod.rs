@@ -42,6 +42,9 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
+use futures::future::BoxFuture;
+
+use crate::pipeline::{self, Control, ImportJob, ImportReport, Plan};
 use crate::record::Rules;
 use crate::sink::Sink;
 use crate::source::SourceOptions;
@@ -68,6 +71,22 @@ pub struct ServeConfig {
     pub source: SourceOptions,
     /// Validation rules.
     pub rules: Rules,
+    /// What runs one import: [`run_pipeline`]. A seam, so that tests can
+    /// wrap the real pipeline to inject a fault (e.g. a panic).
+    pub importer: Importer,
+}
+
+/// The function that runs one import for the service.
+pub type Importer = fn(ImportJob, Plan, Sink, Control) -> BoxFuture<'static, ImportReport>;
+
+/// The service's [`Importer`]: [`pipeline::run`].
+pub fn run_pipeline(
+    job: ImportJob,
+    plan: Plan,
+    sink: Sink,
+    ctl: Control,
+) -> BoxFuture<'static, ImportReport> {
+    Box::pin(async move { pipeline::run(job, &plan, &sink, &ctl).await })
 }
 
 /// Default upload limit: 100 MiB.
@@ -85,6 +104,7 @@ impl Default for ServeConfig {
             batch_size: None,
             source: SourceOptions::default(),
             rules: Rules::default(),
+            importer: run_pipeline,
         }
     }
 }

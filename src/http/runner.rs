@@ -126,8 +126,7 @@ fn pipeline_task(
         ..ImportJob::new(path)
     };
     let plan = Plan::new(req.method, cfg.workers, cfg.batch_size);
-    let (sink, ctl) = (state.sink.clone(), job.ctl.clone());
-    async move { pipeline::run(import, &plan, &sink, &ctl).await }
+    (cfg.importer)(import, plan, state.sink.clone(), job.ctl.clone())
 }
 
 /// Runs `work` in its own task: a panic becomes a failed report (with the

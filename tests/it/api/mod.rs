@@ -4,6 +4,7 @@
 
 mod background;
 mod contract;
+mod faults;
 mod load;
 mod shutdown;
 
