@@ -161,7 +161,9 @@ impl Job {
 
 /// A right to run one import, held until it has ended.
 #[derive(Debug)]
-pub struct Ticket(#[allow(dead_code)] OwnedSemaphorePermit);
+pub struct Ticket {
+    _permit: OwnedSemaphorePermit,
+}
 
 /// Every import of this server, and the limits on how many run at once.
 #[derive(Debug)]
@@ -201,7 +203,7 @@ impl Registry {
         self.admission
             .clone()
             .try_acquire_owned()
-            .map(Ticket)
+            .map(|p| Ticket { _permit: p })
             .map_err(|_| ApiError::busy("Server busy: too many imports running or queued"))
     }
 
