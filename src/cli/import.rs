@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::LimitArgs;
 use crate::pipeline::{self, Control, ImportJob, ImportReport, Method, Plan, Status};
-use crate::record::Rules;
+use crate::record::{HeaderOptions, Rules};
 use crate::sink::{DatabaseUrl, Sink};
 use crate::source::SourceOptions;
 
@@ -36,9 +36,20 @@ pub struct ImportArgs {
     /// postgres://… or sqlite://path (default: ./sheetpipe.db).
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Option<String>,
-    /// Sheet to read (default: the first).
+    /// Sheet to read, by name or 1-based position (default: the first
+    /// visible worksheet).
     #[arg(long)]
     pub sheet: Option<String>,
+    /// Row number of the header (default: found among the first 20 rows).
+    #[arg(long)]
+    pub header_row: Option<u32>,
+    /// Map headers to fields: 'Header=field,Other Header=field'.
+    #[arg(long)]
+    pub map: Option<String>,
+    /// Read and validate everything, print the header mapping, counts and
+    /// rejects, write nothing (no database connection).
+    #[arg(long)]
+    pub dry_run: bool,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
@@ -62,13 +73,21 @@ pub async fn run(args: ImportArgs) -> ExitCode {
         eprintln!("error: {message}");
         ExitCode::from(code)
     };
-    let url = match DatabaseUrl::parse(args.database_url.as_deref()) {
-        Ok(u) => u,
-        Err(e) => return fail(2, e.to_string(), args.json),
+    let header = match HeaderOptions::new(args.header_row, args.map.as_deref()) {
+        Ok(h) => h,
+        Err(e) => return fail(2, e, args.json),
     };
-    let sink = match Sink::connect(&url).await {
-        Ok(s) => s,
-        Err(e) => return fail(5, format!("{} ({})", e, url.redacted()), args.json),
+    let sink = if args.dry_run {
+        None
+    } else {
+        let url = match DatabaseUrl::parse(args.database_url.as_deref()) {
+            Ok(u) => u,
+            Err(e) => return fail(2, e.to_string(), args.json),
+        };
+        match Sink::connect(&url).await {
+            Ok(s) => Some(s),
+            Err(e) => return fail(5, format!("{} ({})", e, url.redacted()), args.json),
+        }
     };
     let plan = Plan::new(args.method, args.workers, args.batch_size);
     let job = ImportJob {
@@ -84,6 +103,8 @@ pub async fn run(args: ImportArgs) -> ExitCode {
         },
         max_reported: 100,
         rejects_file: args.rejects.clone(),
+        header,
+        dry_run: args.dry_run,
     };
     let ctl = Control::default();
     let interrupt = {
@@ -95,7 +116,10 @@ pub async fn run(args: ImportArgs) -> ExitCode {
         })
     };
     let bar = (!args.json && std::io::stdout().is_terminal()).then(|| progress_bar(&ctl));
-    let report = pipeline::run(job, &plan, &sink, &ctl).await;
+    let report = match &sink {
+        Some(sink) => pipeline::run(job, &plan, sink, &ctl).await,
+        None => pipeline::dry_run(job, &plan, &ctl).await,
+    };
     interrupt.abort();
     if let Some((bar, ticker)) = bar {
         ticker.abort();
@@ -137,6 +161,7 @@ fn progress_bar(ctl: &Control) -> (indicatif::ProgressBar, tokio::task::JoinHand
 /// The `message` field: the tutorial's words on success.
 fn message(report: &ImportReport) -> &'static str {
     match report.status {
+        Status::Completed if report.dry_run => "Dry run completed: nothing was written",
         Status::Completed => "Import completed successfully",
         Status::Cancelled => "Import cancelled",
         Status::Failed => "Import failed",
@@ -162,6 +187,20 @@ pub fn report_json(report: &ImportReport) -> serde_json::Value {
     if !report.ignored_columns.is_empty() {
         out["ignored_columns"] = json!(report.ignored_columns);
     }
+    if let Some(h) = &report.header {
+        out["header"] = json!({
+            "row": h.row,
+            "mapping": h.mapping().into_iter().map(|(column, header, field)| json!({
+                "column": column, "header": header, "field": field,
+            })).collect::<Vec<_>>(),
+        });
+    }
+    if !report.warnings.is_empty() {
+        out["warnings"] = json!(report.warnings);
+    }
+    if report.dry_run {
+        out["dry_run"] = json!(true);
+    }
     if let Some(e) = &report.error {
         out["error"] = json!(e.to_string());
     }
@@ -181,6 +220,15 @@ fn print_report(args: &ImportArgs, report: &ImportReport) {
         let _ = writeln!(out, "  error_count:        {}", s.error_count);
         let _ = writeln!(out, "  duration:           {}", s.duration);
         let _ = writeln!(out, "  records_per_second: {:.2}", s.records_per_second);
+        if let Some(h) = &report.header {
+            let _ = writeln!(out, "Header (row {}):", h.row);
+            for (column, header, field) in h.mapping() {
+                let _ = writeln!(out, "  {column} {header:?} -> {field}");
+            }
+        }
+        for w in &report.warnings {
+            let _ = writeln!(out, "  warning: {w}");
+        }
         if !report.ignored_columns.is_empty() {
             let _ = writeln!(
                 out,

@@ -18,6 +18,7 @@
 //!   boundary), so what was committed is always a whole number of units.
 
 mod batcher;
+mod dry;
 mod isolate;
 mod plan;
 mod progress;
@@ -33,13 +34,14 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 pub use batcher::Batcher;
+pub use dry::dry_run;
 pub use isolate::{write_unit, UnitOutcome};
 pub use plan::{cores, Method, Plan, COPY_CHUNK, MAX_BATCH};
 pub use progress::{Progress, ProgressSnapshot};
 pub use report::{go_duration, ImportError, ImportReport, Stats, Status};
 
 use crate::model::{Record, Rejection};
-use crate::record::{HeaderError, HeaderMap, Rules};
+use crate::record::{HeaderFinder, HeaderMap, HeaderOptions, Rules};
 use crate::rejects::RejectCsv;
 use crate::sink::{Sink, WriteKind};
 use crate::source::{self, SourceOptions};
@@ -57,6 +59,11 @@ pub struct ImportJob {
     pub max_reported: usize,
     /// Where to write every rejected row as CSV, if anywhere.
     pub rejects_file: Option<PathBuf>,
+    /// Where the header is and how its columns map (`--header-row`, `--map`).
+    pub header: HeaderOptions,
+    /// Read and validate everything, write nothing: the sink is never
+    /// touched and `inserted` counts the rows that passed validation.
+    pub dry_run: bool,
 }
 
 impl ImportJob {
@@ -68,6 +75,8 @@ impl ImportJob {
             rules: Rules::default(),
             max_reported: 100,
             rejects_file: None,
+            header: HeaderOptions::default(),
+            dry_run: false,
         }
     }
 }
@@ -91,6 +100,9 @@ enum Event {
 
 /// Runs one import to its end and reports exactly what happened.
 pub async fn run(job: ImportJob, plan: &Plan, sink: &Sink, ctl: &Control) -> ImportReport {
+    if job.dry_run {
+        return dry_run(job, plan, ctl).await;
+    }
     let started = Instant::now();
     let stop = ctl.cancel.child_token();
     let progress = ctl.progress.clone();
@@ -180,6 +192,9 @@ pub async fn run(job: ImportJob, plan: &Plan, sink: &Sink, ctl: &Control) -> Imp
         duration: started.elapsed(),
         rejected_rows,
         ignored_columns: header.get().map(|h| h.ignored.clone()).unwrap_or_default(),
+        header: header.get().cloned(),
+        warnings: summary.warnings,
+        dry_run: false,
     }
 }
 
@@ -187,6 +202,8 @@ pub async fn run(job: ImportJob, plan: &Plan, sink: &Sink, ctl: &Control) -> Imp
 struct ReadSummary {
     sheet: String,
     rows_read: u64,
+    /// What the reader did that the user should know (e.g. an encoding guess).
+    warnings: Vec<String>,
 }
 
 /// The reader stage: open, find the header, validate each row, send full
@@ -207,6 +224,7 @@ fn read_stage(
         Err(e) => return (summary, Some(e.into())),
     };
     summary.sheet = reader.sheet_name().to_string();
+    let mut finder = HeaderFinder::new(&summary.sheet, &job.header);
     let mut batcher = Batcher::new(batch_size);
     let mut error: Option<ImportError> = None;
     let result = reader.read(&mut |row| {
@@ -218,11 +236,13 @@ fn read_stage(
             return Continue(());
         }
         let Some(map) = header.get() else {
-            match HeaderMap::from_row(&summary.sheet, &row) {
-                Ok(map) => {
+            // Rows above the header are not data: dropped, not counted.
+            match finder.push(&row) {
+                Ok(Some(map)) => {
                     let _ = header.set(map);
                     return Continue(());
                 }
+                Ok(None) => return Continue(()),
                 Err(e) => {
                     error = Some(e.into());
                     return Break(());
@@ -247,11 +267,12 @@ fn read_stage(
             Break(())
         }
     });
+    summary.warnings = reader.warnings();
     if let Err(e) = result {
         error.get_or_insert(e.into());
     }
-    if error.is_none() && header.get().is_none() {
-        error = Some(HeaderError::NoHeader.into());
+    if error.is_none() && header.get().is_none() && !stop.is_cancelled() {
+        error = Some(finder.finish().into());
     }
     // Rows read before a source error are still written: they were valid.
     if !stop.is_cancelled() {

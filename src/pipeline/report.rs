@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::Method;
 use crate::model::Rejection;
-use crate::record::HeaderError;
+use crate::record::{HeaderError, HeaderMap};
 use crate::sink::DbError;
 use crate::source::SourceError;
 
@@ -77,6 +77,14 @@ pub struct ImportReport {
     pub rejected_rows: Vec<Rejection>,
     /// Headers present in the file but mapped to no field.
     pub ignored_columns: Vec<String>,
+    /// The header row found and how its columns map (None if none found).
+    pub header: Option<HeaderMap>,
+    /// What the reader did that the user should know, e.g. text decoded as
+    /// Windows-1252 because it was not UTF-8.
+    pub warnings: Vec<String>,
+    /// True when nothing was written (`--dry-run`): `inserted` then counts
+    /// the rows that passed validation.
+    pub dry_run: bool,
 }
 
 /// The tutorial's `stats` object, plus `duration_ms`.

@@ -85,6 +85,11 @@ pub trait RowReader: Send {
     /// layer decides what to skip). Returns early, without error, when
     /// `emit` answers `Break`.
     fn read(&mut self, emit: &mut dyn FnMut(RawRow) -> ControlFlow<()>) -> Result<(), SourceError>;
+    /// What the reader did that the user should know (e.g. text decoded as
+    /// Windows-1252); asked once, after `read`.
+    fn warnings(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// Opens `path` with the reader its content calls for.
