@@ -38,7 +38,7 @@ pub fn check_email(email: &str) -> Result<(), String> {
     if local.is_empty() {
         return bad("nothing before '@'");
     }
-    check_domain(domain).or_else(|why| bad(why))
+    check_domain(domain).or_else(bad)
 }
 
 /// An http(s) URL is kept as is (`Ok(None)`); a bare domain, optionally

@@ -10,9 +10,12 @@
 //! The format is judged by the file's content (magic bytes), never by its
 //! name. Every reader enforces [`Limits`] before the work they protect.
 
+mod cells;
 mod csv;
 mod detect;
 mod limits;
+mod range;
+mod xlsb;
 mod xlsx;
 
 use std::ops::ControlFlow;
@@ -20,6 +23,7 @@ use std::path::Path;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
+pub use self::csv::{sniff_delimiter, Utf16Reader};
 pub use detect::{detect, Format};
 pub use limits::{LimitExceeded, Limits};
 
@@ -66,7 +70,8 @@ pub enum SourceError {
 /// What a reader needs besides the file.
 #[derive(Debug, Clone, Default)]
 pub struct SourceOptions {
-    /// Sheet to read; the first sheet when `None`.
+    /// Sheet to read, by name or 1-based position; the first visible
+    /// worksheet when `None`. Ignored for CSV.
     pub sheet: Option<String>,
     /// Hard limits on what the file may make us do.
     pub limits: Limits,
@@ -103,8 +108,11 @@ pub fn open(path: &Path, opts: &SourceOptions) -> Result<Box<dyn RowReader>, Sou
     if meta.len() == 0 {
         return Err(SourceError::Empty);
     }
-    match detect(path).map_err(io)? {
+    let format = detect(path).map_err(io)?;
+    match format {
         Format::Xlsx => Ok(Box::new(xlsx::XlsxReader::open(path, opts)?)),
+        Format::Xlsb => Ok(Box::new(xlsb::XlsbReader::open(path, opts)?)),
+        Format::Xls | Format::Ods => Ok(Box::new(range::RangeReader::open(path, format, opts)?)),
         Format::Csv => Ok(Box::new(csv::CsvReader::open(path, opts)?)),
         other => Err(SourceError::Unsupported(other.unsupported_message())),
     }

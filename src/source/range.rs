@@ -1,0 +1,104 @@
+//! .xls (BIFF8) and .ods readers. calamine parses these formats whole when
+//! the workbook is opened (there is no streaming reader for them), so the
+//! sheet's extent is checked against [`Limits`] before we walk it, and the
+//! file-size limit bounds the rest. Hostile legacy files are the reason the
+//! service parses in an isolated child process (see docs/ARCHITECTURE.md).
+//! Merged ranges come from the workbook for xls and are filled like
+//! everywhere else; calamine does not expose ods merges, so in ods only the
+//! top-left cell of a merged range holds its value (covered cells read
+//! empty).
+
+use std::fs::File;
+use std::io::BufReader;
+use std::ops::ControlFlow;
+use std::path::Path;
+
+use calamine::{Data, Dimensions, Ods, Range, Reader, Xls};
+
+use super::cells::{convert_owned, password_protected, pick_sheet, CountingFile, RowAssembler};
+use super::{Format, Limits, RowReader, SourceError, SourceOptions};
+use crate::model::RawRow;
+
+/// Reads one sheet of an .xls or .ods workbook.
+pub struct RangeReader {
+    format: Format,
+    sheet: String,
+    range: Range<Data>,
+    merges: Vec<Dimensions>,
+    limits: Limits,
+}
+
+impl RangeReader {
+    /// Opens an .xls or .ods workbook and takes the sheet's cells.
+    pub fn open(path: &Path, format: Format, opts: &SourceOptions) -> Result<Self, SourceError> {
+        let file = File::open(path).map_err(|source| SourceError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let file = BufReader::new(CountingFile::new(file, opts.bytes_read.clone()));
+        let corrupt = |message: String| SourceError::Corrupt {
+            format: format.name(),
+            message,
+        };
+        let (sheet, range, merges) = if format == Format::Xls {
+            let mut wb = Xls::new(file).map_err(|e| match e {
+                calamine::XlsError::Password => password_protected(),
+                e => corrupt(e.to_string()),
+            })?;
+            let sheet = pick_sheet(wb.sheets_metadata(), opts.sheet.as_deref())?;
+            let merges = wb.merge_cells_by_sheet_name(&sheet).unwrap_or_default();
+            let range = wb
+                .worksheet_range(&sheet)
+                .map_err(|e| corrupt(e.to_string()))?;
+            (sheet, range, merges)
+        } else {
+            let mut wb: Ods<_> = Ods::new(file).map_err(|e| match e {
+                calamine::OdsError::Password => password_protected(),
+                e => corrupt(e.to_string()),
+            })?;
+            let sheet = pick_sheet(wb.sheets_metadata(), opts.sheet.as_deref())?;
+            let range = wb
+                .worksheet_range(&sheet)
+                .map_err(|e| corrupt(e.to_string()))?;
+            (sheet, range, Vec::new())
+        };
+        let (height, width) = range.get_size();
+        opts.limits.check_rows(height as u64)?;
+        if let Some((r, _)) = range.start() {
+            opts.limits.check_columns(r + 1, width as u64)?;
+        }
+        Ok(RangeReader {
+            format,
+            sheet,
+            range,
+            merges,
+            limits: opts.limits.clone(),
+        })
+    }
+}
+
+impl RowReader for RangeReader {
+    fn format(&self) -> Format {
+        self.format
+    }
+
+    fn sheet_name(&self) -> &str {
+        &self.sheet
+    }
+
+    fn read(&mut self, emit: &mut dyn FnMut(RawRow) -> ControlFlow<()>) -> Result<(), SourceError> {
+        let mut rows = RowAssembler::new(&self.limits, std::mem::take(&mut self.merges));
+        for (r, c, value) in self.range.used_cells() {
+            let (r, c) = (r as u32, c as u32);
+            let (r0, c0) = self.range.start().unwrap_or((0, 0));
+            if rows
+                .push(r0 + r, c0 + c, convert_owned(value), emit)?
+                .is_break()
+            {
+                return Ok(());
+            }
+        }
+        rows.finish(emit);
+        Ok(())
+    }
+}
