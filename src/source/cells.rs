@@ -92,9 +92,27 @@ pub(crate) fn convert_owned(value: &Data) -> Cell {
 }
 
 fn date_cell(dt: &calamine::ExcelDateTime) -> Cell {
+    if dt.is_duration() {
+        return Cell::DateTime(iso_duration(dt.as_f64()));
+    }
     match dt.as_datetime() {
-        Some(ndt) if !dt.is_duration() => Cell::DateTime(iso_datetime(ndt)),
-        _ => Cell::Float(dt.as_f64()),
+        Some(ndt) => Cell::DateTime(iso_datetime(ndt)),
+        None => Cell::Float(dt.as_f64()),
+    }
+}
+
+/// An Excel duration (days, e.g. a `[h]:mm:ss` cell) as ISO-8601:
+/// 10.632060185 → `PT255H10M10S`; milliseconds only when present.
+pub(crate) fn iso_duration(days: f64) -> String {
+    let total_ms = (days.abs() * 86_400_000.0).round() as u64;
+    let sign = if days < 0.0 && total_ms > 0 { "-" } else { "" };
+    let (h, rest) = (total_ms / 3_600_000, total_ms % 3_600_000);
+    let (m, rest) = (rest / 60_000, rest % 60_000);
+    let (s, ms) = (rest / 1000, rest % 1000);
+    if ms == 0 {
+        format!("{sign}PT{h}H{m}M{s}S")
+    } else {
+        format!("{sign}PT{h}H{m}M{s}.{ms:03}S")
     }
 }
 
@@ -203,8 +221,9 @@ impl<'l> RowAssembler<'l> {
 
 /// Merged ranges: each row of a range spanning several rows reads the
 /// range's top-left value in the range's first column (the value a person
-/// sees beside every row of it). Columns after the first stay empty, so a
-/// title merged across columns never fills several fields.
+/// sees beside every row of it), when the row has values of its own.
+/// Columns after the first stay empty, so a title merged across columns
+/// never fills several fields.
 struct Merges {
     /// Ranges spanning more than one row, by first row.
     ranges: Vec<Dimensions>,
@@ -228,7 +247,10 @@ impl Merges {
         }
         let r = row.number - 1;
         self.active.retain(|(d, _)| d.end.0 >= r);
-        for (d, value) in &self.active {
+        // A row with no value of its own stays blank (and is skipped): the
+        // covered rows of a block merged over whole rows are not records.
+        let own = !row.is_blank();
+        for (d, value) in self.active.iter().filter(|_| own) {
             let c = d.start.1 as usize;
             if row.cells.get(c).is_none_or(|v| *v == Cell::Empty) {
                 if row.cells.len() <= c {
@@ -335,5 +357,33 @@ mod tests {
         assert_eq!(rows[2].cells, vec![t("x"), t("Retail")]);
         assert_eq!(rows[3].cells, vec![t("x"), t("Retail")]);
         assert_eq!(rows[4].cells, vec![t("x")]);
+    }
+
+    #[test]
+    fn a_row_covered_by_a_merge_without_values_of_its_own_stays_blank() {
+        let limits = Limits::default();
+        let mut asm = RowAssembler::new(&limits, vec![Dimensions::new((0, 0), (2, 0))]);
+        let mut rows = Vec::new();
+        let mut emit = |r: RawRow| {
+            rows.push(r);
+            ControlFlow::Continue(())
+        };
+        for r in 0..3 {
+            let v = if r == 0 {
+                Cell::Text("A".into())
+            } else {
+                Cell::Empty
+            };
+            assert!(asm.push(r, 0, v, &mut emit).unwrap().is_continue());
+        }
+        asm.finish(&mut emit);
+        assert!(rows[1].is_blank() && rows[2].is_blank());
+    }
+
+    #[test]
+    fn durations_are_iso_8601() {
+        assert_eq!(iso_duration(10.632060185185185), "PT255H10M10S");
+        assert_eq!(iso_duration(1.5 / 86_400.0), "PT0H0M1.500S");
+        assert_eq!(iso_duration(-1.0 / 24.0), "-PT1H0M0S");
     }
 }

@@ -17,6 +17,7 @@ mod limits;
 mod range;
 mod xlsb;
 mod xlsx;
+mod xlsx_merges;
 
 use std::ops::ControlFlow;
 use std::path::Path;

@@ -57,9 +57,12 @@ impl RangeReader {
                 e => corrupt(e.to_string()),
             })?;
             let sheet = pick_sheet(wb.sheets_metadata(), opts.sheet.as_deref())?;
-            let range = wb
+            let mut range = wb
                 .worksheet_range(&sheet)
                 .map_err(|e| corrupt(e.to_string()))?;
+            if let Ok(formulas) = wb.worksheet_formula(&sheet) {
+                mark_ods_errors(&mut range, &formulas);
+            }
             (sheet, range, Vec::new())
         };
         let (height, width) = range.get_size();
@@ -74,6 +77,51 @@ impl RangeReader {
             merges,
             limits: opts.limits.clone(),
         })
+    }
+}
+
+/// Error values Excel and LibreOffice show.
+const ERROR_TEXTS: &[&str] = &[
+    "#DIV/0!",
+    "#N/A",
+    "#NAME?",
+    "#NULL!",
+    "#NUM!",
+    "#REF!",
+    "#VALUE!",
+    "#GETTING_DATA",
+];
+
+/// ODS stores a formula's error result as its text (`#DIV/0!`, or
+/// LibreOffice's `Err:502`), which calamine reads as a string: a formula
+/// cell whose value is such a text is an error cell.
+fn mark_ods_errors(range: &mut Range<Data>, formulas: &Range<String>) {
+    let start = range.start().unwrap_or((0, 0));
+    let mut errors = Vec::new();
+    for (r, c, value) in range.used_cells() {
+        let Data::String(s) = value else { continue };
+        let pos = (start.0 + r as u32, start.1 + c as u32);
+        let is_error = ERROR_TEXTS.contains(&s.as_str()) || s.starts_with("Err:");
+        if is_error && formulas.get_value(pos).is_some_and(|f| !f.is_empty()) {
+            errors.push((pos, s.clone()));
+        }
+    }
+    for (pos, text) in errors {
+        range.set_value(pos, Data::Error(error_type(&text)));
+    }
+}
+
+fn error_type(text: &str) -> calamine::CellErrorType {
+    use calamine::CellErrorType as E;
+    match text {
+        "#DIV/0!" => E::Div0,
+        "#N/A" => E::NA,
+        "#NAME?" => E::Name,
+        "#NULL!" => E::Null,
+        "#NUM!" => E::Num,
+        "#REF!" => E::Ref,
+        "#GETTING_DATA" => E::GettingData,
+        _ => E::Value,
     }
 }
 

@@ -26,6 +26,7 @@ pub struct XlsxReader {
     workbook: Xlsx<BufReader<CountingFile>>,
     sheet: String,
     limits: Limits,
+    path: std::path::PathBuf,
 }
 
 impl XlsxReader {
@@ -43,6 +44,7 @@ impl XlsxReader {
             workbook,
             sheet,
             limits: opts.limits.clone(),
+            path: path.to_path_buf(),
         })
     }
 }
@@ -68,11 +70,14 @@ impl RowReader for XlsxReader {
 
     fn read(&mut self, emit: &mut dyn FnMut(RawRow) -> ControlFlow<()>) -> Result<(), SourceError> {
         let limits = self.limits.clone();
+        // Merged ranges first: their XML comes after the rows (measured:
+        // ~7% of the read time of a 300k-row sheet, see xlsx_merges).
+        let merges = super::xlsx_merges::merged_ranges(&self.path, &self.sheet);
         let mut cells = self
             .workbook
             .worksheet_cells_reader(&self.sheet)
             .map_err(corrupt)?;
-        let mut rows = RowAssembler::new(&limits, Vec::new());
+        let mut rows = RowAssembler::new(&limits, merges);
         while let Some(cell) = cells.next_cell_with_formula_metadata().map_err(corrupt)? {
             let (r, c) = cell.pos;
             let value = match (&cell.value, cell.formula) {

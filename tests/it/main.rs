@@ -10,5 +10,8 @@ mod accounting;
 mod api;
 mod cli;
 mod core_values;
+mod corpus;
+mod formats;
 mod helpers;
 mod strategies;
+mod values;

@@ -1,0 +1,141 @@
+//! Public files nobody on this project wrote (../shared/corpus, read in
+//! place): calamine's own test workbooks, whose contents its tests state,
+//! and the csv-spectrum edge cases. The same content saved as xlsx, xls,
+//! xlsb and ods must read the same.
+
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+
+use sheetpipe::record::cell_display;
+use sheetpipe::source::{self, SourceOptions};
+
+/// A file of the shared corpus: `$SHEETPIPE_CORPUS`, else `../shared/corpus`
+/// from the crate root (a checkout beside `shared/`, as in CI), else
+/// `../../shared/corpus` (a worktree one level deeper). Missing → the test
+/// fails; it is never skipped.
+pub fn corpus(rel: &str) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = match std::env::var_os("SHEETPIPE_CORPUS") {
+        Some(dir) => PathBuf::from(dir),
+        None => ["../shared/corpus", "../../shared/corpus"]
+            .iter()
+            .map(|d| root.join(d))
+            .find(|d| d.is_dir())
+            .unwrap_or_else(|| {
+                panic!("../shared/corpus not found from {root:?}; set SHEETPIPE_CORPUS")
+            }),
+    };
+    dir.join(rel)
+}
+
+/// Every non-blank row of a sheet as (row number, cells as displayed).
+pub fn rows(path: &Path, sheet: Option<&str>) -> (String, Vec<(u32, Vec<String>)>) {
+    let opts = SourceOptions {
+        sheet: sheet.map(str::to_string),
+        ..SourceOptions::default()
+    };
+    let mut reader = source::open(path, &opts).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+    let mut out = Vec::new();
+    reader
+        .read(&mut |row| {
+            if !row.is_blank() {
+                out.push((row.number, row.cells.iter().map(cell_display).collect()));
+            }
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+    (reader.sheet_name().to_string(), out)
+}
+
+fn cells(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn dates_read_the_same_in_1900_and_1904_workbooks_of_every_format() {
+    let (_, reference) = rows(&corpus("calamine-tests/tests/date.xlsx"), None);
+    assert_eq!(
+        reference,
+        vec![
+            (1, cells(&["2021-01-01", "15"])),
+            (2, cells(&["2021-01-02", "16"])),
+            (3, cells(&["PT255H10M10S", "17"])),
+        ]
+    );
+    for file in [
+        "date.xls",
+        "date.xlsb",
+        "date_1904.xlsx",
+        "date_1904.xls",
+        "date_1904.xlsb",
+    ] {
+        let (_, got) = rows(&corpus(&format!("calamine-tests/tests/{file}")), None);
+        assert_eq!(got, reference, "{file}");
+    }
+}
+
+#[test]
+fn ods_dates_times_and_durations_are_iso_8601() {
+    let (_, got) = rows(&corpus("calamine-tests/tests/date.ods"), None);
+    assert_eq!(
+        got,
+        vec![
+            (1, cells(&["2021-01-01", "15"])),
+            (2, cells(&["2021-01-01T10:10:10", "16"])),
+            (3, cells(&["PT10H10M10S", "17"])),
+            (4, cells(&["PT10H10M10.123456S", "18"])),
+        ]
+    );
+}
+
+#[test]
+fn merged_cells_read_the_same_in_xlsx_and_xls() {
+    let (_, xlsx) = rows(&corpus("calamine-tests/tests/merge_cells.xlsx"), None);
+    let (_, xls) = rows(&corpus("calamine-tests/tests/merge_cells.xls"), None);
+    assert_eq!(xlsx, xls);
+    assert_eq!(xlsx[0].1[0], "Row Merge");
+}
+
+#[test]
+fn line_breaks_inside_cells_are_kept() {
+    for file in ["has_x000D_.xlsx", "has_x000D_inline.xlsx"] {
+        let (_, got) = rows(&corpus(&format!("calamine-tests/tests/{file}")), None);
+        assert_eq!(got[0].1[0], "ABC\r\nDEF", "{file}");
+    }
+}
+
+#[test]
+fn the_same_workbook_reads_the_same_in_xlsx_xls_xlsb_and_ods() {
+    let (sheet, reference) = rows(&corpus("calamine-tests/tests/issues.xlsx"), None);
+    for file in ["issues.xls", "issues.xlsb", "issues.ods"] {
+        let (s, got) = rows(&corpus(&format!("calamine-tests/tests/{file}")), None);
+        assert_eq!(s, sheet, "{file}");
+        assert_eq!(got[0], reference[0], "{file}");
+    }
+}
+
+#[test]
+fn csv_spectrum_quotes_newlines_and_utf8_parse_exactly() {
+    let (_, got) = rows(&corpus("csv-spectrum/quotes_and_newlines.csv"), None);
+    assert_eq!(
+        got,
+        vec![
+            (1, cells(&["a", "b"])),
+            (2, cells(&["1", "ha \n\"ha\" \nha"])),
+            (3, cells(&["3", "4"])),
+        ]
+    );
+    let (_, got) = rows(&corpus("csv-spectrum/comma_in_quotes.csv"), None);
+    assert_eq!(
+        got[1].1,
+        cells(&["John", "Doe", "120 any st.", "Anytown, WW", "08123"])
+    );
+    let (_, got) = rows(&corpus("csv-spectrum/utf8.csv"), None);
+    assert_eq!(got[2].1, cells(&["4", "5", "ʤ"]));
+    let (_, lf) = rows(&corpus("csv-spectrum/newlines.csv"), None);
+    assert_eq!(lf[2], (3, cells(&["Once upon \na time", "5", "6"])));
+    // Numbered as a spreadsheet shows the file: a record, not a line.
+    assert_eq!(lf[3], (4, cells(&["7", "8", "9"])));
+    let (_, escaped) = rows(&corpus("csv-spectrum/escaped_quotes.csv"), None);
+    assert_eq!(escaped[1].1, cells(&["1", "ha \"ha\" ha"]));
+}
