@@ -175,6 +175,7 @@ pub fn report_json(report: &ImportReport) -> serde_json::Value {
         "method": report.method,
         "stats": report.stats(),
         "rejected": report.rejected_rows.iter().map(|r| json!({
+            "cell": r.place(),
             "row": r.row,
             "column": r.column,
             "value": r.value,
@@ -244,12 +245,7 @@ fn print_report(args: &ImportArgs, report: &ImportReport) {
                 report.rejected
             );
             for r in report.rejected_rows.iter().take(20) {
-                let place = match (r.sheet.is_empty(), r.column.is_empty()) {
-                    (true, true) => format!("row {}", r.row),
-                    (true, false) => format!("row {}, column {}", r.row, r.column),
-                    (false, _) => format!("{}!row {} {}", r.sheet, r.row, r.column),
-                };
-                let _ = writeln!(out, "  {place}: {} (value: {:?})", r.reason, r.value);
+                let _ = writeln!(out, "  {}: {} (value: {:?})", r.place(), r.reason, r.value);
             }
         }
         if let Some(path) = &args.rejects {

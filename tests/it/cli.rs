@@ -64,7 +64,7 @@ fn text_output_shows_the_stats_and_where_each_rejection_is() {
     assert!(text.contains("Import completed successfully"), "{text}");
     assert!(text.contains("total_records:      2"), "{text}");
     assert!(
-        text.contains("Sheet1!row 2 A (name): name is required"),
+        text.contains("Sheet1!A2 (name): name is required"),
         "{text}"
     );
     assert!(

@@ -13,5 +13,6 @@ mod core_values;
 mod corpus;
 mod formats;
 mod helpers;
+mod options;
 mod strategies;
 mod values;
