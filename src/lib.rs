@@ -1,6 +1,6 @@
 //! # sheetpipe
 //!
-//! Imports spreadsheets (.xlsx, .csv; more formats to come) into PostgreSQL
+//! Imports spreadsheets (.xlsx, .xlsm, .xls, .xlsb, .ods, .csv/.tsv) into PostgreSQL
 //! or an embedded SQLite file — streaming, exactly counted, and safe.
 //!
 //! Every import is one pipeline; a *strategy* (sequential, concurrent,

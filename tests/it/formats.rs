@@ -49,8 +49,12 @@ fn beta() -> Vec<Option<String>> {
 }
 
 #[tokio::test]
-async fn xls_and_ods_fixtures_give_the_directory_with_its_rejections() {
-    for (file, boolean) in [("directory.xls", "TRUE"), ("directory.ods", "1")] {
+async fn xlsx_xls_and_ods_fixtures_give_the_directory_with_its_rejections() {
+    for (file, boolean) in [
+        ("src/directory.xlsx", "TRUE"),
+        ("directory.xls", "TRUE"),
+        ("directory.ods", "1"),
+    ] {
         let (report, db) = import(&fixture(file), |_| {}).await;
         assert_eq!(
             report.status,
@@ -94,6 +98,14 @@ async fn xls_and_ods_fixtures_give_the_directory_with_its_rejections() {
             r[1].reason,
             "the cell Businesses!C7 holds the error value #DIV/0!"
         );
+        // The category merged over B5:B6 fills row 6 where the format has
+        // merge information (xlsx, xls); ods keeps it in B5 only.
+        let merged = if file.ends_with(".ods") {
+            ""
+        } else {
+            "Services"
+        };
+        assert_eq!(r[0].original[1], merged, "{file}");
     }
 }
 
