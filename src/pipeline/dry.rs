@@ -16,6 +16,9 @@ use super::{ImportError, Status};
 use crate::model::Record;
 use crate::record::HeaderMap;
 
+/// What the collector returns: inserted, rejected, first rejections, error.
+type Collected = (u64, u64, Vec<crate::model::Rejection>, Option<ImportError>);
+
 /// Runs `job` without writing anything (no database needed).
 pub async fn dry_run(job: ImportJob, plan: &Plan, ctl: &Control) -> ImportReport {
     let started = Instant::now();
@@ -25,18 +28,14 @@ pub async fn dry_run(job: ImportJob, plan: &Plan, ctl: &Control) -> ImportReport
         progress.bytes_total.store(meta.len(), Relaxed);
     }
     let header: Arc<OnceLock<HeaderMap>> = Arc::default();
+    // Units are only counted: a small bound keeps memory flat.
     let (unit_tx, unit_rx) = async_channel::bounded::<Vec<Record>>(2);
     let (event_tx, event_rx) = mpsc::channel::<Event>(1024);
     let mut job = job;
     job.source.bytes_read = progress.bytes_read.clone();
     let (rejects_file, max_reported) = (job.rejects_file.clone(), job.max_reported);
     let reader = {
-        let (event_tx, stop, header, progress) = (
-            event_tx.clone(),
-            stop.clone(),
-            header.clone(),
-            progress.clone(),
-        );
+        let (event_tx, header, progress) = (event_tx.clone(), header.clone(), progress.clone());
         let batch_size = plan.batch_size;
         tokio::task::spawn_blocking(move || {
             read_stage(
@@ -44,28 +43,34 @@ pub async fn dry_run(job: ImportJob, plan: &Plan, ctl: &Control) -> ImportReport
             )
         })
     };
-    let counter = {
-        let progress = progress.clone();
-        tokio::spawn(async move {
-            while let Ok(unit) = unit_rx.recv().await {
-                progress.inserted.fetch_add(unit.len() as u64, Relaxed);
-                let _ = event_tx.send(Event::Inserted(unit.len())).await;
-            }
-        })
-    };
+    let counter = tokio::spawn(async move {
+        while let Ok(unit) = unit_rx.recv().await {
+            progress.inserted.fetch_add(unit.len() as u64, Relaxed);
+            let _ = event_tx.send(Event::Inserted(unit.len())).await;
+        }
+    });
     let collected = collect(event_rx, max_reported, rejects_file, header.clone());
     let stages = async {
         let read = reader.await.unwrap_or_else(|e| {
-            (
-                ReadSummary::default(),
-                Some(ImportError::Internal(format!("reader panicked: {e}"))),
-            )
+            let e = ImportError::Internal(format!("reader panicked: {e}"));
+            (ReadSummary::default(), Some(e))
         });
         let _ = counter.await;
         read
     };
-    let ((inserted, rejected, rejected_rows, report_error), (summary, read_error)) =
-        tokio::join!(collected, stages);
+    let (collected, read) = tokio::join!(collected, stages);
+    report(plan, ctl, started, &header, read, collected)
+}
+
+/// The report of a dry run.
+fn report(
+    plan: &Plan,
+    ctl: &Control,
+    started: Instant,
+    header: &OnceLock<HeaderMap>,
+    (summary, read_error): (ReadSummary, Option<ImportError>),
+    (inserted, rejected, rejected_rows, report_error): Collected,
+) -> ImportReport {
     let error = read_error.or(report_error);
     let status = match (&error, ctl.cancel.is_cancelled()) {
         (Some(_), _) => Status::Failed,

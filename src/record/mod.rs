@@ -173,9 +173,14 @@ pub fn cell_text(cell: &Cell) -> Result<Option<String>, String> {
         Cell::DateTime(s) => s.clone(),
         Cell::Error(e) => return Err(format!("holds the error value {e}")),
         Cell::FormulaWithoutValue(f) => {
+            let what = if f.is_empty() {
+                "a formula".to_string()
+            } else {
+                format!("the formula ={f}")
+            };
             return Err(format!(
-                "holds the formula ={f} with no cached value (open the file in a spreadsheet program, recalculate and save it)"
-            ))
+                "holds {what} with no cached value (open the file in a spreadsheet program, recalculate and save it)"
+            ));
         }
     };
     Ok((!text.is_empty()).then_some(text))
@@ -186,6 +191,7 @@ pub fn cell_display(cell: &Cell) -> String {
     match cell {
         Cell::Text(s) => s.clone(),
         Cell::Error(e) => e.clone(),
+        Cell::FormulaWithoutValue(f) if f.is_empty() => String::new(),
         Cell::FormulaWithoutValue(f) => format!("={f}"),
         other => cell_text(other).ok().flatten().unwrap_or_default(),
     }

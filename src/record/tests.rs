@@ -348,3 +348,26 @@ fn numbers_keep_fifteen_significant_digits_and_no_exponent() {
     assert_eq!(format_number(4.35), "4.35");
     assert_eq!(format_number(1e300).len(), 301);
 }
+
+#[test]
+fn header_options_come_from_the_users_words() {
+    assert_eq!(
+        HeaderOptions::new(Some(2), Some("Firma=name")),
+        Ok(HeaderOptions {
+            header_row: Some(2),
+            map: vec![("Firma".into(), NAME)]
+        })
+    );
+    assert!(HeaderOptions::new(Some(0), None).is_err());
+    assert_eq!(HeaderOptions::new(None, None), Ok(HeaderOptions::default()));
+}
+
+#[test]
+fn a_shared_formula_without_a_value_is_named_as_a_formula() {
+    let err = cell_text(&Cell::FormulaWithoutValue(String::new())).unwrap_err();
+    assert!(
+        err.starts_with("holds a formula with no cached value"),
+        "{err}"
+    );
+    assert_eq!(cell_display(&Cell::FormulaWithoutValue(String::new())), "");
+}

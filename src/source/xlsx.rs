@@ -99,6 +99,8 @@ fn formula_text(f: XlsxFormulaMetadata) -> String {
         XlsxFormulaMetadata::Normal { formula } | XlsxFormulaMetadata::Shared { formula, .. } => {
             formula
         }
-        _ => "(a shared formula)".into(),
+        // A derived shared formula carries no text (expanding it would cost
+        // an allocation per cell); the reason then says "a formula".
+        _ => String::new(),
     }
 }
