@@ -65,10 +65,10 @@ impl RangeReader {
             }
             (sheet, range, Vec::new())
         };
-        let (height, width) = range.get_size();
-        opts.limits.check_rows(height as u64)?;
-        if let Some((r, _)) = range.start() {
-            opts.limits.check_columns(r + 1, width as u64)?;
+        // Checked before the cells are walked: the extent, not the content.
+        if let Some((last_row, last_col)) = range.end() {
+            opts.limits.check_rows(range.height() as u64)?;
+            opts.limits.check_columns(last_row + 1, last_col as u64 + 1)?;
         }
         Ok(RangeReader {
             format,

@@ -71,7 +71,7 @@ impl RowReader for XlsxReader {
     fn read(&mut self, emit: &mut dyn FnMut(RawRow) -> ControlFlow<()>) -> Result<(), SourceError> {
         let limits = self.limits.clone();
         // Merged ranges first: their XML comes after the rows (measured:
-        // ~7% of the read time of a 300k-row sheet, see xlsx_merges).
+        // ~9% of the reader's CPU time, docs/FORMATS.md).
         let merges = super::xlsx_merges::merged_ranges(&self.path, &self.sheet);
         let mut cells = self
             .workbook
