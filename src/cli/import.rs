@@ -22,7 +22,8 @@ pub const EXIT_CANCELLED: u8 = 130;
 /// Arguments of `import`.
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    /// The spreadsheet (.xlsx, .csv); its content decides the format.
+    /// The spreadsheet (.xlsx, .xlsm, .xls, .xlsb, .ods, .csv, .tsv); its
+    /// content decides the format.
     pub file: PathBuf,
     /// Import strategy.
     #[arg(long, value_enum, default_value_t = Method::Copy)]

@@ -2,7 +2,7 @@
 //! mapping), turn each cell into the text a person reading the sheet would
 //! expect, and validate. Pure functions: no I/O, no async, unit tested.
 //!
-//! [`header`] finds the header row and maps columns to fields; this module
+//! `header.rs` finds the header row and maps columns to fields; this module
 //! turns each data row into a [`Record`] or a [`Rejection`] that names the
 //! cell (`Sheet1!D214 (Email)`), its original value and the reason.
 

@@ -1,5 +1,7 @@
-//! Readers: turn a file into a stream of [`RawRow`]s, one sheet, in order,
-//! without ever holding the sheet whole.
+//! Readers: turn a file into a stream of [`RawRow`]s, one sheet, in order.
+//! xlsx, xlsb and CSV stream (memory holds one row); xls and ods are parsed
+//! whole by calamine, which has no streaming reader for them, and their
+//! extent is checked against [`Limits`] before it is walked.
 //!
 //! A reader is *push* based: [`RowReader::read`] calls `emit` for each row and
 //! stops early when `emit` answers [`ControlFlow::Break`] (cancellation, or

@@ -68,7 +68,8 @@ impl RangeReader {
         // Checked before the cells are walked: the extent, not the content.
         if let Some((last_row, last_col)) = range.end() {
             opts.limits.check_rows(range.height() as u64)?;
-            opts.limits.check_columns(last_row + 1, last_col as u64 + 1)?;
+            opts.limits
+                .check_columns(last_row + 1, last_col as u64 + 1)?;
         }
         Ok(RangeReader {
             format,
