@@ -139,3 +139,22 @@ fn csv_spectrum_quotes_newlines_and_utf8_parse_exactly() {
     let (_, escaped) = rows(&corpus("csv-spectrum/escaped_quotes.csv"), None);
     assert_eq!(escaped[1].1, cells(&["1", "ha \"ha\" ha"]));
 }
+
+#[test]
+fn sheets_are_picked_the_same_way_in_every_workbook_format() {
+    for ext in ["xlsx", "xls", "xlsb", "ods"] {
+        let file = corpus(&format!("calamine-tests/tests/any_sheets.{ext}"));
+        assert_eq!(rows(&file, None).0, "Visible", "{ext}");
+        assert_eq!(rows(&file, Some("hidden")).0, "Hidden", "{ext}");
+        assert_eq!(rows(&file, Some("3")).0, "VeryHidden", "{ext}");
+        let opts = SourceOptions {
+            sheet: Some("Nope".into()),
+            ..SourceOptions::default()
+        };
+        let err = source::open(&file, &opts).err().unwrap().to_string();
+        assert!(
+            err.ends_with("sheets in this workbook: Visible, Hidden, VeryHidden, Chart"),
+            "{ext}: {err}"
+        );
+    }
+}
