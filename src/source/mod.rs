@@ -16,6 +16,7 @@ mod cells;
 mod csv;
 mod detect;
 mod limits;
+mod ods_merges;
 mod range;
 mod xlsb;
 mod xlsx;

@@ -3,10 +3,9 @@
 //! sheet's extent is checked against [`Limits`] before we walk it, and the
 //! file-size limit bounds the rest. Hostile legacy files are the reason the
 //! service parses in an isolated child process (see docs/ARCHITECTURE.md).
-//! Merged ranges come from the workbook for xls and are filled like
-//! everywhere else; calamine does not expose ods merges, so in ods only the
-//! top-left cell of a merged range holds its value (covered cells read
-//! empty).
+//! Merged ranges come from the workbook for xls, and from a scan of
+//! `content.xml` for ods (calamine does not expose ods spans), and are
+//! filled like everywhere else.
 
 use std::fs::File;
 use std::io::BufReader;
@@ -63,7 +62,8 @@ impl RangeReader {
             if let Ok(formulas) = wb.worksheet_formula(&sheet) {
                 mark_ods_errors(&mut range, &formulas);
             }
-            (sheet, range, Vec::new())
+            let merges = super::ods_merges::merged_ranges(path, &sheet);
+            (sheet, range, merges)
         };
         // Checked before the cells are walked: the extent, not the content.
         if let Some((last_row, last_col)) = range.end() {

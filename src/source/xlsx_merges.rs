@@ -48,7 +48,7 @@ fn read_part<R: Read + std::io::Seek>(zip: &mut zip::ZipArchive<R>, name: &str) 
 
 /// The value of attribute `name` (any namespace prefix when `name` starts
 /// with `:`) in one XML start tag.
-fn attr<'t>(tag: &'t str, name: &str) -> Option<&'t str> {
+pub(super) fn attr<'t>(tag: &'t str, name: &str) -> Option<&'t str> {
     let mut rest = tag;
     loop {
         let at = rest.find(&format!("{name}=\""))?;
@@ -63,7 +63,7 @@ fn attr<'t>(tag: &'t str, name: &str) -> Option<&'t str> {
     }
 }
 
-fn unescape(text: &str) -> String {
+pub(super) fn unescape(text: &str) -> String {
     text.replace("&lt;", "<")
         .replace("&gt;", ">")
         .replace("&quot;", "\"")

@@ -158,3 +158,20 @@ fn sheets_are_picked_the_same_way_in_every_workbook_format() {
         );
     }
 }
+
+#[test]
+fn ods_merged_cells_are_filled_like_the_other_formats() {
+    // A2:A3 is merged and holds "A"; B3 is a plain empty cell.
+    let (_, got) = rows(&corpus("calamine-tests/tests/merged_cells.ods"), None);
+    assert_eq!(
+        got,
+        vec![
+            (1, cells(&["A", "B", "C"])),
+            (2, cells(&["A", "B", "C"])),
+            (3, cells(&["A", "", "C"])),
+        ]
+    );
+    let (_, xlsx) = rows(&corpus("calamine-tests/tests/merged_range.xlsx"), None);
+    let (_, xls) = rows(&corpus("calamine-tests/tests/merged_range.xls"), None);
+    assert_eq!(xlsx, xls);
+}
