@@ -159,64 +159,14 @@ fn progress_bar(ctl: &Control) -> (indicatif::ProgressBar, tokio::task::JoinHand
     (bar, ticker)
 }
 
-/// The `message` field: the tutorial's words on success.
-fn message(report: &ImportReport) -> &'static str {
-    match report.status {
-        Status::Completed if report.dry_run => "Dry run completed: nothing was written",
-        Status::Completed => "Import completed successfully",
-        Status::Cancelled => "Import cancelled",
-        Status::Failed => "Import failed",
-    }
-}
-
-/// The JSON object printed by `--json` (and reused by the HTTP layer).
-pub fn report_json(report: &ImportReport) -> serde_json::Value {
-    let mut out = json!({
-        "message": message(report),
-        "method": report.method,
-        "stats": report.stats(),
-        "rejected": report.rejected_rows.iter().map(|r| json!({
-            "cell": r.place(),
-            "row": r.row,
-            "column": r.column,
-            "value": r.value,
-            "reason": r.reason,
-        })).collect::<Vec<_>>(),
-    });
-    if !report.sheet.is_empty() {
-        out["sheet"] = json!(report.sheet);
-    }
-    if !report.ignored_columns.is_empty() {
-        out["ignored_columns"] = json!(report.ignored_columns);
-    }
-    if let Some(h) = &report.header {
-        out["header"] = json!({
-            "row": h.row,
-            "mapping": h.mapping().into_iter().map(|(column, header, field)| json!({
-                "column": column, "header": header, "field": field,
-            })).collect::<Vec<_>>(),
-        });
-    }
-    if !report.warnings.is_empty() {
-        out["warnings"] = json!(report.warnings);
-    }
-    if report.dry_run {
-        out["dry_run"] = json!(true);
-    }
-    if let Some(e) = &report.error {
-        out["error"] = json!(e.to_string());
-    }
-    out
-}
-
 fn print_report(args: &ImportArgs, report: &ImportReport) {
     use std::fmt::Write as _;
     let mut out = String::new();
     if args.json {
-        let _ = writeln!(out, "{}", report_json(report));
+        let _ = writeln!(out, "{}", report.to_json());
     } else {
         let s = report.stats();
-        let _ = writeln!(out, "{} (method: {})", message(report), report.method);
+        let _ = writeln!(out, "{} (method: {})", report.message(), report.method);
         let _ = writeln!(out, "  total_records:      {}", s.total_records);
         let _ = writeln!(out, "  success_count:      {}", s.success_count);
         let _ = writeln!(out, "  error_count:        {}", s.error_count);

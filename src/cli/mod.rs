@@ -6,8 +6,6 @@ mod import;
 mod serve;
 
 /// The report as one JSON object (`import --json`, and the HTTP answers).
-pub use import::report_json;
-
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};

@@ -19,6 +19,7 @@ use super::jobs::{Job, JobStatus};
 use super::runner::{self, Request};
 use super::{upload, AppState};
 use crate::pipeline::Method;
+use crate::record::HeaderOptions;
 use crate::sink::imports::ImportRow;
 
 /// Query of the upload endpoints.
@@ -26,8 +27,39 @@ use crate::sink::imports::ImportRow;
 pub struct UploadQuery {
     /// sequential, concurrent, batch (default) or copy.
     pub method: Option<String>,
-    /// Sheet to read (default: the first).
+    /// Sheet to read, by name or 1-based position (default: the first
+    /// visible worksheet).
     pub sheet: Option<String>,
+    /// Explicit header mapping, `Header=field,…` (as `--map`).
+    pub map: Option<String>,
+    /// The header's row number (default: found among the first 20 rows).
+    pub header_row: Option<String>,
+    /// `true`: read and validate everything, write nothing.
+    pub dry_run: Option<String>,
+}
+
+impl UploadQuery {
+    /// The header options and dry-run flag, or a 400 naming the bad value.
+    fn options(&self) -> Result<(HeaderOptions, bool), ApiError> {
+        let bad = |e: String| ApiError::new(StatusCode::BAD_REQUEST, e);
+        let header_row = match self.header_row.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(n) => Some(
+                n.parse::<u32>()
+                    .map_err(|_| bad(format!("header_row must be a row number, got {n:?}")))?,
+            ),
+        };
+        let map = self.map.as_deref().filter(|m| !m.trim().is_empty());
+        let header = HeaderOptions::new(header_row, map).map_err(bad)?;
+        let dry_run = match self.dry_run.as_deref().map(str::trim) {
+            None | Some("") | Some("false") | Some("0") => false,
+            Some("true") | Some("1") => true,
+            Some(other) => {
+                return Err(bad(format!("dry_run must be true or false, got {other:?}")))
+            }
+        };
+        Ok((header, dry_run))
+    }
 }
 
 /// `POST /upload`: import now, answer with the report (the tutorial's call).
@@ -67,13 +99,20 @@ async fn accept(
         None | Some("") => Method::Batch,
         Some(m) => Method::parse(m).ok_or_else(ApiError::invalid_method)?,
     };
+    let (header, dry_run) = query.options()?;
     let max = state.config.max_upload_bytes;
     upload::check_content_length(headers, max)?;
     let multipart = multipart.map_err(|e| ApiError::no_file().with_detail(e.body_text()))?;
     let ticket = state.registry.admit()?;
     let upload = upload::receive(multipart, state.uploads_dir(), max).await?;
     let sheet = query.sheet.filter(|s| !s.trim().is_empty());
-    runner::start(state, upload, Request { method, sheet }, ticket).await
+    let req = Request {
+        method,
+        sheet,
+        header,
+        dry_run,
+    };
+    runner::start(state, upload, req, ticket).await
 }
 
 /// `GET /imports/{id}`: live state when the import is known in memory,
@@ -238,7 +277,16 @@ pub fn job_json(job: &Job) -> Value {
         "rejects_url": format!("/imports/{id}/rejects.csv"),
     });
     if let Some(o) = &s.outcome {
-        for key in ["message", "stats", "rejected", "sheet", "ignored_columns"] {
+        for key in [
+            "message",
+            "stats",
+            "rejected",
+            "sheet",
+            "ignored_columns",
+            "header",
+            "warnings",
+            "dry_run",
+        ] {
             if let Some(x) = o.body.get(key) {
                 v[key] = x.clone();
             }

@@ -18,6 +18,7 @@ use super::jobs::{Job, JobMeta, JobStatus, Outcome, Ticket};
 use super::upload::Upload;
 use super::AppState;
 use crate::pipeline::{self, ImportError, ImportJob, ImportReport, Method, Plan, Progress, Status};
+use crate::record::HeaderOptions;
 use crate::sink::imports::{now, ImportEnd, ImportRow};
 use crate::source::{SourceError, SourceOptions};
 
@@ -26,8 +27,12 @@ use crate::source::{SourceError, SourceOptions};
 pub struct Request {
     /// The strategy.
     pub method: Method,
-    /// Sheet to read (default: the first).
+    /// Sheet to read (default: the first visible worksheet).
     pub sheet: Option<String>,
+    /// Where the header is and how it maps (`header_row=`, `map=`).
+    pub header: HeaderOptions,
+    /// Read and validate only (`dry_run=true`).
+    pub dry_run: bool,
 }
 
 /// Records the upload as a queued import and starts its task. The ticket
@@ -122,6 +127,8 @@ fn pipeline_task(
             ..cfg.source.clone()
         },
         rules: cfg.rules.clone(),
+        header: req.header.clone(),
+        dry_run: req.dry_run,
         rejects_file: Some(state.rejects_path(&job.id)),
         ..ImportJob::new(path)
     };
@@ -217,7 +224,7 @@ async fn finish(state: &AppState, job: &Job, report: ImportReport, reason: Optio
 
 /// The status code and body a synchronous upload answers with.
 pub fn answer(report: &ImportReport, draining: bool) -> (StatusCode, serde_json::Value) {
-    let mut body = crate::cli::report_json(report);
+    let mut body = report.to_json();
     let code = match (&report.status, &report.error) {
         (Status::Completed, _) => StatusCode::OK,
         (Status::Cancelled, _) if draining => StatusCode::SERVICE_UNAVAILABLE,

@@ -23,6 +23,7 @@ mod isolate;
 mod plan;
 mod progress;
 mod report;
+mod report_json;
 
 use std::path::PathBuf;
 use std::sync::atomic::Ordering::Relaxed;

@@ -19,9 +19,53 @@ use crate::model::{Cell, RawRow};
 /// How much of the file the delimiter sniffer looks at.
 const SNIFF_BYTES: usize = 64 * 1024;
 
+/// The end of the parser's input as seen so far.
+#[derive(Debug, Default)]
+struct Tail {
+    /// Bytes handed to the parser.
+    total: AtomicU64,
+    /// The last of them.
+    last: std::sync::atomic::AtomicU8,
+    /// The input is exhausted.
+    eof: std::sync::atomic::AtomicBool,
+}
+
+impl Tail {
+    /// True when a record ending at byte `pos` is the file's last line and
+    /// has no line break after it.
+    fn ends_unterminated_at(&self, pos: u64) -> bool {
+        self.eof.load(Ordering::Relaxed)
+            && pos == self.total.load(Ordering::Relaxed)
+            && self.last.load(Ordering::Relaxed) != b'\n'
+    }
+}
+
+/// Passes bytes to the parser, noting the [`Tail`].
+struct TailReader {
+    inner: Box<dyn Read + Send>,
+    tail: Arc<Tail>,
+}
+
+impl Read for TailReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        match n {
+            0 => self.tail.eof.store(true, Ordering::Relaxed),
+            _ => {
+                self.tail.total.fetch_add(n as u64, Ordering::Relaxed);
+                self.tail.last.store(buf[n - 1], Ordering::Relaxed);
+            }
+        }
+        Ok(n)
+    }
+}
+
 /// Reads a delimited text file.
 pub struct CsvReader {
     reader: csv::Reader<Box<dyn Read + Send>>,
+    /// What the csv parser has been fed: tells whether the last record
+    /// ended with a line break (for row numbering).
+    tail: Arc<Tail>,
     limits: Limits,
     bytes_read: Arc<AtomicU64>,
     encoding: &'static str,
@@ -62,6 +106,11 @@ impl CsvReader {
             }
             None => (Box::new(file), head[bom as usize..].to_vec(), "UTF-8"),
         };
+        let tail = Arc::new(Tail::default());
+        let input: Box<dyn Read + Send> = Box::new(TailReader {
+            inner: input,
+            tail: tail.clone(),
+        });
         let reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
@@ -69,6 +118,7 @@ impl CsvReader {
             .from_reader(input);
         Ok(CsvReader {
             reader,
+            tail,
             limits: opts.limits.clone(),
             bytes_read: opts.bytes_read.clone(),
             encoding: name,
@@ -106,7 +156,11 @@ impl RowReader for CsvReader {
 
     fn read(&mut self, emit: &mut dyn FnMut(RawRow) -> ControlFlow<()>) -> Result<(), SourceError> {
         let mut record = csv::ByteRecord::new();
-        let mut number: u32 = 0;
+        // Row numbers as a spreadsheet program shows the file: blank lines
+        // are rows (the csv crate skips them, so count physical lines), and
+        // a quoted field's inner line breaks stay inside one row (so
+        // subtract those seen in earlier records).
+        let mut inner_breaks: u64 = 0;
         loop {
             match self.reader.read_byte_record(&mut record) {
                 Ok(false) => return Ok(()),
@@ -118,7 +172,20 @@ impl RowReader for CsvReader {
                     })
                 }
             }
-            number = number.saturating_add(1);
+            // The record's position is where the reader started, before any
+            // skipped blank lines; its end is exact: the line after its
+            // terminator (the same line when the file ends without one).
+            let breaks: u64 = record
+                .iter()
+                .map(|f| f.iter().filter(|&&b| b == b'\n').count() as u64)
+                .sum();
+            let end = self.reader.position().line();
+            let terminated = !self
+                .tail
+                .ends_unterminated_at(self.reader.position().byte());
+            let first_line = end - breaks - u64::from(terminated);
+            let number = u32::try_from(first_line.saturating_sub(inner_breaks)).unwrap_or(u32::MAX);
+            inner_breaks += breaks;
             self.limits.check_rows(number as u64)?;
             self.limits.check_columns(number, record.len() as u64)?;
             let mut cells = Vec::with_capacity(record.len());
@@ -256,6 +323,25 @@ impl<R: BufRead> Read for Utf16Reader<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn row_numbers_count_blank_lines_but_not_breaks_inside_quotes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rows.csv");
+        for ending in ["\n", ""] {
+            let text = format!("title\n\nname,notes\nA,\"two\nlines\"\n\r\nB,x{ending}");
+            std::fs::write(&path, text).unwrap();
+            let mut reader = CsvReader::open(&path, &SourceOptions::default()).unwrap();
+            let mut numbers = Vec::new();
+            reader
+                .read(&mut |row| {
+                    numbers.push(row.number);
+                    ControlFlow::Continue(())
+                })
+                .unwrap();
+            assert_eq!(numbers, vec![1, 3, 4, 6], "ending {ending:?}");
+        }
+    }
 
     #[test]
     fn the_delimiter_is_the_one_that_splits_lines_consistently() {

@@ -6,6 +6,7 @@ mod background;
 mod contract;
 mod faults;
 mod load;
+mod options;
 mod shutdown;
 
 use std::net::SocketAddr;
