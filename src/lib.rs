@@ -1,6 +1,6 @@
 //! # sheetpipe
 //!
-//! Imports spreadsheets (.xlsx, .csv; more formats to come) into PostgreSQL
+//! Imports spreadsheets (.xlsx, .xlsm, .xls, .xlsb, .ods, .csv/.tsv) into PostgreSQL
 //! or an embedded SQLite file — streaming, exactly counted, and safe.
 //!
 //! Every import is one pipeline; a *strategy* (sequential, concurrent,
@@ -22,7 +22,8 @@
 //!   [`pipeline::ImportReport`] whose counts are exact.
 //! * [`sink`] owns the database: schema, INSERT, multi-row INSERT, COPY.
 //!
-//! The CLI ([`cli`]) only translates arguments into these calls.
+//! The CLI ([`cli`]) and the HTTP service ([`http`]) only translate
+//! arguments and requests into these calls.
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
@@ -44,6 +45,7 @@ pub mod cli;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod generate;
+pub mod http;
 pub mod model;
 pub mod pipeline;
 pub mod record;

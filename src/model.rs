@@ -111,6 +111,24 @@ pub struct Rejection {
     pub original: Vec<String>,
 }
 
+impl Rejection {
+    /// Where the rejected value is, as a spreadsheet names it:
+    /// `Sheet1!D214 (Email)`, `D214 (Email)` for CSV, `Sheet1!row 214` when
+    /// the whole row was refused.
+    pub fn place(&self) -> String {
+        let sheet = if self.sheet.is_empty() {
+            String::new()
+        } else {
+            format!("{}!", self.sheet)
+        };
+        match self.column.split_once(' ') {
+            _ if self.column.is_empty() => format!("{sheet}row {}", self.row),
+            Some((letter, header)) => format!("{sheet}{letter}{} {header}", self.row),
+            None => format!("{sheet}{}{}", self.column, self.row),
+        }
+    }
+}
+
 /// Spreadsheet column letters for a 0-based column index: 0 → A, 27 → AB.
 pub fn column_letter(mut index: usize) -> String {
     let mut out = Vec::new();
@@ -128,6 +146,24 @@ pub fn column_letter(mut index: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rejection_names_its_cell_like_a_spreadsheet() {
+        let mut r = Rejection {
+            sheet: "Sheet1".into(),
+            row: 214,
+            column: "D (Email)".into(),
+            value: String::new(),
+            reason: String::new(),
+            original: vec![],
+        };
+        assert_eq!(r.place(), "Sheet1!D214 (Email)");
+        r.column = "D".into();
+        assert_eq!(r.place(), "Sheet1!D214");
+        r.sheet.clear();
+        r.column.clear();
+        assert_eq!(r.place(), "row 214");
+    }
 
     #[test]
     fn column_letters_follow_spreadsheet_naming() {

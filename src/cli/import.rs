@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::LimitArgs;
 use crate::pipeline::{self, Control, ImportJob, ImportReport, Method, Plan, Status};
-use crate::record::Rules;
+use crate::record::{HeaderOptions, Rules};
 use crate::sink::{DatabaseUrl, Sink};
 use crate::source::SourceOptions;
 
@@ -22,7 +22,8 @@ pub const EXIT_CANCELLED: u8 = 130;
 /// Arguments of `import`.
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    /// The spreadsheet (.xlsx, .csv); its content decides the format.
+    /// The spreadsheet (.xlsx, .xlsm, .xls, .xlsb, .ods, .csv, .tsv); its
+    /// content decides the format.
     pub file: PathBuf,
     /// Import strategy.
     #[arg(long, value_enum, default_value_t = Method::Copy)]
@@ -36,9 +37,20 @@ pub struct ImportArgs {
     /// postgres://… or sqlite://path (default: ./sheetpipe.db).
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Option<String>,
-    /// Sheet to read (default: the first).
+    /// Sheet to read, by name or 1-based position (default: the first
+    /// visible worksheet).
     #[arg(long)]
     pub sheet: Option<String>,
+    /// Row number of the header (default: found among the first 20 rows).
+    #[arg(long)]
+    pub header_row: Option<u32>,
+    /// Map headers to fields: 'Header=field,Other Header=field'.
+    #[arg(long)]
+    pub map: Option<String>,
+    /// Read and validate everything, print the header mapping, counts and
+    /// rejects, write nothing (no database connection).
+    #[arg(long)]
+    pub dry_run: bool,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
@@ -62,13 +74,21 @@ pub async fn run(args: ImportArgs) -> ExitCode {
         eprintln!("error: {message}");
         ExitCode::from(code)
     };
-    let url = match DatabaseUrl::parse(args.database_url.as_deref()) {
-        Ok(u) => u,
-        Err(e) => return fail(2, e.to_string(), args.json),
+    let header = match HeaderOptions::new(args.header_row, args.map.as_deref()) {
+        Ok(h) => h,
+        Err(e) => return fail(2, e, args.json),
     };
-    let sink = match Sink::connect(&url).await {
-        Ok(s) => s,
-        Err(e) => return fail(5, format!("{} ({})", e, url.redacted()), args.json),
+    let sink = if args.dry_run {
+        None
+    } else {
+        let url = match DatabaseUrl::parse(args.database_url.as_deref()) {
+            Ok(u) => u,
+            Err(e) => return fail(2, e.to_string(), args.json),
+        };
+        match Sink::connect(&url).await {
+            Ok(s) => Some(s),
+            Err(e) => return fail(5, format!("{} ({})", e, url.redacted()), args.json),
+        }
     };
     let isolation = match args.limits.isolation() {
         Ok(i) => i,
@@ -95,6 +115,8 @@ pub async fn run(args: ImportArgs) -> ExitCode {
         },
         max_reported: 100,
         rejects_file: args.rejects.clone(),
+        header,
+        dry_run: args.dry_run,
     };
     let ctl = Control::default();
     let interrupt = {
@@ -106,7 +128,10 @@ pub async fn run(args: ImportArgs) -> ExitCode {
         })
     };
     let bar = (!args.json && std::io::stdout().is_terminal()).then(|| progress_bar(&ctl));
-    let report = pipeline::run(job, &plan, &sink, &ctl).await;
+    let report = match &sink {
+        Some(sink) => pipeline::run(job, &plan, sink, &ctl).await,
+        None => pipeline::dry_run(job, &plan, &ctl).await,
+    };
     interrupt.abort();
     if let Some((bar, ticker)) = bar {
         ticker.abort();
@@ -145,53 +170,28 @@ fn progress_bar(ctl: &Control) -> (indicatif::ProgressBar, tokio::task::JoinHand
     (bar, ticker)
 }
 
-/// The `message` field: the tutorial's words on success.
-fn message(report: &ImportReport) -> &'static str {
-    match report.status {
-        Status::Completed => "Import completed successfully",
-        Status::Cancelled => "Import cancelled",
-        Status::Failed => "Import failed",
-    }
-}
-
-/// The JSON object printed by `--json` (and reused by the HTTP layer).
-pub fn report_json(report: &ImportReport) -> serde_json::Value {
-    let mut out = json!({
-        "message": message(report),
-        "method": report.method,
-        "stats": report.stats(),
-        "rejected": report.rejected_rows.iter().map(|r| json!({
-            "row": r.row,
-            "column": r.column,
-            "value": r.value,
-            "reason": r.reason,
-        })).collect::<Vec<_>>(),
-    });
-    if !report.sheet.is_empty() {
-        out["sheet"] = json!(report.sheet);
-    }
-    if !report.ignored_columns.is_empty() {
-        out["ignored_columns"] = json!(report.ignored_columns);
-    }
-    if let Some(e) = &report.error {
-        out["error"] = json!(e.to_string());
-    }
-    out
-}
-
 fn print_report(args: &ImportArgs, report: &ImportReport) {
     use std::fmt::Write as _;
     let mut out = String::new();
     if args.json {
-        let _ = writeln!(out, "{}", report_json(report));
+        let _ = writeln!(out, "{}", report.to_json());
     } else {
         let s = report.stats();
-        let _ = writeln!(out, "{} (method: {})", message(report), report.method);
+        let _ = writeln!(out, "{} (method: {})", report.message(), report.method);
         let _ = writeln!(out, "  total_records:      {}", s.total_records);
         let _ = writeln!(out, "  success_count:      {}", s.success_count);
         let _ = writeln!(out, "  error_count:        {}", s.error_count);
         let _ = writeln!(out, "  duration:           {}", s.duration);
         let _ = writeln!(out, "  records_per_second: {:.2}", s.records_per_second);
+        if let Some(h) = &report.header {
+            let _ = writeln!(out, "Header (row {}):", h.row);
+            for (column, header, field) in h.mapping() {
+                let _ = writeln!(out, "  {column} {header:?} -> {field}");
+            }
+        }
+        for w in &report.warnings {
+            let _ = writeln!(out, "  warning: {w}");
+        }
         if !report.ignored_columns.is_empty() {
             let _ = writeln!(
                 out,
@@ -207,12 +207,7 @@ fn print_report(args: &ImportArgs, report: &ImportReport) {
                 report.rejected
             );
             for r in report.rejected_rows.iter().take(20) {
-                let place = match (r.sheet.is_empty(), r.column.is_empty()) {
-                    (true, true) => format!("row {}", r.row),
-                    (true, false) => format!("row {}, column {}", r.row, r.column),
-                    (false, _) => format!("{}!row {} {}", r.sheet, r.row, r.column),
-                };
-                let _ = writeln!(out, "  {place}: {} (value: {:?})", r.reason, r.value);
+                let _ = writeln!(out, "  {}: {} (value: {:?})", r.place(), r.reason, r.value);
             }
         }
         if let Some(path) = &args.rejects {

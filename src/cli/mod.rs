@@ -3,7 +3,9 @@
 
 mod generate;
 mod import;
+mod serve;
 
+/// The report as one JSON object (`import --json`, and the HTTP answers).
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
@@ -26,6 +28,8 @@ pub enum Command {
     Import(import::ImportArgs),
     /// Generate a realistic business directory (.xlsx or .csv).
     Generate(generate::GenerateArgs),
+    /// Run the HTTP service (POST /upload, background imports, /health).
+    Serve(serve::ServeArgs),
     /// Internal: read FILE in this (isolated) process and stream its rows
     /// to stdout for the parent import (see `source::isolate`).
     #[command(name = "__read", hide = true)]
@@ -141,6 +145,16 @@ pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Import(args) => import::run(args).await,
         Command::Generate(args) => generate::run(args),
+        Command::Serve(args) => serve::run(args).await,
         Command::Read(args) => read_child(&args),
+    }
+}
+
+/// The log filter when `RUST_LOG` is unset: a server logs one line per
+/// request and per import step; the other commands only warnings.
+pub fn default_log_filter(command: &Command) -> &'static str {
+    match command {
+        Command::Serve(_) => "info,tokio_postgres=warn",
+        _ => "warn",
     }
 }

@@ -18,10 +18,12 @@
 //!   boundary), so what was committed is always a whole number of units.
 
 mod batcher;
+mod dry;
 mod isolate;
 mod plan;
 mod progress;
 mod report;
+mod report_json;
 
 use std::path::PathBuf;
 use std::sync::atomic::Ordering::Relaxed;
@@ -30,15 +32,17 @@ use std::time::Instant;
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 pub use batcher::Batcher;
+pub use dry::dry_run;
 pub use isolate::{write_unit, UnitOutcome};
 pub use plan::{cores, Method, Plan, COPY_CHUNK, MAX_BATCH};
 pub use progress::{Progress, ProgressSnapshot};
 pub use report::{go_duration, ImportError, ImportReport, Stats, Status};
 
 use crate::model::{Record, Rejection};
-use crate::record::{HeaderError, HeaderMap, Rules};
+use crate::record::{HeaderFinder, HeaderMap, HeaderOptions, Rules};
 use crate::rejects::RejectCsv;
 use crate::sink::{Sink, WriteKind};
 use crate::source::{self, SourceOptions};
@@ -56,6 +60,11 @@ pub struct ImportJob {
     pub max_reported: usize,
     /// Where to write every rejected row as CSV, if anywhere.
     pub rejects_file: Option<PathBuf>,
+    /// Where the header is and how its columns map (`--header-row`, `--map`).
+    pub header: HeaderOptions,
+    /// Read and validate everything, write nothing: the sink is never
+    /// touched and `inserted` counts the rows that passed validation.
+    pub dry_run: bool,
 }
 
 impl ImportJob {
@@ -67,6 +76,8 @@ impl ImportJob {
             rules: Rules::default(),
             max_reported: 100,
             rejects_file: None,
+            header: HeaderOptions::default(),
+            dry_run: false,
         }
     }
 }
@@ -90,6 +101,9 @@ enum Event {
 
 /// Runs one import to its end and reports exactly what happened.
 pub async fn run(job: ImportJob, plan: &Plan, sink: &Sink, ctl: &Control) -> ImportReport {
+    if job.dry_run {
+        return dry_run(job, plan, ctl).await;
+    }
     let started = Instant::now();
     let stop = ctl.cancel.child_token();
     let progress = ctl.progress.clone();
@@ -112,7 +126,10 @@ pub async fn run(job: ImportJob, plan: &Plan, sink: &Sink, ctl: &Control) -> Imp
             progress.clone(),
         );
         let batch_size = plan.batch_size;
+        // Stages log inside the caller's span (e.g. the server's import id).
+        let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
+            let _span = span.enter();
             read_stage(
                 job, batch_size, unit_tx, event_tx, &stop, &header, &progress,
             )
@@ -120,15 +137,18 @@ pub async fn run(job: ImportJob, plan: &Plan, sink: &Sink, ctl: &Control) -> Imp
     };
     let mut writers = tokio::task::JoinSet::new();
     for _ in 0..plan.workers {
-        writers.spawn(write_stage(
-            sink.clone(),
-            unit_rx.clone(),
-            event_tx.clone(),
-            plan.kind,
-            stop.clone(),
-            header.clone(),
-            progress.clone(),
-        ));
+        writers.spawn(
+            write_stage(
+                sink.clone(),
+                unit_rx.clone(),
+                event_tx.clone(),
+                plan.kind,
+                stop.clone(),
+                header.clone(),
+                progress.clone(),
+            )
+            .in_current_span(),
+        );
     }
     drop((unit_rx, event_tx));
 
@@ -173,6 +193,9 @@ pub async fn run(job: ImportJob, plan: &Plan, sink: &Sink, ctl: &Control) -> Imp
         duration: started.elapsed(),
         rejected_rows,
         ignored_columns: header.get().map(|h| h.ignored.clone()).unwrap_or_default(),
+        header: header.get().cloned(),
+        warnings: summary.warnings,
+        dry_run: false,
     }
 }
 
@@ -180,6 +203,8 @@ pub async fn run(job: ImportJob, plan: &Plan, sink: &Sink, ctl: &Control) -> Imp
 struct ReadSummary {
     sheet: String,
     rows_read: u64,
+    /// What the reader did that the user should know (e.g. an encoding guess).
+    warnings: Vec<String>,
 }
 
 /// The reader stage: open, find the header, validate each row, send full
@@ -200,6 +225,7 @@ fn read_stage(
         Err(e) => return (summary, Some(e.into())),
     };
     summary.sheet = reader.sheet_name().to_string();
+    let mut finder = HeaderFinder::new(&summary.sheet, &job.header);
     let mut batcher = Batcher::new(batch_size);
     let mut error: Option<ImportError> = None;
     let result = reader.read(&mut |row| {
@@ -211,11 +237,13 @@ fn read_stage(
             return Continue(());
         }
         let Some(map) = header.get() else {
-            match HeaderMap::from_row(&summary.sheet, &row) {
-                Ok(map) => {
+            // Rows above the header are not data: dropped, not counted.
+            match finder.push(&row) {
+                Ok(Some(map)) => {
                     let _ = header.set(map);
                     return Continue(());
                 }
+                Ok(None) => return Continue(()),
                 Err(e) => {
                     error = Some(e.into());
                     return Break(());
@@ -240,11 +268,12 @@ fn read_stage(
             Break(())
         }
     });
+    summary.warnings = reader.warnings();
     if let Err(e) = result {
         error.get_or_insert(e.into());
     }
-    if error.is_none() && header.get().is_none() {
-        error = Some(HeaderError::NoHeader.into());
+    if error.is_none() && header.get().is_none() && !stop.is_cancelled() {
+        error = Some(finder.finish().into());
     }
     // Rows read before a source error are still written: they were valid.
     if !stop.is_cancelled() {

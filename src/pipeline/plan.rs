@@ -52,6 +52,13 @@ impl std::fmt::Display for Method {
     }
 }
 
+/// The tutorial's default method (its `/upload` without `?method=`).
+impl Default for Method {
+    fn default() -> Self {
+        Method::Batch
+    }
+}
+
 /// The machine's core count (at least 1).
 pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())

@@ -7,15 +7,16 @@ use serde::Serialize;
 
 use super::Method;
 use crate::model::Rejection;
-use crate::record::HeaderError;
+use crate::record::{HeaderError, HeaderMap};
 use crate::sink::DbError;
 use crate::source::SourceError;
 
 /// How an import ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
-    /// Every row read was inserted or rejected.
+    /// Every row read was inserted or rejected (the default: an empty report).
+    #[default]
     Completed,
     /// Stopped on request; counts are exact for what was committed.
     Cancelled,
@@ -52,8 +53,9 @@ impl ImportError {
     }
 }
 
-/// Everything known about one finished import.
-#[derive(Debug)]
+/// Everything known about one finished import. `Default` is an empty
+/// report (nothing read), for callers that build one without running.
+#[derive(Debug, Default)]
 pub struct ImportReport {
     /// The strategy used.
     pub method: Method,
@@ -75,6 +77,14 @@ pub struct ImportReport {
     pub rejected_rows: Vec<Rejection>,
     /// Headers present in the file but mapped to no field.
     pub ignored_columns: Vec<String>,
+    /// The header row found and how its columns map (None if none found).
+    pub header: Option<HeaderMap>,
+    /// What the reader did that the user should know, e.g. text decoded as
+    /// Windows-1252 because it was not UTF-8.
+    pub warnings: Vec<String>,
+    /// True when nothing was written (`--dry-run`): `inserted` then counts
+    /// the rows that passed validation.
+    pub dry_run: bool,
 }
 
 /// The tutorial's `stats` object, plus `duration_ms`.

@@ -1,8 +1,24 @@
 //! From raw rows to businesses: find what each column means (header
 //! mapping), turn each cell into the text a person reading the sheet would
 //! expect, and validate. Pure functions: no I/O, no async, unit tested.
+//!
+//! `header.rs` finds the header row and maps columns to fields; this module
+//! turns each data row into a [`Record`] or a [`Rejection`] that names the
+//! cell (`Sheet1!D214 (Email)`), its original value and the reason.
 
-use crate::model::{column_letter, Business, Cell, RawRow, Record, Rejection, EMAIL, FIELDS, NAME};
+mod header;
+mod web;
+
+pub use header::{
+    normalize_header, HeaderError, HeaderFinder, HeaderMap, HeaderOptions, ALIASES,
+    HEADER_SEARCH_ROWS,
+};
+pub use web::{check_email, normalize_website};
+
+use crate::model::{
+    column_letter, Business, Cell, RawRow, Record, Rejection, EMAIL, NAME, WEBSITE,
+};
+use header::describe_column;
 
 /// Characters trimmed from both ends of every value: Unicode white space
 /// (tabs, NBSP, the en/em spaces…) plus zero-width space and BOM.
@@ -28,98 +44,7 @@ impl Default for Rules {
     }
 }
 
-/// Why a header row cannot be used.
-#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
-pub enum HeaderError {
-    /// No column maps to `name`.
-    #[error("no column matches 'name' in the header row {row}: found [{}]; expected some of [{}]", found.join(", "), FIELDS.join(", "))]
-    MissingName {
-        /// Header row number.
-        row: u32,
-        /// The headers present.
-        found: Vec<String>,
-    },
-    /// Two columns map to the same field.
-    #[error(
-        "columns {first} and {second} both map to '{field}'; keep one or map one of them elsewhere"
-    )]
-    Duplicate {
-        /// The field.
-        field: &'static str,
-        /// First column, e.g. `A (Name)`.
-        first: String,
-        /// Second column.
-        second: String,
-    },
-    /// The sheet has no rows at all.
-    #[error("the sheet is empty: no header row")]
-    NoHeader,
-}
-
-/// What each column of the sheet means.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HeaderMap {
-    /// Sheet name, for rejections (empty for CSV).
-    pub sheet: String,
-    /// Row number of the header row.
-    pub row: u32,
-    /// The header text of each column, trimmed.
-    pub headers: Vec<String>,
-    /// For each column, the field index it fills.
-    pub field_of_column: Vec<Option<usize>>,
-    /// Headers present but not mapped to any field (ignored).
-    pub ignored: Vec<String>,
-}
-
-/// Normalizes a header for matching: case, BOM and surrounding spaces go.
-pub fn normalize_header(text: &str) -> String {
-    text.trim_matches(is_space).to_lowercase()
-}
-
 impl HeaderMap {
-    /// Builds the mapping from a header row: columns match the nine fields
-    /// by name, ignoring case and surrounding spaces, in any order.
-    pub fn from_row(sheet: &str, row: &RawRow) -> Result<HeaderMap, HeaderError> {
-        let headers: Vec<String> = row
-            .cells
-            .iter()
-            .map(|c| cell_display(c).trim_matches(is_space).to_string())
-            .collect();
-        let mut field_of_column = Vec::with_capacity(headers.len());
-        let mut column_of_field: [Option<usize>; 9] = [None; 9];
-        let mut ignored = Vec::new();
-        for (col, header) in headers.iter().enumerate() {
-            let wanted = normalize_header(header);
-            let field = FIELDS.iter().position(|f| *f == wanted);
-            if let Some(field) = field {
-                if let Some(first) = column_of_field[field] {
-                    return Err(HeaderError::Duplicate {
-                        field: FIELDS[field],
-                        first: describe_column(first, &headers[first]),
-                        second: describe_column(col, header),
-                    });
-                }
-                column_of_field[field] = Some(col);
-            } else if !header.is_empty() {
-                ignored.push(header.clone());
-            }
-            field_of_column.push(field);
-        }
-        if column_of_field[NAME].is_none() {
-            return Err(HeaderError::MissingName {
-                row: row.number,
-                found: headers.into_iter().filter(|h| !h.is_empty()).collect(),
-            });
-        }
-        Ok(HeaderMap {
-            sheet: sheet.to_string(),
-            row: row.number,
-            headers,
-            field_of_column,
-            ignored,
-        })
-    }
-
     /// Turns one data row into a record, or the reason it is rejected.
     /// Cells beyond the header's width are ignored. (A rejection is large,
     /// but rejections are the rare path and are moved on, never copied.)
@@ -130,9 +55,17 @@ impl HeaderMap {
             let (Some(field), Some(cell)) = (field, row.cells.get(col)) else {
                 continue;
             };
-            let value = cell_text(cell).map_err(|reason| self.reject(row, col, reason))?;
+            let value = cell_text(cell).map_err(|reason| {
+                let at = self.cell_ref(row.number, col);
+                self.reject(row, col, format!("the cell {at} {reason}"))
+            })?;
             if let Some(v) = &value {
-                let chars = v.chars().count();
+                // Bytes bound chars from above: count only when it matters.
+                let chars = if v.len() > rules.max_cell_chars {
+                    v.chars().count()
+                } else {
+                    0
+                };
                 if chars > rules.max_cell_chars {
                     return Err(self.reject(
                         row,
@@ -163,10 +96,26 @@ impl HeaderMap {
                 return Err(self.reject(row, self.column_of(EMAIL), why));
             }
         }
+        if let Some(site) = &fields[WEBSITE] {
+            match normalize_website(site) {
+                Ok(None) => {}
+                Ok(Some(url)) => fields[WEBSITE] = Some(url),
+                Err(why) => return Err(self.reject(row, self.column_of(WEBSITE), why)),
+            }
+        }
         Ok(Record {
             row: row.number,
             business: Business { fields },
         })
+    }
+
+    /// `Sheet1!D214` (or `D214` for CSV): a cell as a spreadsheet names it.
+    pub fn cell_ref(&self, row: u32, col: usize) -> String {
+        if self.sheet.is_empty() {
+            format!("{}{row}", column_letter(col))
+        } else {
+            format!("{}!{}{row}", self.sheet, column_letter(col))
+        }
     }
 
     /// The column holding `field` (callers only ask for mapped fields).
@@ -212,15 +161,6 @@ impl HeaderMap {
     }
 }
 
-/// `D (Email)`: the column letter and its header.
-fn describe_column(col: usize, header: &str) -> String {
-    if header.is_empty() {
-        column_letter(col)
-    } else {
-        format!("{} ({header})", column_letter(col))
-    }
-}
-
 /// The text to store for a cell: `Ok(None)` for empty, `Err(reason)` for a
 /// cell that cannot be stored (error values, formulas without a value).
 pub fn cell_text(cell: &Cell) -> Result<Option<String>, String> {
@@ -231,11 +171,16 @@ pub fn cell_text(cell: &Cell) -> Result<Option<String>, String> {
         Cell::Float(f) => format_number(*f),
         Cell::Bool(b) => if *b { "TRUE" } else { "FALSE" }.to_string(),
         Cell::DateTime(s) => s.clone(),
-        Cell::Error(e) => return Err(format!("the cell holds the error value {e}")),
+        Cell::Error(e) => return Err(format!("holds the error value {e}")),
         Cell::FormulaWithoutValue(f) => {
+            let what = if f.is_empty() {
+                "a formula".to_string()
+            } else {
+                format!("the formula ={f}")
+            };
             return Err(format!(
-                "the formula ={f} has no cached value (recalculate and save the file)"
-            ))
+                "holds {what} with no cached value (open the file in a spreadsheet program, recalculate and save it)"
+            ));
         }
     };
     Ok((!text.is_empty()).then_some(text))
@@ -246,6 +191,7 @@ pub fn cell_display(cell: &Cell) -> String {
     match cell {
         Cell::Text(s) => s.clone(),
         Cell::Error(e) => e.clone(),
+        Cell::FormulaWithoutValue(f) if f.is_empty() => String::new(),
         Cell::FormulaWithoutValue(f) => format!("={f}"),
         other => cell_text(other).ok().flatten().unwrap_or_default(),
     }
@@ -270,39 +216,6 @@ pub fn format_number(f: f64) -> String {
     } else {
         s
     }
-}
-
-/// `local@domain.tld`: one `@`, no spaces, a dotted domain whose labels are
-/// non-empty and whose last label has at least two letters.
-pub fn check_email(email: &str) -> Result<(), String> {
-    let bad = |why: &str| Err(format!("invalid email address: {why}"));
-    if email.chars().any(char::is_whitespace) {
-        return bad("it contains spaces");
-    }
-    let Some((local, domain)) = email.split_once('@') else {
-        return bad("it has no '@'");
-    };
-    if local.is_empty() {
-        return bad("nothing before '@'");
-    }
-    if domain.contains('@') {
-        return bad("more than one '@'");
-    }
-    let labels: Vec<&str> = domain.split('.').collect();
-    if labels.len() < 2 || labels.iter().any(|l| l.is_empty()) {
-        return bad("the domain must look like example.com");
-    }
-    let tld = labels[labels.len() - 1];
-    if tld.len() < 2 || !tld.chars().all(|c| c.is_alphabetic()) {
-        return bad("the domain must end in a top-level domain such as .com");
-    }
-    if !labels
-        .iter()
-        .all(|l| l.chars().all(|c| c.is_alphanumeric() || c == '-'))
-    {
-        return bad("the domain has characters a domain cannot have");
-    }
-    Ok(())
 }
 
 #[cfg(test)]

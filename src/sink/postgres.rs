@@ -36,8 +36,9 @@ impl PgSink {
         let client = sink.client().await?;
         client
             .batch_execute(&format!(
-                "BEGIN; SELECT pg_advisory_xact_lock(7158234); {} COMMIT;",
-                schema::POSTGRES
+                "BEGIN; SELECT pg_advisory_xact_lock(7158234); {} {} COMMIT;",
+                schema::POSTGRES,
+                super::imports::POSTGRES
             ))
             .await
             .map_err(fatal)?;
@@ -76,6 +77,11 @@ impl PgSink {
         let client = self.client().await?;
         client.simple_query("SELECT 1").await.map_err(fatal)?;
         Ok(())
+    }
+
+    /// A fresh connection for other tables (the `imports` history).
+    pub(super) async fn connection(&self) -> Result<Client, DbError> {
+        self.client().await
     }
 
     /// Rows in `businesses`.

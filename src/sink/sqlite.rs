@@ -35,6 +35,7 @@ impl SqliteSink {
             conn.pragma_update(None, "journal_mode", "WAL")?;
             conn.pragma_update(None, "synchronous", "NORMAL")?;
             conn.execute_batch(schema::SQLITE)?;
+            conn.execute_batch(super::imports::SQLITE)?;
             Ok(conn)
         })
         .await

@@ -1,8 +1,13 @@
-//! Streaming CSV reader on the `csv` crate: one reused `ByteRecord`, so
-//! memory holds one record. UTF-8 with or without BOM.
+//! Streaming CSV/TSV reader on the `csv` crate: one reused `ByteRecord`, so
+//! memory holds one record. The delimiter (comma, semicolon, tab, pipe) is
+//! sniffed from the first 64 KiB ([`sniff_delimiter`]). Text is UTF-8 with
+//! or without a BOM, or UTF-16 LE/BE with a BOM (transcoded to UTF-8 as it
+//! streams, [`Utf16Reader`]). A field that is not valid UTF-8 is decoded as
+//! Windows-1252 — the usual encoding of CSV saved by Excel on Windows — and
+//! the report carries a warning saying so and where it first happened.
 
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::ops::ControlFlow;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,35 +16,132 @@ use std::sync::Arc;
 use super::{Format, Limits, RowReader, SourceError, SourceOptions};
 use crate::model::{Cell, RawRow};
 
+/// How much of the file the delimiter sniffer looks at.
+const SNIFF_BYTES: usize = 64 * 1024;
+
+/// The end of the parser's input as seen so far.
+#[derive(Debug, Default)]
+struct Tail {
+    /// Bytes handed to the parser.
+    total: AtomicU64,
+    /// The last of them.
+    last: std::sync::atomic::AtomicU8,
+    /// The input is exhausted.
+    eof: std::sync::atomic::AtomicBool,
+}
+
+impl Tail {
+    /// True when a record ending at byte `pos` is the file's last line and
+    /// has no line break after it.
+    fn ends_unterminated_at(&self, pos: u64) -> bool {
+        self.eof.load(Ordering::Relaxed)
+            && pos == self.total.load(Ordering::Relaxed)
+            && self.last.load(Ordering::Relaxed) != b'\n'
+    }
+}
+
+/// Passes bytes to the parser, noting the [`Tail`].
+struct TailReader {
+    inner: Box<dyn Read + Send>,
+    tail: Arc<Tail>,
+}
+
+impl Read for TailReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        match n {
+            0 => self.tail.eof.store(true, Ordering::Relaxed),
+            _ => {
+                self.tail.total.fetch_add(n as u64, Ordering::Relaxed);
+                self.tail.last.store(buf[n - 1], Ordering::Relaxed);
+            }
+        }
+        Ok(n)
+    }
+}
+
 /// Reads a delimited text file.
 pub struct CsvReader {
-    reader: csv::Reader<BufReader<File>>,
+    reader: csv::Reader<Box<dyn Read + Send>>,
+    /// What the csv parser has been fed: tells whether the last record
+    /// ended with a line break (for row numbering).
+    tail: Arc<Tail>,
     limits: Limits,
     bytes_read: Arc<AtomicU64>,
+    encoding: &'static str,
+    /// Fields decoded as Windows-1252, and the first row holding one.
+    fallback: (u64, u32),
 }
 
 impl CsvReader {
-    /// Opens the file; a UTF-8 BOM is skipped.
+    /// Opens the file: detects the encoding from its BOM and sniffs the
+    /// delimiter.
     pub fn open(path: &Path, opts: &SourceOptions) -> Result<Self, SourceError> {
         let io = |source| SourceError::Io {
             path: path.display().to_string(),
             source,
         };
-        let mut file = BufReader::with_capacity(256 * 1024, File::open(path).map_err(io)?);
-        let mut bom = [0u8; 3];
-        let n = file.get_mut().read(&mut bom).map_err(io)?;
-        if !(n == 3 && bom == [0xEF, 0xBB, 0xBF]) {
-            file = BufReader::with_capacity(256 * 1024, File::open(path).map_err(io)?);
-        }
+        let mut file = File::open(path).map_err(io)?;
+        let mut head = Vec::with_capacity(SNIFF_BYTES);
+        (&mut file)
+            .take(SNIFF_BYTES as u64)
+            .read_to_end(&mut head)
+            .map_err(io)?;
+        let (encoding, bom): (Option<&'static encoding_rs::Encoding>, u64) = match head.as_slice() {
+            [0xEF, 0xBB, 0xBF, ..] => (None, 3),
+            [0xFF, 0xFE, ..] => (Some(encoding_rs::UTF_16LE), 2),
+            [0xFE, 0xFF, ..] => (Some(encoding_rs::UTF_16BE), 2),
+            _ => (None, 0),
+        };
+        file.seek(SeekFrom::Start(bom)).map_err(io)?;
+        let file = BufReader::with_capacity(256 * 1024, file);
+        let (input, sample, name): (Box<dyn Read + Send>, Vec<u8>, &'static str) = match encoding {
+            Some(enc) => {
+                let (text, _) = enc.decode_without_bom_handling(&head[2..]);
+                (
+                    Box::new(Utf16Reader::new(file, enc)),
+                    text.into_owned().into_bytes(),
+                    enc.name(),
+                )
+            }
+            None => (Box::new(file), head[bom as usize..].to_vec(), "UTF-8"),
+        };
+        let tail = Arc::new(Tail::default());
+        let input: Box<dyn Read + Send> = Box::new(TailReader {
+            inner: input,
+            tail: tail.clone(),
+        });
         let reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
-            .from_reader(file);
+            .delimiter(sniff_delimiter(&sample, head.len() == SNIFF_BYTES))
+            .from_reader(input);
         Ok(CsvReader {
             reader,
+            tail,
             limits: opts.limits.clone(),
             bytes_read: opts.bytes_read.clone(),
+            encoding: name,
+            fallback: (0, 0),
         })
+    }
+
+    /// One field as a cell: UTF-8, else Windows-1252 (counted).
+    fn field(&mut self, number: u32, field: &[u8]) -> Cell {
+        if field.is_empty() {
+            return Cell::Empty;
+        }
+        match std::str::from_utf8(field) {
+            Ok(s) => Cell::Text(s.to_string()),
+            Err(_) => {
+                if self.fallback.0 == 0 {
+                    self.fallback.1 = number;
+                }
+                self.fallback.0 += 1;
+                let (text, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(field);
+                Cell::Text(text.into_owned())
+            }
+        }
     }
 }
 
@@ -54,7 +156,11 @@ impl RowReader for CsvReader {
 
     fn read(&mut self, emit: &mut dyn FnMut(RawRow) -> ControlFlow<()>) -> Result<(), SourceError> {
         let mut record = csv::ByteRecord::new();
-        let mut number: u32 = 0;
+        // Row numbers as a spreadsheet program shows the file: blank lines
+        // are rows (the csv crate skips them, so count physical lines), and
+        // a quoted field's inner line breaks stay inside one row (so
+        // subtract those seen in earlier records).
+        let mut inner_breaks: u64 = 0;
         loop {
             match self.reader.read_byte_record(&mut record) {
                 Ok(false) => return Ok(()),
@@ -66,35 +172,213 @@ impl RowReader for CsvReader {
                     })
                 }
             }
-            number = number.saturating_add(1);
+            // The record's position is where the reader started, before any
+            // skipped blank lines; its end is exact: the line after its
+            // terminator (the same line when the file ends without one).
+            let breaks: u64 = record
+                .iter()
+                .map(|f| f.iter().filter(|&&b| b == b'\n').count() as u64)
+                .sum();
+            let end = self.reader.position().line();
+            let terminated = !self
+                .tail
+                .ends_unterminated_at(self.reader.position().byte());
+            let first_line = end - breaks - u64::from(terminated);
+            let number = u32::try_from(first_line.saturating_sub(inner_breaks)).unwrap_or(u32::MAX);
+            inner_breaks += breaks;
             self.limits.check_rows(number as u64)?;
             self.limits.check_columns(number, record.len() as u64)?;
             let mut cells = Vec::with_capacity(record.len());
-            for (col, field) in record.iter().enumerate() {
+            for field in record.iter() {
                 self.limits.check_cell_bytes(number, field.len())?;
-                let text = match std::str::from_utf8(field) {
-                    Ok(s) => s.to_string(),
-                    Err(_) => {
-                        return Err(SourceError::Corrupt {
-                            format: "csv",
-                            message: format!(
-                                "row {number}, column {}: the text is not valid UTF-8",
-                                crate::model::column_letter(col)
-                            ),
-                        })
-                    }
-                };
-                cells.push(if text.is_empty() {
-                    Cell::Empty
-                } else {
-                    Cell::Text(text)
-                });
+                cells.push(self.field(number, field));
             }
             self.bytes_read
                 .store(self.reader.position().byte(), Ordering::Relaxed);
             if emit(RawRow { number, cells }).is_break() {
                 return Ok(());
             }
+        }
+    }
+
+    fn warnings(&self) -> Vec<String> {
+        match self.fallback {
+            (0, _) => Vec::new(),
+            (fields, row) => vec![format!(
+                "the file is not valid {}: {fields} field(s), the first in row {row}, were decoded as Windows-1252",
+                self.encoding
+            )],
+        }
+    }
+}
+
+/// Picks the delimiter among comma, semicolon, tab and pipe: the one that
+/// splits the most sample lines into the same number of fields (quotes
+/// respected); ties go to the earlier candidate, no hit at all to comma.
+/// `truncated` drops the sample's last, possibly partial, line.
+pub fn sniff_delimiter(sample: &[u8], truncated: bool) -> u8 {
+    const CANDIDATES: [u8; 4] = [b',', b';', b'\t', b'|'];
+    let mut lines: Vec<[usize; 4]> = Vec::new();
+    let mut counts = [0usize; 4];
+    let (mut quoted, mut blank) = (false, true);
+    for &b in sample {
+        match b {
+            b'"' => quoted = !quoted,
+            b'\n' | b'\r' if !quoted => {
+                if !blank {
+                    lines.push(counts);
+                }
+                (counts, blank) = ([0; 4], true);
+                continue;
+            }
+            _ if quoted => {}
+            _ => {
+                if let Some(i) = CANDIDATES.iter().position(|&c| c == b) {
+                    counts[i] += 1;
+                }
+            }
+        }
+        blank = false;
+    }
+    if !blank && !truncated {
+        lines.push(counts);
+    }
+    lines.truncate(100);
+    let score = |i: usize| {
+        let mut freq: Vec<(usize, usize)> = Vec::new();
+        for n in lines.iter().map(|l| l[i]).filter(|&n| n > 0) {
+            match freq.iter_mut().find(|(k, _)| *k == n) {
+                Some((_, f)) => *f += 1,
+                None => freq.push((n, 1)),
+            }
+        }
+        freq.into_iter()
+            .map(|(n, f)| (f, n))
+            .max()
+            .unwrap_or((0, 0))
+    };
+    let mut best = (0usize, (0usize, 0usize));
+    for i in 0..CANDIDATES.len() {
+        let s = score(i);
+        if s > best.1 {
+            best = (i, s);
+        }
+    }
+    CANDIDATES[best.0]
+}
+
+/// Transcodes UTF-16 (LE or BE, BOM already skipped) to UTF-8 as it is
+/// read, a buffer at a time.
+pub struct Utf16Reader<R> {
+    inner: R,
+    decoder: encoding_rs::Decoder,
+    out: Vec<u8>,
+    pos: usize,
+    done: bool,
+}
+
+impl<R: BufRead> Utf16Reader<R> {
+    /// Wraps `inner`, which yields `encoding` bytes.
+    pub fn new(inner: R, encoding: &'static encoding_rs::Encoding) -> Self {
+        Utf16Reader {
+            inner,
+            decoder: encoding.new_decoder_without_bom_handling(),
+            out: Vec::with_capacity(64 * 1024),
+            pos: 0,
+            done: false,
+        }
+    }
+
+    fn refill(&mut self) -> std::io::Result<()> {
+        let input = self.inner.fill_buf()?;
+        let last = input.is_empty();
+        let mut buf = std::mem::take(&mut self.out);
+        buf.clear();
+        buf.resize(input.len() * 3 / 2 + 16, 0);
+        let (_, read, written, _) = self.decoder.decode_to_utf8(input, &mut buf, last);
+        buf.truncate(written);
+        self.inner.consume(read);
+        self.out = buf;
+        self.pos = 0;
+        self.done = last;
+        Ok(())
+    }
+}
+
+impl<R: BufRead> Read for Utf16Reader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.pos == self.out.len() {
+            if self.done {
+                return Ok(0);
+            }
+            self.refill()?;
+        }
+        let n = buf.len().min(self.out.len() - self.pos);
+        buf[..n].copy_from_slice(&self.out[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn row_numbers_count_blank_lines_but_not_breaks_inside_quotes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rows.csv");
+        for ending in ["\n", ""] {
+            let text = format!("title\n\nname,notes\nA,\"two\nlines\"\n\r\nB,x{ending}");
+            std::fs::write(&path, text).unwrap();
+            let mut reader = CsvReader::open(&path, &SourceOptions::default()).unwrap();
+            let mut numbers = Vec::new();
+            reader
+                .read(&mut |row| {
+                    numbers.push(row.number);
+                    ControlFlow::Continue(())
+                })
+                .unwrap();
+            assert_eq!(numbers, vec![1, 3, 4, 6], "ending {ending:?}");
+        }
+    }
+
+    #[test]
+    fn the_delimiter_is_the_one_that_splits_lines_consistently() {
+        assert_eq!(sniff_delimiter(b"name,city\nAcme,Paris\n", false), b',');
+        assert_eq!(
+            sniff_delimiter(b"name;city\nAcme, Inc;Paris\n", false),
+            b';'
+        );
+        assert_eq!(
+            sniff_delimiter(b"name\tcity\n\"a,b\"\tParis\n", false),
+            b'\t'
+        );
+        assert_eq!(sniff_delimiter(b"Title\nname|city|x\na|b|c\n", false), b'|');
+        assert_eq!(sniff_delimiter(b"name\nAcme\n", false), b',');
+    }
+
+    #[test]
+    fn utf16_is_transcoded_to_utf8_across_buffer_boundaries() {
+        let text = "name,city\nCaf\u{e9} \u{1F600},Z\u{fc}rich\n".repeat(5000);
+        for (enc, bytes) in [
+            (
+                encoding_rs::UTF_16LE,
+                text.encode_utf16()
+                    .flat_map(u16::to_le_bytes)
+                    .collect::<Vec<_>>(),
+            ),
+            (
+                encoding_rs::UTF_16BE,
+                text.encode_utf16().flat_map(u16::to_be_bytes).collect(),
+            ),
+        ] {
+            let inner = BufReader::with_capacity(7, bytes.as_slice());
+            let mut out = String::new();
+            Utf16Reader::new(inner, enc)
+                .read_to_string(&mut out)
+                .unwrap();
+            assert_eq!(out, text);
         }
     }
 }

@@ -78,6 +78,9 @@ fn serve_to(path: &Path, opts: &SourceOptions, out: &mut impl Write) -> std::io:
         return Err(e);
     }
     wire::write_progress(out, opts.bytes_read.load(Ordering::Relaxed))?;
+    for warning in reader.warnings() {
+        wire::write_warning(out, &warning)?;
+    }
     match result {
         Ok(()) => wire::write_done(out),
         Err(e) => wire::write_error(out, &e),
@@ -94,6 +97,7 @@ pub struct ChildReader {
     format: Format,
     sheet: String,
     opts: SourceOptions,
+    warnings: Vec<String>,
 }
 
 impl ChildReader {
@@ -151,6 +155,7 @@ impl ChildReader {
             format: Format::Binary,
             sheet: String::new(),
             opts: opts.clone(),
+            warnings: Vec::new(),
         };
         match reader.next()? {
             Frame::Opened(format, sheet) => {
@@ -309,6 +314,7 @@ impl RowReader for ChildReader {
                     }
                 }
                 Frame::Progress(bytes) => self.opts.bytes_read.store(bytes, Ordering::Relaxed),
+                Frame::Warning(text) => self.warnings.push(text),
                 Frame::Done => {
                     let status = self.wait();
                     return match status.success() {
@@ -323,6 +329,10 @@ impl RowReader for ChildReader {
                 Frame::Opened(..) => return Err(self.protocol_error("a second 'opened' frame")),
             }
         }
+    }
+
+    fn warnings(&self) -> Vec<String> {
+        self.warnings.clone()
     }
 }
 
@@ -344,6 +354,10 @@ impl RowReader for Timed {
 
     fn sheet_name(&self) -> &str {
         self.inner.sheet_name()
+    }
+
+    fn warnings(&self) -> Vec<String> {
+        self.inner.warnings()
     }
 
     fn read(&mut self, emit: &mut dyn FnMut(RawRow) -> ControlFlow<()>) -> Result<(), SourceError> {

@@ -1,5 +1,7 @@
-//! Readers: turn a file into a stream of [`RawRow`]s, one sheet, in order,
-//! without ever holding the sheet whole.
+//! Readers: turn a file into a stream of [`RawRow`]s, one sheet, in order.
+//! xlsx, xlsb and CSV stream (memory holds one row); xls and ods are parsed
+//! whole by calamine, which has no streaming reader for them, and their
+//! extent is checked against [`Limits`] before it is walked.
 //!
 //! A reader is *push* based: [`RowReader::read`] calls `emit` for each row and
 //! stops early when `emit` answers [`ControlFlow::Break`] (cancellation, or
@@ -10,12 +12,17 @@
 //! The format is judged by the file's content (magic bytes), never by its
 //! name. Every reader enforces [`Limits`] before the work they protect.
 
+mod cells;
 mod csv;
 mod detect;
 pub mod isolate;
 mod limits;
+mod ods_merges;
+mod range;
 mod wire;
+mod xlsb;
 mod xlsx;
+mod xlsx_merges;
 mod xmlscan;
 pub mod zipguard;
 
@@ -24,6 +31,7 @@ use std::path::Path;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
+pub use self::csv::{sniff_delimiter, Utf16Reader};
 pub use detect::{detect, Format};
 pub use isolate::Isolation;
 pub use limits::{LimitExceeded, Limits};
@@ -71,7 +79,8 @@ pub enum SourceError {
 /// What a reader needs besides the file.
 #[derive(Debug, Clone, Default)]
 pub struct SourceOptions {
-    /// Sheet to read; the first sheet when `None`.
+    /// Sheet to read, by name or 1-based position; the first visible
+    /// worksheet when `None`. Ignored for CSV.
     pub sheet: Option<String>,
     /// Hard limits on what the file may make us do.
     pub limits: Limits,
@@ -93,6 +102,11 @@ pub trait RowReader: Send {
     /// layer decides what to skip). Returns early, without error, when
     /// `emit` answers `Break`.
     fn read(&mut self, emit: &mut dyn FnMut(RawRow) -> ControlFlow<()>) -> Result<(), SourceError>;
+    /// What the reader did that the user should know (e.g. text decoded as
+    /// Windows-1252); asked once, after `read`.
+    fn warnings(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// Opens `path` with the reader its content calls for — in an isolated
@@ -144,6 +158,8 @@ fn open_here(path: &Path, opts: &SourceOptions) -> Result<Box<dyn RowReader>, So
     }
     match format {
         Format::Xlsx => Ok(Box::new(xlsx::XlsxReader::open(path, opts)?)),
+        Format::Xlsb => Ok(Box::new(xlsb::XlsbReader::open(path, opts)?)),
+        Format::Xls | Format::Ods => Ok(Box::new(range::RangeReader::open(path, format, opts)?)),
         Format::Csv => Ok(Box::new(csv::CsvReader::open(path, opts)?)),
         other => Err(SourceError::Unsupported(other.unsupported_message())),
     }

@@ -6,6 +6,7 @@
 //! 'O' format:u8 sheet:str          opened (always first, or 'E')
 //! 'R' number:u32 n:u32 cell*n      a row; cell = kind:u8 payload
 //! 'P' bytes:u64                    bytes of the file consumed so far
+//! 'W' text:str                     a reader warning (after the rows)
 //! 'D'                              done, no error
 //! 'E' json:str                     stopped with this SourceError
 //! ```
@@ -26,6 +27,8 @@ pub enum Frame {
     Row(RawRow),
     /// Progress in bytes.
     Progress(u64),
+    /// A reader warning.
+    Warning(String),
     /// The reader finished.
     Done,
     /// The reader stopped with an error.
@@ -79,6 +82,12 @@ pub fn write_row(out: &mut impl Write, row: &RawRow) -> io::Result<()> {
 pub fn write_progress(out: &mut impl Write, bytes: u64) -> io::Result<()> {
     out.write_all(b"P")?;
     out.write_all(&bytes.to_le_bytes())
+}
+
+/// Writes a 'W' frame.
+pub fn write_warning(out: &mut impl Write, text: &str) -> io::Result<()> {
+    out.write_all(b"W")?;
+    put_str(out, text)
 }
 
 /// Writes the 'D' frame.
@@ -167,6 +176,7 @@ pub fn read_frame(input: &mut impl Read) -> io::Result<Option<Frame>> {
             Frame::Row(RawRow { number, cells })
         }
         b'P' => Frame::Progress(u64::from_le_bytes(get(input)?)),
+        b'W' => Frame::Warning(get_str(input)?),
         b'D' => Frame::Done,
         b'E' => Frame::Error(decode_error(&get_str(input)?)),
         _ => return Err(bad("bad frame tag")),
@@ -246,6 +256,7 @@ mod tests {
         write_opened(&mut buf, Format::Xlsx, "Sheet1").unwrap();
         write_row(&mut buf, &row).unwrap();
         write_progress(&mut buf, 99).unwrap();
+        write_warning(&mut buf, "decoded as Windows-1252").unwrap();
         write_error(&mut buf, &limit).unwrap();
         write_done(&mut buf).unwrap();
         let mut input = &buf[..];
@@ -257,6 +268,9 @@ mod tests {
             read_frame(&mut input).unwrap(),
             Some(Frame::Progress(99))
         ));
+        assert!(
+            matches!(read_frame(&mut input).unwrap(), Some(Frame::Warning(w)) if w == "decoded as Windows-1252")
+        );
         match read_frame(&mut input).unwrap() {
             Some(Frame::Error(e)) => assert_eq!(e.to_string(), limit.to_string()),
             other => panic!("{other:?}"),

@@ -1,18 +1,23 @@
-//! Streaming .xlsx reader on calamine's `worksheet_cells_reader`: cells
-//! arrive in XML order and are grouped into rows here, so memory holds one
+//! Streaming .xlsx/.xlsm reader on calamine's `worksheet_cells_reader`:
+//! cells arrive in XML order and are grouped into rows, so memory holds one
 //! row (plus the workbook's shared-strings table), never the sheet. Whole
 //! sheet loading (`worksheet_range`) is never used: a one-cell file whose
 //! dimension claims XFD1048576 would make it allocate ~550 GB.
+//!
+//! Cells are read with their formula metadata, so a formula saved without
+//! a cached value (files written by libraries that do not calculate) is
+//! seen as such and its row rejected, instead of reading as an empty cell.
+//! Derived shared formulas carry no text, so the metadata variant costs no
+//! allocation per cell on the common path.
 
 use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::io::BufReader;
 use std::ops::ControlFlow;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 
-use calamine::{DataRef, Reader, Xlsx};
+use calamine::{DataRef, Reader, Xlsx, XlsxFormulaMetadata};
 
+use super::cells::{convert, password_protected, pick_sheet, CountingFile, RowAssembler};
 use super::{Format, Limits, RowReader, SourceError, SourceOptions};
 use crate::model::{Cell, RawRow};
 
@@ -21,45 +26,33 @@ pub struct XlsxReader {
     workbook: Xlsx<BufReader<CountingFile>>,
     sheet: String,
     limits: Limits,
+    path: std::path::PathBuf,
 }
 
 impl XlsxReader {
-    /// Opens the workbook and resolves the sheet (first sheet by default).
+    /// Opens the workbook and resolves the sheet (first visible worksheet
+    /// by default).
     pub fn open(path: &Path, opts: &SourceOptions) -> Result<Self, SourceError> {
         let file = File::open(path).map_err(|source| SourceError::Io {
             path: path.display().to_string(),
             source,
         })?;
-        let file = CountingFile {
-            inner: file,
-            pos: 0,
-            seen: opts.bytes_read.clone(),
-        };
+        let file = CountingFile::new(file, opts.bytes_read.clone());
         let workbook = Xlsx::new(BufReader::with_capacity(64 * 1024, file)).map_err(corrupt)?;
-        let names = workbook.sheet_names();
-        let sheet = match &opts.sheet {
-            None => names.first().cloned().ok_or_else(|| SourceError::Corrupt {
-                format: "xlsx",
-                message: "the workbook has no worksheets".into(),
-            })?,
-            Some(wanted) => names
-                .iter()
-                .find(|n| *n == wanted)
-                .cloned()
-                .ok_or_else(|| SourceError::SheetNotFound {
-                    wanted: wanted.clone(),
-                    available: names.clone(),
-                })?,
-        };
+        let sheet = pick_sheet(workbook.sheets_metadata(), opts.sheet.as_deref())?;
         Ok(XlsxReader {
             workbook,
             sheet,
             limits: opts.limits.clone(),
+            path: path.to_path_buf(),
         })
     }
 }
 
 fn corrupt(e: calamine::XlsxError) -> SourceError {
+    if matches!(e, calamine::XlsxError::Password) {
+        return password_protected();
+    }
     SourceError::Corrupt {
         format: "xlsx",
         message: e.to_string(),
@@ -77,104 +70,37 @@ impl RowReader for XlsxReader {
 
     fn read(&mut self, emit: &mut dyn FnMut(RawRow) -> ControlFlow<()>) -> Result<(), SourceError> {
         let limits = self.limits.clone();
+        // Merged ranges first: their XML comes after the rows (measured:
+        // ~9% of the reader's CPU time, docs/FORMATS.md).
+        let merges = super::xlsx_merges::merged_ranges(&self.path, &self.sheet);
         let mut cells = self
             .workbook
             .worksheet_cells_reader(&self.sheet)
             .map_err(corrupt)?;
-        let mut current: Option<RawRow> = None;
-        let mut rows = 0u64;
-        while let Some(cell) = cells.next_cell().map_err(corrupt)? {
-            let (r, c) = cell.get_position();
-            let number = r.saturating_add(1);
-            limits.check_columns(number, c as u64 + 1)?;
-            if current.as_ref().is_some_and(|row| row.number != number)
-                && emit(current.take().expect("checked")).is_break()
-            {
+        let mut rows = RowAssembler::new(&limits, merges);
+        while let Some(cell) = cells.next_cell_with_formula_metadata().map_err(corrupt)? {
+            let (r, c) = cell.pos;
+            let value = match (&cell.value, cell.formula) {
+                (DataRef::Empty, Some(f)) => Cell::FormulaWithoutValue(formula_text(f)),
+                (value, _) => convert(value),
+            };
+            if rows.push(r, c, value, emit)?.is_break() {
                 return Ok(());
             }
-            let row = current.get_or_insert_with(|| {
-                rows += 1;
-                RawRow {
-                    number,
-                    cells: Vec::new(),
-                }
-            });
-            limits.check_rows(rows)?;
-            let value = convert(cell.get_value());
-            if let Cell::Text(s) = &value {
-                limits.check_cell_bytes(number, s.len())?;
-            }
-            if value == Cell::Empty {
-                continue;
-            }
-            let c = c as usize;
-            if row.cells.len() <= c {
-                row.cells.resize(c + 1, Cell::Empty);
-            }
-            row.cells[c] = value;
         }
-        if let Some(row) = current {
-            let _ = emit(row);
-        }
+        rows.finish(emit);
         Ok(())
     }
 }
 
-/// Maps calamine's cell value to ours; dates become ISO-8601 text here,
-/// while the workbook's 1900/1904 date system is known.
-pub(crate) fn convert(value: &DataRef<'_>) -> Cell {
-    match value {
-        DataRef::Empty => Cell::Empty,
-        DataRef::Int(i) => Cell::Int(*i),
-        DataRef::Float(f) => Cell::Float(*f),
-        DataRef::String(s) => Cell::Text(s.clone()),
-        DataRef::SharedString(s) => Cell::Text((*s).to_string()),
-        DataRef::Bool(b) => Cell::Bool(*b),
-        DataRef::DateTime(dt) => match dt.as_datetime() {
-            Some(ndt) if !dt.is_duration() => Cell::DateTime(iso_datetime(ndt)),
-            _ => Cell::Float(dt.as_f64()),
-        },
-        DataRef::DateTimeIso(s) => Cell::DateTime(s.clone()),
-        DataRef::DurationIso(s) => Cell::Text(s.clone()),
-        DataRef::Error(e) => Cell::Error(e.to_string()),
-    }
-}
-
-/// ISO-8601 for a spreadsheet date/time: a date alone when there is no time
-/// of day, a time alone for Excel's day-zero times, both otherwise.
-pub(crate) fn iso_datetime(dt: chrono::NaiveDateTime) -> String {
-    use chrono::Timelike;
-    let time_zero = dt.time().num_seconds_from_midnight() == 0 && dt.nanosecond() == 0;
-    let day_zero = dt.date() == chrono::NaiveDate::from_ymd_opt(1899, 12, 31).expect("valid")
-        || dt.date() == chrono::NaiveDate::from_ymd_opt(1899, 12, 30).expect("valid");
-    if time_zero {
-        dt.format("%Y-%m-%d").to_string()
-    } else if day_zero {
-        dt.format("%H:%M:%S").to_string()
-    } else {
-        dt.format("%Y-%m-%dT%H:%M:%S").to_string()
-    }
-}
-
-/// A file that records the furthest byte read, for progress reporting.
-struct CountingFile {
-    inner: File,
-    pos: u64,
-    seen: Arc<AtomicU64>,
-}
-
-impl Read for CountingFile {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.pos += n as u64;
-        self.seen.fetch_max(self.pos, Ordering::Relaxed);
-        Ok(n)
-    }
-}
-
-impl Seek for CountingFile {
-    fn seek(&mut self, pos: SeekFrom) -> std::io::Result<u64> {
-        self.pos = self.inner.seek(pos)?;
-        Ok(self.pos)
+/// The text of a formula for messages.
+fn formula_text(f: XlsxFormulaMetadata) -> String {
+    match f {
+        XlsxFormulaMetadata::Normal { formula } | XlsxFormulaMetadata::Shared { formula, .. } => {
+            formula
+        }
+        // A derived shared formula carries no text (expanding it would cost
+        // an allocation per cell); the reason then says "a formula".
+        _ => String::new(),
     }
 }

@@ -64,7 +64,7 @@ fn text_output_shows_the_stats_and_where_each_rejection_is() {
     assert!(text.contains("Import completed successfully"), "{text}");
     assert!(text.contains("total_records:      2"), "{text}");
     assert!(
-        text.contains("Sheet1!row 2 A (name): name is required"),
+        text.contains("Sheet1!A2 (name): name is required"),
         "{text}"
     );
     assert!(
@@ -80,7 +80,7 @@ fn a_sheet_without_a_name_column_exits_3_with_one_clear_line() {
     write_xlsx(
         &file,
         &[
-            vec![X::S("Company"), X::S("Town")],
+            vec![X::S("Owner"), X::S("Town")],
             vec![X::S("Acme"), X::S("Paris")],
         ],
     );
@@ -89,7 +89,7 @@ fn a_sheet_without_a_name_column_exits_3_with_one_clear_line() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(
-        err.contains("no column matches 'name'") && err.contains("Company, Town"),
+        err.contains("no column matches 'name'") && err.contains("Owner, Town"),
         "{err}"
     );
 }

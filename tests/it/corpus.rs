@@ -1,178 +1,177 @@
-//! Every file of the public corpus (`../shared/corpus`: real Excel files,
-//! calamine's bug reproductions, CSV edge cases) through the real
-//! `sheetpipe import` on SQLite, each under a time bound and an
-//! address-space bound: it is imported, or it ends with a clear error —
-//! never a signal, a panic, a hang or a blown bound.
+//! Public files nobody on this project wrote (../shared/corpus, read in
+//! place): calamine's own test workbooks, whose contents its tests state,
+//! and the csv-spectrum edge cases. The same content saved as xlsx, xls,
+//! xlsb and ods must read the same.
 
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
-use crate::helpers::{bin, tempdir};
+use sheetpipe::record::cell_display;
+use sheetpipe::source::{self, SourceOptions};
 
-/// Longest one file may take (debug build, shared CI machine).
-const TIME_BOUND: Duration = Duration::from_secs(60);
-/// Address-space ceiling of the importing process (and so of its reader).
-const MEMORY_BOUND: u64 = 3 << 30;
-/// Exit codes that mean "imported" or "a clear error about the file".
-const CLEAR: [i32; 3] = [0, 3, 4];
-
-/// `../shared/corpus` next to the crate, or next to any folder above it
-/// (helpers' worktrees live one level deeper). Never skipped: if it cannot
-/// be found the test fails.
-fn corpus_dir() -> PathBuf {
-    if let Ok(dir) = std::env::var("SHEETPIPE_CORPUS") {
-        return PathBuf::from(dir);
-    }
-    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    crate_dir
-        .ancestors()
-        .skip(1)
-        .map(|a| a.join("shared/corpus"))
-        .find(|p| p.is_dir())
-        .unwrap_or_else(|| panic!("no shared/corpus above {}", crate_dir.display()))
+/// A file of the shared corpus: `$SHEETPIPE_CORPUS`, else `../shared/corpus`
+/// from the crate root (a checkout beside `shared/`, as in CI), else
+/// `../../shared/corpus` (a worktree one level deeper). Missing → the test
+/// fails; it is never skipped.
+pub fn corpus(rel: &str) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = match std::env::var_os("SHEETPIPE_CORPUS") {
+        Some(dir) => PathBuf::from(dir),
+        None => ["../shared/corpus", "../../shared/corpus"]
+            .iter()
+            .map(|d| root.join(d))
+            .find(|d| d.is_dir())
+            .unwrap_or_else(|| {
+                panic!("../shared/corpus not found from {root:?}; set SHEETPIPE_CORPUS")
+            }),
+    };
+    dir.join(rel)
 }
 
-fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files_under(&path, out);
-        } else {
-            out.push(path);
-        }
-    }
-}
-
-/// Runs one import; `Err` says what was wrong with how it ended.
-fn import_one(file: &Path, db: &Path) -> Result<(), String> {
-    let mut cmd = Command::new(bin());
-    cmd.args(["import", "--json", "--database-url"])
-        .arg(format!("sqlite://{}", db.display()))
-        .args(["--max-reader-memory", &(2u64 << 30).to_string()])
-        .arg(file)
-        .env_remove("DATABASE_URL")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    // SAFETY: runs in the forked child before exec and only calls
-    // setrlimit (async-signal-safe) on a local struct: the memory bound.
-    unsafe {
-        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
-            let lim = libc::rlimit {
-                rlim_cur: MEMORY_BOUND as libc::rlim_t,
-                rlim_max: MEMORY_BOUND as libc::rlim_t,
-            };
-            if libc::setrlimit(libc::RLIMIT_AS, &lim) != 0 {
-                return Err(std::io::Error::last_os_error());
+/// Every non-blank row of a sheet as (row number, cells as displayed).
+pub fn rows(path: &Path, sheet: Option<&str>) -> (String, Vec<(u32, Vec<String>)>) {
+    let opts = SourceOptions {
+        sheet: sheet.map(str::to_string),
+        ..SourceOptions::default()
+    };
+    let mut reader = source::open(path, &opts).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+    let mut out = Vec::new();
+    reader
+        .read(&mut |row| {
+            if !row.is_blank() {
+                out.push((row.number, row.cells.iter().map(cell_display).collect()));
             }
-            Ok(())
-        });
-    }
-    let mut child = cmd.spawn().map_err(|e| format!("cannot start: {e}"))?;
-    // Drain the pipes on threads so a chatty child never blocks.
-    let mut out_pipe = child.stdout.take().unwrap();
-    let mut err_pipe = child.stderr.take().unwrap();
-    let out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = std::io::Read::read_to_string(&mut out_pipe, &mut s);
-        s
-    });
-    let err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = std::io::Read::read_to_string(&mut err_pipe, &mut s);
-        s
-    });
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > TIME_BOUND {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(format!("hung: still running after {TIME_BOUND:?}"));
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    let (stdout, stderr) = (out.join().unwrap(), err.join().unwrap());
-    judge(status, &stdout, &stderr)
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+    (reader.sheet_name().to_string(), out)
 }
 
-fn judge(status: std::process::ExitStatus, stdout: &str, stderr: &str) -> Result<(), String> {
-    let Some(code) = status.code() else {
-        return Err(format!("killed by a signal ({status}); stderr: {stderr}"));
-    };
-    if stderr.contains("panicked") || stderr.contains("RUST_BACKTRACE") {
-        return Err(format!("panic: {stderr}"));
-    }
-    if !CLEAR.contains(&code) {
-        return Err(format!("exit code {code}: {stderr}"));
-    }
-    let v: serde_json::Value = serde_json::from_str(stdout.trim())
-        .map_err(|e| format!("stdout is not one JSON object ({e}): {stdout}"))?;
-    if code == 0 {
-        let s = &v["stats"];
-        let (total, ok, bad) = (
-            s["total_records"].as_u64(),
-            s["success_count"].as_u64(),
-            s["error_count"].as_u64(),
-        );
-        match (total, ok, bad) {
-            (Some(t), Some(o), Some(b)) if o + b == t => Ok(()),
-            _ => Err(format!("imported, but the counts do not add up: {stdout}")),
-        }
-    } else {
-        let message = v["error"].as_str().unwrap_or_default();
-        let line = stderr
-            .lines()
-            .find(|l| l.starts_with("error: "))
-            .unwrap_or_default();
-        if message.trim().is_empty() || line.is_empty() {
-            return Err(format!(
-                "exit {code} without a clear error: {stdout} / {stderr}"
-            ));
-        }
-        Ok(())
+fn cells(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn dates_read_the_same_in_1900_and_1904_workbooks_of_every_format() {
+    let (_, reference) = rows(&corpus("calamine-tests/tests/date.xlsx"), None);
+    assert_eq!(
+        reference,
+        vec![
+            (1, cells(&["2021-01-01", "15"])),
+            (2, cells(&["2021-01-02", "16"])),
+            (3, cells(&["PT255H10M10S", "17"])),
+        ]
+    );
+    for file in [
+        "date.xls",
+        "date.xlsb",
+        "date_1904.xlsx",
+        "date_1904.xls",
+        "date_1904.xlsb",
+    ] {
+        let (_, got) = rows(&corpus(&format!("calamine-tests/tests/{file}")), None);
+        assert_eq!(got, reference, "{file}");
     }
 }
 
 #[test]
-fn every_corpus_file_is_imported_or_refused_clearly_within_bounds() {
-    let mut files = Vec::new();
-    files_under(&corpus_dir(), &mut files);
-    files.sort();
-    assert!(
-        files.len() > 400,
-        "the corpus looks incomplete: {} files",
-        files.len()
+fn ods_dates_times_and_durations_are_iso_8601() {
+    let (_, got) = rows(&corpus("calamine-tests/tests/date.ods"), None);
+    assert_eq!(
+        got,
+        vec![
+            (1, cells(&["2021-01-01", "15"])),
+            (2, cells(&["2021-01-01T10:10:10", "16"])),
+            (3, cells(&["PT10H10M10S", "17"])),
+            (4, cells(&["PT10H10M10.123456S", "18"])),
+        ]
     );
-    let queue = Mutex::new(files.clone());
-    let failures = Mutex::new(Vec::new());
-    let dir = tempdir();
-    std::thread::scope(|s| {
-        for worker in 0..4 {
-            let (queue, failures, dir) = (&queue, &failures, dir.path());
-            s.spawn(move || {
-                let db = dir.join(format!("corpus{worker}.db"));
-                while let Some(file) = queue.lock().unwrap().pop() {
-                    if let Err(why) = import_one(&file, &db) {
-                        failures
-                            .lock()
-                            .unwrap()
-                            .push(format!("{}: {why}", file.display()));
-                    }
-                }
-            });
-        }
-    });
-    let failures = failures.into_inner().unwrap();
-    assert!(
-        failures.is_empty(),
-        "{} of {} corpus files did not end cleanly:\n{}",
-        failures.len(),
-        files.len(),
-        failures.join("\n")
+}
+
+#[test]
+fn merged_cells_read_the_same_in_xlsx_and_xls() {
+    let (_, xlsx) = rows(&corpus("calamine-tests/tests/merge_cells.xlsx"), None);
+    let (_, xls) = rows(&corpus("calamine-tests/tests/merge_cells.xls"), None);
+    assert_eq!(xlsx, xls);
+    assert_eq!(xlsx[0].1[0], "Row Merge");
+}
+
+#[test]
+fn line_breaks_inside_cells_are_kept() {
+    for file in ["has_x000D_.xlsx", "has_x000D_inline.xlsx"] {
+        let (_, got) = rows(&corpus(&format!("calamine-tests/tests/{file}")), None);
+        assert_eq!(got[0].1[0], "ABC\r\nDEF", "{file}");
+    }
+}
+
+#[test]
+fn the_same_workbook_reads_the_same_in_xlsx_xls_xlsb_and_ods() {
+    let (sheet, reference) = rows(&corpus("calamine-tests/tests/issues.xlsx"), None);
+    for file in ["issues.xls", "issues.xlsb", "issues.ods"] {
+        let (s, got) = rows(&corpus(&format!("calamine-tests/tests/{file}")), None);
+        assert_eq!(s, sheet, "{file}");
+        assert_eq!(got[0], reference[0], "{file}");
+    }
+}
+
+#[test]
+fn csv_spectrum_quotes_newlines_and_utf8_parse_exactly() {
+    let (_, got) = rows(&corpus("csv-spectrum/quotes_and_newlines.csv"), None);
+    assert_eq!(
+        got,
+        vec![
+            (1, cells(&["a", "b"])),
+            (2, cells(&["1", "ha \n\"ha\" \nha"])),
+            (3, cells(&["3", "4"])),
+        ]
     );
+    let (_, got) = rows(&corpus("csv-spectrum/comma_in_quotes.csv"), None);
+    assert_eq!(
+        got[1].1,
+        cells(&["John", "Doe", "120 any st.", "Anytown, WW", "08123"])
+    );
+    let (_, got) = rows(&corpus("csv-spectrum/utf8.csv"), None);
+    assert_eq!(got[2].1, cells(&["4", "5", "ʤ"]));
+    let (_, lf) = rows(&corpus("csv-spectrum/newlines.csv"), None);
+    assert_eq!(lf[2], (3, cells(&["Once upon \na time", "5", "6"])));
+    // Numbered as a spreadsheet shows the file: a record, not a line.
+    assert_eq!(lf[3], (4, cells(&["7", "8", "9"])));
+    let (_, escaped) = rows(&corpus("csv-spectrum/escaped_quotes.csv"), None);
+    assert_eq!(escaped[1].1, cells(&["1", "ha \"ha\" ha"]));
+}
+
+#[test]
+fn sheets_are_picked_the_same_way_in_every_workbook_format() {
+    for ext in ["xlsx", "xls", "xlsb", "ods"] {
+        let file = corpus(&format!("calamine-tests/tests/any_sheets.{ext}"));
+        assert_eq!(rows(&file, None).0, "Visible", "{ext}");
+        assert_eq!(rows(&file, Some("hidden")).0, "Hidden", "{ext}");
+        assert_eq!(rows(&file, Some("3")).0, "VeryHidden", "{ext}");
+        let opts = SourceOptions {
+            sheet: Some("Nope".into()),
+            ..SourceOptions::default()
+        };
+        let err = source::open(&file, &opts).err().unwrap().to_string();
+        assert!(
+            err.ends_with("sheets in this workbook: Visible, Hidden, VeryHidden, Chart"),
+            "{ext}: {err}"
+        );
+    }
+}
+
+#[test]
+fn ods_merged_cells_are_filled_like_the_other_formats() {
+    // A2:A3 is merged and holds "A"; B3 is a plain empty cell.
+    let (_, got) = rows(&corpus("calamine-tests/tests/merged_cells.ods"), None);
+    assert_eq!(
+        got,
+        vec![
+            (1, cells(&["A", "B", "C"])),
+            (2, cells(&["A", "B", "C"])),
+            (3, cells(&["A", "", "C"])),
+        ]
+    );
+    let (_, xlsx) = rows(&corpus("calamine-tests/tests/merged_range.xlsx"), None);
+    let (_, xls) = rows(&corpus("calamine-tests/tests/merged_range.xls"), None);
+    assert_eq!(xlsx, xls);
 }

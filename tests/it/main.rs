@@ -7,12 +7,17 @@
 //! PostgreSQL tests fail: they are never skipped.
 
 mod accounting;
+mod api;
 mod cli;
 mod core_values;
 mod corpus;
+mod corpus_bounds;
 mod faults;
+mod formats;
 mod fuzz_smoke;
 mod helpers;
 mod hostile;
 mod isolation;
+mod options;
 mod strategies;
+mod values;

@@ -1,0 +1,142 @@
+//! Every error answer of the service: a status code and `{"error": …}`
+//! (plus an optional `detail`). The tutorial's messages are kept word for
+//! word; internal details are logged once and never sent to the client.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use crate::pipeline::Method;
+
+/// Seconds a client is asked to wait after a 503 for load.
+pub const RETRY_AFTER_SECS: u64 = 5;
+
+/// An error answer.
+#[derive(Debug)]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// The `error` field.
+    pub error: String,
+    /// An optional `detail` field (safe for clients).
+    pub detail: Option<String>,
+    /// Seconds for a `Retry-After` header.
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    /// An answer with `status` and `error`.
+    pub fn new(status: StatusCode, error: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            error: error.into(),
+            detail: None,
+            retry_after: None,
+        }
+    }
+
+    /// Adds a `detail` field.
+    pub fn with_detail(mut self, detail: impl Into<String>) -> ApiError {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    /// The tutorial's 400 when the multipart body has no `file` field.
+    pub fn no_file() -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "No file uploaded")
+    }
+
+    /// The tutorial's 400 for a file type we do not read.
+    pub fn not_excel(detail: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "Only Excel files allowed").with_detail(detail)
+    }
+
+    /// The tutorial's 400 for an unknown `method`, listing every method.
+    pub fn invalid_method() -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, invalid_method_message())
+    }
+
+    /// 413: the upload is over the configured limit.
+    pub fn too_large(limit: u64) -> ApiError {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("File too large: the limit is {limit} bytes"),
+        )
+        .with_detail("raise it with --max-upload-bytes / SHEETPIPE_MAX_UPLOAD_BYTES")
+    }
+
+    /// 503 with `Retry-After`: every running and queue slot is taken, or
+    /// the server is shutting down.
+    pub fn busy(why: &str) -> ApiError {
+        ApiError {
+            retry_after: Some(RETRY_AFTER_SECS),
+            ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, why)
+        }
+    }
+
+    /// 404 for an unknown import id.
+    pub fn no_import(id: &str) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, format!("No import with id {id}"))
+    }
+
+    /// 500 whose cause is logged, not sent.
+    pub fn internal(cause: impl std::fmt::Display) -> ApiError {
+        tracing::error!(error = %cause, "internal error");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
+    }
+
+    /// 503: the database did not answer.
+    pub fn database(cause: impl std::fmt::Display) -> ApiError {
+        tracing::warn!(error = %cause, "database unavailable");
+        ApiError {
+            retry_after: Some(RETRY_AFTER_SECS),
+            ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "Database unavailable")
+        }
+        .with_detail(cause.to_string())
+    }
+}
+
+/// `Invalid method. Use: sequential, concurrent, batch, or copy` — built
+/// from [`Method::ALL`] so a new method is listed without editing this.
+pub fn invalid_method_message() -> String {
+    let names: Vec<&str> = Method::ALL.iter().map(|m| m.name()).collect();
+    let (last, rest) = names.split_last().expect("at least one method");
+    format!("Invalid method. Use: {}, or {last}", rest.join(", "))
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = json!({ "error": self.error });
+        if let Some(d) = self.detail {
+            body["detail"] = json!(d);
+        }
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_method_message_lists_every_method_like_the_tutorial() {
+        assert_eq!(
+            invalid_method_message(),
+            "Invalid method. Use: sequential, concurrent, batch, or copy"
+        );
+    }
+
+    #[test]
+    fn busy_answers_carry_retry_after() {
+        let r = ApiError::busy("Server busy").into_response();
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(r.headers()[header::RETRY_AFTER], "5");
+    }
+}

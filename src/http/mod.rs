@@ -1,0 +1,267 @@
+//! The HTTP service (`sheetpipe serve`): axum routes that translate
+//! requests into pipeline calls and reports into JSON. The pipeline knows
+//! nothing of HTTP; this layer owns uploads, the job registry, load limits,
+//! progress streaming and graceful shutdown.
+//!
+//! ```text
+//!  client ─► request id ─► trace (1 line/request) ─► catch-panic ─► routes
+//!    POST /upload        upload ─► runner::start ─► wait ─► 200 + report
+//!    POST /imports       upload ─► runner::start ─► 202 + Location
+//!    GET  /imports[/{id}[/events|/rejects.csv]]  registry, else `imports` table
+//!    DELETE /imports/{id} cancel token
+//!    GET  /health        sink.ping()
+//! ```
+//!
+//! * [`upload`]: multipart → private temporary file, size limit, SHA-256,
+//!   magic bytes.
+//! * [`jobs`]: the registry, the load semaphores, shutdown.
+//! * [`runner`]: one import's life (queued → running → ended), recorded in
+//!   the `imports` table; panics become failed imports.
+//! * [`imports`], [`events`]: the endpoints; [`errors`]: every error answer.
+
+pub mod errors;
+pub mod events;
+pub mod imports;
+pub mod jobs;
+pub mod runner;
+pub mod upload;
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+
+use futures::future::BoxFuture;
+
+use crate::pipeline::{self, Control, ImportJob, ImportReport, Plan};
+use crate::record::Rules;
+use crate::sink::Sink;
+use crate::source::SourceOptions;
+
+/// Everything `serve` can be told (each from a flag or an environment
+/// variable; see `cli::serve`).
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// Holds `rejects/` (kept) and the private upload directory (per process).
+    pub data_dir: PathBuf,
+    /// Largest accepted upload, in bytes.
+    pub max_upload_bytes: u64,
+    /// Imports running at once.
+    pub max_running: usize,
+    /// Imports waiting for a running slot (uploads in progress included).
+    pub max_queued: usize,
+    /// How long running imports may go on after a shutdown signal.
+    pub shutdown_grace: Duration,
+    /// Writer tasks per import (default: the method's).
+    pub workers: Option<usize>,
+    /// Rows per unit (default: the method's).
+    pub batch_size: Option<usize>,
+    /// How every upload is read (limits, …); the sheet is set per request.
+    pub source: SourceOptions,
+    /// Validation rules.
+    pub rules: Rules,
+    /// What runs one import: [`run_pipeline`]. A seam, so that tests can
+    /// wrap the real pipeline to inject a fault (e.g. a panic).
+    pub importer: Importer,
+}
+
+/// The function that runs one import for the service.
+pub type Importer = fn(ImportJob, Plan, Sink, Control) -> BoxFuture<'static, ImportReport>;
+
+/// The service's [`Importer`]: [`pipeline::run`].
+pub fn run_pipeline(
+    job: ImportJob,
+    plan: Plan,
+    sink: Sink,
+    ctl: Control,
+) -> BoxFuture<'static, ImportReport> {
+    Box::pin(async move { pipeline::run(job, &plan, &sink, &ctl).await })
+}
+
+/// Default upload limit: 100 MiB.
+pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 100 << 20;
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        ServeConfig {
+            data_dir: PathBuf::from("sheetpipe-data"),
+            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            max_running: crate::pipeline::cores(),
+            max_queued: 64,
+            shutdown_grace: Duration::from_secs(30),
+            workers: None,
+            batch_size: None,
+            source: SourceOptions::default(),
+            rules: Rules::default(),
+            importer: run_pipeline,
+        }
+    }
+}
+
+/// What every handler shares. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+/// The contents of [`AppState`].
+pub struct Shared {
+    /// The database.
+    pub sink: Sink,
+    /// The settings.
+    pub config: ServeConfig,
+    /// Every import of this process.
+    pub registry: jobs::Registry,
+    /// Private (0700) directory for uploads, removed when the server ends.
+    uploads: tempfile::TempDir,
+    /// Where each import's rejects report is kept (`{id}.csv`).
+    rejects_dir: PathBuf,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Creates the data directories and the registry.
+    pub fn new(sink: Sink, config: ServeConfig) -> std::io::Result<AppState> {
+        let rejects_dir = config.data_dir.join("rejects");
+        std::fs::create_dir_all(&rejects_dir)?;
+        // mkdtemp: a fresh directory only this user can enter.
+        let uploads = tempfile::Builder::new()
+            .prefix("uploads-")
+            .tempdir_in(&config.data_dir)?;
+        let registry = jobs::Registry::new(config.max_running, config.max_queued);
+        Ok(AppState(Arc::new(Shared {
+            sink,
+            config,
+            registry,
+            uploads,
+            rejects_dir,
+        })))
+    }
+
+    /// The private upload directory.
+    pub fn uploads_dir(&self) -> &Path {
+        self.uploads.path()
+    }
+
+    /// The rejects report of import `id` (a validated UUID).
+    pub fn rejects_path(&self, id: &str) -> PathBuf {
+        self.rejects_dir.join(format!("{id}.csv"))
+    }
+}
+
+/// The router with every route and layer.
+pub fn app(state: AppState) -> Router {
+    let body_limit = state
+        .config
+        .max_upload_bytes
+        .saturating_add(upload::MULTIPART_SLACK);
+    let uploads = Router::new()
+        .route("/upload", post(imports::upload_sync))
+        .route("/imports", post(imports::upload_async).get(imports::list))
+        .layer(DefaultBodyLimit::max(
+            usize::try_from(body_limit).unwrap_or(usize::MAX),
+        ));
+    Router::new()
+        .merge(uploads)
+        .route("/health", get(health))
+        .route(
+            "/imports/{id}",
+            get(imports::status).delete(imports::cancel),
+        )
+        .route("/imports/{id}/events", get(events::events))
+        .route("/imports/{id}/rejects.csv", get(imports::rejects))
+        .fallback(|| async { errors::ApiError::new(StatusCode::NOT_FOUND, "Not found") })
+        .with_state(state)
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_request(())
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO))
+                .on_failure(()),
+        )
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+fn request_span<B>(req: &Request<B>) -> tracing::Span {
+    let id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-");
+    tracing::info_span!("request", request_id = %id, method = %req.method(), uri = %req.uri())
+}
+
+fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let text = err
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| err.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    errors::ApiError::internal(format!("handler panicked: {text}")).into_response()
+}
+
+/// `GET /health`: 200 `{"status":"healthy"}` when the database answers,
+/// 503 `{"status":"unhealthy","error":…}` when it does not (within 5 s).
+async fn health(State(state): State<AppState>) -> Response {
+    let ping = tokio::time::timeout(Duration::from_secs(5), state.sink.ping()).await;
+    let error = match ping {
+        Ok(Ok(())) => return Json(json!({ "status": "healthy" })).into_response(),
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => "the database did not answer within 5s".to_string(),
+    };
+    tracing::warn!(%error, "health check failed");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(json!({ "status": "unhealthy", "error": error })),
+    )
+        .into_response()
+}
+
+/// Serves until `shutdown` resolves, then shuts down gracefully: stop
+/// accepting connections, let running imports finish within the grace
+/// period, cancel the rest (each recorded in the `imports` table), wait for
+/// open requests to be answered.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let stop_accepting = CancellationToken::new();
+    let server = axum::serve(listener, app(state.clone()))
+        .with_graceful_shutdown(stop_accepting.clone().cancelled_owned());
+    let mut server = tokio::spawn(async move { server.await });
+    tokio::select! {
+        ended = &mut server => return ended.unwrap_or_else(|e| Err(std::io::Error::other(e))),
+        () = shutdown => {}
+    }
+    tracing::info!("shutdown requested: no new connections");
+    stop_accepting.cancel();
+    state.registry.shutdown(state.config.shutdown_grace).await;
+    // Every import has ended, so every waiting request has its answer and
+    // every event stream its last event; give them a moment to be sent.
+    match tokio::time::timeout(Duration::from_secs(10), &mut server).await {
+        Ok(ended) => ended.unwrap_or_else(|e| Err(std::io::Error::other(e))),
+        Err(_) => {
+            tracing::warn!("connections still open 10s after the imports ended: closing them");
+            server.abort();
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,295 @@
+//! Running one accepted upload as an import, synchronous or not: record it
+//! (`queued`), wait for a running slot, run the pipeline in its own task
+//! under an `import` span carrying its id, record the end, publish the
+//! outcome, remove the upload. A panic inside the import becomes a failed
+//! import (and a 500 for a synchronous upload); the process lives on.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::http::StatusCode;
+use serde_json::json;
+use tracing::Instrument;
+
+use super::errors::ApiError;
+use super::jobs::{Job, JobMeta, JobStatus, Outcome, Ticket};
+use super::upload::Upload;
+use super::AppState;
+use crate::pipeline::{self, ImportError, ImportJob, ImportReport, Method, Plan, Progress, Status};
+use crate::record::HeaderOptions;
+use crate::sink::imports::{now, ImportEnd, ImportRow};
+use crate::source::{SourceError, SourceOptions};
+
+/// Options of one import beyond the file.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// The strategy.
+    pub method: Method,
+    /// Sheet to read (default: the first visible worksheet).
+    pub sheet: Option<String>,
+    /// Where the header is and how it maps (`header_row=`, `map=`).
+    pub header: HeaderOptions,
+    /// Read and validate only (`dry_run=true`).
+    pub dry_run: bool,
+}
+
+/// Records the upload as a queued import and starts its task. The ticket
+/// is held by the task until the import has ended.
+pub async fn start(
+    state: &AppState,
+    upload: Upload,
+    req: Request,
+    ticket: Ticket,
+) -> Result<Arc<Job>, ApiError> {
+    if state.registry.is_draining() {
+        return Err(ApiError::busy("Server is shutting down"));
+    }
+    let job = state.registry.register(JobMeta {
+        filename: upload.filename.clone(),
+        sha256: upload.sha256.clone(),
+        method: req.method,
+        bytes: upload.bytes,
+    });
+    let row = ImportRow {
+        id: job.id.clone(),
+        filename: job.meta.filename.clone(),
+        sha256: job.meta.sha256.clone(),
+        method: req.method.name().to_string(),
+        status: JobStatus::Queued.as_str().to_string(),
+        bytes: job.meta.bytes as i64,
+        rows_read: 0,
+        inserted: 0,
+        rejected: 0,
+        created_at: job.created_at.clone(),
+        started_at: None,
+        finished_at: None,
+        error: None,
+    };
+    if let Err(e) = state.sink.insert_import(&row).await {
+        state.registry.remove(&job.id);
+        return Err(ApiError::database(e));
+    }
+    let span = tracing::info_span!("import", import_id = %job.id);
+    let task = run(state.clone(), job.clone(), upload, req, ticket).instrument(span);
+    state.registry.spawn(task);
+    Ok(job)
+}
+
+async fn run(state: AppState, job: Arc<Job>, upload: Upload, req: Request, ticket: Ticket) {
+    tracing::info!(
+        filename = %job.meta.filename,
+        bytes = job.meta.bytes,
+        sha256 = %job.meta.sha256,
+        format = upload.format.name(),
+        method = %req.method,
+        "import queued"
+    );
+    let (report, reason) = match state.registry.run_slot(&job).await {
+        Err(reason) => (not_started(req.method), Some(reason.to_string())),
+        Ok(permit) => {
+            let at = now();
+            job.set_running(at.clone());
+            if let Err(e) = state.sink.start_import(&job.id, &at).await {
+                tracing::warn!(error = %e, "cannot record the start of the import");
+            }
+            tracing::info!("import running");
+            let work = pipeline_task(&state, &job, upload.path.to_path_buf(), &req);
+            let report = execute(work, req.method, &job.ctl.progress).await;
+            drop(permit);
+            let reason = (report.status == Status::Cancelled).then(|| {
+                if state.registry.is_hard_stopped() {
+                    "cancelled by server shutdown (grace period over)".to_string()
+                } else {
+                    "cancelled by request".to_string()
+                }
+            });
+            (report, reason)
+        }
+    };
+    drop(upload); // the temporary file is removed here, whatever happened
+    finish(&state, &job, report, reason).await;
+    drop(ticket);
+}
+
+/// The pipeline call for this job, owning everything it needs.
+fn pipeline_task(
+    state: &AppState,
+    job: &Job,
+    path: PathBuf,
+    req: &Request,
+) -> impl Future<Output = ImportReport> + Send + 'static {
+    let cfg = &state.config;
+    let import = ImportJob {
+        source: SourceOptions {
+            sheet: req.sheet.clone(),
+            ..cfg.source.clone()
+        },
+        rules: cfg.rules.clone(),
+        header: req.header.clone(),
+        dry_run: req.dry_run,
+        rejects_file: Some(state.rejects_path(&job.id)),
+        ..ImportJob::new(path)
+    };
+    let plan = Plan::new(req.method, cfg.workers, cfg.batch_size);
+    (cfg.importer)(import, plan, state.sink.clone(), job.ctl.clone())
+}
+
+/// Runs `work` in its own task: a panic becomes a failed report (with the
+/// counts committed so far, from the live progress), never a dead process.
+pub async fn execute<F>(work: F, method: Method, progress: &Progress) -> ImportReport
+where
+    F: Future<Output = ImportReport> + Send + 'static,
+{
+    let started = Instant::now();
+    match tokio::spawn(work.in_current_span()).await {
+        Ok(report) => report,
+        Err(e) => {
+            let why = if e.is_panic() {
+                let payload = e.into_panic();
+                let text = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".into());
+                format!("the import panicked: {text}")
+            } else {
+                "the import task was aborted".to_string()
+            };
+            tracing::error!(error = %why, "import failed");
+            let p = progress.snapshot();
+            ImportReport {
+                status: Status::Failed,
+                rows_read: p.rows_read.max(p.inserted + p.rejected),
+                inserted: p.inserted,
+                rejected: p.rejected,
+                duration: started.elapsed(),
+                error: Some(ImportError::Internal(why)),
+                ..not_started(method)
+            }
+        }
+    }
+}
+
+/// The report of an import that never ran.
+fn not_started(method: Method) -> ImportReport {
+    ImportReport {
+        method,
+        status: Status::Cancelled,
+        ..ImportReport::default()
+    }
+}
+
+/// Records the end in the table, then publishes it (so that whoever sees
+/// the outcome finds the table already up to date).
+async fn finish(state: &AppState, job: &Job, report: ImportReport, reason: Option<String>) {
+    let status = match report.status {
+        Status::Completed => JobStatus::Completed,
+        Status::Failed => JobStatus::Failed,
+        Status::Cancelled => JobStatus::Cancelled,
+    };
+    let error = report.error.as_ref().map(|e| e.to_string()).or(reason);
+    let (http_status, mut body) = answer(&report, state.registry.is_draining());
+    body["import_id"] = json!(job.id);
+    let at = now();
+    let end = ImportEnd {
+        status: status.as_str(),
+        rows_read: report.rows_read as i64,
+        inserted: report.inserted as i64,
+        rejected: report.rejected as i64,
+        finished_at: &at,
+        error: error.as_deref(),
+    };
+    if let Err(e) = state.sink.finish_import(&job.id, &end).await {
+        tracing::warn!(error = %e, "cannot record the end of the import");
+    }
+    tracing::info!(
+        status = status.as_str(),
+        rows_read = report.rows_read,
+        inserted = report.inserted,
+        rejected = report.rejected,
+        duration = %pipeline::go_duration(report.duration),
+        error = error.as_deref().unwrap_or(""),
+        "import finished"
+    );
+    let outcome = Outcome {
+        http_status,
+        body,
+        error,
+    };
+    job.set_finished(status, at, outcome);
+    state.registry.retire(&job.id);
+}
+
+/// The status code and body a synchronous upload answers with.
+pub fn answer(report: &ImportReport, draining: bool) -> (StatusCode, serde_json::Value) {
+    let mut body = report.to_json();
+    let code = match (&report.status, &report.error) {
+        (Status::Completed, _) => StatusCode::OK,
+        (Status::Cancelled, _) if draining => StatusCode::SERVICE_UNAVAILABLE,
+        (Status::Cancelled, _) => StatusCode::CONFLICT,
+        (_, Some(ImportError::Source(SourceError::Unsupported(why)))) => {
+            body["error"] = json!("Only Excel files allowed");
+            body["detail"] = json!(why);
+            StatusCode::BAD_REQUEST
+        }
+        (_, Some(ImportError::Source(_) | ImportError::Header(_))) => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        (_, Some(ImportError::Database(_))) => StatusCode::SERVICE_UNAVAILABLE,
+        _ => {
+            // The cause is in the log and the imports table, not in the answer.
+            body["error"] = json!("Internal server error: the import failed unexpectedly");
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+    };
+    (code, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_import_becomes_a_failed_report_and_a_500() {
+        let progress = Progress::default();
+        progress
+            .inserted
+            .store(7, std::sync::atomic::Ordering::Relaxed);
+        progress
+            .rows_read
+            .store(9, std::sync::atomic::Ordering::Relaxed);
+        let report = execute(
+            async { panic!("boom in a stage") },
+            Method::Batch,
+            &progress,
+        )
+        .await;
+        assert_eq!(report.status, Status::Failed);
+        let error = report.error.as_ref().unwrap().to_string();
+        assert!(error.contains("boom in a stage"), "{error}");
+        assert_eq!((report.rows_read, report.inserted), (9, 7));
+        let (code, body) = answer(&report, false);
+        assert_eq!(code, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(body["message"], "Import failed");
+        assert!(!body["error"].as_str().unwrap().contains("boom"));
+    }
+
+    #[test]
+    fn answers_map_each_ending_to_its_status_code() {
+        let mut r = not_started(Method::Copy);
+        assert_eq!(answer(&r, false).0, StatusCode::CONFLICT);
+        assert_eq!(answer(&r, true).0, StatusCode::SERVICE_UNAVAILABLE);
+        r.status = Status::Failed;
+        r.error = Some(ImportError::Source(SourceError::Unsupported("xls".into())));
+        let (code, body) = answer(&r, false);
+        assert_eq!(code, StatusCode::BAD_REQUEST);
+        assert_eq!(body["error"], "Only Excel files allowed");
+        r.error = Some(ImportError::Source(SourceError::Empty));
+        assert_eq!(answer(&r, false).0, StatusCode::UNPROCESSABLE_ENTITY);
+        r.status = Status::Completed;
+        r.error = None;
+        assert_eq!(answer(&r, false).0, StatusCode::OK);
+    }
+}

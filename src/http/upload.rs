@@ -1,0 +1,209 @@
+//! Receiving an upload safely: the multipart field `file` is streamed to a
+//! temporary file with a generated name inside the server's private upload
+//! directory (mode 0700; the file itself 0600, created with O_EXCL), hashed
+//! (SHA-256) and counted on the way. The client's filename is kept only as
+//! metadata — it never becomes part of a path — so `../../etc/passwd` or two
+//! uploads named alike at once cannot collide or escape. The file is removed
+//! when the [`Upload`] is dropped, whatever happened to the import.
+//!
+//! A body over the size limit is answered 413 as soon as the limit is
+//! crossed (or before reading anything, when `Content-Length` already says
+//! so): it is never buffered.
+
+use std::path::Path;
+
+use axum::extract::multipart::{Field, Multipart, MultipartError};
+use axum::http::{HeaderMap, StatusCode};
+use sha2::{Digest, Sha256};
+use tempfile::TempPath;
+use tokio::io::AsyncWriteExt;
+
+use super::errors::ApiError;
+use crate::source::{self, Format};
+
+/// Extensions we accept (the tutorial's `.xlsx` and every format we read).
+pub const EXTENSIONS: [&str; 5] = ["xlsx", "xls", "xlsb", "ods", "csv"];
+
+/// Room for the multipart framing around the file in a `Content-Length`.
+pub const MULTIPART_SLACK: u64 = 64 * 1024;
+
+/// A file received from a client, on disk under a generated name.
+#[derive(Debug)]
+pub struct Upload {
+    /// The temporary file; deleted on drop.
+    pub path: TempPath,
+    /// The client's filename (metadata only; control characters removed).
+    pub filename: String,
+    /// SHA-256 of the content, lowercase hex.
+    pub sha256: String,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// The format its content shows.
+    pub format: Format,
+}
+
+/// Answers 413 before reading the body when `Content-Length` is already
+/// over the limit (plus room for the multipart framing).
+pub fn check_content_length(headers: &HeaderMap, max_bytes: u64) -> Result<(), ApiError> {
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(n) if n > max_bytes.saturating_add(MULTIPART_SLACK) => {
+            Err(ApiError::too_large(max_bytes))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Reads the multipart body until the `file` field, and streams that field
+/// into `dir`. Other fields are skipped.
+pub async fn receive(
+    mut multipart: Multipart,
+    dir: &Path,
+    max_bytes: u64,
+) -> Result<Upload, ApiError> {
+    loop {
+        let field = multipart
+            .next_field()
+            .await
+            .map_err(|e| multipart_error(e, "Invalid multipart body", max_bytes))?;
+        let Some(field) = field else {
+            return Err(ApiError::no_file());
+        };
+        if field.name() == Some("file") {
+            return save(field, dir, max_bytes).await;
+        }
+    }
+}
+
+async fn save(mut field: Field<'_>, dir: &Path, max_bytes: u64) -> Result<Upload, ApiError> {
+    let filename = clean_filename(field.file_name().unwrap_or_default());
+    let Some(ext) = accepted_extension(&filename) else {
+        return Err(ApiError::not_excel(format!(
+            "{filename:?}: accepted extensions are .{}",
+            EXTENSIONS.join(", .")
+        )));
+    };
+    // The suffix comes from our own list, never from the client's text.
+    let temp = tempfile::Builder::new()
+        .prefix("upload-")
+        .suffix(&format!(".{ext}"))
+        .tempfile_in(dir)
+        .map_err(ApiError::internal)?;
+    let (file, path) = temp.into_parts();
+    let mut file = tokio::fs::File::from_std(file);
+    let mut hasher = Sha256::new();
+    let mut bytes = 0u64;
+    while let Some(chunk) = field
+        .chunk()
+        .await
+        .map_err(|e| multipart_error(e, "Upload interrupted", max_bytes))?
+    {
+        bytes += chunk.len() as u64;
+        if bytes > max_bytes {
+            return Err(ApiError::too_large(max_bytes));
+        }
+        hasher.update(&chunk);
+        file.write_all(&chunk).await.map_err(ApiError::internal)?;
+    }
+    file.flush().await.map_err(ApiError::internal)?;
+    drop(file);
+    if bytes == 0 {
+        return Err(ApiError::no_file().with_detail("the uploaded file is empty"));
+    }
+    let format = detect(&path).await?;
+    Ok(Upload {
+        path,
+        filename,
+        sha256: hex(&hasher.finalize()),
+        bytes,
+        format,
+    })
+}
+
+/// A broken body is a 400; a body over the router's limit a 413.
+fn multipart_error(e: MultipartError, what: &str, max_bytes: u64) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::too_large(max_bytes)
+    } else {
+        ApiError::new(StatusCode::BAD_REQUEST, what).with_detail(e.body_text())
+    }
+}
+
+/// Judges the content by its magic bytes: only spreadsheet formats pass.
+async fn detect(path: &Path) -> Result<Format, ApiError> {
+    let p = path.to_path_buf();
+    let format = tokio::task::spawn_blocking(move || source::detect(&p))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    match format {
+        Format::Xlsx | Format::Xls | Format::Xlsb | Format::Ods | Format::Csv => Ok(format),
+        other => Err(ApiError::not_excel(other.unsupported_message())),
+    }
+}
+
+/// The lowercase extension of `filename` when it is one we accept.
+pub fn accepted_extension(filename: &str) -> Option<&'static str> {
+    let (_, ext) = filename.rsplit_once('.')?;
+    EXTENSIONS
+        .into_iter()
+        .find(|e| e.eq_ignore_ascii_case(ext.trim()))
+}
+
+/// The filename as metadata: control characters dropped, at most 255 chars.
+pub fn clean_filename(name: &str) -> String {
+    name.chars().filter(|c| !c.is_control()).take(255).collect()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_spreadsheet_extensions_are_accepted_whatever_their_case() {
+        assert_eq!(accepted_extension("Report.XLSX"), Some("xlsx"));
+        assert_eq!(accepted_extension("a.b.csv"), Some("csv"));
+        assert_eq!(accepted_extension("data.ods"), Some("ods"));
+        assert_eq!(accepted_extension("../../etc/passwd"), None);
+        assert_eq!(accepted_extension("evil.exe"), None);
+        assert_eq!(accepted_extension("xlsx"), None);
+    }
+
+    #[test]
+    fn filenames_are_kept_as_text_without_control_characters() {
+        assert_eq!(clean_filename("a\r\nb\0.xlsx"), "ab.xlsx");
+        assert_eq!(clean_filename(&"x".repeat(400)).len(), 255);
+        assert_eq!(clean_filename("../../etc/passwd"), "../../etc/passwd");
+    }
+
+    #[test]
+    fn a_declared_length_over_the_limit_is_refused_before_reading() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            axum::http::header::CONTENT_LENGTH,
+            "999999999".parse().unwrap(),
+        );
+        assert!(check_content_length(&h, 1000).is_err());
+        h.insert(axum::http::header::CONTENT_LENGTH, "2000".parse().unwrap());
+        assert!(check_content_length(&h, 1000).is_ok(), "framing slack");
+    }
+
+    #[test]
+    fn sha256_is_lowercase_hex() {
+        assert_eq!(
+            hex(&Sha256::digest(b"abc")),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}

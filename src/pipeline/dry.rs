@@ -1,0 +1,95 @@
+//! `--dry-run` (HTTP `dry_run=true`): the same reader stage, header mapping
+//! and validation as a real import, with the writers replaced by one task
+//! that counts the units it receives. No database is connected; the report's
+//! `inserted` counts the rows that passed validation (the database's own
+//! constraints are not checked). Rejections flow to the same collector, so
+//! the reject report is written as for a real import.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use tokio::sync::mpsc;
+
+use super::{collect, read_stage, Control, Event, ImportJob, ImportReport, Plan, ReadSummary};
+use super::{ImportError, Status};
+use crate::model::Record;
+use crate::record::HeaderMap;
+
+/// What the collector returns: inserted, rejected, first rejections, error.
+type Collected = (u64, u64, Vec<crate::model::Rejection>, Option<ImportError>);
+
+/// Runs `job` without writing anything (no database needed).
+pub async fn dry_run(job: ImportJob, plan: &Plan, ctl: &Control) -> ImportReport {
+    let started = Instant::now();
+    let stop = ctl.cancel.child_token();
+    let progress = ctl.progress.clone();
+    if let Ok(meta) = std::fs::metadata(&job.path) {
+        progress.bytes_total.store(meta.len(), Relaxed);
+    }
+    let header: Arc<OnceLock<HeaderMap>> = Arc::default();
+    // Units are only counted: a small bound keeps memory flat.
+    let (unit_tx, unit_rx) = async_channel::bounded::<Vec<Record>>(2);
+    let (event_tx, event_rx) = mpsc::channel::<Event>(1024);
+    let mut job = job;
+    job.source.bytes_read = progress.bytes_read.clone();
+    let (rejects_file, max_reported) = (job.rejects_file.clone(), job.max_reported);
+    let reader = {
+        let (event_tx, header, progress) = (event_tx.clone(), header.clone(), progress.clone());
+        let batch_size = plan.batch_size;
+        tokio::task::spawn_blocking(move || {
+            read_stage(
+                job, batch_size, unit_tx, event_tx, &stop, &header, &progress,
+            )
+        })
+    };
+    let counter = tokio::spawn(async move {
+        while let Ok(unit) = unit_rx.recv().await {
+            progress.inserted.fetch_add(unit.len() as u64, Relaxed);
+            let _ = event_tx.send(Event::Inserted(unit.len())).await;
+        }
+    });
+    let collected = collect(event_rx, max_reported, rejects_file, header.clone());
+    let stages = async {
+        let read = reader.await.unwrap_or_else(|e| {
+            let e = ImportError::Internal(format!("reader panicked: {e}"));
+            (ReadSummary::default(), Some(e))
+        });
+        let _ = counter.await;
+        read
+    };
+    let (collected, read) = tokio::join!(collected, stages);
+    report(plan, ctl, started, &header, read, collected)
+}
+
+/// The report of a dry run.
+fn report(
+    plan: &Plan,
+    ctl: &Control,
+    started: Instant,
+    header: &OnceLock<HeaderMap>,
+    (summary, read_error): (ReadSummary, Option<ImportError>),
+    (inserted, rejected, rejected_rows, report_error): Collected,
+) -> ImportReport {
+    let error = read_error.or(report_error);
+    let status = match (&error, ctl.cancel.is_cancelled()) {
+        (Some(_), _) => Status::Failed,
+        (None, true) => Status::Cancelled,
+        (None, false) => Status::Completed,
+    };
+    ImportReport {
+        method: plan.method,
+        status,
+        error,
+        sheet: summary.sheet,
+        rows_read: summary.rows_read,
+        inserted,
+        rejected,
+        duration: started.elapsed(),
+        rejected_rows,
+        ignored_columns: header.get().map(|h| h.ignored.clone()).unwrap_or_default(),
+        header: header.get().cloned(),
+        warnings: summary.warnings,
+        dry_run: true,
+    }
+}

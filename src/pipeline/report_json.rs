@@ -1,0 +1,60 @@
+//! The report as JSON: the tutorial's response object (`message`,
+//! `method`, `stats`) plus what sheetpipe adds (first rejected rows, sheet,
+//! header mapping, warnings). One shape for `import --json`, `POST /upload`
+//! and the job status, so the CLI and the HTTP layer only print it.
+
+use serde_json::json;
+
+use super::{ImportReport, Status};
+
+impl ImportReport {
+    /// The `message` field: the tutorial's words on success.
+    pub fn message(&self) -> &'static str {
+        match self.status {
+            Status::Completed if self.dry_run => "Dry run completed: nothing was written",
+            Status::Completed => "Import completed successfully",
+            Status::Cancelled => "Import cancelled",
+            Status::Failed => "Import failed",
+        }
+    }
+
+    /// The JSON object printed by `import --json` and answered by the service.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut out = json!({
+            "message": self.message(),
+            "method": self.method,
+            "stats": self.stats(),
+            "rejected": self.rejected_rows.iter().map(|r| json!({
+                "cell": r.place(),
+                "row": r.row,
+                "column": r.column,
+                "value": r.value,
+                "reason": r.reason,
+            })).collect::<Vec<_>>(),
+        });
+        if !self.sheet.is_empty() {
+            out["sheet"] = json!(self.sheet);
+        }
+        if !self.ignored_columns.is_empty() {
+            out["ignored_columns"] = json!(self.ignored_columns);
+        }
+        if let Some(h) = &self.header {
+            out["header"] = json!({
+                "row": h.row,
+                "mapping": h.mapping().into_iter().map(|(column, header, field)| json!({
+                    "column": column, "header": header, "field": field,
+                })).collect::<Vec<_>>(),
+            });
+        }
+        if !self.warnings.is_empty() {
+            out["warnings"] = json!(self.warnings);
+        }
+        if self.dry_run {
+            out["dry_run"] = json!(true);
+        }
+        if let Some(e) = &self.error {
+            out["error"] = json!(e.to_string());
+        }
+        out
+    }
+}

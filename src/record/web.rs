@@ -1,0 +1,139 @@
+//! Email and website rules: one syntactically valid address; an http(s)
+//! URL or a bare domain (stored as `https://domain`).
+
+/// Why a domain is not one, or `Ok` for `example.com`, `sub.example.co.uk`:
+/// dotted labels of letters, digits and `-`, ending in a top-level domain
+/// of at least two letters.
+fn check_domain(domain: &str) -> Result<(), &'static str> {
+    // No allocation: this runs for every row with an email or website.
+    let labels = domain.split('.').count();
+    if labels < 2 || domain.split('.').any(str::is_empty) {
+        return Err("the domain must look like example.com");
+    }
+    let tld = domain.rsplit('.').next().unwrap_or_default();
+    if tld.chars().count() < 2 || !tld.chars().all(|c| c.is_alphabetic()) {
+        return Err("the domain must end in a top-level domain such as .com");
+    }
+    if !domain
+        .chars()
+        .all(|c| c.is_alphanumeric() || c == '-' || c == '.')
+    {
+        return Err("the domain has characters a domain cannot have");
+    }
+    Ok(())
+}
+
+/// `local@domain.tld`: exactly one address — one `@`, no spaces, no list
+/// separators — and a valid domain.
+pub fn check_email(email: &str) -> Result<(), String> {
+    let bad = |why: &str| Err(format!("invalid email address: {why}"));
+    if email.contains([',', ';']) || email.matches('@').count() > 1 {
+        return bad("one address per cell, found more than one");
+    }
+    if email.chars().any(char::is_whitespace) {
+        return bad("it contains spaces");
+    }
+    let Some((local, domain)) = email.split_once('@') else {
+        return bad("it has no '@'");
+    };
+    if local.is_empty() {
+        return bad("nothing before '@'");
+    }
+    check_domain(domain).or_else(bad)
+}
+
+/// An http(s) URL is kept as is (`Ok(None)`); a bare domain, optionally
+/// with a path, becomes `https://` + it (`Ok(Some(url))`); anything else
+/// is refused with a reason.
+pub fn normalize_website(site: &str) -> Result<Option<String>, String> {
+    let bad = |why: &str| Err(format!("invalid website: {why}"));
+    if site.chars().any(char::is_whitespace) {
+        return bad("it contains spaces");
+    }
+    let has = |scheme: &str| {
+        site.get(..scheme.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(scheme))
+    };
+    let (rest, bare) = if has("https://") {
+        (&site[8..], false)
+    } else if has("http://") {
+        (&site[7..], false)
+    } else if site.contains("://") {
+        return bad("only http:// and https:// addresses are accepted");
+    } else {
+        (site, true)
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if bare && (authority.contains('@') || authority.contains(':')) {
+        return bad("expected an http(s) URL or a domain such as example.com");
+    }
+    let host = authority.rsplit('@').next().unwrap_or_default();
+    let host = match host.rsplit_once(':') {
+        Some((h, port))
+            if !bare && !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            h
+        }
+        _ => host,
+    };
+    let is_ipv4 = host.split('.').count() == 4 && host.split('.').all(|p| p.parse::<u8>().is_ok());
+    if !(is_ipv4 || (!bare && host == "localhost")) {
+        if let Err(why) = check_domain(host) {
+            return bad(why);
+        }
+    }
+    Ok(bare.then(|| format!("https://{site}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_must_be_one_valid_address() {
+        for ok in ["a@b.co", "first.last+tag@sub.example.org", "x@exa-mple.io"] {
+            assert!(check_email(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "plain",
+            "@x.com",
+            "a@b",
+            "a@@b.com",
+            "a@b.c",
+            "a b@c.com",
+            "a@.com",
+            "a@b..com",
+        ] {
+            assert!(check_email(bad).is_err(), "{bad}");
+        }
+        for two in ["a@b.com, c@d.com", "a@b.com;c@d.com", "a@b.com c@d.com"] {
+            let err = check_email(two).unwrap_err();
+            assert!(err.contains("more than one"), "{two}: {err}");
+        }
+    }
+
+    #[test]
+    fn websites_are_http_urls_or_bare_domains_made_https() {
+        assert_eq!(normalize_website("https://acme.com/x?y=1"), Ok(None));
+        assert_eq!(normalize_website("HTTP://Acme.com:8080/"), Ok(None));
+        assert_eq!(
+            normalize_website("acme.com"),
+            Ok(Some("https://acme.com".into()))
+        );
+        assert_eq!(
+            normalize_website("www.acme.co.uk/about"),
+            Ok(Some("https://www.acme.co.uk/about".into()))
+        );
+        for bad in [
+            "ftp://acme.com",
+            "acme",
+            "javascript:alert(1)",
+            "https://",
+            "not a url",
+            "http://acme",
+            "user@acme.com",
+        ] {
+            assert!(normalize_website(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,393 @@
+//! The `imports` table: one row per import the HTTP service accepted —
+//! id, original filename, sha256, method, status, counts, timestamps and
+//! error — on both backends, so that history survives a restart.
+//!
+//! The service writes a row when it accepts an upload (`queued`), updates it
+//! when the import starts (`running`) and when it ends (`completed`,
+//! `failed`, `cancelled`). Timestamps are produced by the service (RFC 3339,
+//! UTC, milliseconds) so both backends read back the same text.
+
+use serde::Serialize;
+use tokio_postgres::types::ToSql;
+
+use super::{DbError, Sink};
+
+/// PostgreSQL DDL, idempotent. `seq` orders the listing (newest first).
+pub const POSTGRES: &str = "
+CREATE TABLE IF NOT EXISTS imports (
+    id          TEXT PRIMARY KEY,
+    seq         BIGSERIAL,
+    filename    TEXT NOT NULL,
+    sha256      TEXT NOT NULL,
+    method      TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    bytes       BIGINT NOT NULL DEFAULT 0,
+    rows_read   BIGINT NOT NULL DEFAULT 0,
+    inserted    BIGINT NOT NULL DEFAULT 0,
+    rejected    BIGINT NOT NULL DEFAULT 0,
+    created_at  TIMESTAMPTZ NOT NULL,
+    started_at  TIMESTAMPTZ,
+    finished_at TIMESTAMPTZ,
+    error       TEXT
+);
+CREATE INDEX IF NOT EXISTS idx_imports_seq ON imports (seq);
+";
+
+/// SQLite DDL, idempotent. The rowid orders the listing.
+pub const SQLITE: &str = "
+CREATE TABLE IF NOT EXISTS imports (
+    id          TEXT PRIMARY KEY,
+    filename    TEXT NOT NULL,
+    sha256      TEXT NOT NULL,
+    method      TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    bytes       INTEGER NOT NULL DEFAULT 0,
+    rows_read   INTEGER NOT NULL DEFAULT 0,
+    inserted    INTEGER NOT NULL DEFAULT 0,
+    rejected    INTEGER NOT NULL DEFAULT 0,
+    created_at  TEXT NOT NULL,
+    started_at  TEXT,
+    finished_at TEXT,
+    error       TEXT
+);
+";
+
+/// One row of the `imports` table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImportRow {
+    /// The import's id (a UUID).
+    pub id: String,
+    /// The client's filename: metadata only, never used as a path.
+    pub filename: String,
+    /// SHA-256 of the uploaded bytes, lowercase hex.
+    pub sha256: String,
+    /// The strategy.
+    pub method: String,
+    /// queued, running, completed, failed or cancelled.
+    pub status: String,
+    /// Size of the upload.
+    pub bytes: i64,
+    /// Data rows read.
+    pub rows_read: i64,
+    /// Rows committed.
+    pub inserted: i64,
+    /// Rows rejected.
+    pub rejected: i64,
+    /// When the upload was accepted (RFC 3339).
+    pub created_at: String,
+    /// When the import started running.
+    pub started_at: Option<String>,
+    /// When it ended.
+    pub finished_at: Option<String>,
+    /// Why it failed or was cancelled.
+    pub error: Option<String>,
+}
+
+/// The final state of an import, written once when it ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportEnd<'a> {
+    /// completed, failed or cancelled.
+    pub status: &'a str,
+    /// Data rows read.
+    pub rows_read: i64,
+    /// Rows committed.
+    pub inserted: i64,
+    /// Rows rejected.
+    pub rejected: i64,
+    /// When it ended (RFC 3339).
+    pub finished_at: &'a str,
+    /// Why it failed or was cancelled.
+    pub error: Option<&'a str>,
+}
+
+/// The current time as the table stores it: RFC 3339, UTC, milliseconds.
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+const PG_TS: &str = "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'";
+
+fn pg_select() -> String {
+    let ts = |c: &str| format!("to_char({c} AT TIME ZONE 'UTC', {PG_TS})");
+    format!(
+        "SELECT id, filename, sha256, method, status, bytes, rows_read, inserted, rejected, \
+         {}, {}, {}, error FROM imports",
+        ts("created_at"),
+        ts("started_at"),
+        ts("finished_at")
+    )
+}
+
+const SQLITE_SELECT: &str = "SELECT id, filename, sha256, method, status, bytes, rows_read, \
+     inserted, rejected, created_at, started_at, finished_at, error FROM imports";
+
+impl Sink {
+    /// Records a newly accepted import as `queued`.
+    pub async fn insert_import(&self, row: &ImportRow) -> Result<(), DbError> {
+        const PG: &str = "INSERT INTO imports (id, filename, sha256, method, status, bytes, \
+             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7::text::timestamptz)";
+        const LITE: &str = "INSERT INTO imports (id, filename, sha256, method, status, bytes, \
+             created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+        let r = row.clone();
+        match self {
+            Sink::Postgres(s) => {
+                let params: [&(dyn ToSql + Sync); 7] = [
+                    &r.id,
+                    &r.filename,
+                    &r.sha256,
+                    &r.method,
+                    &r.status,
+                    &r.bytes,
+                    &r.created_at,
+                ];
+                pg_execute(s, PG, &params).await
+            }
+            Sink::Sqlite(s) => {
+                s.with_conn(move |c| {
+                    c.execute(
+                        LITE,
+                        rusqlite::params![
+                            r.id,
+                            r.filename,
+                            r.sha256,
+                            r.method,
+                            r.status,
+                            r.bytes,
+                            r.created_at
+                        ],
+                    )
+                    .map(drop)
+                })
+                .await
+            }
+        }
+    }
+
+    /// Marks an import `running` from `started_at`.
+    pub async fn start_import(&self, id: &str, started_at: &str) -> Result<(), DbError> {
+        const PG: &str = "UPDATE imports SET status = 'running', \
+             started_at = $2::text::timestamptz WHERE id = $1";
+        const LITE: &str = "UPDATE imports SET status = 'running', started_at = ?2 WHERE id = ?1";
+        match self {
+            Sink::Postgres(s) => pg_execute(s, PG, &[&id, &started_at]).await,
+            Sink::Sqlite(s) => {
+                let (id, at) = (id.to_string(), started_at.to_string());
+                s.with_conn(move |c| c.execute(LITE, [id, at]).map(drop))
+                    .await
+            }
+        }
+    }
+
+    /// Writes the final status, counts and error of an import.
+    pub async fn finish_import(&self, id: &str, end: &ImportEnd<'_>) -> Result<(), DbError> {
+        const PG: &str = "UPDATE imports SET status = $2, rows_read = $3, inserted = $4, \
+             rejected = $5, finished_at = $6::text::timestamptz, error = $7 WHERE id = $1";
+        const LITE: &str = "UPDATE imports SET status = ?2, rows_read = ?3, inserted = ?4, \
+             rejected = ?5, finished_at = ?6, error = ?7 WHERE id = ?1";
+        let e = end;
+        match self {
+            Sink::Postgres(s) => {
+                let params: [&(dyn ToSql + Sync); 7] = [
+                    &id,
+                    &e.status,
+                    &e.rows_read,
+                    &e.inserted,
+                    &e.rejected,
+                    &e.finished_at,
+                    &e.error,
+                ];
+                pg_execute(s, PG, &params).await
+            }
+            Sink::Sqlite(s) => {
+                let id = id.to_string();
+                let (status, at) = (e.status.to_string(), e.finished_at.to_string());
+                let (read, ins, rej) = (e.rows_read, e.inserted, e.rejected);
+                let error = e.error.map(str::to_string);
+                s.with_conn(move |c| {
+                    c.execute(
+                        LITE,
+                        rusqlite::params![id, status, read, ins, rej, at, error],
+                    )
+                    .map(drop)
+                })
+                .await
+            }
+        }
+    }
+
+    /// One import by id.
+    pub async fn get_import(&self, id: &str) -> Result<Option<ImportRow>, DbError> {
+        match self {
+            Sink::Postgres(s) => {
+                let client = s.connection().await?;
+                let sql = format!("{} WHERE id = $1", pg_select());
+                let rows = client.query(&sql, &[&id]).await.map_err(pg_error)?;
+                Ok(rows.first().map(pg_row))
+            }
+            Sink::Sqlite(s) => {
+                let id = id.to_string();
+                let sql = format!("{SQLITE_SELECT} WHERE id = ?1");
+                s.with_conn(move |c| {
+                    let mut stmt = c.prepare(&sql)?;
+                    let mut rows = stmt.query_map([id], sqlite_row)?;
+                    rows.next().transpose()
+                })
+                .await
+            }
+        }
+    }
+
+    /// Imports newest first: `limit` rows after skipping `offset`, and the
+    /// total number of rows in the table.
+    pub async fn list_imports(
+        &self,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<ImportRow>, i64), DbError> {
+        match self {
+            Sink::Postgres(s) => {
+                let client = s.connection().await?;
+                let sql = format!("{} ORDER BY seq DESC LIMIT $1 OFFSET $2", pg_select());
+                let rows = client
+                    .query(&sql, &[&limit, &offset])
+                    .await
+                    .map_err(pg_error)?;
+                let total = client
+                    .query_one("SELECT count(*) FROM imports", &[])
+                    .await
+                    .map_err(pg_error)?;
+                Ok((rows.iter().map(pg_row).collect(), total.get(0)))
+            }
+            Sink::Sqlite(s) => {
+                let sql = format!("{SQLITE_SELECT} ORDER BY rowid DESC LIMIT ?1 OFFSET ?2");
+                s.with_conn(move |c| {
+                    let mut stmt = c.prepare(&sql)?;
+                    let rows = stmt
+                        .query_map([limit, offset], sqlite_row)?
+                        .collect::<Result<Vec<_>, _>>()?;
+                    let total = c.query_row("SELECT count(*) FROM imports", [], |r| r.get(0))?;
+                    Ok((rows, total))
+                })
+                .await
+            }
+        }
+    }
+}
+
+async fn pg_execute(
+    sink: &super::PgSink,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<(), DbError> {
+    let client = sink.connection().await?;
+    client.execute(sql, params).await.map_err(pg_error)?;
+    Ok(())
+}
+
+fn pg_error(e: tokio_postgres::Error) -> DbError {
+    match e.as_db_error() {
+        Some(db) => DbError::new(format!(
+            "imports table: {} ({})",
+            db.message(),
+            db.code().code()
+        )),
+        None => DbError::new(format!("imports table: {e}")),
+    }
+}
+
+fn pg_row(r: &tokio_postgres::Row) -> ImportRow {
+    ImportRow {
+        id: r.get(0),
+        filename: r.get(1),
+        sha256: r.get(2),
+        method: r.get(3),
+        status: r.get(4),
+        bytes: r.get(5),
+        rows_read: r.get(6),
+        inserted: r.get(7),
+        rejected: r.get(8),
+        created_at: r.get(9),
+        started_at: r.get(10),
+        finished_at: r.get(11),
+        error: r.get(12),
+    }
+}
+
+fn sqlite_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ImportRow> {
+    Ok(ImportRow {
+        id: r.get(0)?,
+        filename: r.get(1)?,
+        sha256: r.get(2)?,
+        method: r.get(3)?,
+        status: r.get(4)?,
+        bytes: r.get(5)?,
+        rows_read: r.get(6)?,
+        inserted: r.get(7)?,
+        rejected: r.get(8)?,
+        created_at: r.get(9)?,
+        started_at: r.get(10)?,
+        finished_at: r.get(11)?,
+        error: r.get(12)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sink::DatabaseUrl;
+
+    fn row(id: &str) -> ImportRow {
+        ImportRow {
+            id: id.into(),
+            filename: "../../etc/passwd.xlsx".into(),
+            sha256: "ab".repeat(32),
+            method: "batch".into(),
+            status: "queued".into(),
+            bytes: 1234,
+            rows_read: 0,
+            inserted: 0,
+            rejected: 0,
+            created_at: now(),
+            started_at: None,
+            finished_at: None,
+            error: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn sqlite_history_is_written_updated_and_listed_newest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = DatabaseUrl::Sqlite(dir.path().join("h.db"));
+        let sink = Sink::connect(&url).await.unwrap();
+        sink.insert_import(&row("a")).await.unwrap();
+        sink.insert_import(&row("b")).await.unwrap();
+        let started = now();
+        sink.start_import("a", &started).await.unwrap();
+        let end = ImportEnd {
+            status: "failed",
+            rows_read: 10,
+            inserted: 7,
+            rejected: 2,
+            finished_at: &now(),
+            error: Some("boom"),
+        };
+        sink.finish_import("a", &end).await.unwrap();
+        let a = sink.get_import("a").await.unwrap().unwrap();
+        assert_eq!(
+            (a.status.as_str(), a.rows_read, a.inserted, a.rejected),
+            ("failed", 10, 7, 2)
+        );
+        assert_eq!(a.started_at.as_deref(), Some(started.as_str()));
+        assert_eq!(a.error.as_deref(), Some("boom"));
+        assert_eq!(a.filename, "../../etc/passwd.xlsx");
+        let (page, total) = sink.list_imports(1, 0).await.unwrap();
+        assert_eq!(total, 2);
+        assert_eq!(page.len(), 1);
+        assert_eq!(page[0].id, "b", "newest first");
+        assert!(sink.get_import("zzz").await.unwrap().is_none());
+        // Reopening keeps the history (the schema creation is idempotent).
+        drop(sink);
+        let again = Sink::connect(&url).await.unwrap();
+        assert_eq!(again.list_imports(10, 0).await.unwrap().1, 2);
+    }
+}

@@ -1,0 +1,153 @@
+//! .xls (BIFF8) and .ods readers. calamine parses these formats whole when
+//! the workbook is opened (there is no streaming reader for them), so the
+//! sheet's extent is checked against [`Limits`] before we walk it, and the
+//! file-size limit bounds the rest. Hostile legacy files are the reason the
+//! service parses in an isolated child process (see docs/ARCHITECTURE.md).
+//! Merged ranges come from the workbook for xls, and from a scan of
+//! `content.xml` for ods (calamine does not expose ods spans), and are
+//! filled like everywhere else.
+
+use std::fs::File;
+use std::io::BufReader;
+use std::ops::ControlFlow;
+use std::path::Path;
+
+use calamine::{Data, Dimensions, Ods, Range, Reader, Xls};
+
+use super::cells::{convert_owned, password_protected, pick_sheet, CountingFile, RowAssembler};
+use super::{Format, Limits, RowReader, SourceError, SourceOptions};
+use crate::model::RawRow;
+
+/// Reads one sheet of an .xls or .ods workbook.
+pub struct RangeReader {
+    format: Format,
+    sheet: String,
+    range: Range<Data>,
+    merges: Vec<Dimensions>,
+    limits: Limits,
+}
+
+impl RangeReader {
+    /// Opens an .xls or .ods workbook and takes the sheet's cells.
+    pub fn open(path: &Path, format: Format, opts: &SourceOptions) -> Result<Self, SourceError> {
+        let file = File::open(path).map_err(|source| SourceError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let file = BufReader::new(CountingFile::new(file, opts.bytes_read.clone()));
+        let corrupt = |message: String| SourceError::Corrupt {
+            format: format.name(),
+            message,
+        };
+        let (sheet, range, merges) = if format == Format::Xls {
+            let mut wb = Xls::new(file).map_err(|e| match e {
+                calamine::XlsError::Password => password_protected(),
+                e => corrupt(e.to_string()),
+            })?;
+            let sheet = pick_sheet(wb.sheets_metadata(), opts.sheet.as_deref())?;
+            let merges = wb.merge_cells_by_sheet_name(&sheet).unwrap_or_default();
+            let range = wb
+                .worksheet_range(&sheet)
+                .map_err(|e| corrupt(e.to_string()))?;
+            (sheet, range, merges)
+        } else {
+            let mut wb: Ods<_> = Ods::new(file).map_err(|e| match e {
+                calamine::OdsError::Password => password_protected(),
+                e => corrupt(e.to_string()),
+            })?;
+            let sheet = pick_sheet(wb.sheets_metadata(), opts.sheet.as_deref())?;
+            let mut range = wb
+                .worksheet_range(&sheet)
+                .map_err(|e| corrupt(e.to_string()))?;
+            if let Ok(formulas) = wb.worksheet_formula(&sheet) {
+                mark_ods_errors(&mut range, &formulas);
+            }
+            let merges = super::ods_merges::merged_ranges(path, &sheet);
+            (sheet, range, merges)
+        };
+        // Checked before the cells are walked: the extent, not the content.
+        if let Some((last_row, last_col)) = range.end() {
+            opts.limits.check_rows(range.height() as u64)?;
+            opts.limits
+                .check_columns(last_row + 1, last_col as u64 + 1)?;
+        }
+        Ok(RangeReader {
+            format,
+            sheet,
+            range,
+            merges,
+            limits: opts.limits.clone(),
+        })
+    }
+}
+
+/// Error values Excel and LibreOffice show.
+const ERROR_TEXTS: &[&str] = &[
+    "#DIV/0!",
+    "#N/A",
+    "#NAME?",
+    "#NULL!",
+    "#NUM!",
+    "#REF!",
+    "#VALUE!",
+    "#GETTING_DATA",
+];
+
+/// ODS stores a formula's error result as its text (`#DIV/0!`, or
+/// LibreOffice's `Err:502`), which calamine reads as a string: a formula
+/// cell whose value is such a text is an error cell.
+fn mark_ods_errors(range: &mut Range<Data>, formulas: &Range<String>) {
+    let start = range.start().unwrap_or((0, 0));
+    let mut errors = Vec::new();
+    for (r, c, value) in range.used_cells() {
+        let Data::String(s) = value else { continue };
+        let pos = (start.0 + r as u32, start.1 + c as u32);
+        let is_error = ERROR_TEXTS.contains(&s.as_str()) || s.starts_with("Err:");
+        if is_error && formulas.get_value(pos).is_some_and(|f| !f.is_empty()) {
+            errors.push((pos, s.clone()));
+        }
+    }
+    for (pos, text) in errors {
+        range.set_value(pos, Data::Error(error_type(&text)));
+    }
+}
+
+fn error_type(text: &str) -> calamine::CellErrorType {
+    use calamine::CellErrorType as E;
+    match text {
+        "#DIV/0!" => E::Div0,
+        "#N/A" => E::NA,
+        "#NAME?" => E::Name,
+        "#NULL!" => E::Null,
+        "#NUM!" => E::Num,
+        "#REF!" => E::Ref,
+        "#GETTING_DATA" => E::GettingData,
+        _ => E::Value,
+    }
+}
+
+impl RowReader for RangeReader {
+    fn format(&self) -> Format {
+        self.format
+    }
+
+    fn sheet_name(&self) -> &str {
+        &self.sheet
+    }
+
+    fn read(&mut self, emit: &mut dyn FnMut(RawRow) -> ControlFlow<()>) -> Result<(), SourceError> {
+        let mut rows = RowAssembler::new(&self.limits, std::mem::take(&mut self.merges));
+        for (r, c, value) in self.range.used_cells() {
+            let (r, c) = (r as u32, c as u32);
+            let (r0, c0) = self.range.start().unwrap_or((0, 0));
+            if rows
+                .push(r0 + r, c0 + c, convert_owned(value), emit)?
+                .is_break()
+            {
+                return Ok(());
+            }
+        }
+        rows.finish(emit);
+        Ok(())
+    }
+}

@@ -1,0 +1,77 @@
+//! Streaming .xlsb reader on calamine's xlsb cells reader: binary records
+//! in row order, grouped into rows like the xlsx reader, so memory holds
+//! one row plus the shared-strings table. Formula cells contribute their
+//! cached value (the reader does not expose formulas without one).
+
+use std::fs::File;
+use std::io::BufReader;
+use std::ops::ControlFlow;
+use std::path::Path;
+
+use calamine::{Reader, Xlsb};
+
+use super::cells::{convert, password_protected, pick_sheet, CountingFile, RowAssembler};
+use super::{Format, Limits, RowReader, SourceError, SourceOptions};
+use crate::model::RawRow;
+
+/// Reads one worksheet of an .xlsb workbook.
+pub struct XlsbReader {
+    workbook: Xlsb<BufReader<CountingFile>>,
+    sheet: String,
+    limits: Limits,
+}
+
+impl XlsbReader {
+    /// Opens the workbook and resolves the sheet.
+    pub fn open(path: &Path, opts: &SourceOptions) -> Result<Self, SourceError> {
+        let file = File::open(path).map_err(|source| SourceError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let file = CountingFile::new(file, opts.bytes_read.clone());
+        let workbook = Xlsb::new(BufReader::with_capacity(64 * 1024, file)).map_err(corrupt)?;
+        let sheet = pick_sheet(workbook.sheets_metadata(), opts.sheet.as_deref())?;
+        Ok(XlsbReader {
+            workbook,
+            sheet,
+            limits: opts.limits.clone(),
+        })
+    }
+}
+
+fn corrupt(e: calamine::XlsbError) -> SourceError {
+    if matches!(e, calamine::XlsbError::Password) {
+        return password_protected();
+    }
+    SourceError::Corrupt {
+        format: "xlsb",
+        message: e.to_string(),
+    }
+}
+
+impl RowReader for XlsbReader {
+    fn format(&self) -> Format {
+        Format::Xlsb
+    }
+
+    fn sheet_name(&self) -> &str {
+        &self.sheet
+    }
+
+    fn read(&mut self, emit: &mut dyn FnMut(RawRow) -> ControlFlow<()>) -> Result<(), SourceError> {
+        let limits = self.limits.clone();
+        let mut cells = self
+            .workbook
+            .worksheet_cells_reader(&self.sheet)
+            .map_err(corrupt)?;
+        let mut rows = RowAssembler::new(&limits, Vec::new());
+        while let Some(cell) = cells.next_cell().map_err(corrupt)? {
+            let (r, c) = cell.get_position();
+            if rows.push(r, c, convert(cell.get_value()), emit)?.is_break() {
+                return Ok(());
+            }
+        }
+        rows.finish(emit);
+        Ok(())
+    }
+}

@@ -1,0 +1,99 @@
+//! Issue 5's options on the service: `sheet=`, `header_row=`, `map=` and
+//! `dry_run=` on `POST /upload` and `POST /imports`, translated exactly as
+//! the CLI's flags are.
+
+use super::spawn_app;
+
+/// A CSV whose header sits on row 3 under a title, with a column the
+/// aliases do not know ("Trading As" → name only through `map=`).
+fn titled_csv() -> Vec<u8> {
+    b"Directory export\n\nTrading As,Town,Mail\nAcme,Paris,a@acme.com\nBeta,Lyon,nope\n".to_vec()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn map_and_header_row_reach_the_import() {
+    let app = spawn_app().await;
+    let res = app
+        .upload(
+            "/upload?header_row=3&map=Trading%20As%3Dname",
+            "t.csv",
+            titled_csv(),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let v: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(v["stats"]["total_records"], 2, "{v}");
+    assert_eq!(v["stats"]["success_count"], 1, "{v}");
+    assert_eq!(v["rejected"][0]["row"], 5, "{v}");
+    assert_eq!(v["header"]["row"], 3, "{v}");
+    let names = app.db.query("SELECT name, city FROM businesses").await;
+    assert_eq!(names, vec![vec![Some("Acme".into()), Some("Paris".into())]]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_validates_and_writes_nothing() {
+    let app = spawn_app().await;
+    let res = app
+        .upload(
+            "/upload?dry_run=true&map=Trading%20As%3Dname",
+            "t.csv",
+            titled_csv(),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let v: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(v["dry_run"], true, "{v}");
+    assert_eq!(v["stats"]["success_count"], 1, "{v}");
+    assert_eq!(v["stats"]["error_count"], 1, "{v}");
+    assert_eq!(app.db.count().await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_option_values_are_400_before_the_body_is_read() {
+    let app = spawn_app().await;
+    for (query, needle) in [
+        ("header_row=zero", "header_row"),
+        ("header_row=0", "counts from 1"),
+        ("map=Trading%20As%3Downer", "owner"),
+        ("dry_run=maybe", "dry_run"),
+    ] {
+        let res = app
+            .upload(&format!("/upload?{query}"), "t.csv", titled_csv())
+            .await;
+        assert_eq!(res.status(), 400, "{query}");
+        let v: serde_json::Value = res.json().await.unwrap();
+        let err = v["error"].as_str().unwrap();
+        assert!(err.contains(needle), "{query}: {err}");
+    }
+    assert!(app.uploads_left().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sheet_option_picks_a_sheet_by_name_in_the_background() {
+    let app = spawn_app().await;
+    let dir = crate::helpers::tempdir();
+    let path = dir.path().join("two.xlsx");
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    wb.add_worksheet()
+        .set_name("Notes")
+        .unwrap()
+        .write_string(0, 0, "nothing here")
+        .unwrap();
+    let ws = wb.add_worksheet().set_name("Shops").unwrap();
+    ws.write_string(0, 0, "name").unwrap();
+    ws.write_string(1, 0, "Shop One").unwrap();
+    wb.save(&path).unwrap();
+    let res = app
+        .upload(
+            "/imports?sheet=Shops",
+            "two.xlsx",
+            std::fs::read(&path).unwrap(),
+        )
+        .await;
+    assert_eq!(res.status(), 202);
+    let v: serde_json::Value = res.json().await.unwrap();
+    let done = app.wait_final(v["id"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["sheet"], "Shops", "{done}");
+    assert_eq!(app.db.count().await, 1);
+}

@@ -1,0 +1,246 @@
+//! Every format, judged by content: the committed fixtures made with
+//! LibreOffice (tests/fixtures/README.md says how) give the same directory
+//! in .xls, .ods and five CSV/TSV encodings; sheets are chosen as the issue
+//! says; files we cannot import are refused with a precise message.
+
+use std::path::{Path, PathBuf};
+
+use sheetpipe::pipeline::Status;
+
+use crate::helpers::{json_out, run_cli, tempdir, TestDb};
+use crate::values::{import, table};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn s(v: &str) -> Option<String> {
+    Some(v.to_string())
+}
+
+/// The fixture directory's rows as stored: name, category, phone, email,
+/// city, website, description.
+const COLS: &str = "name, category, phone, email, city, website, description";
+
+fn acme() -> Vec<Option<String>> {
+    vec![
+        s("Acme Corp"),
+        s("Retail"),
+        s("0551234567"),
+        s("acme@example.com"),
+        s("Zürich"),
+        s("https://acme.com"),
+        s("Line 1\nLine 2"),
+    ]
+}
+
+fn beta() -> Vec<Option<String>> {
+    vec![
+        s("Beta LLC"),
+        s("Services"),
+        s("5551234567"),
+        s("beta@example.com"),
+        None,
+        None,
+        s("2024-03-15"),
+    ]
+}
+
+#[tokio::test]
+async fn xlsx_xls_and_ods_fixtures_give_the_directory_with_its_rejections() {
+    for (file, boolean) in [
+        ("src/directory.xlsx", "TRUE"),
+        ("directory.xls", "TRUE"),
+        ("directory.ods", "1"),
+    ] {
+        let (report, db) = import(&fixture(file), |_| {}).await;
+        assert_eq!(
+            report.status,
+            Status::Completed,
+            "{file}: {:?}",
+            report.error
+        );
+        assert_eq!(
+            report.sheet, "Businesses",
+            "{file}: the hidden first sheet is skipped"
+        );
+        assert_eq!(report.header.as_ref().unwrap().row, 3, "{file}");
+        assert_eq!(report.ignored_columns, vec!["Owner".to_string()], "{file}");
+        assert_eq!(
+            (report.rows_read, report.inserted, report.rejected),
+            (5, 3, 2),
+            "{file}"
+        );
+        let epsilon = vec![
+            s("Épsilon Café"),
+            s(boolean),
+            None,
+            None,
+            None,
+            None,
+            s("2023-12-31T23:59:30"),
+        ];
+        assert_eq!(
+            table(&db, COLS).await,
+            vec![acme(), beta(), epsilon],
+            "{file}"
+        );
+        let r = &report.rejected_rows;
+        assert_eq!(
+            (r[0].row, r[0].column.as_str()),
+            (6, "D (E-mail)"),
+            "{file}"
+        );
+        assert_eq!(r[0].value, "not-an-email");
+        assert_eq!(
+            r[1].reason,
+            "the cell Businesses!C7 holds the error value #DIV/0!"
+        );
+        // The category merged over B5:B6 fills row 6 in every format.
+        assert_eq!(r[0].original[1], "Services", "{file}");
+    }
+}
+
+#[tokio::test]
+async fn every_csv_encoding_and_delimiter_gives_the_same_rows() {
+    for file in [
+        "semicolon_utf8.csv",
+        "comma_utf8_bom.csv",
+        "pipe_windows1252.csv",
+        "tab_utf16le.tsv",
+        "tab_utf16be.tsv",
+    ] {
+        let (report, db) = import(&fixture(file), |_| {}).await;
+        assert_eq!(
+            report.status,
+            Status::Completed,
+            "{file}: {:?}",
+            report.error
+        );
+        assert_eq!(report.header.as_ref().unwrap().row, 3, "{file}");
+        assert_eq!(
+            report.header.as_ref().unwrap().headers[0],
+            "Business Name",
+            "{file}"
+        );
+        // CSV has only text: the error and the date-time arrive as shown.
+        assert_eq!(
+            (report.rows_read, report.inserted, report.rejected),
+            (5, 4, 1),
+            "{file}"
+        );
+        let rows = table(&db, COLS).await;
+        let mut beta_csv = beta();
+        beta_csv[1] = s("Services");
+        assert_eq!(rows[0], acme(), "{file}");
+        assert_eq!(rows[1], beta_csv, "{file}");
+        assert_eq!(rows[2][2], s("#DIV/0!"), "{file}");
+        assert_eq!(rows[3][0], s("Épsilon Café"), "{file}");
+        assert_eq!(rows[3][6], s("2023-12-31 23:59:30"), "{file}");
+        let warned = report.warnings.iter().any(|w| w.contains("Windows-1252"));
+        assert_eq!(
+            warned,
+            file.contains("1252"),
+            "{file}: {:?}",
+            report.warnings
+        );
+    }
+}
+
+#[tokio::test]
+async fn content_decides_the_format_not_the_extension() {
+    let dir = tempdir();
+    let csv_named_xlsx = dir.path().join("data.xlsx");
+    std::fs::copy(fixture("semicolon_utf8.csv"), &csv_named_xlsx).unwrap();
+    let ods_named_csv = dir.path().join("data.csv");
+    std::fs::copy(fixture("directory.ods"), &ods_named_csv).unwrap();
+    for file in [csv_named_xlsx, ods_named_csv] {
+        let (report, _db) = import(&file, |_| {}).await;
+        assert_eq!(
+            report.status,
+            Status::Completed,
+            "{file:?}: {:?}",
+            report.error
+        );
+        assert_eq!(report.rows_read, 5, "{file:?}");
+    }
+}
+
+#[tokio::test]
+async fn sheets_are_chosen_by_name_or_position_and_unknown_ones_listed() {
+    let xls = fixture("directory.xls");
+    let (report, db) = import(&xls, |job| job.source.sheet = Some("second".into())).await;
+    assert_eq!(report.sheet, "Second", "{:?}", report.error);
+    assert_eq!(
+        table(&db, "name, city").await,
+        vec![vec![s("Zeta"), s("Oslo")]]
+    );
+    let (report, _db) = import(&xls, |job| job.source.sheet = Some("3".into())).await;
+    assert_eq!(report.sheet, "Second");
+    let (report, _db) = import(&xls, |job| job.source.sheet = Some("Nope".into())).await;
+    let err = report.error.unwrap().to_string();
+    assert_eq!(
+        err,
+        "no sheet named \"Nope\"; sheets in this workbook: Notes, Businesses, Second"
+    );
+}
+
+#[test]
+fn files_that_cannot_be_imported_are_refused_precisely() {
+    let dir = tempdir();
+    std::fs::write(dir.path().join("empty.xlsx"), b"").unwrap();
+    std::fs::write(
+        dir.path().join("noise.xlsx"),
+        [0x7f, b'E', b'L', b'F', 0, 1, 2, 0],
+    )
+    .unwrap();
+    let protected = |f: &str| {
+        crate::corpus::corpus(&format!("calamine-tests/tests/{f}"))
+            .display()
+            .to_string()
+    };
+    let cases = [
+        ("empty.xlsx".to_string(), "the file is empty"),
+        ("noise.xlsx".to_string(), "the file is not a spreadsheet"),
+        (
+            protected("pass_protected.xlsx"),
+            "the workbook is password-protected",
+        ),
+        (
+            protected("pass_protected.xlsb"),
+            "the workbook is password-protected",
+        ),
+        (
+            protected("pass_protected.ods"),
+            "the workbook is password-protected",
+        ),
+        (
+            protected("issue_385.xls"),
+            "the workbook is password-protected",
+        ),
+    ];
+    for (file, expected) in cases {
+        let out = run_cli(dir.path(), &["import", &file, "--dry-run", "--json"]);
+        assert_eq!(out.status.code(), Some(3), "{file}");
+        let err = json_out(&out)["error"].as_str().unwrap().to_string();
+        assert!(err.starts_with(expected), "{file}: {err}");
+    }
+}
+
+#[tokio::test]
+async fn the_fixture_imports_into_postgres_too() {
+    let db = TestDb::postgres().await;
+    let sink = db.sink().await;
+    let job = sheetpipe::pipeline::ImportJob::new(fixture("directory.xls"));
+    let plan = sheetpipe::pipeline::Plan::new(sheetpipe::pipeline::Method::Batch, Some(2), None);
+    let report = sheetpipe::pipeline::run(job, &plan, &sink, &Default::default()).await;
+    assert_eq!(
+        (report.inserted, report.rejected),
+        (3, 2),
+        "{:?}",
+        report.error
+    );
+    assert_eq!(table(&db, COLS).await[..2], [acme(), beta()]);
+}
