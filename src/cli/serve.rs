@@ -100,6 +100,17 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(5, format!("{e} ({})", url.redacted())),
     };
+    match sink
+        .interrupt_unfinished_imports(&crate::sink::imports::now())
+        .await
+    {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(
+            count = n,
+            "imports left unfinished by a previous run marked failed"
+        ),
+        Err(e) => return fail(5, format!("cannot check the imports table: {e}")),
+    }
     let config = args.config();
     let state = match AppState::new(sink, config) {
         Ok(s) => s,

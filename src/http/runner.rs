@@ -133,7 +133,9 @@ fn pipeline_task(
         ..ImportJob::new(path)
     };
     let plan = Plan::new(req.method, cfg.workers, cfg.batch_size);
-    (cfg.importer)(import, plan, state.sink.clone(), job.ctl.clone())
+    // The ledger keeps `imports.inserted` exact even if this process dies.
+    let sink = state.sink.with_ledger(&job.id);
+    (cfg.importer)(import, plan, sink, job.ctl.clone())
 }
 
 /// Runs `work` in its own task: a panic becomes a failed report (with the

@@ -178,6 +178,37 @@ impl Sink {
         }
     }
 
+    /// At startup: imports a previous process left `queued` or `running`
+    /// (it was killed, or the machine stopped) are marked `failed`, their
+    /// error saying so. Their `inserted` count is exact: every write
+    /// raised it in the rows' own transaction ([`Sink::with_ledger`]).
+    /// Returns how many were marked.
+    pub async fn interrupt_unfinished_imports(&self, at: &str) -> Result<u64, DbError> {
+        const REASON: &str =
+            "'interrupted: the server stopped while this import was ' || status || \
+             '; ' || inserted || ' rows had been committed (counted in inserted); \
+             the rest of the file was not imported'";
+        let pg = format!(
+            "UPDATE imports SET error = {REASON}, status = 'failed', \
+             finished_at = $1::text::timestamptz WHERE status IN ('queued', 'running')"
+        );
+        let lite = format!(
+            "UPDATE imports SET error = {REASON}, status = 'failed', finished_at = ?1 \
+             WHERE status IN ('queued', 'running')"
+        );
+        match self {
+            Sink::Postgres(s) => {
+                let client = s.connection().await?;
+                client.execute(&pg, &[&at]).await.map_err(pg_error)
+            }
+            Sink::Sqlite(s) => {
+                let at = at.to_string();
+                s.with_conn(move |c| c.execute(&lite, [at]).map(|n| n as u64))
+                    .await
+            }
+        }
+    }
+
     /// Writes the final status, counts and error of an import.
     pub async fn finish_import(&self, id: &str, end: &ImportEnd<'_>) -> Result<(), DbError> {
         const PG: &str = "UPDATE imports SET status = $2, rows_read = $3, inserted = $4, \

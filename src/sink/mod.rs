@@ -133,6 +133,17 @@ impl Sink {
         }
     }
 
+    /// This sink with every committed write also counted in the
+    /// `inserted` column of the `imports` row `import_id`, in the same
+    /// transaction as the rows: the count survives a crash of this process
+    /// exactly (the HTTP service uses it; see docs/ROBUSTNESS.md).
+    pub fn with_ledger(&self, import_id: &str) -> Sink {
+        match self {
+            Sink::Postgres(s) => Sink::Postgres(s.with_ledger(import_id)),
+            Sink::Sqlite(s) => Sink::Sqlite(s.with_ledger(import_id)),
+        }
+    }
+
     /// A writer with its own connection (PostgreSQL) or a handle on the
     /// shared one (SQLite).
     pub async fn writer(&self) -> Result<Writer, DbError> {

@@ -20,6 +20,9 @@ pub const MAX_MULTI_ROW: usize = 65_535 / 9;
 #[derive(Clone)]
 pub struct PgSink {
     config: Config,
+    /// The `imports` row whose `inserted` count each write updates in its
+    /// own transaction (see [`super::Sink::with_ledger`]).
+    ledger: Option<std::sync::Arc<str>>,
 }
 
 impl PgSink {
@@ -32,7 +35,10 @@ impl PgSink {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(10));
         }
-        let sink = PgSink { config };
+        let sink = PgSink {
+            config,
+            ledger: None,
+        };
         let client = sink.client().await?;
         client
             .batch_execute(&format!(
@@ -69,6 +75,7 @@ impl PgSink {
             client,
             insert_one,
             multi: HashMap::new(),
+            ledger: self.ledger.clone(),
         })
     }
 
@@ -101,11 +108,58 @@ pub struct PgWriter {
     insert_one: Statement,
     /// Multi-row INSERTs prepared so far, by row count.
     multi: HashMap<usize, Statement>,
+    /// The `imports` row to count committed rows in, if any.
+    ledger: Option<std::sync::Arc<str>>,
+}
+
+impl PgSink {
+    /// This sink with every write also counted in `imports.inserted` of
+    /// `import_id`, in the same transaction.
+    pub fn with_ledger(&self, import_id: &str) -> PgSink {
+        PgSink {
+            config: self.config.clone(),
+            ledger: Some(import_id.into()),
+        }
+    }
 }
 
 impl PgWriter {
-    /// Writes `rows` atomically.
+    /// Writes `rows` atomically; with a ledger, the `imports` row's count
+    /// is raised in the same transaction, so it always equals what the
+    /// table holds — even if this process is killed the next instant.
     pub async fn write(&mut self, rows: &[Record], kind: WriteKind) -> WriteResult {
+        let Some(ledger) = self.ledger.clone() else {
+            return self.write_rows(rows, kind).await;
+        };
+        if rows.is_empty() {
+            return Ok(Ok(()));
+        }
+        self.client.batch_execute("BEGIN").await.map_err(fatal)?;
+        let result = match self.write_rows(rows, kind).await {
+            Ok(Ok(())) => {
+                let n = rows.len() as i64;
+                let counted = self
+                    .client
+                    .execute(
+                        "UPDATE imports SET inserted = inserted + $1 WHERE id = $2",
+                        &[&n, &&*ledger],
+                    )
+                    .await;
+                match counted {
+                    Ok(_) => self.client.batch_execute("COMMIT").await.map_err(fatal),
+                    Err(e) => Err(fatal(e)),
+                }
+                .map(Ok)
+            }
+            other => other,
+        };
+        if !matches!(result, Ok(Ok(()))) {
+            let _ = self.client.batch_execute("ROLLBACK").await;
+        }
+        result
+    }
+
+    async fn write_rows(&mut self, rows: &[Record], kind: WriteKind) -> WriteResult {
         let result = match (kind, rows.len()) {
             (_, 0) => return Ok(Ok(())),
             (_, 1) => {

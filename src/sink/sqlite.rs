@@ -22,6 +22,9 @@ pub struct SqliteSink {
     /// The one connection; the mutex is the single-writer rule.
     conn: Arc<Mutex<Connection>>,
     path: PathBuf,
+    /// The `imports` row whose `inserted` count each write updates in its
+    /// own transaction (see [`super::Sink::with_ledger`]).
+    ledger: Option<Arc<str>>,
 }
 
 impl SqliteSink {
@@ -49,6 +52,7 @@ impl SqliteSink {
         Ok(SqliteSink {
             conn: Arc::new(Mutex::new(conn)),
             path,
+            ledger: None,
         })
     }
 
@@ -61,6 +65,7 @@ impl SqliteSink {
     pub fn writer(&self) -> SqliteWriter {
         SqliteWriter {
             conn: self.conn.clone(),
+            ledger: self.ledger.clone(),
         }
     }
 
@@ -105,6 +110,18 @@ async fn with_conn<T: Send + 'static>(
 /// A writer's handle on the shared connection.
 pub struct SqliteWriter {
     conn: Arc<Mutex<Connection>>,
+    ledger: Option<Arc<str>>,
+}
+
+impl SqliteSink {
+    /// This sink with every write also counted in `imports.inserted` of
+    /// `import_id`, in the same transaction.
+    pub fn with_ledger(&self, import_id: &str) -> SqliteSink {
+        SqliteSink {
+            ledger: Some(import_id.into()),
+            ..self.clone()
+        }
+    }
 }
 
 impl SqliteWriter {
@@ -114,7 +131,22 @@ impl SqliteWriter {
             return Ok(Ok(()));
         }
         let rows = rows.to_vec();
-        let result = with_conn(&self.conn, move |conn| write_blocking(conn, &rows, kind)).await?;
+        let ledger = self.ledger.clone();
+        let result = with_conn(&self.conn, move |conn| match ledger {
+            None => write_blocking(conn, &rows, kind),
+            // The count rides in the rows' transaction: it always equals
+            // what the table holds, even if the process dies right after.
+            Some(id) => {
+                let tx = conn.transaction()?;
+                insert_rows(&tx, &rows, kind)?;
+                tx.execute(
+                    "UPDATE imports SET inserted = inserted + ?1 WHERE id = ?2",
+                    rusqlite::params![rows.len() as i64, &*id],
+                )?;
+                tx.commit()
+            }
+        })
+        .await?;
         classify(result)
     }
 }
@@ -124,26 +156,36 @@ fn write_blocking(
     rows: &[Record],
     kind: WriteKind,
 ) -> Result<(), rusqlite::Error> {
-    let insert = |conn: &Connection, rows: &[Record]| -> Result<(), rusqlite::Error> {
+    if one_statement(rows, kind) {
+        return insert_rows(conn, rows, kind);
+    }
+    let tx = conn.transaction()?;
+    insert_rows(&tx, rows, kind)?;
+    tx.commit()
+}
+
+/// Whether `rows` go in one (atomic) INSERT.
+fn one_statement(rows: &[Record], kind: WriteKind) -> bool {
+    rows.len() == 1
+        || (matches!(kind, WriteKind::PerRow | WriteKind::MultiRow) && rows.len() <= MAX_MULTI_ROW)
+}
+
+/// The INSERTs for `rows`, without a transaction of their own.
+fn insert_rows(conn: &Connection, rows: &[Record], kind: WriteKind) -> Result<(), rusqlite::Error> {
+    let insert = |rows: &[Record]| -> Result<(), rusqlite::Error> {
         let mut stmt = conn.prepare_cached(&schema::insert_sql(rows.len(), false))?;
         stmt.execute(params_from_iter(
             rows.iter().flat_map(|r| r.business.fields.iter()),
         ))?;
         Ok(())
     };
-    match kind {
-        _ if rows.len() == 1 => insert(conn, rows),
-        WriteKind::PerRow | WriteKind::MultiRow if rows.len() <= MAX_MULTI_ROW => {
-            insert(conn, rows)
-        }
-        _ => {
-            let tx = conn.transaction()?;
-            for row in rows {
-                insert(&tx, std::slice::from_ref(row))?;
-            }
-            tx.commit()
-        }
+    if one_statement(rows, kind) {
+        return insert(rows);
     }
+    for row in rows {
+        insert(std::slice::from_ref(row))?;
+    }
+    Ok(())
 }
 
 /// Constraint and type errors are about rows; anything else is fatal.

@@ -150,3 +150,142 @@ fn an_unreachable_database_at_start_exits_5_with_one_clear_line() {
     assert!(lines[0].contains("Connection refused"), "{stderr}");
     assert!(!stderr.contains("panicked"));
 }
+
+/// A `sheetpipe serve` child process on port 0, its data directory given.
+struct Server {
+    child: std::process::Child,
+    base: String,
+    client: reqwest::Client,
+}
+
+impl Server {
+    fn start(db: &TestDb, data: &std::path::Path) -> Server {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(crate::helpers::bin())
+            .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+            .arg(data)
+            .env("DATABASE_URL", &db.url)
+            .env("RUST_LOG", "error")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let base = line
+            .trim()
+            .strip_prefix("sheetpipe listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+            .to_string();
+        Server {
+            child,
+            base,
+            client: reqwest::Client::new(),
+        }
+    }
+
+    async fn upload(&self, bytes: Vec<u8>) -> String {
+        let part = reqwest::multipart::Part::bytes(bytes).file_name("big.csv");
+        let form = reqwest::multipart::Form::new().part("file", part);
+        let r = self
+            .client
+            .post(format!("{}/imports?method=sequential", self.base))
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 202);
+        let v: serde_json::Value = r.json().await.unwrap();
+        v["id"].as_str().unwrap().to_string()
+    }
+
+    async fn status(&self, id: &str) -> serde_json::Value {
+        self.client
+            .get(format!("{}/imports/{id}", self.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Polls until `cond` holds for the import's status.
+    async fn wait(&self, id: &str, cond: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+        for _ in 0..2400 {
+            let v = self.status(id).await;
+            if cond(&v) {
+                return v;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("import {id} never reached the awaited state");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_killed_mid_import_restarts_with_the_import_failed_and_counted_exactly() {
+    for db in TestDb::both().await {
+        let data = tempdir();
+        let big = crate::api::csv_bytes(50_000);
+        let server = Server::start(&db, data.path());
+        let id = server.upload(big).await;
+        server
+            .wait(&id, |v| v["progress"]["inserted"].as_u64() > Some(0))
+            .await;
+        // SIGKILL: no shutdown code runs.
+        let mut server = server;
+        server.child.kill().unwrap();
+        let status = server.child.wait().unwrap();
+        assert_eq!(status.code(), None, "killed by a signal");
+        drop(server);
+
+        let stored = db.count().await;
+        let row = db
+            .query(&format!(
+                "SELECT status, inserted FROM imports WHERE id = '{id}'"
+            ))
+            .await;
+        let ctx = format!("{}: {stored} rows stored", db.backend());
+        assert_eq!(row[0][0].as_deref(), Some("running"), "{ctx}");
+        assert_eq!(
+            crate::api::n(&row[0][1]),
+            stored,
+            "{ctx}: the ledger is exact"
+        );
+        assert!(stored > 0 && stored < 50_000, "{ctx}");
+
+        let server = Server::start(&db, data.path());
+        let v = server.status(&id).await;
+        assert_eq!(v["status"], "failed", "{ctx}: {v}");
+        assert_eq!(
+            v["progress"]["inserted"].as_u64(),
+            Some(stored),
+            "{ctx}: {v}"
+        );
+        let error = v["error"].as_str().unwrap_or_default();
+        assert!(
+            error.contains("interrupted")
+                && error.contains(&format!("{stored} rows had been committed")),
+            "{ctx}: {error}"
+        );
+        // The restarted service imports normally.
+        let next = server.upload(crate::api::csv_bytes(300)).await;
+        let done = server
+            .wait(&next, |v| {
+                v["status"] != "queued" && v["status"] != "running"
+            })
+            .await;
+        assert_eq!(done["status"], "completed", "{ctx}: {done}");
+        assert_eq!(done["progress"]["inserted"].as_u64(), Some(300), "{ctx}");
+        assert_eq!(db.count().await, stored + 300, "{ctx}");
+    }
+}
