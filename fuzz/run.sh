@@ -13,11 +13,17 @@ corpus=""
 for d in ../shared/corpus ../../shared/corpus; do
   [ -d "$d" ] && corpus="$(cd "$d" && pwd)" && break
 done
+failed=()
 for t in "${targets[@]}"; do
   mkdir -p "fuzz/corpus/$t"
   seeds=()
   if [ -n "$corpus" ] && [ "$t" != header_rows ]; then seeds=("$corpus"); fi
   echo "== fuzz target $t for ${secs}s"
   cargo +nightly fuzz run "$t" "fuzz/corpus/$t" "${seeds[@]}" -- \
-    -max_total_time="$secs" -rss_limit_mb=2048 -timeout=30 -max_len=4194304
+    -max_total_time="$secs" -rss_limit_mb=2048 -timeout=30 -max_len=4194304 \
+    || failed+=("$t")
 done
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "findings (see fuzz/artifacts/): ${failed[*]}" >&2
+  exit 1
+fi

@@ -160,10 +160,15 @@ struct Server {
 
 impl Server {
     fn start(db: &TestDb, data: &std::path::Path) -> Server {
+        Server::start_with(db, data, &[])
+    }
+
+    fn start_with(db: &TestDb, data: &std::path::Path, args: &[&str]) -> Server {
         use std::io::BufRead;
         let mut child = std::process::Command::new(crate::helpers::bin())
             .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
             .arg(data)
+            .args(args)
             .env("DATABASE_URL", &db.url)
             .env("RUST_LOG", "error")
             .stdout(std::process::Stdio::piped())
@@ -198,6 +203,20 @@ impl Server {
         assert_eq!(r.status(), 202);
         let v: serde_json::Value = r.json().await.unwrap();
         v["id"].as_str().unwrap().to_string()
+    }
+
+    /// A synchronous upload: the answer's status code and body.
+    async fn upload_sync(&self, name: &str, bytes: Vec<u8>) -> (u16, serde_json::Value) {
+        let part = reqwest::multipart::Part::bytes(bytes).file_name(name.to_string());
+        let form = reqwest::multipart::Form::new().part("file", part);
+        let r = self
+            .client
+            .post(format!("{}/upload", self.base))
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap())
     }
 
     async fn status(&self, id: &str) -> serde_json::Value {
@@ -288,4 +307,39 @@ async fn a_server_killed_mid_import_restarts_with_the_import_failed_and_counted_
         assert_eq!(done["progress"]["inserted"].as_u64(), Some(300), "{ctx}");
         assert_eq!(db.count().await, stored + 300, "{ctx}");
     }
+}
+
+/// calamine aborting inside the server's reader (the sst bomb, with the
+/// guard's limit raised out of its way) fails that upload with a 422 naming
+/// the limit; the service stays up and imports the next file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parser_abort_fails_one_upload_and_the_service_stays_up() {
+    use crate::hostile::{mini_xlsx, name_rows, sheet, sst};
+    let db = TestDb::sqlite();
+    let data = tempdir();
+    let server = Server::start_with(
+        &db,
+        data.path(),
+        &["--max-shared-strings", "10000000000000000"],
+    );
+    let bomb =
+        sst(&["name", "Acme"]).replace(r#"uniqueCount="2""#, r#"uniqueCount="1000000000000000""#);
+    let file = data.path().join("bomb.xlsx");
+    mini_xlsx(&file, &sheet(&name_rows("1")), Some(&bomb), &[]);
+    let (code, body) = server
+        .upload_sync("bomb.xlsx", std::fs::read(&file).unwrap())
+        .await;
+    assert_eq!(code, 422, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("--max-reader-memory"),
+        "{body}"
+    );
+    let (code, body) = server
+        .upload_sync("good.csv", crate::api::csv_bytes(50))
+        .await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["stats"]["success_count"], 50);
 }

@@ -88,6 +88,34 @@ pub fn many_strings(n: usize, len: usize) -> Vec<String> {
         .collect()
 }
 
+/// An .xls (OLE2/CFB container) whose directory sector chain points at
+/// itself: calamine 0.38 follows it forever, growing one buffer until the
+/// allocation fails — the class of the fuzzer's xls finding
+/// `oom-3495a0cc5217e8133275f004b6f3be44e1645b81`, rebuilt by hand.
+pub fn cyclic_cfb() -> Vec<u8> {
+    let mut header = vec![0u8; 512];
+    header[..8].copy_from_slice(&[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1]);
+    let mut put = |at: usize, v: u32| header[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    put(24, 0x0003_003E); // minor 0x3E, major 3 (512-byte sectors)
+    put(28, 0x0009_FFFE); // byte order, sector shift 9
+    put(32, 6); // mini sector shift
+    put(44, 1); // one FAT sector
+    put(48, 1); // the directory starts at sector 1
+    put(56, 0x1000); // mini stream cutoff
+    put(60, 0xFFFF_FFFE); // no mini FAT
+    put(68, 0xFFFF_FFFE); // no DIFAT sectors
+    for i in 0..109 {
+        put(76 + 4 * i, if i == 0 { 0 } else { 0xFFFF_FFFF }); // FAT in sector 0
+    }
+    let mut fat = vec![0xFFu8; 512];
+    fat[..4].copy_from_slice(&0xFFFF_FFFDu32.to_le_bytes()); // sector 0: the FAT
+    fat[4..8].copy_from_slice(&1u32.to_le_bytes()); // sector 1 -> sector 1: a cycle
+    let mut file = header;
+    file.extend(fat);
+    file.extend(vec![0u8; 512]);
+    file
+}
+
 #[cfg(test)]
 mod cli {
     use super::*;
@@ -152,6 +180,17 @@ mod cli {
             None,
             "in-process, the abort kills the process"
         );
+    }
+
+    /// Regression for the fuzzer's xls finding oom-3495a0cc: runaway memory
+    /// in calamine's CFB reader ends the isolated reader at its ceiling.
+    #[test]
+    fn fuzz_xls_oom_3495a0cc_cyclic_directory_chain_hits_the_memory_limit() {
+        let dir = tempdir();
+        std::fs::write(dir.path().join("h.xlsx"), cyclic_cfb()).unwrap();
+        let (code, err) = import(dir.path(), &["--max-reader-memory", "300000000"]);
+        assert_eq!(code, Some(4), "{err}");
+        assert!(err.contains("--max-reader-memory"), "{err}");
     }
 
     #[test]
