@@ -56,6 +56,9 @@ pub fn read_bytes(
     ext: &str,
     isolation: Option<Isolation>,
 ) -> Result<u64, SourceError> {
+    if !belongs_to(ext, data) {
+        return Ok(0);
+    }
     let input = TempInput::new(data, ext).map_err(|source| SourceError::Io {
         path: "fuzz input".into(),
         source,
@@ -76,6 +79,19 @@ pub fn read_bytes(
         ControlFlow::Continue(())
     })?;
     Ok(rows)
+}
+
+/// Keeps each target on its own reader (the content picks the reader, so
+/// an OLE2 mutant in the csv target would fuzz xls instead): zip for
+/// xlsx/xlsb/ods, OLE2 for xls, neither for csv.
+fn belongs_to(ext: &str, data: &[u8]) -> bool {
+    let zip = data.starts_with(b"PK\x03\x04");
+    let ole2 = data.starts_with(&[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1]);
+    match ext {
+        "xlsx" | "xlsb" | "ods" => zip,
+        "xls" => ole2,
+        _ => !zip && !ole2,
+    }
 }
 
 /// Header mapping and row validation on rows decoded from `data`: the

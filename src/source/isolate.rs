@@ -363,16 +363,44 @@ impl RowReader for Timed {
     fn read(&mut self, emit: &mut dyn FnMut(RawRow) -> ControlFlow<()>) -> Result<(), SourceError> {
         let mut late = None;
         let (started, limits) = (self.started, &self.limits);
-        let result = self.inner.read(&mut |row| {
-            if let Err(e) = limits.check_seconds(started.elapsed()) {
-                late = Some(e);
-                return ControlFlow::Break(());
-            }
-            emit(row)
+        let format = self.inner.format();
+        let inner = &mut self.inner;
+        let result = catch_parser_panic(format, || {
+            inner.read(&mut |row| {
+                if let Err(e) = limits.check_seconds(started.elapsed()) {
+                    late = Some(e);
+                    return ControlFlow::Break(());
+                }
+                emit(row)
+            })
         });
         match late {
             Some(e) => Err(e.into()),
             None => result,
+        }
+    }
+}
+
+/// Runs parser code, turning a panic inside it (calamine panics on some
+/// malformed xlsb files, found by fuzzing) into that file's error instead
+/// of a crashed reader stage. Aborts are not panics: only isolation stops
+/// those. The panic message still reaches stderr through the panic hook.
+pub(crate) fn catch_parser_panic<T>(
+    format: Format,
+    f: impl FnOnce() -> Result<T, SourceError>,
+) -> Result<T, SourceError> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(result) => result,
+        Err(payload) => {
+            let why = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".into());
+            Err(SourceError::Corrupt {
+                format: format.name(),
+                message: format!("the parser failed on this file ({why})"),
+            })
         }
     }
 }

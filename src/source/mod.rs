@@ -156,6 +156,15 @@ fn open_here(path: &Path, opts: &SourceOptions) -> Result<Box<dyn RowReader>, So
     if matches!(format, Format::Xlsx | Format::Xlsb | Format::Ods) {
         zipguard::check(path, format, &opts.limits)?;
     }
+    isolate::catch_parser_panic(format, || open_reader(path, format, opts))
+}
+
+/// The reader for `format` (the file already checked).
+fn open_reader(
+    path: &Path,
+    format: Format,
+    opts: &SourceOptions,
+) -> Result<Box<dyn RowReader>, SourceError> {
     match format {
         Format::Xlsx => Ok(Box::new(xlsx::XlsxReader::open(path, opts)?)),
         Format::Xlsb => Ok(Box::new(xlsb::XlsbReader::open(path, opts)?)),

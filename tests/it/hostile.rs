@@ -193,6 +193,49 @@ mod cli {
         assert!(err.contains("--max-reader-memory"), "{err}");
     }
 
+    fn fixture(name: &str) -> Vec<u8> {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/fuzz")
+            .join(name);
+        std::fs::read(path).unwrap()
+    }
+
+    /// The fuzzers' xlsb panics (calamine indexes a map or a slice with
+    /// what the file says): a clear error in-process and isolated.
+    fn fuzz_panic_case(name: &str, needle: &str) {
+        let bytes = fixture(name);
+        let err = sheetpipe::fuzzing::read_bytes(&bytes, "xlsb", None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("xlsb file is invalid: the parser failed") && err.contains(needle),
+            "{err}"
+        );
+        let dir = tempdir();
+        std::fs::write(dir.path().join("h.xlsx"), &bytes).unwrap();
+        for isolate in ["true", "false"] {
+            let (code, err) = import(dir.path(), &["--isolate", isolate]);
+            assert_eq!(code, Some(3), "isolate {isolate}: {err}");
+            assert!(err.contains("xlsb file is invalid"), "{err}");
+        }
+    }
+
+    #[test]
+    fn fuzz_xlsb_crash_7de19a4f_missing_relationship_is_a_clear_error() {
+        fuzz_panic_case(
+            "xlsb-crash-7de19a4f-missing-relationship.xlsb",
+            "no entry found for key",
+        );
+    }
+
+    #[test]
+    fn fuzz_xlsb_crash_8f656777_shared_string_index_is_a_clear_error() {
+        fuzz_panic_case(
+            "xlsb-crash-8f656777-shared-string-index.xlsb",
+            "index out of bounds",
+        );
+    }
+
     #[test]
     fn a_non_numeric_shared_string_index_is_an_error_not_string_zero() {
         let dir = tempdir();
