@@ -103,33 +103,7 @@ pub struct ChildReader {
 impl ChildReader {
     /// Starts the child and waits for it to open the file.
     pub fn open(iso: &Isolation, path: &Path, opts: &SourceOptions) -> Result<Self, SourceError> {
-        let limits_json = serde_json::to_string(&opts.limits).expect("limits serialize");
-        let mut cmd = Command::new(&iso.program);
-        cmd.arg("__read")
-            .arg(path)
-            .arg("--limits-json")
-            .arg(limits_json)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .env("RUST_BACKTRACE", "0");
-        if let Some(sheet) = &opts.sheet {
-            cmd.arg("--sheet").arg(sheet);
-        }
-        let (memory, cpu) = (opts.limits.max_reader_memory, opts.limits.max_seconds);
-        // SAFETY: the closure runs in the forked child before exec and only
-        // calls `getrlimit`/`setrlimit`, which are async-signal-safe; it touches no
-        // allocator, lock or other state shared with the parent's threads.
-        // This is the only way to bound a child's memory and CPU time from
-        // the start (measured need: calamine aborts the whole process on
-        // some files, see docs/ROBUSTNESS.md).
-        unsafe {
-            cmd.pre_exec(move || {
-                set_limit(libc::RLIMIT_AS, memory)?;
-                set_limit(libc::RLIMIT_CPU, cpu.saturating_add(1))?;
-                set_limit(libc::RLIMIT_CORE, 0)
-            });
-        }
+        let mut cmd = command(iso, path, opts);
         let spawn_error = |e: std::io::Error| SourceError::Io {
             path: iso.program.display().to_string(),
             source: std::io::Error::new(e.kind(), format!("cannot start the reader process: {e}")),
@@ -145,7 +119,11 @@ impl ChildReader {
         });
         let child = Arc::new(Mutex::new(child));
         let timed_out = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let watchdog = watchdog(child.clone(), timed_out.clone(), Duration::from_secs(cpu));
+        let watchdog = watchdog(
+            child.clone(),
+            timed_out.clone(),
+            Duration::from_secs(opts.limits.max_seconds),
+        );
         let mut reader = ChildReader {
             child,
             stdout,
@@ -235,6 +213,38 @@ impl ChildReader {
         drop(self.watchdog.take());
         status
     }
+}
+
+/// `sheetpipe __read FILE …` with the rlimits set in the child.
+fn command(iso: &Isolation, path: &Path, opts: &SourceOptions) -> Command {
+    let limits_json = serde_json::to_string(&opts.limits).expect("limits serialize");
+    let mut cmd = Command::new(&iso.program);
+    cmd.arg("__read")
+        .arg(path)
+        .arg("--limits-json")
+        .arg(limits_json)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .env("RUST_BACKTRACE", "0");
+    if let Some(sheet) = &opts.sheet {
+        cmd.arg("--sheet").arg(sheet);
+    }
+    let (memory, cpu) = (opts.limits.max_reader_memory, opts.limits.max_seconds);
+    // SAFETY: the closure runs in the forked child before exec and only
+    // calls `getrlimit`/`setrlimit`, which are async-signal-safe; it touches no
+    // allocator, lock or other state shared with the parent's threads.
+    // This is the only way to bound a child's memory and CPU time from
+    // the start (measured need: calamine aborts the whole process on
+    // some files, see docs/ROBUSTNESS.md).
+    unsafe {
+        cmd.pre_exec(move || {
+            set_limit(libc::RLIMIT_AS, memory)?;
+            set_limit(libc::RLIMIT_CPU, cpu.saturating_add(1))?;
+            set_limit(libc::RLIMIT_CORE, 0)
+        });
+    }
+    cmd
 }
 
 /// Kills the child when `limit` passes, unless the sender is dropped first.

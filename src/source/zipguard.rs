@@ -91,39 +91,60 @@ pub fn check(path: &Path, format: Format, limits: &Limits) -> Result<(), SourceE
         .collect();
     // Shared strings first: worksheet indexes are checked against its count.
     order.sort_by_key(|(i, part)| (*part != Part::SharedStrings, *i));
-    let mut total = 0u64;
-    let mut strings: Option<u64> = None;
+    let (mut total, mut strings) = (0u64, 0u64);
     for (index, part) in order {
-        let mut entry = zip
-            .by_index(index)
-            .map_err(|e| corrupt(format!("zip entry #{index} cannot be read ({e})")))?;
-        let name = entry.name().map(|n| n.to_string()).unwrap_or_default();
-        if entry.is_dir() {
-            continue;
-        }
-        let declared = entry.size();
-        let compressed = entry.compressed_size();
-        // Declared sizes are only a shortcut to refuse early.
-        limits.check_entry_bytes(&name, declared)?;
-        limits.check_inflated_bytes(total.saturating_add(declared))?;
-        let mut judge = Judge::new(part, &name, limits, strings.unwrap_or(0));
-        let inflated = inflate(&mut entry, &name, compressed, total, limits, &mut judge).map_err(
-            |e| match e {
-                Stop::Limit(l) => SourceError::Limit(l),
-                Stop::Bad(m) => corrupt(m),
-            },
-        )?;
-        if inflated != declared {
-            return Err(corrupt(format!(
-                "zip entry {name} declares {declared} bytes but inflates to {inflated}"
-            )));
-        }
+        let (inflated, counted) =
+            check_entry(&mut zip, index, part, format, limits, total, strings)?;
         total += inflated;
-        if part == Part::SharedStrings {
-            strings = Some(strings.unwrap_or(0) + judge.strings);
-        }
+        strings += counted;
     }
     Ok(())
+}
+
+/// Inflates and judges entry `index`; returns its real size and, for the
+/// shared strings, how many strings it holds.
+fn check_entry(
+    zip: &mut zip::ZipArchive<BufReader<File>>,
+    index: usize,
+    part: Part,
+    format: Format,
+    limits: &Limits,
+    total: u64,
+    strings: u64,
+) -> Result<(u64, u64), SourceError> {
+    let corrupt = |message: String| SourceError::Corrupt {
+        format: format.name(),
+        message,
+    };
+    let mut entry = zip
+        .by_index(index)
+        .map_err(|e| corrupt(format!("zip entry #{index} cannot be read ({e})")))?;
+    let name = entry.name().map(|n| n.to_string()).unwrap_or_default();
+    if entry.is_dir() {
+        return Ok((0, 0));
+    }
+    let declared = entry.size();
+    let compressed = entry.compressed_size();
+    // Declared sizes are only a shortcut to refuse early.
+    limits.check_entry_bytes(&name, declared)?;
+    limits.check_inflated_bytes(total.saturating_add(declared))?;
+    let mut judge = Judge::new(part, &name, limits, strings);
+    let inflated =
+        inflate(&mut entry, &name, compressed, total, limits, &mut judge).map_err(|e| match e {
+            Stop::Limit(l) => SourceError::Limit(l),
+            Stop::Bad(m) => corrupt(m),
+        })?;
+    if inflated != declared {
+        return Err(corrupt(format!(
+            "zip entry {name} declares {declared} bytes but inflates to {inflated}"
+        )));
+    }
+    let counted = if part == Part::SharedStrings {
+        judge.strings
+    } else {
+        0
+    };
+    Ok((inflated, counted))
 }
 
 /// Why a scan stopped.

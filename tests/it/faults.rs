@@ -282,30 +282,7 @@ async fn a_server_killed_mid_import_restarts_with_the_import_failed_and_counted_
         );
         assert!(stored > 0 && stored < 50_000, "{ctx}");
 
-        let server = Server::start(&db, data.path());
-        let v = server.status(&id).await;
-        assert_eq!(v["status"], "failed", "{ctx}: {v}");
-        assert_eq!(
-            v["progress"]["inserted"].as_u64(),
-            Some(stored),
-            "{ctx}: {v}"
-        );
-        let error = v["error"].as_str().unwrap_or_default();
-        assert!(
-            error.contains("interrupted")
-                && error.contains(&format!("{stored} rows had been committed")),
-            "{ctx}: {error}"
-        );
-        // The restarted service imports normally.
-        let next = server.upload(crate::api::csv_bytes(300)).await;
-        let done = server
-            .wait(&next, |v| {
-                v["status"] != "queued" && v["status"] != "running"
-            })
-            .await;
-        assert_eq!(done["status"], "completed", "{ctx}: {done}");
-        assert_eq!(done["progress"]["inserted"].as_u64(), Some(300), "{ctx}");
-        assert_eq!(db.count().await, stored + 300, "{ctx}");
+        restarted_server_reports_and_serves(&db, data.path(), &id, stored, &ctx).await;
     }
 }
 
@@ -342,4 +319,39 @@ async fn a_parser_abort_fails_one_upload_and_the_service_stays_up() {
         .await;
     assert_eq!(code, 200, "{body}");
     assert_eq!(body["stats"]["success_count"], 50);
+}
+
+/// After the kill: a new server on the same database reports the import
+/// failed (interrupted) with its exact count, and imports normally.
+async fn restarted_server_reports_and_serves(
+    db: &TestDb,
+    data: &std::path::Path,
+    id: &str,
+    stored: u64,
+    ctx: &str,
+) {
+    let server = Server::start(db, data);
+    let v = server.status(id).await;
+    assert_eq!(v["status"], "failed", "{ctx}: {v}");
+    assert_eq!(
+        v["progress"]["inserted"].as_u64(),
+        Some(stored),
+        "{ctx}: {v}"
+    );
+    let error = v["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("interrupted")
+            && error.contains(&format!("{stored} rows had been committed")),
+        "{ctx}: {error}"
+    );
+    // The restarted service imports normally.
+    let next = server.upload(crate::api::csv_bytes(300)).await;
+    let done = server
+        .wait(&next, |v| {
+            v["status"] != "queued" && v["status"] != "running"
+        })
+        .await;
+    assert_eq!(done["status"], "completed", "{ctx}: {done}");
+    assert_eq!(done["progress"]["inserted"].as_u64(), Some(300), "{ctx}");
+    assert_eq!(db.count().await, stored + 300, "{ctx}");
 }
