@@ -41,6 +41,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod bench;
 pub mod cli;
 #[doc(hidden)]
 pub mod fuzzing;

@@ -1,6 +1,7 @@
 //! The command line: parses arguments, builds library objects, prints.
 //! No import logic lives here.
 
+mod bench;
 mod generate;
 mod import;
 mod serve;
@@ -34,6 +35,8 @@ pub enum Command {
     /// to stdout for the parent import (see `source::isolate`).
     #[command(name = "__read", hide = true)]
     Read(ReadArgs),
+    /// Measure every strategy against the database's own floor (psql \copy).
+    Bench(bench::BenchArgs),
 }
 
 /// Arguments of the hidden `__read` subcommand.
@@ -147,6 +150,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Generate(args) => generate::run(args),
         Command::Serve(args) => serve::run(args).await,
         Command::Read(args) => read_child(&args),
+        Command::Bench(args) => bench::run(args).await,
     }
 }
 

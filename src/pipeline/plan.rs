@@ -6,7 +6,7 @@ use serde::Serialize;
 use crate::sink::WriteKind;
 
 /// The import methods. The first three are the tutorial's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Method {
     /// One INSERT per row, each its own transaction, one writer.

@@ -10,6 +10,7 @@
 //! or failed for another reason (connection lost, table missing: fatal).
 
 pub mod imports;
+pub mod copy_binary;
 mod postgres;
 mod schema;
 mod sqlite;

@@ -1,14 +1,16 @@
 //! PostgreSQL writers on tokio-postgres: per-row INSERT (prepared once),
-//! multi-row INSERT (prepared per row count, cached), and binary COPY.
+//! multi-row INSERT (prepared per row count, cached), and binary COPY
+//! (encoded by [`super::copy_binary`], streamed one COPY per unit).
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use futures::pin_mut;
-use tokio_postgres::binary_copy::BinaryCopyInWriter;
-use tokio_postgres::types::{ToSql, Type};
+use bytes::{Bytes, BytesMut};
+use futures::{pin_mut, SinkExt};
+use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Config, NoTls, Statement};
 
+use super::copy_binary;
 use super::schema::{self, COLUMNS};
 use super::{DbError, WriteKind, WriteResult};
 use crate::model::Record;
@@ -202,25 +204,27 @@ impl PgWriter {
         self.client.execute(&stmt, &params(rows)).await.map(drop)
     }
 
+    /// One binary COPY for the unit, streamed in [`copy_binary::SEND_CHUNK`]
+    /// pieces. Atomic: COPY is one statement, so a refused row aborts it all.
     async fn copy(&mut self, rows: &[Record]) -> Result<(), tokio_postgres::Error> {
         let sink = self
             .client
-            .copy_in(&format!(
+            .copy_in::<_, Bytes>(&format!(
                 "COPY businesses ({COLUMNS}) FROM STDIN (FORMAT binary)"
             ))
             .await?;
-        let writer = BinaryCopyInWriter::new(sink, &[Type::TEXT; 9]);
-        pin_mut!(writer);
+        pin_mut!(sink);
+        let mut buf = BytesMut::with_capacity(copy_binary::SEND_CHUNK + 4096);
+        copy_binary::header(&mut buf);
         for r in rows {
-            let f = &r.business.fields;
-            writer
-                .as_mut()
-                .write(&[
-                    &f[0], &f[1], &f[2], &f[3], &f[4], &f[5], &f[6], &f[7], &f[8],
-                ])
-                .await?;
+            copy_binary::row(&mut buf, r);
+            if buf.len() >= copy_binary::SEND_CHUNK {
+                sink.as_mut().send(buf.split().freeze()).await?;
+            }
         }
-        writer.finish().await?;
+        copy_binary::trailer(&mut buf);
+        sink.as_mut().send(buf.freeze()).await?;
+        sink.finish().await?;
         Ok(())
     }
 }

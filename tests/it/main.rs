@@ -8,6 +8,7 @@
 
 mod accounting;
 mod api;
+mod bench;
 mod cli;
 mod core_values;
 mod corpus;

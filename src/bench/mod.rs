@@ -1,0 +1,417 @@
+//! `sheetpipe bench`: reproduces the tutorial's table on this machine and
+//! sets it against the database's own floor, measured in the same run.
+//!
+//! For each row count the bench generates clean data ([`crate::generate`],
+//! .xlsx and .csv of the same rows), creates a scratch database on the
+//! server (`sheetpipe_bench_<pid>`, dropped at the end) with the tutorial's
+//! table and six indexes, and then, `runs` times, interleaved so that the
+//! machine's noise falls on every line alike:
+//!
+//! * the **floor**: `TRUNCATE … RESTART IDENTITY`, then the clean CSV by
+//!   `psql \copy` ([`measure::floor`]);
+//! * each **case** (method × format): the same reset, then
+//!   `sheetpipe import FILE --method M --json` as a child process of this
+//!   binary, so that wall time includes start-up and peak RSS is the
+//!   import's own.
+//!
+//! The `filled` scenario first loads the same rows (so the table and its
+//! indexes already hold as many rows) and vacuums, then measures.
+//! Every run's counts are checked against the file and the table; a wrong
+//! count is reported (`counts_exact: false`), slowness never fails.
+
+pub mod measure;
+mod report;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+pub use measure::{ChildRun, FloorTool};
+pub use report::{median, BenchReport, Machine, Row};
+
+use crate::generate::{generate, GenerateOptions};
+use crate::pipeline::Method;
+
+/// Input format of a case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
+pub enum DataFormat {
+    /// The generated workbook (inline strings unless `shared_strings`).
+    Xlsx,
+    /// The same rows as CSV.
+    Csv,
+}
+
+impl DataFormat {
+    /// `xlsx` / `csv`.
+    pub fn name(self) -> &'static str {
+        match self {
+            DataFormat::Xlsx => "xlsx",
+            DataFormat::Csv => "csv",
+        }
+    }
+}
+
+/// State of the table when an import starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
+pub enum Scenario {
+    /// Truncated: no rows.
+    Empty,
+    /// Already holding as many rows as the file.
+    Filled,
+}
+
+impl Scenario {
+    /// `empty` / `filled`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::Empty => "empty",
+            Scenario::Filled => "filled",
+        }
+    }
+}
+
+/// One measured import configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Case {
+    /// The import method.
+    pub method: Method,
+    /// The input format.
+    pub format: DataFormat,
+}
+
+/// What to measure.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// Row counts, one table block each.
+    pub rows: Vec<u64>,
+    /// Methods to run.
+    pub methods: Vec<Method>,
+    /// Formats to run each method on.
+    pub formats: Vec<DataFormat>,
+    /// Table states to import into.
+    pub scenarios: Vec<Scenario>,
+    /// A PostgreSQL URL on the server to use (the scratch database is
+    /// created next to the one it names).
+    pub database_url: String,
+    /// Runs per measurement (medians are reported).
+    pub runs: usize,
+    /// Per-row methods (sequential, concurrent) are skipped above this.
+    pub per_row_max_rows: u64,
+    /// Generate the .xlsx with a shared-strings table.
+    pub shared_strings: bool,
+    /// The sheetpipe binary to run imports with.
+    pub bin: PathBuf,
+    /// Where to write the generated files (a temporary directory if None).
+    pub work_dir: Option<PathBuf>,
+}
+
+/// `url` with its database name replaced by `db`.
+pub fn with_database(url: &str, db: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let server = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{server}/{db}?{q}"),
+        None => format!("{server}/{db}"),
+    }
+}
+
+/// The cases to run at `rows`, and the reasons for any skipped.
+pub fn cases(opts: &BenchOptions, rows: u64) -> (Vec<Case>, Vec<String>) {
+    let mut run = Vec::new();
+    let mut skipped = Vec::new();
+    for &method in &opts.methods {
+        let per_row = matches!(method, Method::Sequential | Method::Concurrent);
+        if per_row && rows > opts.per_row_max_rows {
+            skipped.push(format!(
+                "{method} at {rows} rows (per-row methods run up to --per-row-max-rows {})",
+                opts.per_row_max_rows
+            ));
+            continue;
+        }
+        for &format in &opts.formats {
+            run.push(Case { method, format });
+        }
+    }
+    (run, skipped)
+}
+
+/// Runs the whole bench; `note` receives one line per measurement.
+pub async fn run(opts: &BenchOptions, note: &mut dyn FnMut(&str)) -> anyhow::Result<BenchReport> {
+    let admin = measure::connect(&opts.database_url).await?;
+    let server: String = admin.query_one("SELECT version()", &[]).await?.get(0);
+    let db = format!("sheetpipe_bench_{}", std::process::id());
+    admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+        .await?;
+    admin
+        .batch_execute(&format!("CREATE DATABASE {db}"))
+        .await?;
+    let url = with_database(&opts.database_url, &db);
+    let (dir, owned_dir) = match &opts.work_dir {
+        Some(d) => (d.clone(), false),
+        None => (std::env::temp_dir().join(&db), true),
+    };
+    let result = run_in(opts, &url, &dir, note).await;
+    let _ = admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+        .await;
+    if owned_dir {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    let (results, skipped, floor_tool) = result?;
+    let mut report = BenchReport {
+        machine: Machine {
+            cores: crate::pipeline::cores(),
+            os: os_line(),
+            server,
+        },
+        floor_tool,
+        runs: opts.runs,
+        results,
+        skipped,
+    };
+    report.derive();
+    Ok(report)
+}
+
+/// Seconds per run, max peak RSS, all counts exact — per table line.
+#[derive(Default)]
+struct Tally {
+    seconds: Vec<f64>,
+    peak_rss_kb: Option<u64>,
+    exact: bool,
+}
+
+type Key = (u64, Scenario, Option<Case>);
+
+async fn run_in(
+    opts: &BenchOptions,
+    url: &str,
+    dir: &Path,
+    note: &mut dyn FnMut(&str),
+) -> anyhow::Result<(Vec<Row>, Vec<String>, FloorTool)> {
+    std::fs::create_dir_all(dir)?;
+    crate::sink::Sink::connect(&crate::sink::DatabaseUrl::parse(Some(url))?).await?;
+    let client = measure::connect(url).await?;
+    let tool = FloorTool::detect();
+    let mut tallies: HashMap<Key, Tally> = HashMap::new();
+    let mut order: Vec<Key> = Vec::new();
+    let mut skipped = Vec::new();
+    for &rows in &opts.rows {
+        let files = Files::generate(dir, rows, opts.shared_strings)?;
+        let (cases, skip) = cases(opts, rows);
+        skipped.extend(skip);
+        for &scenario in &opts.scenarios {
+            for run in 1..=opts.runs.max(1) {
+                let prefill = reset(&client, scenario, &files.csv).await?;
+                let t = measure::floor(tool, url, &client, &files.csv).await?;
+                let exact = count(&client).await? == prefill + rows;
+                note(&format!(
+                    "{rows} rows, {} table, run {run}: floor {:.3} s",
+                    scenario.name(),
+                    t.as_secs_f64()
+                ));
+                record(
+                    &mut tallies,
+                    &mut order,
+                    (rows, scenario, None),
+                    t.as_secs_f64(),
+                    None,
+                    exact,
+                );
+                for case in &cases {
+                    let prefill = reset(&client, scenario, &files.csv).await?;
+                    let file = files.of(case.format);
+                    let (bin, f, c, u) =
+                        (opts.bin.clone(), file.to_path_buf(), *case, url.to_string());
+                    let child = tokio::task::spawn_blocking(move || {
+                        measure::import_child(&bin, &f, &c, &u)
+                    })
+                    .await??;
+                    let exact = child.total_records == rows
+                        && child.success_count == rows
+                        && child.error_count == 0
+                        && count(&client).await? == prefill + rows;
+                    note(&format!(
+                        "{rows} rows, {} table, run {run}: {} {} {:.3} s, peak RSS {} KiB",
+                        scenario.name(),
+                        case.method,
+                        case.format.name(),
+                        child.wall.as_secs_f64(),
+                        child.peak_rss_kb
+                    ));
+                    let key = (rows, scenario, Some(*case));
+                    let secs = child.wall.as_secs_f64();
+                    record(
+                        &mut tallies,
+                        &mut order,
+                        key,
+                        secs,
+                        Some(child.peak_rss_kb),
+                        exact,
+                    );
+                }
+            }
+        }
+    }
+    let rows = order
+        .into_iter()
+        .map(|key| {
+            let t = &tallies[&key];
+            let (rows, scenario, case) = key;
+            let median_seconds = median(&t.seconds);
+            Row {
+                rows,
+                scenario: scenario.name(),
+                method: case.map_or("floor".into(), |c| c.method.name().to_string()),
+                format: case.map_or("csv", |c| c.format.name()),
+                seconds: t.seconds.clone(),
+                median_seconds,
+                records_per_second: rows as f64 / median_seconds,
+                speedup_vs_sequential: None,
+                ratio_to_floor: None,
+                peak_rss_kb: t.peak_rss_kb,
+                counts_exact: t.exact,
+            }
+        })
+        .collect();
+    Ok((rows, skipped, tool))
+}
+
+fn record(
+    tallies: &mut HashMap<Key, Tally>,
+    order: &mut Vec<Key>,
+    key: Key,
+    secs: f64,
+    rss: Option<u64>,
+    exact: bool,
+) {
+    let t = tallies.entry(key).or_insert_with(|| {
+        order.push(key);
+        Tally {
+            exact: true,
+            ..Tally::default()
+        }
+    });
+    t.seconds.push(secs);
+    t.peak_rss_kb = rss.max(t.peak_rss_kb);
+    t.exact &= exact;
+}
+
+/// The generated inputs for one row count.
+struct Files {
+    csv: PathBuf,
+    xlsx: PathBuf,
+}
+
+impl Files {
+    fn generate(dir: &Path, rows: u64, shared_strings: bool) -> anyhow::Result<Files> {
+        let opts = GenerateOptions {
+            rows,
+            bad_rate: 0.0,
+            seed: 42,
+            shared_strings,
+        };
+        let files = Files {
+            csv: dir.join(format!("bench-{rows}.csv")),
+            xlsx: dir.join(format!("bench-{rows}.xlsx")),
+        };
+        generate(&files.csv, &opts)?;
+        generate(&files.xlsx, &opts)?;
+        Ok(files)
+    }
+
+    fn of(&self, format: DataFormat) -> &Path {
+        match format {
+            DataFormat::Xlsx => &self.xlsx,
+            DataFormat::Csv => &self.csv,
+        }
+    }
+}
+
+/// Empties the table (ids restart); for `Filled`, loads the CSV once and
+/// vacuums so the measured import meets a settled table. Returns the rows
+/// the table now holds. A checkpoint (when permitted) keeps the previous
+/// step's dirty pages from being flushed during the measurement.
+async fn reset(
+    client: &tokio_postgres::Client,
+    scenario: Scenario,
+    csv: &Path,
+) -> anyhow::Result<u64> {
+    client
+        .batch_execute("TRUNCATE businesses RESTART IDENTITY")
+        .await?;
+    if scenario == Scenario::Filled {
+        measure::copy_csv_from_stdin(client, csv).await?;
+        client.batch_execute("VACUUM (ANALYZE) businesses").await?;
+    }
+    let _ = client.batch_execute("CHECKPOINT").await;
+    count(client).await
+}
+
+async fn count(client: &tokio_postgres::Client) -> anyhow::Result<u64> {
+    let n: i64 = client
+        .query_one("SELECT count(*) FROM businesses", &[])
+        .await?
+        .get(0);
+    Ok(n as u64)
+}
+
+/// OS, architecture and CPU model, for the report.
+fn os_line() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_default();
+    format!("{} {} {cpu}", std::env::consts::OS, std::env::consts::ARCH)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_scratch_database_replaces_the_urls_database() {
+        assert_eq!(
+            with_database("postgres://u@h:5432/postgres", "x"),
+            "postgres://u@h:5432/x"
+        );
+        assert_eq!(with_database("postgres://u@h", "x"), "postgres://u@h/x");
+        assert_eq!(
+            with_database("postgresql://u:p@h/db?sslmode=disable", "x"),
+            "postgresql://u:p@h/x?sslmode=disable"
+        );
+    }
+
+    #[test]
+    fn per_row_methods_are_skipped_above_their_limit() {
+        let opts = BenchOptions {
+            rows: vec![100, 1000],
+            methods: vec![Method::Sequential, Method::Copy],
+            formats: vec![DataFormat::Xlsx, DataFormat::Csv],
+            scenarios: vec![Scenario::Empty],
+            database_url: String::new(),
+            runs: 1,
+            per_row_max_rows: 500,
+            shared_strings: false,
+            bin: PathBuf::new(),
+            work_dir: None,
+        };
+        assert_eq!(cases(&opts, 100).0.len(), 4);
+        let (run, skipped) = cases(&opts, 1000);
+        assert_eq!(run.len(), 2);
+        assert!(run.iter().all(|c| c.method == Method::Copy));
+        assert_eq!(skipped.len(), 1);
+    }
+}

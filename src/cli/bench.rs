@@ -1,0 +1,103 @@
+//! `sheetpipe bench [--rows 10000,100000,1000000] [--methods …] [--formats …]
+//! [--into empty,filled] [--database-url URL] [--runs N] [--json]`: runs
+//! [`crate::bench`] and prints its table (or one JSON object). Exit code 0
+//! whenever the bench ran, however slow; non-zero only when it could not
+//! run (no server, a failed import).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use crate::bench::{self, BenchOptions, DataFormat, Scenario};
+use crate::pipeline::Method;
+
+/// Arguments of `bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Row counts to measure, comma-separated.
+    #[arg(long, value_delimiter = ',', default_values_t = [10_000u64, 100_000, 1_000_000])]
+    pub rows: Vec<u64>,
+    /// Methods to measure, comma-separated.
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = Method::ALL)]
+    pub methods: Vec<Method>,
+    /// Input formats each method reads, comma-separated.
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [DataFormat::Xlsx, DataFormat::Csv])]
+    pub formats: Vec<DataFormat>,
+    /// Table states to import into: empty, filled (already holding as many rows).
+    #[arg(long = "into", value_enum, value_delimiter = ',', default_values_t = [Scenario::Empty, Scenario::Filled])]
+    pub scenarios: Vec<Scenario>,
+    /// PostgreSQL server to measure on (a scratch database is created there
+    /// and dropped after).
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
+    pub database_url: String,
+    /// Runs per measurement; the table shows medians.
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
+    /// Skip sequential and concurrent above this many rows (they take minutes).
+    #[arg(long, default_value_t = 10_000)]
+    pub per_row_max_rows: u64,
+    /// Generate the .xlsx with a shared-strings table (Excel's usual layout).
+    #[arg(long)]
+    pub shared_strings: bool,
+    /// Keep the generated files here instead of a temporary directory.
+    #[arg(long)]
+    pub work_dir: Option<PathBuf>,
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `bench`.
+pub async fn run(args: BenchArgs) -> ExitCode {
+    if !args.database_url.starts_with("postgres") {
+        eprintln!("error: bench measures against PostgreSQL: give a postgres:// --database-url");
+        return ExitCode::from(2);
+    }
+    let bin = match std::env::current_exe() {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: cannot find the sheetpipe binary: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let opts = BenchOptions {
+        rows: args.rows,
+        methods: args.methods,
+        formats: args.formats,
+        scenarios: args.scenarios,
+        database_url: args.database_url,
+        runs: args.runs.max(1),
+        per_row_max_rows: args.per_row_max_rows,
+        shared_strings: args.shared_strings,
+        bin,
+        work_dir: args.work_dir,
+    };
+    let quiet = args.json;
+    let mut note = |line: &str| {
+        if !quiet {
+            eprintln!("{line}");
+        }
+    };
+    match bench::run(&opts, &mut note).await {
+        Ok(report) => {
+            if args.json {
+                println!("{}", serde_json::to_string(&report).unwrap_or_default());
+            } else {
+                print!("{}", report.table());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            if args.json {
+                println!("{}", serde_json::json!({ "error": format!("{e:#}") }));
+            }
+            eprintln!("error: bench: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

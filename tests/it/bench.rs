@@ -1,0 +1,72 @@
+//! `sheetpipe bench` as a user runs it, at a size where timing is
+//! irrelevant: the report must be well formed and every count exact.
+
+use crate::helpers::{json_out, pg_admin_url, run_cli, tempdir};
+
+#[test]
+fn bench_reports_every_case_with_exact_counts_and_the_floor() {
+    let dir = tempdir();
+    let url = pg_admin_url();
+    let out = run_cli(
+        dir.path(),
+        &[
+            "bench",
+            "--rows",
+            "200",
+            "--runs",
+            "1",
+            "--methods",
+            "sequential,batch,copy",
+            "--database-url",
+            &url,
+            "--json",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json_out(&out);
+    assert_eq!(v["runs"], 1);
+    assert_eq!(v["floor_tool"], "psql_copy");
+    let results = v["results"].as_array().unwrap();
+    // (floor + 3 methods × 2 formats) × 2 scenarios.
+    assert_eq!(results.len(), 14, "{results:#?}");
+    for r in results {
+        assert_eq!(r["rows"], 200);
+        assert_eq!(r["counts_exact"], true, "{r}");
+        assert_eq!(r["seconds"].as_array().unwrap().len(), 1);
+        assert!(r["median_seconds"].as_f64().unwrap() > 0.0);
+        let is_floor = r["method"] == "floor";
+        assert_eq!(r["peak_rss_kb"].is_null(), is_floor, "{r}");
+        if !is_floor {
+            assert!(r["peak_rss_kb"].as_u64().unwrap() > 1000, "{r}");
+            assert!(r["ratio_to_floor"].as_f64().unwrap() > 0.0);
+            assert!(r["speedup_vs_sequential"].as_f64().unwrap() > 0.0);
+        }
+    }
+    for scenario in ["empty", "filled"] {
+        let seq = results
+            .iter()
+            .find(|r| r["scenario"] == scenario && r["method"] == "sequential")
+            .unwrap();
+        assert_eq!(seq["speedup_vs_sequential"], 1.0);
+    }
+    // The scratch database is gone afterwards.
+    let list = std::process::Command::new("psql")
+        .args([&url, "-Atc", "SELECT datname FROM pg_database"])
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&list.stdout).contains("sheetpipe_bench_"));
+}
+
+#[test]
+fn bench_refuses_a_non_postgres_url() {
+    let dir = tempdir();
+    let out = run_cli(
+        dir.path(),
+        &["bench", "--database-url", "sqlite://x.db", "--rows", "10"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+}
