@@ -111,7 +111,13 @@ pub async fn run(job: ImportJob, plan: &Plan, sink: &Sink, ctl: &Control) -> Imp
         progress.bytes_total.store(meta.len(), Relaxed);
     }
     let header: Arc<OnceLock<HeaderMap>> = Arc::default();
-    let (unit_tx, unit_rx) = async_channel::bounded::<Vec<Record>>(plan.workers * 2);
+    // SQLite has one writer at a time: for the copy path, one writer task
+    // holding the connection beats two taking turns on it.
+    let workers = match sink {
+        Sink::Sqlite(_) if plan.kind == WriteKind::Copy => 1,
+        _ => plan.workers,
+    };
+    let (unit_tx, unit_rx) = async_channel::bounded::<Vec<Record>>(workers * 2);
     let (event_tx, event_rx) = mpsc::channel::<Event>(1024);
 
     let mut job = job;
@@ -136,7 +142,7 @@ pub async fn run(job: ImportJob, plan: &Plan, sink: &Sink, ctl: &Control) -> Imp
         })
     };
     let mut writers = tokio::task::JoinSet::new();
-    for _ in 0..plan.workers {
+    for _ in 0..workers {
         writers.spawn(
             write_stage(
                 sink.clone(),

@@ -78,9 +78,12 @@ pub struct Plan {
     pub workers: usize,
 }
 
-/// Rows per COPY unit: large enough that per-statement overhead vanishes,
-/// small enough that a failed unit is cheap to bisect and memory stays low.
-pub const COPY_CHUNK: usize = 10_000;
+/// Rows per COPY unit, chosen by measurement (docs/BENCHMARKS.md): large
+/// enough that per-COPY overhead (statement start, commit) is lost in the
+/// noise even at 1M rows, small enough that the first COPY starts after
+/// ~20 ms of parsing (loading overlaps parsing sooner), a refused unit is
+/// cheap to bisect, and the units in flight stay a few MB.
+pub const COPY_CHUNK: usize = 2_000;
 
 /// Largest multi-row unit on any backend (SQLite's 32,766-parameter limit).
 pub const MAX_BATCH: usize = crate::sink::SQLITE_MAX_MULTI_ROW;

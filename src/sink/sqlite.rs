@@ -2,7 +2,9 @@
 //! mutex. SQLite allows one writer at a time; serializing here, instead of
 //! letting several connections fight over the file lock, is what keeps
 //! "database is locked" from ever reaching a user. Work runs on the blocking
-//! pool so that a large transaction never stalls the async runtime.
+//! pool (or in place, on a multi-threaded runtime) so that a large
+//! transaction never stalls the async runtime. The copy path is one writer,
+//! one prepared INSERT, one transaction per unit, WAL, a 16 MiB page cache.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -37,6 +39,12 @@ impl SqliteSink {
             conn.busy_timeout(std::time::Duration::from_secs(30))?;
             conn.pragma_update(None, "journal_mode", "WAL")?;
             conn.pragma_update(None, "synchronous", "NORMAL")?;
+            // Measured in docs/BENCHMARKS.md: 16 MiB of page cache (default
+            // 2 MiB) so the six indexes thrash it less, and a checkpoint every
+            // 10,000 WAL pages (~40 MB; default 1,000) — each checkpoint
+            // fsyncs, and at the default they dominated a large import.
+            conn.pragma_update(None, "cache_size", -16_384)?;
+            conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
             conn.execute_batch(schema::SQLITE)?;
             conn.execute_batch(super::imports::SQLITE)?;
             Ok(conn)
@@ -125,30 +133,51 @@ impl SqliteSink {
 }
 
 impl SqliteWriter {
-    /// Writes `rows` atomically.
+    /// Writes `rows` atomically. On a multi-threaded runtime the rows are
+    /// written in place (`block_in_place`: no copy of the unit); otherwise
+    /// a copy goes to the blocking pool.
     pub async fn write(&mut self, rows: &[Record], kind: WriteKind) -> WriteResult {
         if rows.is_empty() {
             return Ok(Ok(()));
         }
-        let rows = rows.to_vec();
-        let ledger = self.ledger.clone();
-        let result = with_conn(&self.conn, move |conn| match ledger {
-            None => write_blocking(conn, &rows, kind),
-            // The count rides in the rows' transaction: it always equals
-            // what the table holds, even if the process dies right after.
-            Some(id) => {
-                let tx = conn.transaction()?;
-                insert_rows(&tx, &rows, kind)?;
-                tx.execute(
-                    "UPDATE imports SET inserted = inserted + ?1 WHERE id = ?2",
-                    rusqlite::params![rows.len() as i64, &*id],
-                )?;
-                tx.commit()
-            }
-        })
-        .await?;
+        let multi_thread = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        let result = if multi_thread {
+            tokio::task::block_in_place(|| {
+                let mut guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+                write_ledgered(&mut guard, rows, kind, self.ledger.as_deref())
+            })
+        } else {
+            let rows = rows.to_vec();
+            let ledger = self.ledger.clone();
+            with_conn(&self.conn, move |conn| {
+                write_ledgered(conn, &rows, kind, ledger.as_deref())
+            })
+            .await?
+        };
         classify(result)
     }
+}
+
+/// Writes `rows`; with a ledger, the import's count rides in the rows'
+/// transaction, so it always equals what the table holds, even if the
+/// process dies right after.
+fn write_ledgered(
+    conn: &mut Connection,
+    rows: &[Record],
+    kind: WriteKind,
+    ledger: Option<&str>,
+) -> Result<(), rusqlite::Error> {
+    let Some(id) = ledger else {
+        return write_blocking(conn, rows, kind);
+    };
+    let tx = conn.transaction()?;
+    insert_rows(&tx, rows, kind)?;
+    tx.execute(
+        "UPDATE imports SET inserted = inserted + ?1 WHERE id = ?2",
+        rusqlite::params![rows.len() as i64, id],
+    )?;
+    tx.commit()
 }
 
 fn write_blocking(
@@ -182,8 +211,12 @@ fn insert_rows(conn: &Connection, rows: &[Record], kind: WriteKind) -> Result<()
     if one_statement(rows, kind) {
         return insert(rows);
     }
+    // The copy path: one single-row INSERT prepared once and executed per
+    // row (no SQL text built or looked up per row), inside the caller's
+    // transaction (one journal commit per unit).
+    let mut stmt = conn.prepare_cached(&schema::insert_sql(1, false))?;
     for row in rows {
-        insert(std::slice::from_ref(row))?;
+        stmt.execute(params_from_iter(row.business.fields.iter()))?;
     }
     Ok(())
 }
