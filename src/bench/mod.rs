@@ -19,6 +19,7 @@
 //! Every run's counts are checked against the file and the table; a wrong
 //! count is reported (`counts_exact: false`), slowness never fails.
 
+pub mod http;
 pub mod measure;
 mod report;
 
@@ -38,6 +39,9 @@ pub enum DataFormat {
     Xlsx,
     /// The same rows as CSV.
     Csv,
+    /// The .xlsx uploaded to `POST /upload?method=M` of a `sheetpipe serve`
+    /// child (end to end: request to answer).
+    Http,
 }
 
 impl DataFormat {
@@ -46,6 +50,7 @@ impl DataFormat {
         match self {
             DataFormat::Xlsx => "xlsx",
             DataFormat::Csv => "csv",
+            DataFormat::Http => "http",
         }
     }
 }
@@ -198,8 +203,41 @@ async fn run_in(
 ) -> anyhow::Result<(Vec<Row>, Vec<String>, FloorTool)> {
     std::fs::create_dir_all(dir)?;
     crate::sink::Sink::connect(&crate::sink::DatabaseUrl::parse(Some(url))?).await?;
-    let client = measure::connect(url).await?;
-    let tool = FloorTool::detect();
+    let env = Env {
+        opts,
+        url,
+        client: measure::connect(url).await?,
+        tool: FloorTool::detect(),
+        server: None,
+    };
+    let server = match opts.formats.contains(&DataFormat::Http) {
+        true => Some(http::Server::start(&opts.bin, url, &dir.join("serve")).await?),
+        false => None,
+    };
+    let env = Env { server, ..env };
+    let result = measure_all(&env, dir, note).await;
+    if let Some(s) = env.server {
+        s.stop().await;
+    }
+    let (rows, skipped) = result?;
+    Ok((rows, skipped, env.tool))
+}
+
+/// What every measurement needs.
+struct Env<'a> {
+    opts: &'a BenchOptions,
+    url: &'a str,
+    client: tokio_postgres::Client,
+    tool: FloorTool,
+    server: Option<http::Server>,
+}
+
+async fn measure_all(
+    env: &Env<'_>,
+    dir: &Path,
+    note: &mut dyn FnMut(&str),
+) -> anyhow::Result<(Vec<Row>, Vec<String>)> {
+    let opts = env.opts;
     let mut tallies: HashMap<Key, Tally> = HashMap::new();
     let mut order: Vec<Key> = Vec::new();
     let mut skipped = Vec::new();
@@ -209,79 +247,86 @@ async fn run_in(
         skipped.extend(skip);
         for &scenario in &opts.scenarios {
             for run in 1..=opts.runs.max(1) {
-                let prefill = reset(&client, scenario, &files.csv).await?;
-                let t = measure::floor(tool, url, &client, &files.csv).await?;
-                let exact = count(&client).await? == prefill + rows;
+                let prefill = reset(&env.client, scenario, &files.csv).await?;
+                let t = measure::floor(env.tool, env.url, &env.client, &files.csv).await?;
+                let exact = count(&env.client).await? == prefill + rows;
+                let (secs, sc) = (t.as_secs_f64(), scenario.name());
                 note(&format!(
-                    "{rows} rows, {} table, run {run}: floor {:.3} s",
-                    scenario.name(),
-                    t.as_secs_f64()
+                    "{rows} rows, {sc} table, run {run}: floor {secs:.3} s"
                 ));
                 record(
                     &mut tallies,
                     &mut order,
                     (rows, scenario, None),
-                    t.as_secs_f64(),
+                    secs,
                     None,
                     exact,
                 );
                 for case in &cases {
-                    let prefill = reset(&client, scenario, &files.csv).await?;
-                    let file = files.of(case.format);
-                    let (bin, f, c, u) =
-                        (opts.bin.clone(), file.to_path_buf(), *case, url.to_string());
-                    let child = tokio::task::spawn_blocking(move || {
-                        measure::import_child(&bin, &f, &c, &u)
-                    })
-                    .await??;
-                    let exact = child.total_records == rows
-                        && child.success_count == rows
-                        && child.error_count == 0
-                        && count(&client).await? == prefill + rows;
+                    let prefill = reset(&env.client, scenario, &files.csv).await?;
+                    let (secs, rss, counts) =
+                        measure_case(env, *case, files.of(case.format)).await?;
+                    let exact =
+                        counts == (rows, rows, 0) && count(&env.client).await? == prefill + rows;
                     note(&format!(
-                        "{rows} rows, {} table, run {run}: {} {} {:.3} s, peak RSS {} KiB",
-                        scenario.name(),
+                        "{rows} rows, {sc} table, run {run}: {} {} {secs:.3} s, peak RSS {rss:?} KiB",
                         case.method,
                         case.format.name(),
-                        child.wall.as_secs_f64(),
-                        child.peak_rss_kb
                     ));
                     let key = (rows, scenario, Some(*case));
-                    let secs = child.wall.as_secs_f64();
-                    record(
-                        &mut tallies,
-                        &mut order,
-                        key,
-                        secs,
-                        Some(child.peak_rss_kb),
-                        exact,
-                    );
+                    record(&mut tallies, &mut order, key, secs, rss, exact);
                 }
             }
         }
     }
     let rows = order
         .into_iter()
-        .map(|key| {
-            let t = &tallies[&key];
-            let (rows, scenario, case) = key;
-            let median_seconds = median(&t.seconds);
-            Row {
-                rows,
-                scenario: scenario.name(),
-                method: case.map_or("floor".into(), |c| c.method.name().to_string()),
-                format: case.map_or("csv", |c| c.format.name()),
-                seconds: t.seconds.clone(),
-                median_seconds,
-                records_per_second: rows as f64 / median_seconds,
-                speedup_vs_sequential: None,
-                ratio_to_floor: None,
-                peak_rss_kb: t.peak_rss_kb,
-                counts_exact: t.exact,
-            }
-        })
+        .map(|key| line(key, &tallies[&key]))
         .collect();
-    Ok((rows, skipped, tool))
+    Ok((rows, skipped))
+}
+
+/// One import of `file` by `case`: seconds, peak RSS (child imports only)
+/// and the (total, success, error) counts it reported.
+async fn measure_case(
+    env: &Env<'_>,
+    case: Case,
+    file: &Path,
+) -> anyhow::Result<(f64, Option<u64>, (u64, u64, u64))> {
+    if case.format == DataFormat::Http {
+        let server = env.server.as_ref().expect("started when http is measured");
+        let body = tokio::fs::read(file).await?;
+        let up = http::upload(&server.addr, case.method, &body).await?;
+        return Ok((up.wall.as_secs_f64(), None, up.counts));
+    }
+    let (bin, f, u) = (
+        env.opts.bin.clone(),
+        file.to_path_buf(),
+        env.url.to_string(),
+    );
+    let child =
+        tokio::task::spawn_blocking(move || measure::import_child(&bin, &f, &case, &u)).await??;
+    let counts = (child.total_records, child.success_count, child.error_count);
+    Ok((child.wall.as_secs_f64(), Some(child.peak_rss_kb), counts))
+}
+
+/// The table line of one tally.
+fn line(key: Key, t: &Tally) -> Row {
+    let (rows, scenario, case) = key;
+    let median_seconds = median(&t.seconds);
+    Row {
+        rows,
+        scenario: scenario.name(),
+        method: case.map_or("floor".into(), |c| c.method.name().to_string()),
+        format: case.map_or("csv", |c| c.format.name()),
+        seconds: t.seconds.clone(),
+        median_seconds,
+        records_per_second: rows as f64 / median_seconds,
+        speedup_vs_sequential: None,
+        ratio_to_floor: None,
+        peak_rss_kb: t.peak_rss_kb,
+        counts_exact: t.exact,
+    }
 }
 
 fn record(
@@ -329,7 +374,7 @@ impl Files {
 
     fn of(&self, format: DataFormat) -> &Path {
         match format {
-            DataFormat::Xlsx => &self.xlsx,
+            DataFormat::Xlsx | DataFormat::Http => &self.xlsx,
             DataFormat::Csv => &self.csv,
         }
     }

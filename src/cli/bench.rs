@@ -21,7 +21,8 @@ pub struct BenchArgs {
     /// Methods to measure, comma-separated.
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = Method::ALL)]
     pub methods: Vec<Method>,
-    /// Input formats each method reads, comma-separated.
+    /// Input formats each method reads, comma-separated (`http`: the .xlsx
+    /// through `POST /upload?method=M` of a `sheetpipe serve` child).
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = [DataFormat::Xlsx, DataFormat::Csv])]
     pub formats: Vec<DataFormat>,
     /// Table states to import into: empty, filled (already holding as many rows).

@@ -134,3 +134,71 @@ async fn cancelling_stops_at_a_unit_boundary_with_exact_counts() {
         report.rows_read
     );
 }
+
+/// `rows` CSV data rows named `ok N`; those at the given 0-based indexes
+/// are named `BAD N` (refused by the CHECK / trigger of [`add_check`]).
+fn csv_with_bad_names(path: &std::path::Path, rows: usize, bad: &[usize]) {
+    let mut out = String::from("name,category,email\n");
+    for i in 0..rows {
+        let name = if bad.contains(&i) { "BAD" } else { "ok" };
+        out.push_str(&format!("{name} {i},Retail,b{i}@example.com\n"));
+    }
+    std::fs::write(path, out).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_at_its_default_unit_rejects_only_the_refused_rows_on_both_backends() {
+    let chunk = pipeline::COPY_CHUNK;
+    let rows = chunk * 2 + chunk / 2;
+    // First row of the file and of unit 2, last row of unit 1, middle of
+    // unit 2, two adjacent rows, and the very last row (a short unit).
+    let bad = [
+        0,
+        chunk - 1,
+        chunk,
+        chunk + chunk / 2,
+        chunk + chunk / 2 + 1,
+        rows - 1,
+    ];
+    let dir = tempdir();
+    let file = dir.path().join("bad.csv");
+    csv_with_bad_names(&file, rows, &bad);
+    for db in TestDb::both().await {
+        add_check(&db).await;
+        let sink = db.sink().await;
+        let plan = Plan::new(Method::Copy, None, None);
+        assert_eq!(plan.batch_size, chunk);
+        let report = pipeline::run(ImportJob::new(&file), &plan, &sink, &Control::default()).await;
+        let ctx = db.backend();
+        assert_eq!(
+            report.status,
+            Status::Completed,
+            "{ctx}: {:?}",
+            report.error
+        );
+        assert_eq!(report.rows_read, rows as u64, "{ctx}");
+        assert_eq!(
+            (report.inserted, report.rejected),
+            ((rows - bad.len()) as u64, bad.len() as u64),
+            "{ctx}"
+        );
+        assert_eq!(db.count().await, report.inserted, "{ctx}");
+        let got: Vec<u32> = report.rejected_rows.iter().map(|r| r.row).collect();
+        let want: Vec<u32> = bad.iter().map(|i| *i as u32 + 2).collect();
+        assert_eq!(got, want, "{ctx}");
+        assert!(report
+            .rejected_rows
+            .iter()
+            .all(|r| r.reason.contains("no_bad")));
+        // Every good row is there exactly once, and no bad one.
+        let stored = db
+            .query("SELECT count(DISTINCT name), count(*) FILTER (WHERE name LIKE 'BAD%') FROM businesses")
+            .await;
+        assert_eq!(
+            stored[0][0].as_deref(),
+            Some(&*(rows - bad.len()).to_string()),
+            "{ctx}"
+        );
+        assert_eq!(stored[0][1].as_deref(), Some("0"), "{ctx}");
+    }
+}

@@ -10,6 +10,7 @@ mod accounting;
 mod api;
 mod bench;
 mod cli;
+mod copy;
 mod core_values;
 mod corpus;
 mod corpus_bounds;
