@@ -4,7 +4,6 @@
 //! `psql \copy`, or, without psql, by a text `COPY … FROM STDIN` of the
 //! file's bytes from this process.
 
-use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -20,7 +19,7 @@ use crate::sink::DbError;
 pub struct ChildRun {
     /// Wall time from spawn to exit.
     pub wall: Duration,
-    /// Peak resident set of the child, in KiB (`ru_maxrss` from `wait4`).
+    /// Peak resident set of the child, in KiB (its own `VmHWM`).
     pub peak_rss_kb: u64,
     /// `stats.total_records` of its JSON.
     pub total_records: u64,
@@ -30,11 +29,40 @@ pub struct ChildRun {
     pub error_count: u64,
 }
 
+/// Set in an import child's environment: the child then reports its peak
+/// RSS on stderr ([`report_peak_rss`]).
+pub const PEAK_RSS_ENV: &str = "SHEETPIPE_BENCH_PEAK_RSS";
+
+/// Prefix of the stderr line carrying the peak RSS.
+const PEAK_RSS_LINE: &str = "sheetpipe-bench-peak-rss-kib: ";
+
+/// In an import run by the bench, prints this process's peak RSS.
+///
+/// It is `VmHWM` from `/proc/self/status`: the high-water mark of this
+/// process's own memory map, which `exec` starts afresh. (`wait4`'s
+/// `ru_maxrss` would not do: Linux carries the parent's high-water mark
+/// into the child across fork and exec, so it reports the bench's own
+/// size whenever that is larger.)
+pub fn report_peak_rss() {
+    if std::env::var_os(PEAK_RSS_ENV).is_none() {
+        return;
+    }
+    if let Some(kib) = vm_hwm_kib() {
+        eprintln!("{PEAK_RSS_LINE}{kib}");
+    }
+}
+
+fn vm_hwm_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
 /// Runs `bin import FILE --method M --database-url URL --json` and waits.
 /// A non-zero exit or unreadable JSON is an error carrying its stderr.
 pub fn import_child(bin: &Path, file: &Path, case: &Case, url: &str) -> anyhow::Result<ChildRun> {
     let started = Instant::now();
-    let mut child = Command::new(bin)
+    let out = Command::new(bin)
         .arg("import")
         .arg(file)
         .args([
@@ -44,28 +72,24 @@ pub fn import_child(bin: &Path, file: &Path, case: &Case, url: &str) -> anyhow::
             url,
             "--json",
         ])
+        .env(PEAK_RSS_ENV, "1")
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    let (mut out, mut err) = (child.stdout.take(), child.stderr.take());
-    let err_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        if let Some(e) = err.as_mut() {
-            let _ = e.read_to_string(&mut s);
-        }
-        s
-    });
-    let mut stdout = String::new();
-    if let Some(o) = out.as_mut() {
-        o.read_to_string(&mut stdout)?;
-    }
-    let (status, peak_rss_kb) = wait_with_rusage(child.id())?;
+        .output()?;
     let wall = started.elapsed();
-    let stderr = err_reader.join().unwrap_or_default();
-    if status != 0 {
-        anyhow::bail!("sheetpipe import exited with {status}: {}", stderr.trim());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        anyhow::bail!(
+            "sheetpipe import exited with {}: {}",
+            out.status,
+            stderr.trim()
+        );
     }
+    let peak_rss_kb = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix(PEAK_RSS_LINE))
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("the import reported no peak RSS: {stderr}"))?;
     let v: serde_json::Value = serde_json::from_str(stdout.trim())
         .map_err(|e| anyhow::anyhow!("import printed no JSON ({e}): {stdout}"))?;
     let stat = |k: &str| v["stats"][k].as_u64().unwrap_or(u64::MAX);
@@ -76,29 +100,6 @@ pub fn import_child(bin: &Path, file: &Path, case: &Case, url: &str) -> anyhow::
         success_count: stat("success_count"),
         error_count: stat("error_count"),
     })
-}
-
-/// Reaps the child `pid` and returns its exit status and peak RSS.
-///
-/// `std::process::Child::wait` does not expose the child's resource usage,
-/// and `getrusage(RUSAGE_CHILDREN)` is a maximum over *all* children; only
-/// `wait4` gives the peak RSS of this one child — the bench's memory figure.
-fn wait_with_rusage(pid: u32) -> anyhow::Result<(i32, u64)> {
-    let mut status: libc::c_int = 0;
-    // SAFETY: `rusage` is plain old data, valid when zeroed; `wait4` writes
-    // into the two pointers we own for the duration of the call. The pid is
-    // our own unreaped child (its `Child` handle is never waited on again).
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let rc = unsafe { libc::wait4(pid as libc::pid_t, &mut status, 0, &mut usage) };
-    if rc < 0 {
-        anyhow::bail!("wait4: {}", std::io::Error::last_os_error());
-    }
-    let code = if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
-    } else {
-        128 + libc::WTERMSIG(status)
-    };
-    Ok((code, usage.ru_maxrss.max(0) as u64))
 }
 
 /// How the floor was loaded.

@@ -269,9 +269,10 @@ async fn measure_all(
                     let exact =
                         counts == (rows, rows, 0) && count(&env.client).await? == prefill + rows;
                     note(&format!(
-                        "{rows} rows, {sc} table, run {run}: {} {} {secs:.3} s, peak RSS {rss:?} KiB",
+                        "{rows} rows, {sc} table, run {run}: {} {} {secs:.3} s, peak RSS {} KiB",
                         case.method,
                         case.format.name(),
+                        rss.map_or("—".to_string(), |k| k.to_string()),
                     ));
                     let key = (rows, scenario, Some(*case));
                     record(&mut tallies, &mut order, key, secs, rss, exact);

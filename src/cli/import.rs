@@ -138,6 +138,7 @@ pub async fn run(args: ImportArgs) -> ExitCode {
         bar.finish_and_clear();
     }
     print_report(&args, &report);
+    crate::bench::measure::report_peak_rss();
     match (&report.status, &report.error) {
         (Status::Completed, _) => ExitCode::SUCCESS,
         (_, Some(e)) => ExitCode::from(e.exit_code()),
