@@ -11,13 +11,10 @@ use std::time::Instant;
 
 use tokio::sync::mpsc;
 
-use super::{collect, read_stage, Control, Event, ImportJob, ImportReport, Plan, ReadSummary};
-use super::{ImportError, Status};
+use super::{assemble, collect, read_stage, Control, Event, ImportJob, ImportReport, Plan};
+use super::{ImportError, ReadSummary};
 use crate::model::Record;
 use crate::record::HeaderMap;
-
-/// What the collector returns: inserted, rejected, first rejections, error.
-type Collected = (u64, u64, Vec<crate::model::Rejection>, Option<ImportError>);
 
 /// Runs `job` without writing anything (no database needed).
 pub async fn dry_run(job: ImportJob, plan: &Plan, ctl: &Control) -> ImportReport {
@@ -59,37 +56,5 @@ pub async fn dry_run(job: ImportJob, plan: &Plan, ctl: &Control) -> ImportReport
         read
     };
     let (collected, read) = tokio::join!(collected, stages);
-    report(plan, ctl, started, &header, read, collected)
-}
-
-/// The report of a dry run.
-fn report(
-    plan: &Plan,
-    ctl: &Control,
-    started: Instant,
-    header: &OnceLock<HeaderMap>,
-    (summary, read_error): (ReadSummary, Option<ImportError>),
-    (inserted, rejected, rejected_rows, report_error): Collected,
-) -> ImportReport {
-    let error = read_error.or(report_error);
-    let status = match (&error, ctl.cancel.is_cancelled()) {
-        (Some(_), _) => Status::Failed,
-        (None, true) => Status::Cancelled,
-        (None, false) => Status::Completed,
-    };
-    ImportReport {
-        method: plan.method,
-        status,
-        error,
-        sheet: summary.sheet,
-        rows_read: summary.rows_read,
-        inserted,
-        rejected,
-        duration: started.elapsed(),
-        rejected_rows,
-        ignored_columns: header.get().map(|h| h.ignored.clone()).unwrap_or_default(),
-        header: header.get().cloned(),
-        warnings: summary.warnings,
-        dry_run: true,
-    }
+    assemble(plan, ctl, started, &header, read, collected, true)
 }

@@ -178,15 +178,30 @@ pub async fn run(job: ImportJob, plan: &Plan, sink: &Sink, ctl: &Control) -> Imp
         (read, write_error)
     };
     let (collected, ((summary, read_error), write_error)) = tokio::join!(collect, stages);
-    let (inserted, rejected, rejected_rows, report_error) = collected;
+    let read = (summary, write_error.or(read_error));
+    assemble(plan, ctl, started, &header, read, collected, false)
+}
 
-    let error = write_error.or(read_error).or(report_error);
-    let status = if error.is_some() {
-        Status::Failed
-    } else if ctl.cancel.is_cancelled() {
-        Status::Cancelled
-    } else {
-        Status::Completed
+/// What the collector returns: inserted, rejected, first rejections, and
+/// an error writing the reject report.
+type Collected = (u64, u64, Vec<Rejection>, Option<ImportError>);
+
+/// The report of a finished run (real or dry): the first error wins, then
+/// the caller's cancellation, else completed.
+fn assemble(
+    plan: &Plan,
+    ctl: &Control,
+    started: Instant,
+    header: &OnceLock<HeaderMap>,
+    (summary, stage_error): (ReadSummary, Option<ImportError>),
+    (inserted, rejected, rejected_rows, report_error): Collected,
+    dry_run: bool,
+) -> ImportReport {
+    let error = stage_error.or(report_error);
+    let status = match (&error, ctl.cancel.is_cancelled()) {
+        (Some(_), _) => Status::Failed,
+        (None, true) => Status::Cancelled,
+        (None, false) => Status::Completed,
     };
     ImportReport {
         method: plan.method,
@@ -201,7 +216,7 @@ pub async fn run(job: ImportJob, plan: &Plan, sink: &Sink, ctl: &Control) -> Imp
         ignored_columns: header.get().map(|h| h.ignored.clone()).unwrap_or_default(),
         header: header.get().cloned(),
         warnings: summary.warnings,
-        dry_run: false,
+        dry_run,
     }
 }
 
