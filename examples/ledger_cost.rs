@@ -1,5 +1,5 @@
 //! Measures what the HTTP service's ledger (`Sink::with_ledger`: each
-//! write also raises `imports.inserted` in its own transaction) costs, per
+//! write also records its count atomically with its rows) costs, per
 //! method, against the same database, alternating with and without.
 //!
 //! ```sh

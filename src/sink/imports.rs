@@ -31,6 +31,11 @@ CREATE TABLE IF NOT EXISTS imports (
     error       TEXT
 );
 CREATE INDEX IF NOT EXISTS idx_imports_seq ON imports (seq);
+CREATE TABLE IF NOT EXISTS import_ledger (
+    import_id   TEXT NOT NULL,
+    inserted    BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS idx_import_ledger_import_id ON import_ledger (import_id);
 ";
 
 /// SQLite DDL, idempotent. The rowid orders the listing.
@@ -181,7 +186,9 @@ impl Sink {
     /// At startup: imports a previous process left `queued` or `running`
     /// (it was killed, or the machine stopped) are marked `failed`, their
     /// error saying so. Their `inserted` count is exact: every write
-    /// raised it in the rows' own transaction ([`Sink::with_ledger`]).
+    /// recorded its count in the rows' own transaction — on SQLite in
+    /// `imports.inserted`, on PostgreSQL in `import_ledger`, summed here
+    /// ([`Sink::with_ledger`]).
     /// Returns how many were marked.
     pub async fn interrupt_unfinished_imports(&self, at: &str) -> Result<u64, DbError> {
         const REASON: &str =
@@ -198,8 +205,22 @@ impl Sink {
         );
         match self {
             Sink::Postgres(s) => {
-                let client = s.connection().await?;
-                client.execute(&pg, &[&at]).await.map_err(pg_error)
+                // On PostgreSQL the committed counts are in the append-only
+                // `import_ledger` (see `PgWriter::write`): fold them in first.
+                let mut client = s.connection().await?;
+                let tx = client.transaction().await.map_err(pg_error)?;
+                tx.batch_execute(
+                    "UPDATE imports SET inserted = inserted + COALESCE((SELECT sum(l.inserted) \
+                     FROM import_ledger l WHERE l.import_id = imports.id), 0) \
+                     WHERE status IN ('queued', 'running'); \
+                     DELETE FROM import_ledger WHERE import_id IN \
+                     (SELECT id FROM imports WHERE status IN ('queued', 'running'));",
+                )
+                .await
+                .map_err(pg_error)?;
+                let marked = tx.execute(&pg, &[&at]).await.map_err(pg_error)?;
+                tx.commit().await.map_err(pg_error)?;
+                Ok(marked)
             }
             Sink::Sqlite(s) => {
                 let at = at.to_string();
@@ -211,7 +232,9 @@ impl Sink {
 
     /// Writes the final status, counts and error of an import.
     pub async fn finish_import(&self, id: &str, end: &ImportEnd<'_>) -> Result<(), DbError> {
-        const PG: &str = "UPDATE imports SET status = $2, rows_read = $3, inserted = $4, \
+        // The exact counts now live in the row: the ledger's entries go.
+        const PG: &str = "WITH done AS (DELETE FROM import_ledger WHERE import_id = $1) \
+             UPDATE imports SET status = $2, rows_read = $3, inserted = $4, \
              rejected = $5, finished_at = $6::text::timestamptz, error = $7 WHERE id = $1";
         const LITE: &str = "UPDATE imports SET status = ?2, rows_read = ?3, inserted = ?4, \
              rejected = ?5, finished_at = ?6, error = ?7 WHERE id = ?1";

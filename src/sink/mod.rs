@@ -134,10 +134,11 @@ impl Sink {
         }
     }
 
-    /// This sink with every committed write also counted in the
-    /// `inserted` column of the `imports` row `import_id`, in the same
-    /// transaction as the rows: the count survives a crash of this process
-    /// exactly (the HTTP service uses it; see docs/ROBUSTNESS.md).
+    /// This sink with every committed write's count also recorded for
+    /// `import_id` atomically with the rows (PostgreSQL: appended to
+    /// `import_ledger`; SQLite: added to `imports.inserted`), so the count
+    /// survives a crash of this process exactly (the HTTP service uses it;
+    /// see docs/ROBUSTNESS.md).
     pub fn with_ledger(&self, import_id: &str) -> Sink {
         match self {
             Sink::Postgres(s) => Sink::Postgres(s.with_ledger(import_id)),

@@ -22,9 +22,27 @@ pub const MAX_MULTI_ROW: usize = 65_535 / 9;
 #[derive(Clone)]
 pub struct PgSink {
     config: Config,
-    /// The `imports` row whose `inserted` count each write updates in its
-    /// own transaction (see [`super::Sink::with_ledger`]).
+    /// The import whose committed count each write records in
+    /// `import_ledger`, in the rows' own statement or transaction (see
+    /// [`super::Sink::with_ledger`]).
     ledger: Option<std::sync::Arc<str>>,
+}
+
+/// With a ledger, an INSERT of `rows` rows also appends its count to
+/// `import_ledger`, in the same statement: one round trip, autocommit,
+/// atomic. The ledger is append-only, so concurrent writers never wait on
+/// one another's row lock (an `UPDATE imports SET inserted = inserted + n`
+/// made every per-row writer queue on one row).
+fn insert_sql(rows: usize, ledgered: bool) -> String {
+    let insert = schema::insert_sql(rows, true);
+    if !ledgered {
+        return insert;
+    }
+    format!(
+        "WITH ins AS ({insert} RETURNING 1) \
+         INSERT INTO import_ledger (import_id, inserted) SELECT ${}, count(*) FROM ins",
+        rows * 9 + 1
+    )
 }
 
 impl PgSink {
@@ -70,14 +88,14 @@ impl PgSink {
     pub async fn writer(&self) -> Result<PgWriter, DbError> {
         let client = self.client().await?;
         let insert_one = client
-            .prepare(&schema::insert_sql(1, true))
+            .prepare(&insert_sql(1, self.ledger.is_some()))
             .await
             .map_err(fatal)?;
         Ok(PgWriter {
             client,
             insert_one,
             multi: HashMap::new(),
-            ledger: self.ledger.clone(),
+            ledger: self.ledger.as_deref().map(str::to_string),
         })
     }
 
@@ -110,13 +128,13 @@ pub struct PgWriter {
     insert_one: Statement,
     /// Multi-row INSERTs prepared so far, by row count.
     multi: HashMap<usize, Statement>,
-    /// The `imports` row to count committed rows in, if any.
-    ledger: Option<std::sync::Arc<str>>,
+    /// The import to record committed counts for in `import_ledger`.
+    ledger: Option<String>,
 }
 
 impl PgSink {
-    /// This sink with every write also counted in `imports.inserted` of
-    /// `import_id`, in the same transaction.
+    /// This sink with every write's count also recorded in
+    /// `import_ledger` for `import_id`, atomically with the rows.
     pub fn with_ledger(&self, import_id: &str) -> PgSink {
         PgSink {
             config: self.config.clone(),
@@ -126,15 +144,13 @@ impl PgSink {
 }
 
 impl PgWriter {
-    /// Writes `rows` atomically; with a ledger, the `imports` row's count
-    /// is raised in the same transaction, so it always equals what the
-    /// table holds — even if this process is killed the next instant.
+    /// Writes `rows` atomically; with a ledger, the count is recorded in
+    /// `import_ledger` by the same statement (INSERTs) or transaction
+    /// (COPY), so the ledger always equals what the table holds — even if
+    /// this process is killed the next instant.
     pub async fn write(&mut self, rows: &[Record], kind: WriteKind) -> WriteResult {
-        let Some(ledger) = self.ledger.clone() else {
+        if self.ledger.is_none() || kind != WriteKind::Copy || rows.len() < 2 {
             return self.write_rows(rows, kind).await;
-        };
-        if rows.is_empty() {
-            return Ok(Ok(()));
         }
         self.client.batch_execute("BEGIN").await.map_err(fatal)?;
         let result = match self.write_rows(rows, kind).await {
@@ -143,8 +159,8 @@ impl PgWriter {
                 let counted = self
                     .client
                     .execute(
-                        "UPDATE imports SET inserted = inserted + $1 WHERE id = $2",
-                        &[&n, &&*ledger],
+                        "INSERT INTO import_ledger (import_id, inserted) VALUES ($1, $2)",
+                        &[&self.ledger, &n],
                     )
                     .await;
                 match counted {
@@ -165,7 +181,7 @@ impl PgWriter {
         let result = match (kind, rows.len()) {
             (_, 0) => return Ok(Ok(())),
             (_, 1) => {
-                let params = params(rows);
+                let params = params(rows, &self.ledger);
                 self.client
                     .execute(&self.insert_one, &params)
                     .await
@@ -191,7 +207,7 @@ impl PgWriter {
             None => {
                 let s = self
                     .client
-                    .prepare(&schema::insert_sql(rows.len(), true))
+                    .prepare(&insert_sql(rows.len(), self.ledger.is_some()))
                     .await?;
                 // Keep the cache small: full batches, plus the odd short ones.
                 if self.multi.len() > 8 {
@@ -201,7 +217,10 @@ impl PgWriter {
                 s
             }
         };
-        self.client.execute(&stmt, &params(rows)).await.map(drop)
+        self.client
+            .execute(&stmt, &params(rows, &self.ledger))
+            .await
+            .map(drop)
     }
 
     /// One binary COPY for the unit, streamed in [`copy_binary::SEND_CHUNK`]
@@ -229,12 +248,16 @@ impl PgWriter {
     }
 }
 
-fn params(rows: &[Record]) -> Vec<&(dyn ToSql + Sync)> {
-    let mut out: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(rows.len() * 9);
+/// The nine fields of every row, then the ledger's import id if any.
+fn params<'a>(rows: &'a [Record], ledger: &'a Option<String>) -> Vec<&'a (dyn ToSql + Sync)> {
+    let mut out: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(rows.len() * 9 + 1);
     for r in rows {
         for f in &r.business.fields {
             out.push(f);
         }
+    }
+    if let Some(id) = ledger {
+        out.push(id);
     }
     out
 }

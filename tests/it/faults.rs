@@ -268,9 +268,20 @@ async fn a_server_killed_mid_import_restarts_with_the_import_failed_and_counted_
         drop(server);
 
         let stored = db.count().await;
+        // What was committed is recorded atomically with the rows: on
+        // SQLite in imports.inserted, on PostgreSQL in the append-only
+        // import_ledger (folded into imports.inserted at restart).
+        let committed = if db.backend() == "postgres" {
+            format!(
+                "inserted + COALESCE((SELECT sum(l.inserted) FROM import_ledger l \
+                 WHERE l.import_id = '{id}'), 0)"
+            )
+        } else {
+            "inserted".to_string()
+        };
         let row = db
             .query(&format!(
-                "SELECT status, inserted FROM imports WHERE id = '{id}'"
+                "SELECT status, {committed} FROM imports WHERE id = '{id}'"
             ))
             .await;
         let ctx = format!("{}: {stored} rows stored", db.backend());
