@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use sheetpipe::pipeline::{self, Control, ImportError, ImportJob, Method, Plan, Status};
 
+use crate::api::process::ServeProcess;
 use crate::helpers::{pg_admin_url, run_cli, tempdir, TestDb};
 
 /// The database name at the end of a test database's URL.
@@ -151,112 +152,13 @@ fn an_unreachable_database_at_start_exits_5_with_one_clear_line() {
     assert!(!stderr.contains("panicked"));
 }
 
-/// A `sheetpipe serve` child process on port 0, its data directory given.
-struct Server {
-    child: std::process::Child,
-    base: String,
-    client: reqwest::Client,
-}
-
-impl Server {
-    fn start(db: &TestDb, data: &std::path::Path) -> Server {
-        Server::start_with(db, data, &[])
-    }
-
-    fn start_with(db: &TestDb, data: &std::path::Path, args: &[&str]) -> Server {
-        use std::io::BufRead;
-        let mut child = std::process::Command::new(crate::helpers::bin())
-            .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
-            .arg(data)
-            .args(args)
-            .env("DATABASE_URL", &db.url)
-            .env("RUST_LOG", "error")
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let base = line
-            .trim()
-            .strip_prefix("sheetpipe listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-            .to_string();
-        Server {
-            child,
-            base,
-            client: reqwest::Client::new(),
-        }
-    }
-
-    async fn upload(&self, bytes: Vec<u8>) -> String {
-        let part = reqwest::multipart::Part::bytes(bytes).file_name("big.csv");
-        let form = reqwest::multipart::Form::new().part("file", part);
-        let r = self
-            .client
-            .post(format!("{}/imports?method=sequential", self.base))
-            .multipart(form)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 202);
-        let v: serde_json::Value = r.json().await.unwrap();
-        v["id"].as_str().unwrap().to_string()
-    }
-
-    /// A synchronous upload: the answer's status code and body.
-    async fn upload_sync(&self, name: &str, bytes: Vec<u8>) -> (u16, serde_json::Value) {
-        let part = reqwest::multipart::Part::bytes(bytes).file_name(name.to_string());
-        let form = reqwest::multipart::Form::new().part("file", part);
-        let r = self
-            .client
-            .post(format!("{}/upload", self.base))
-            .multipart(form)
-            .send()
-            .await
-            .unwrap();
-        (r.status().as_u16(), r.json().await.unwrap())
-    }
-
-    async fn status(&self, id: &str) -> serde_json::Value {
-        self.client
-            .get(format!("{}/imports/{id}", self.base))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    }
-
-    /// Polls until `cond` holds for the import's status.
-    async fn wait(&self, id: &str, cond: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
-        for _ in 0..2400 {
-            let v = self.status(id).await;
-            if cond(&v) {
-                return v;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!("import {id} never reached the awaited state");
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_killed_mid_import_restarts_with_the_import_failed_and_counted_exactly() {
     for db in TestDb::both().await {
         let data = tempdir();
         let big = crate::api::csv_bytes(50_000);
-        let server = Server::start(&db, data.path());
-        let id = server.upload(big).await;
+        let server = ServeProcess::start(&db, data.path(), &[]);
+        let id = server.start_import(big).await;
         server
             .wait(&id, |v| v["progress"]["inserted"].as_u64() > Some(0))
             .await;
@@ -305,7 +207,7 @@ async fn a_parser_abort_fails_one_upload_and_the_service_stays_up() {
     use crate::hostile::{mini_xlsx, name_rows, sheet, sst};
     let db = TestDb::sqlite();
     let data = tempdir();
-    let server = Server::start_with(
+    let server = ServeProcess::start(
         &db,
         data.path(),
         &["--max-shared-strings", "10000000000000000"],
@@ -341,7 +243,7 @@ async fn restarted_server_reports_and_serves(
     stored: u64,
     ctx: &str,
 ) {
-    let server = Server::start(db, data);
+    let server = ServeProcess::start(db, data, &[]);
     let v = server.status(id).await;
     assert_eq!(v["status"], "failed", "{ctx}: {v}");
     assert_eq!(
@@ -356,7 +258,7 @@ async fn restarted_server_reports_and_serves(
         "{ctx}: {error}"
     );
     // The restarted service imports normally.
-    let next = server.upload(crate::api::csv_bytes(300)).await;
+    let next = server.start_import(crate::api::csv_bytes(300)).await;
     let done = server
         .wait(&next, |v| {
             v["status"] != "queued" && v["status"] != "running"

@@ -7,6 +7,7 @@ mod contract;
 mod faults;
 mod load;
 mod options;
+pub mod process;
 mod shutdown;
 
 use std::net::SocketAddr;

@@ -2,134 +2,43 @@
 //! accepting, lets the import finish within the grace period or cancels it
 //! after, records what happened in the `imports` table, and exits 0.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-
 use serde_json::Value;
 
+use super::process::ServeProcess;
 use super::{csv_bytes, n};
-use crate::helpers::{bin, TestDb};
+use crate::helpers::TestDb;
 
-/// A `sheetpipe serve` child process on port 0.
-struct Served {
-    child: Child,
-    base: String,
-    client: reqwest::Client,
-    _data: tempfile::TempDir,
+/// `serve` with a shutdown grace of `grace_secs`, its data in `data`.
+fn serve(db: &TestDb, data: &tempfile::TempDir, grace_secs: u64) -> ServeProcess {
+    let grace = grace_secs.to_string();
+    ServeProcess::start(db, data.path(), &["--shutdown-grace", &grace])
 }
 
-fn serve(db: &TestDb, grace_secs: u64) -> Served {
-    let data = tempfile::tempdir().unwrap();
-    let mut child = Command::new(bin())
-        .args(["serve", "--bind", "127.0.0.1:0", "--shutdown-grace"])
-        .arg(grace_secs.to_string())
-        .arg("--data-dir")
-        .arg(data.path())
-        .env("DATABASE_URL", &db.url)
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .trim()
-        .strip_prefix("sheetpipe listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-        .to_string();
-    Served {
-        child,
-        base,
-        client: reqwest::Client::new(),
-        _data: data,
-    }
+/// Waits until import `id` has committed some rows.
+async fn wait_running(server: &ServeProcess, id: &str) {
+    server
+        .wait(id, |v| v["progress"]["inserted"].as_u64() > Some(0))
+        .await;
 }
 
-impl Served {
-    async fn start_import(&self, bytes: Vec<u8>) -> String {
-        let part = reqwest::multipart::Part::bytes(bytes).file_name("big.csv");
-        let form = reqwest::multipart::Form::new().part("file", part);
-        let r = self
-            .client
-            .post(format!("{}/imports?method=sequential", self.base))
-            .multipart(form)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 202);
-        let v: Value = r.json().await.unwrap();
-        v["id"].as_str().unwrap().to_string()
-    }
-
-    /// Polls until the import has committed some rows.
-    async fn wait_running(&self, id: &str) {
-        for _ in 0..2400 {
-            let v: Value = self
-                .client
-                .get(format!("{}/imports/{id}", self.base))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            if v["progress"]["inserted"].as_u64() > Some(0) {
-                return;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        panic!("import {id} never started inserting");
-    }
-
-    /// Polls the history until the newest import has committed some rows;
-    /// returns its id.
-    async fn wait_any_running(&self) -> String {
-        for _ in 0..2400 {
-            let v: Value = self
-                .client
-                .get(format!("{}/imports?limit=1", self.base))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            let newest = &v["imports"][0];
-            if newest["progress"]["inserted"].as_u64() > Some(0) {
-                return newest["id"].as_str().unwrap().to_string();
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        panic!("no import started inserting");
-    }
-
-    /// Sends SIGTERM and waits for the exit code.
-    async fn terminate(mut self) -> i32 {
-        let pid = self.child.id().to_string();
-        // The shell's own `kill` (no dependency on procps being installed).
-        let sent = Command::new("sh")
-            .args(["-c", &format!("kill -TERM {pid}")])
-            .status()
-            .unwrap();
-        assert!(sent.success());
-        tokio::task::spawn_blocking(move || self.child.wait().unwrap())
-            .await
-            .unwrap()
-            .code()
-            .expect("exited, not killed by a signal")
-    }
+/// Waits until the newest import has committed some rows; its id.
+async fn wait_any_running(server: &ServeProcess) -> String {
+    let v = server
+        .wait_on("/imports?limit=1", |v| {
+            v["imports"][0]["progress"]["inserted"].as_u64() > Some(0)
+        })
+        .await;
+    v["imports"][0]["id"].as_str().unwrap().to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_cancels_an_import_still_running_after_the_grace_period() {
     let db = TestDb::postgres().await;
     let rows = 30_000;
-    let server = serve(&db, 1);
+    let data = tempfile::tempdir().unwrap();
+    let server = serve(&db, &data, 1);
     let id = server.start_import(csv_bytes(rows)).await;
-    server.wait_running(&id).await;
+    wait_running(&server, &id).await;
     assert_eq!(server.terminate().await, 0, "a graceful shutdown exits 0");
     let table = db
         .query(&format!(
@@ -156,7 +65,8 @@ async fn sigterm_cancels_an_import_still_running_after_the_grace_period() {
 async fn sigterm_lets_a_running_import_finish_within_the_grace_period() {
     let db = TestDb::postgres().await;
     let rows = 1_500;
-    let server = serve(&db, 120);
+    let data = tempfile::tempdir().unwrap();
+    let server = serve(&db, &data, 120);
     // A synchronous upload in flight when the signal comes gets its answer.
     let upload = {
         let part = reqwest::multipart::Part::bytes(csv_bytes(rows)).file_name("sync.csv");
@@ -170,7 +80,7 @@ async fn sigterm_lets_a_running_import_finish_within_the_grace_period() {
             (r.status().as_u16(), r.json::<Value>().await.unwrap())
         })
     };
-    let id = server.wait_any_running().await;
+    let id = wait_any_running(&server).await;
     assert_eq!(server.terminate().await, 0);
     let (code, answer) = upload.await.unwrap();
     assert_eq!(code, 200, "{answer}");
