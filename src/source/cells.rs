@@ -279,13 +279,22 @@ pub(crate) struct CountingFile {
 }
 
 impl CountingFile {
-    /// Wraps `inner`, reporting into `seen`.
-    pub(crate) fn new(inner: File, seen: Arc<AtomicU64>) -> Self {
-        CountingFile {
+    /// Opens `path` for a workbook reader: buffered, and reporting how far
+    /// it has read into the import's byte counter (`opts.bytes_read`).
+    pub(crate) fn open(
+        path: &std::path::Path,
+        opts: &super::SourceOptions,
+    ) -> Result<std::io::BufReader<CountingFile>, SourceError> {
+        let inner = File::open(path).map_err(|source| SourceError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let file = CountingFile {
             inner,
             pos: 0,
-            seen,
-        }
+            seen: opts.bytes_read.clone(),
+        };
+        Ok(std::io::BufReader::with_capacity(64 * 1024, file))
     }
 }
 

@@ -7,8 +7,6 @@
 //! `content.xml` for ods (calamine does not expose ods spans), and are
 //! filled like everywhere else.
 
-use std::fs::File;
-use std::io::BufReader;
 use std::ops::ControlFlow;
 use std::path::Path;
 
@@ -30,11 +28,7 @@ pub struct RangeReader {
 impl RangeReader {
     /// Opens an .xls or .ods workbook and takes the sheet's cells.
     pub fn open(path: &Path, format: Format, opts: &SourceOptions) -> Result<Self, SourceError> {
-        let file = File::open(path).map_err(|source| SourceError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
-        let file = BufReader::new(CountingFile::new(file, opts.bytes_read.clone()));
+        let file = CountingFile::open(path, opts)?;
         let corrupt = |message: String| SourceError::Corrupt {
             format: format.name(),
             message,

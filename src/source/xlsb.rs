@@ -3,7 +3,6 @@
 //! one row plus the shared-strings table. Formula cells contribute their
 //! cached value (the reader does not expose formulas without one).
 
-use std::fs::File;
 use std::io::BufReader;
 use std::ops::ControlFlow;
 use std::path::Path;
@@ -24,12 +23,7 @@ pub struct XlsbReader {
 impl XlsbReader {
     /// Opens the workbook and resolves the sheet.
     pub fn open(path: &Path, opts: &SourceOptions) -> Result<Self, SourceError> {
-        let file = File::open(path).map_err(|source| SourceError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
-        let file = CountingFile::new(file, opts.bytes_read.clone());
-        let workbook = Xlsb::new(BufReader::with_capacity(64 * 1024, file)).map_err(corrupt)?;
+        let workbook = Xlsb::new(CountingFile::open(path, opts)?).map_err(corrupt)?;
         let sheet = pick_sheet(workbook.sheets_metadata(), opts.sheet.as_deref())?;
         Ok(XlsbReader {
             workbook,

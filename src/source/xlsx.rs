@@ -10,7 +10,6 @@
 //! Derived shared formulas carry no text, so the metadata variant costs no
 //! allocation per cell on the common path.
 
-use std::fs::File;
 use std::io::BufReader;
 use std::ops::ControlFlow;
 use std::path::Path;
@@ -33,12 +32,7 @@ impl XlsxReader {
     /// Opens the workbook and resolves the sheet (first visible worksheet
     /// by default).
     pub fn open(path: &Path, opts: &SourceOptions) -> Result<Self, SourceError> {
-        let file = File::open(path).map_err(|source| SourceError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
-        let file = CountingFile::new(file, opts.bytes_read.clone());
-        let workbook = Xlsx::new(BufReader::with_capacity(64 * 1024, file)).map_err(corrupt)?;
+        let workbook = Xlsx::new(CountingFile::open(path, opts)?).map_err(corrupt)?;
         let sheet = pick_sheet(workbook.sheets_metadata(), opts.sheet.as_deref())?;
         Ok(XlsxReader {
             workbook,
