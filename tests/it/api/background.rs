@@ -34,12 +34,7 @@ async fn a_background_import_reports_status_stats_and_every_rejected_row() {
     assert_eq!(v["stats"]["success_count"], 5);
     assert_eq!(v["rejected"][0]["row"], 7);
     assert!(v["error"].is_null());
-    let r = app
-        .client
-        .get(app.url(&format!("/imports/{id}/rejects.csv")))
-        .send()
-        .await
-        .unwrap();
+    let r = app.get(&format!("/imports/{id}/rejects.csv")).await;
     assert_eq!(r.status(), 200);
     assert!(r.headers()["content-type"]
         .to_str()
@@ -87,12 +82,7 @@ async fn imports_are_listed_newest_first_page_by_page() {
 async fn events_stream_progress_then_one_final_event() {
     let app = spawn_app().await;
     let id = start(&app, "?method=sequential", "e.csv", csv_bytes(600)).await;
-    let r = app
-        .client
-        .get(app.url(&format!("/imports/{id}/events")))
-        .send()
-        .await
-        .unwrap();
+    let r = app.get(&format!("/imports/{id}/events")).await;
     assert_eq!(r.status(), 200);
     assert!(r.headers()["content-type"]
         .to_str()
@@ -149,12 +139,7 @@ async fn cancel_stops_a_running_import_with_exact_counts() {
     let id = start(&app, "?method=sequential", "big.csv", csv_bytes(rows)).await;
     app.wait_for(&id, |v| v["progress"]["inserted"].as_u64() > Some(0))
         .await;
-    let r = app
-        .client
-        .delete(app.url(&format!("/imports/{id}")))
-        .send()
-        .await
-        .unwrap();
+    let r = app.delete(&format!("/imports/{id}")).await;
     assert_eq!(r.status(), 202);
     let v = app.wait_final(&id).await;
     assert_eq!(v["status"], "cancelled");
@@ -170,12 +155,7 @@ async fn cancel_stops_a_running_import_with_exact_counts() {
     assert_eq!(table[0][0].as_deref(), Some("cancelled"));
     assert_eq!(n(&table[0][1]), inserted);
     assert!(table[0][2].is_some());
-    let again = app
-        .client
-        .delete(app.url(&format!("/imports/{id}")))
-        .send()
-        .await
-        .unwrap();
+    let again = app.delete(&format!("/imports/{id}")).await;
     assert_eq!(again.status(), 409, "an ended import cannot be cancelled");
     assert!(app.uploads_left().is_empty());
 }
@@ -191,15 +171,10 @@ async fn unknown_ids_are_404_and_never_reach_a_path() {
         format!("/imports/{random}/rejects.csv"),
         "/imports/..%2F..%2Fetc%2Fpasswd/rejects.csv".to_string(),
     ] {
-        let r = app.client.get(app.url(&path)).send().await.unwrap();
+        let r = app.get(&path).await;
         assert_eq!(r.status(), 404, "{path}");
     }
-    let r = app
-        .client
-        .delete(app.url(&format!("/imports/{random}")))
-        .send()
-        .await
-        .unwrap();
+    let r = app.delete(&format!("/imports/{random}")).await;
     assert_eq!(r.status(), 404);
 }
 
@@ -218,19 +193,9 @@ async fn history_survives_a_restart() {
     assert_eq!(v["stats"]["error_count"], 1);
     let (_, list) = app.get_json("/imports").await;
     assert_eq!(list["imports"][0]["id"], id.as_str());
-    let r = app
-        .client
-        .get(app.url(&format!("/imports/{id}/rejects.csv")))
-        .send()
-        .await
-        .unwrap();
+    let r = app.get(&format!("/imports/{id}/rejects.csv")).await;
     assert_eq!(r.status(), 200, "reports are kept in the data directory");
-    let r = app
-        .client
-        .get(app.url(&format!("/imports/{id}/events")))
-        .send()
-        .await
-        .unwrap();
+    let r = app.get(&format!("/imports/{id}/events")).await;
     let events = read_events(r).await;
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].0, "done");

@@ -232,7 +232,7 @@ async fn the_server_runs_on_the_embedded_sqlite_database_too() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_answer_carries_a_request_id_kept_from_the_client() {
     let app = spawn_app_with(TestDb::sqlite(), |_| {}).await;
-    let r = app.client.get(app.url("/health")).send().await.unwrap();
+    let r = app.get("/health").await;
     let id = r.headers()["x-request-id"].to_str().unwrap();
     assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
     let r = app

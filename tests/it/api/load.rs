@@ -97,12 +97,7 @@ async fn beyond_running_and_queued_the_answer_is_503_with_retry_after() {
     assert_eq!(queued["status"], "queued");
     // Cancel both; the queued one ends without running.
     for id in &ids {
-        let r = app
-            .client
-            .delete(app.url(&format!("/imports/{id}")))
-            .send()
-            .await
-            .unwrap();
+        let r = app.delete(&format!("/imports/{id}")).await;
         assert_eq!(r.status(), 202);
     }
     let second = app.wait_final(&ids[1]).await;

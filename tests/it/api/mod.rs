@@ -106,9 +106,19 @@ impl TestApp {
             .unwrap()
     }
 
+    /// GETs `path`.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    /// DELETEs `path`.
+    pub async fn delete(&self, path: &str) -> reqwest::Response {
+        self.client.delete(self.url(path)).send().await.unwrap()
+    }
+
     /// GETs `path` and returns the status and JSON body.
     pub async fn get_json(&self, path: &str) -> (u16, Value) {
-        let r = self.client.get(self.url(path)).send().await.unwrap();
+        let r = self.get(path).await;
         let status = r.status().as_u16();
         (status, r.json().await.unwrap())
     }
