@@ -53,3 +53,5 @@ pub mod record;
 pub mod rejects;
 pub mod sink;
 pub mod source;
+#[doc(hidden)]
+pub mod testkit;

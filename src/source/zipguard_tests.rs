@@ -6,54 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::*;
 
-const WORKBOOK: &str = r#"<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>"#;
-const WORKBOOK_RELS: &str = r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>"#;
-const ROOT_RELS: &str = r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"#;
-
-/// A sharedStrings part with these strings.
-pub(crate) fn sst(strings: &[&str]) -> String {
-    let items: String = strings
-        .iter()
-        .map(|s| format!("<si><t>{s}</t></si>"))
-        .collect();
-    format!(
-        r#"<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="{n}" uniqueCount="{n}">{items}</sst>"#,
-        n = strings.len()
-    )
-}
-
-/// A worksheet part with this `<sheetData>` content.
-pub(crate) fn sheet(rows: &str) -> String {
-    format!(
-        r#"<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>{rows}</sheetData></worksheet>"#
-    )
-}
-
-/// Writes a minimal hand-made .xlsx: `sheet` as sheet1 and `sst` as the
-/// shared strings (when given); `extra` parts are added or replace these.
-pub(crate) fn mini_xlsx(path: &Path, sheet: &str, sst: Option<&str>, extra: &[(&str, &[u8])]) {
-    let mut parts: Vec<(&str, Vec<u8>)> = vec![
-        ("_rels/.rels", ROOT_RELS.into()),
-        ("xl/workbook.xml", WORKBOOK.into()),
-        ("xl/_rels/workbook.xml.rels", WORKBOOK_RELS.into()),
-        ("xl/worksheets/sheet1.xml", sheet.into()),
-    ];
-    if let Some(sst) = sst {
-        parts.push(("xl/sharedStrings.xml", sst.into()));
-    }
-    for (name, bytes) in extra {
-        parts.retain(|(n, _)| n != name);
-        parts.push((name, bytes.to_vec()));
-    }
-    let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
-    let opts = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated);
-    for (name, bytes) in parts {
-        zip.start_file(name, opts).unwrap();
-        zip.write_all(&bytes).unwrap();
-    }
-    zip.finish().unwrap();
-}
+use crate::testkit::{mini_xlsx, sheet, sst, workbook_xml};
 
 fn tmp() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
@@ -146,7 +99,7 @@ fn malformed_cell_references_and_row_numbers_are_errors() {
 #[test]
 fn an_entity_bomb_is_refused() {
     let (_d, path) = tmp();
-    let bomb = WORKBOOK.replace(
+    let bomb = workbook_xml().replace(
         "<workbook ",
         "<!DOCTYPE lolz [<!ENTITY lol \"lol\"><!ENTITY lol2 \"&lol;&lol;\">]><workbook ",
     );
@@ -264,7 +217,7 @@ fn a_header_that_lies_about_the_size_is_refused() {
     let opts = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated);
     zip.start_file("xl/workbook.xml", opts).unwrap();
-    zip.write_all(WORKBOOK.as_bytes()).unwrap();
+    zip.write_all(workbook_xml().as_bytes()).unwrap();
     zip.start_file("xl/media/a.bin", opts).unwrap();
     zip.write_all(&payload).unwrap();
     zip.finish().unwrap();
@@ -352,7 +305,7 @@ fn overlapping_entries_are_refused() {
     let opts = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated);
     zip.start_file("xl/workbook.xml", opts).unwrap();
-    zip.write_all(WORKBOOK.as_bytes()).unwrap();
+    zip.write_all(workbook_xml().as_bytes()).unwrap();
     zip.start_file("xl/media/kernel.bin", opts).unwrap();
     zip.write_all(&[b'a'; 4096]).unwrap();
     // A second directory entry pointing at the same bytes: the

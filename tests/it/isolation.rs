@@ -7,7 +7,7 @@ use sheetpipe::pipeline::{self, Control, ImportError, ImportJob, Method, Plan, S
 use sheetpipe::source::{Isolation, Limits, SourceError, SourceOptions};
 
 use crate::helpers::{bin, json_out, run_cli, tempdir, TestDb};
-use crate::hostile::{many_strings, mini_xlsx, name_rows, sheet, sst};
+use crate::hostile::{many_strings, mini_xlsx_stored, name_rows, sheet, sst};
 
 fn isolated(limits: Limits) -> SourceOptions {
     SourceOptions {
@@ -23,7 +23,7 @@ fn isolated(limits: Limits) -> SourceOptions {
 fn big_table(path: &std::path::Path) {
     let mut strings = vec!["name".to_string()];
     strings.extend(many_strings(200_000, 150));
-    mini_xlsx(path, &sheet(&name_rows("1")), Some(&sst(&strings)), &[]);
+    mini_xlsx_stored(path, &sheet(&name_rows("1")), Some(&sst(&strings)), &[]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
