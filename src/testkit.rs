@@ -107,3 +107,7 @@ pub fn many_strings(n: usize, len: usize) -> Vec<String> {
         })
         .collect()
 }
+
+/// The default sheet of an .xlsx read by our reader and by calamine's
+/// (`tests/it/xlsx_reader.rs`).
+pub use crate::source::xlsx_read_both_ways;

@@ -1,56 +1,142 @@
-//! Streaming .xlsx/.xlsm reader on calamine's `worksheet_cells_reader`:
-//! cells arrive in XML order and are grouped into rows, so memory holds one
-//! row (plus the workbook's shared-strings table), never the sheet. Whole
-//! sheet loading (`worksheet_range`) is never used: a one-cell file whose
-//! dimension claims XFD1048576 would make it allocate ~550 GB.
+//! Streaming .xlsx/.xlsm reader on our own XML pull parser
+//! ([`super::xml`]): cells arrive in XML order and are grouped into rows,
+//! so memory holds one row plus the shared-strings arena, never the sheet.
 //!
-//! Cells are read with their formula metadata, so a formula saved without
-//! a cached value (files written by libraries that do not calculate) is
-//! seen as such and its row rejected, instead of reading as an empty cell.
-//! Derived shared formulas carry no text, so the metadata variant costs no
-//! allocation per cell on the common path.
+//! Why not calamine here (it still reads .xls, .xlsb and .ods): on the
+//! fast path the reader is the import's bottleneck on 2 cores
+//! (docs/BENCHMARKS.md). Reading the sheet ourselves lets one inflate pass
+//! do the zip guard's checks on the sheet and the shared strings (cell
+//! references, shared-string indexes, text sizes, `<!DOCTYPE>`) as it
+//! parses, instead of a second full inflate and tokenize beforehand, and
+//! keeps the shared strings in one arena (`xlsx_book`). The values follow
+//! calamine's rules, which `tests/it/xlsx_reader.rs` checks cell by cell
+//! against calamine on every .xlsx of the shared corpus.
+//!
+//! A formula saved without a cached value (files written by libraries
+//! that do not calculate) is seen as such and its row rejected, instead of
+//! reading as an empty cell.
 
-use std::io::BufReader;
+use std::fs::File;
+use std::io::{BufReader, Read};
 use std::ops::ControlFlow;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use calamine::{DataRef, Reader, Xlsx, XlsxFormulaMetadata};
+use calamine::{ExcelDateTime, ExcelDateTimeType};
 
-use super::cells::{convert, password_protected, pick_sheet, CountingFile, RowAssembler};
+use super::cells::{pick_sheet, CountingFile, RowAssembler};
+use super::xlsx_book::{
+    corrupt, entry_index, io_error, xml_error, Book, Capped, NumberKind, SharedStrings,
+};
+use super::xml::{self, Event, Xml, XmlError};
 use super::{Format, Limits, RowReader, SourceError, SourceOptions};
 use crate::model::{Cell, RawRow};
 
 /// Reads one worksheet of an .xlsx/.xlsm workbook.
 pub struct XlsxReader {
-    workbook: Xlsx<BufReader<CountingFile>>,
+    path: PathBuf,
     sheet: String,
-    limits: Limits,
-    path: std::path::PathBuf,
+    part: String,
+    book: Book,
+    strings: SharedStrings,
+    /// Bytes the zip guard and the shared strings inflated before the sheet.
+    inflated: u64,
+    opts: SourceOptions,
 }
 
 impl XlsxReader {
-    /// Opens the workbook and resolves the sheet (first visible worksheet
-    /// by default).
+    /// Opens the workbook, resolves the sheet (first visible worksheet by
+    /// default), runs the zip guard over every other part, and reads the
+    /// styles and shared strings.
     pub fn open(path: &Path, opts: &SourceOptions) -> Result<Self, SourceError> {
-        let workbook = Xlsx::new(CountingFile::open(path, opts)?).map_err(corrupt)?;
-        let sheet = pick_sheet(workbook.sheets_metadata(), opts.sheet.as_deref())?;
+        let mut book = Book::open(path)?;
+        let metas: Vec<_> = book.sheets.iter().map(|s| s.meta.clone()).collect();
+        let sheet = pick_sheet(&metas, opts.sheet.as_deref())?;
+        let part = book
+            .sheets
+            .iter()
+            .find(|s| s.meta.name == sheet)
+            .and_then(|s| s.part.clone())
+            .ok_or_else(|| corrupt(format!("the workbook names no part for sheet {sheet:?}")))?;
+        // The sheet and the shared strings are inflated (once) by us below,
+        // under the same limits; the guard inflates and judges the rest.
+        // Other worksheets are never read, so they are not inflated at all.
+        let mut deferred: Vec<String> = book.sheets.iter().filter_map(|s| s.part.clone()).collect();
+        deferred.extend(book.sst_part.clone());
+        let mut inflated =
+            super::zipguard::check_except(path, Format::Xlsx, &opts.limits, &deferred)?;
+        book.read_styles(path)?;
+        let strings = match book.sst_part.clone() {
+            Some(sst) => {
+                let (table, n) = with_entry(path, &sst, &opts.limits, inflated, true, |src| {
+                    SharedStrings::read(&sst, src, &opts.limits)
+                })?;
+                inflated += n;
+                let mut table = table.unwrap_or_default();
+                table.shrink();
+                table
+            }
+            None => SharedStrings::default(),
+        };
         Ok(XlsxReader {
-            workbook,
-            sheet,
-            limits: opts.limits.clone(),
             path: path.to_path_buf(),
+            sheet,
+            part,
+            book,
+            strings,
+            inflated,
+            opts: opts.clone(),
         })
     }
 }
 
-fn corrupt(e: calamine::XlsxError) -> SourceError {
-    if matches!(e, calamine::XlsxError::Password) {
-        return password_protected();
-    }
-    SourceError::Corrupt {
-        format: "xlsx",
-        message: e.to_string(),
-    }
+/// Opens zip entry `name` of `path` through [`Capped`] and hands it to `f`;
+/// returns `f`'s result (`None` when the entry is absent) and the bytes
+/// inflated. Progress (`bytes_read`) is counted only when `counted`.
+fn with_entry<T>(
+    path: &Path,
+    name: &str,
+    limits: &Limits,
+    before: u64,
+    shared_strings: bool,
+    f: impl FnOnce(&mut dyn Read) -> Result<T, SourceError>,
+) -> Result<(Option<T>, u64), SourceError> {
+    let file = File::open(path).map_err(|source| SourceError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let mut zip = zip::ZipArchive::new(BufReader::new(file))
+        .map_err(|e| corrupt(format!("the zip container is unreadable ({e})")))?;
+    read_entry(&mut zip, name, limits, before, shared_strings, f)
+}
+
+fn read_entry<R: Read + std::io::Seek, T>(
+    zip: &mut zip::ZipArchive<R>,
+    name: &str,
+    limits: &Limits,
+    before: u64,
+    shared_strings: bool,
+    f: impl FnOnce(&mut dyn Read) -> Result<T, SourceError>,
+) -> Result<(Option<T>, u64), SourceError> {
+    let Some(index) = entry_index(zip, name) else {
+        return Ok((None, 0));
+    };
+    let entry = zip
+        .by_index(index)
+        .map_err(|e| corrupt(format!("zip entry {name} cannot be read ({e})")))?;
+    let declared = entry.size();
+    limits.check_entry_bytes(name, declared)?;
+    limits.check_inflated_bytes(before.saturating_add(declared))?;
+    let mut capped = Capped {
+        name: name.to_string(),
+        compressed: entry.compressed_size(),
+        inner: entry,
+        before,
+        read: 0,
+        limits,
+        shared_strings,
+    };
+    let out = f(&mut capped)?;
+    Ok((Some(out), capped.read))
 }
 
 impl RowReader for XlsxReader {
@@ -63,38 +149,430 @@ impl RowReader for XlsxReader {
     }
 
     fn read(&mut self, emit: &mut dyn FnMut(RawRow) -> ControlFlow<()>) -> Result<(), SourceError> {
-        let limits = self.limits.clone();
-        // Merged ranges first: their XML comes after the rows (measured:
-        // ~9% of the reader's CPU time, docs/FORMATS.md).
-        let merges = super::xlsx_merges::merged_ranges(&self.path, &self.sheet);
-        let mut cells = self
-            .workbook
-            .worksheet_cells_reader(&self.sheet)
-            .map_err(corrupt)?;
+        let limits = self.opts.limits.clone();
+        let part = self.part.clone();
+        // Merged ranges first: their XML comes after the rows. This pass
+        // also inflates the whole sheet through the limits and checks its
+        // declared size and CRC, as the zip guard does for other parts.
+        let (merges, _) = with_entry(&self.path, &part, &limits, self.inflated, false, |src| {
+            let merges = super::xlsx_merges::find_merges(&mut *src);
+            let mut rest = [0u8; 8192];
+            while src.read(&mut rest).map_err(|e| io_error(&part, e))? > 0 {}
+            Ok(merges)
+        })?;
+        let merges = merges.unwrap_or_default();
+        let mut zip = zip::ZipArchive::new(CountingFile::open(&self.path, &self.opts)?)
+            .map_err(|e| corrupt(format!("the zip container is unreadable ({e})")))?;
+        let sheet = SheetRead {
+            book: &self.book,
+            strings: &self.strings,
+            limits: &limits,
+            part: &part,
+        };
         let mut rows = RowAssembler::new(&limits, merges);
-        while let Some(cell) = cells.next_cell_with_formula_metadata().map_err(corrupt)? {
-            let (r, c) = cell.pos;
-            let value = match (&cell.value, cell.formula) {
-                (DataRef::Empty, Some(f)) => Cell::FormulaWithoutValue(formula_text(f)),
-                (value, _) => convert(value),
-            };
-            if rows.push(r, c, value, emit)?.is_break() {
-                return Ok(());
-            }
+        let (done, _) = read_entry(&mut zip, &part, &limits, self.inflated, false, |src| {
+            sheet.cells(src, &mut rows, emit)
+        })?;
+        if done == Some(ControlFlow::Continue(())) {
+            rows.finish(emit);
         }
-        rows.finish(emit);
         Ok(())
     }
 }
 
-/// The text of a formula for messages.
-fn formula_text(f: XlsxFormulaMetadata) -> String {
-    match f {
-        XlsxFormulaMetadata::Normal { formula } | XlsxFormulaMetadata::Shared { formula, .. } => {
-            formula
+/// The cell type attribute (`t`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Number,
+    Shared,
+    Inline,
+    Bool,
+    Error,
+    Str,
+    Date,
+}
+
+struct SheetRead<'a> {
+    book: &'a Book,
+    strings: &'a SharedStrings,
+    limits: &'a Limits,
+    part: &'a str,
+}
+
+impl SheetRead<'_> {
+    fn bad(&self, what: String) -> SourceError {
+        corrupt(format!("{}: {what}", self.part))
+    }
+
+    /// Streams the sheet's cells into `rows`.
+    fn cells(
+        &self,
+        src: &mut dyn Read,
+        rows: &mut RowAssembler<'_>,
+        emit: &mut dyn FnMut(RawRow) -> ControlFlow<()>,
+    ) -> Result<ControlFlow<()>, SourceError> {
+        let err = |e| xml_error(self.part, self.limits, e);
+        let mut p = Xml::new(src, self.limits.max_cell_bytes);
+        let (mut in_data, mut root_seen) = (false, false);
+        // 0-based row of the current <row>, and the next row/column for
+        // elements without a reference.
+        let (mut row, mut next_row, mut next_col) = (0u32, 0u32, 0u32);
+        let mut value = String::new();
+        let mut formula = String::new();
+        loop {
+            let (attrs_r, attrs_s, kind, empty) = match p.next().map_err(err)? {
+                Event::Start {
+                    name: b"sheetData",
+                    empty,
+                    ..
+                } => {
+                    if empty {
+                        return Ok(ControlFlow::Continue(()));
+                    }
+                    in_data = true;
+                    continue;
+                }
+                Event::End { name: b"sheetData" } | Event::Eof => {
+                    return Ok(ControlFlow::Continue(()))
+                }
+                Event::Start {
+                    name: b"row",
+                    attrs,
+                    ..
+                } if in_data => {
+                    row = match xml::attr(attrs, b"r") {
+                        Some(r) => match parse_u32(r).filter(|r| (1..=MAX_ROW).contains(r)) {
+                            Some(r) => r - 1,
+                            None => return Err(self.bad(format!(
+                                "row number {:?} is not a row of a spreadsheet (1 to {MAX_ROW})",
+                                String::from_utf8_lossy(r)
+                            ))),
+                        },
+                        None => next_row,
+                    };
+                    next_row = row.saturating_add(1);
+                    next_col = 0;
+                    continue;
+                }
+                Event::Start {
+                    name: b"c",
+                    attrs,
+                    empty,
+                } if in_data => {
+                    let (mut r, mut s, mut t) = (None, None, None);
+                    for (n, v) in xml::attrs(attrs) {
+                        match n {
+                            b"r" => r = Some(v),
+                            b"s" => s = Some(v),
+                            b"t" => t = Some(v),
+                            _ => {}
+                        }
+                    }
+                    let pos = match r {
+                        Some(r) => match parse_ref(r) {
+                            Some(pos) => Some(pos),
+                            None => {
+                                return Err(self.bad(format!(
+                                    "cell reference {:?} is malformed or outside A1:XFD{MAX_ROW}",
+                                    String::from_utf8_lossy(r)
+                                )))
+                            }
+                        },
+                        None => None,
+                    };
+                    let kind = match t {
+                        None | Some(b"n") => Kind::Number,
+                        Some(b"s") => Kind::Shared,
+                        Some(b"inlineStr") => Kind::Inline,
+                        Some(b"b") => Kind::Bool,
+                        Some(b"e") => Kind::Error,
+                        Some(b"str") => Kind::Str,
+                        Some(b"d") => Kind::Date,
+                        Some(other) => {
+                            return Err(self.bad(format!(
+                                "a cell has the unknown type t={:?}",
+                                String::from_utf8_lossy(other)
+                            )))
+                        }
+                    };
+                    let style = s.and_then(parse_u32);
+                    (pos, style, kind, empty)
+                }
+                // Inside the root, everything but <sheetData> is skipped whole.
+                Event::Start { empty: false, .. } if !in_data => {
+                    if root_seen {
+                        p.skip_element().map_err(err)?;
+                    }
+                    root_seen = true;
+                    continue;
+                }
+                _ => continue,
+            };
+            let (r, c) = attrs_r.unwrap_or((row, next_col));
+            next_col = c.saturating_add(1);
+            if empty {
+                continue;
+            }
+            // The cell's children: <v>, <f>, <is> (others skipped).
+            let (mut has_v, mut has_f, mut has_is) = (false, false, false);
+            value.clear();
+            formula.clear();
+            loop {
+                match p.next().map_err(err)? {
+                    Event::Start {
+                        name: b"v", empty, ..
+                    } => {
+                        has_v = true;
+                        if !empty {
+                            p.read_text_into(&mut value).map_err(err)?;
+                        }
+                    }
+                    Event::Start {
+                        name: b"f", empty, ..
+                    } => {
+                        has_f = true;
+                        if !empty {
+                            p.read_text_into(&mut formula).map_err(err)?;
+                        }
+                    }
+                    Event::Start {
+                        name: b"is", empty, ..
+                    } => {
+                        has_is = true;
+                        value.clear();
+                        if !empty {
+                            super::xlsx_book::read_rich(&mut p, b"is", &mut value).map_err(err)?;
+                        }
+                    }
+                    Event::Start { empty: false, .. } => p.skip_element().map_err(err)?,
+                    Event::End { name: b"c" } => break,
+                    Event::Eof => {
+                        return Err(err(XmlError::Malformed(
+                            "the part ends inside a cell".into(),
+                        )))
+                    }
+                    _ => {}
+                }
+            }
+            let cell = self.cell(kind, attrs_s, (r, c), has_v, has_is, &mut value)?;
+            let cell = match cell {
+                Cell::Empty if has_f => Cell::FormulaWithoutValue(std::mem::take(&mut formula)),
+                cell => cell,
+            };
+            if rows.push(r, c, cell, emit)?.is_break() {
+                return Ok(ControlFlow::Break(()));
+            }
         }
-        // A derived shared formula carries no text (expanding it would cost
-        // an allocation per cell); the reason then says "a formula".
-        _ => String::new(),
+    }
+
+    /// A cell's value from its type, style and text.
+    fn cell(
+        &self,
+        kind: Kind,
+        style: Option<u32>,
+        pos: (u32, u32),
+        has_v: bool,
+        has_is: bool,
+        value: &mut String,
+    ) -> Result<Cell, SourceError> {
+        let name = || cell_name(pos);
+        Ok(match kind {
+            Kind::Inline if has_is => Cell::Text(std::mem::take(value)),
+            Kind::Inline => Cell::Empty,
+            _ if !has_v => Cell::Empty,
+            Kind::Shared => {
+                if value.is_empty() {
+                    return Ok(Cell::Empty);
+                }
+                let index = value.parse::<usize>().map_err(|_| {
+                    self.bad(format!(
+                        "cell {} has the shared-string index {value:?}, which is not a number",
+                        name()
+                    ))
+                })?;
+                match self.strings.get(index) {
+                    Some(s) => Cell::Text(s.to_string()),
+                    None => {
+                        return Err(self.bad(format!(
+                            "cell {} names shared string #{index}, but the table holds {}",
+                            name(),
+                            self.strings.len()
+                        )))
+                    }
+                }
+            }
+            Kind::Bool => match value.as_str() {
+                "1" | "true" => Cell::Bool(true),
+                "0" | "false" => Cell::Bool(false),
+                other => {
+                    return Err(self.bad(format!(
+                        "cell {} holds {other:?}, which is not a boolean",
+                        name()
+                    )))
+                }
+            },
+            Kind::Error => Cell::Error(std::mem::take(value)),
+            Kind::Str => {
+                xml::unescape_ooxml(value);
+                Cell::Text(std::mem::take(value))
+            }
+            Kind::Date if value.is_empty() => Cell::Empty,
+            Kind::Date => Cell::DateTime(std::mem::take(value)),
+            Kind::Number if value.is_empty() => Cell::Empty,
+            Kind::Number => match value.trim().parse::<f64>() {
+                Ok(n) => {
+                    let number_kind = match style {
+                        Some(s) => self.book.styles.get(s as usize).copied(),
+                        None => Some(NumberKind::Plain),
+                    };
+                    let date = |t| {
+                        super::cells::convert(&calamine::DataRef::DateTime(ExcelDateTime::new(
+                            n,
+                            t,
+                            self.book.is_1904,
+                        )))
+                    };
+                    match number_kind {
+                        Some(NumberKind::DateTime) => date(ExcelDateTimeType::DateTime),
+                        Some(NumberKind::Duration) => date(ExcelDateTimeType::TimeDelta),
+                        _ => Cell::Float(n),
+                    }
+                }
+                // Not a number: keep what the file says rather than guess.
+                Err(_) => Cell::Text(std::mem::take(value)),
+            },
+        })
+    }
+}
+
+/// The rows of the default sheet of the .xlsx at `path` as our reader
+/// and as calamine's streaming cell reader (same conversion, same merged
+/// ranges, same limits) read them, for the differential test
+/// (`tests/it/xlsx_reader.rs`). Each side is a list of rows or its error.
+#[doc(hidden)]
+pub fn read_both_ways(path: &Path) -> (Result<Vec<RawRow>, String>, Result<Vec<RawRow>, String>) {
+    let opts = SourceOptions::default();
+    let collect = |reader: &mut dyn RowReader| {
+        let mut rows = Vec::new();
+        reader
+            .read(&mut |row| {
+                rows.push(row);
+                ControlFlow::Continue(())
+            })
+            .map(|()| rows)
+            .map_err(|e| e.to_string())
+    };
+    let ours = XlsxReader::open(path, &opts)
+        .map_err(|e| e.to_string())
+        .and_then(|mut r| collect(&mut r).map(|rows| (rows, r.part.clone())));
+    let theirs = (|| -> Result<Vec<RawRow>, String> {
+        use calamine::{DataRef, Reader};
+        let file = BufReader::new(File::open(path).map_err(|e| e.to_string())?);
+        let mut wb = calamine::Xlsx::new(file).map_err(|e| e.to_string())?;
+        let sheet = pick_sheet(wb.sheets_metadata(), None).map_err(|e| e.to_string())?;
+        let merges = match &ours {
+            Ok((_, part)) => with_entry(path, part, &opts.limits, 0, false, |src| {
+                Ok(super::xlsx_merges::find_merges(src))
+            })
+            .map_err(|e| e.to_string())?
+            .0
+            .unwrap_or_default(),
+            Err(_) => Vec::new(),
+        };
+        let mut cells = wb
+            .worksheet_cells_reader(&sheet)
+            .map_err(|e| e.to_string())?;
+        let mut rows = Vec::new();
+        let mut assembler = RowAssembler::new(&opts.limits, merges);
+        let mut emit = |row| {
+            rows.push(row);
+            ControlFlow::Continue(())
+        };
+        while let Some(cell) = cells
+            .next_cell_with_formula_metadata()
+            .map_err(|e| e.to_string())?
+        {
+            let value = match (&cell.value, cell.formula) {
+                (DataRef::Empty, Some(f)) => Cell::FormulaWithoutValue(match f {
+                    calamine::XlsxFormulaMetadata::Normal { formula }
+                    | calamine::XlsxFormulaMetadata::Shared { formula, .. } => formula,
+                    _ => String::new(),
+                }),
+                (value, _) => super::cells::convert(value),
+            };
+            let _more = assembler
+                .push(cell.pos.0, cell.pos.1, value, &mut emit)
+                .map_err(|e| e.to_string())?;
+        }
+        assembler.finish(&mut emit);
+        Ok(rows)
+    })();
+    (ours.map(|(rows, _)| rows), theirs)
+}
+
+/// Largest row number in a spreadsheet.
+const MAX_ROW: u32 = 1_048_576;
+/// Largest column number (XFD).
+const MAX_COLUMN: u32 = 16_384;
+
+fn parse_u32(digits: &[u8]) -> Option<u32> {
+    if digits.is_empty() || digits.len() > 9 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(
+        digits
+            .iter()
+            .fold(0u32, |n, d| n * 10 + u32::from(d - b'0')),
+    )
+}
+
+/// `A1` … `XFD1048576` → 0-based (row, column).
+fn parse_ref(r: &[u8]) -> Option<(u32, u32)> {
+    let letters = r.iter().take_while(|b| b.is_ascii_alphabetic()).count();
+    if !(1..=3).contains(&letters) {
+        return None;
+    }
+    let column = r[..letters].iter().fold(0u32, |acc, b| {
+        acc * 26 + u32::from(b.to_ascii_uppercase() - b'A') + 1
+    });
+    let row = parse_u32(&r[letters..])?;
+    ((1..=MAX_COLUMN).contains(&column) && (1..=MAX_ROW).contains(&row))
+        .then(|| (row - 1, column - 1))
+}
+
+/// `A1` notation for 0-based (row, column).
+fn cell_name((r, c): (u32, u32)) -> String {
+    let mut letters = Vec::new();
+    let mut n = c + 1;
+    while n > 0 {
+        letters.push(b'A' + ((n - 1) % 26) as u8);
+        n = (n - 1) / 26;
+    }
+    letters.reverse();
+    format!("{}{}", String::from_utf8_lossy(&letters), r + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_parse_within_the_grid_only() {
+        assert_eq!(parse_ref(b"A1"), Some((0, 0)));
+        assert_eq!(parse_ref(b"XFD1048576"), Some((1_048_575, 16_383)));
+        for bad in [
+            &b"XFE1"[..],
+            b"A0",
+            b"A1048577",
+            b"1A",
+            b"AAAA1",
+            b"A",
+            b"A1x",
+        ] {
+            assert_eq!(parse_ref(bad), None, "{}", String::from_utf8_lossy(bad));
+        }
+        assert_eq!(cell_name((213, 3)), "D214");
+        assert_eq!(cell_name((0, 26)), "AA1");
+        assert_eq!(cell_name((0, 16_383)), "XFD1");
     }
 }

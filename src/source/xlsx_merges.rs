@@ -1,50 +1,16 @@
 //! Merged ranges of one .xlsx worksheet, found before its rows stream.
 //!
 //! `<mergeCells>` comes after `<sheetData>` in the sheet's XML, so the
-//! streaming reader would see it only after every row was emitted. This
-//! module inflates the sheet's zip entry once more and looks for
-//! `mergeCell ref="…"` with a byte search (no XML parsing): ~9% of the
-//! reader's CPU time, where calamine's own merged-cells pass (a full XML
-//! parse) doubled it (docs/FORMATS.md has the figures). The sheet's path is resolved from
-//! `xl/workbook.xml` and its relationships, as calamine does.
+//! streaming reader would see it only after every row was emitted. The
+//! reader inflates the sheet's zip entry once before reading it and this
+//! module looks for `mergeCell ref="…"` with a byte search (no XML
+//! parsing); that pass is also where the sheet's size limits, declared
+//! size and CRC are checked (docs/FORMATS.md has the figures).
 
 use std::io::Read;
-use std::path::Path;
 
 use calamine::Dimensions;
 use memchr::memmem;
-
-/// Largest workbook.xml / rels part we read to resolve the sheet's path.
-const MAX_PART_BYTES: u64 = 16 << 20;
-
-/// The merged ranges of `sheet`, or an empty list when the workbook's
-/// parts cannot be resolved (the streaming reader then reports any real
-/// damage itself).
-pub(crate) fn merged_ranges(path: &Path, sheet: &str) -> Vec<Dimensions> {
-    scan(path, sheet).unwrap_or_default()
-}
-
-fn scan(path: &Path, sheet: &str) -> Option<Vec<Dimensions>> {
-    let file = std::fs::File::open(path).ok()?;
-    let mut zip = zip::ZipArchive::new(std::io::BufReader::new(file)).ok()?;
-    let workbook = read_part(&mut zip, "xl/workbook.xml")?;
-    let rid = sheet_rid(&workbook, sheet)?;
-    let rels = read_part(&mut zip, "xl/_rels/workbook.xml.rels")?;
-    let target = rel_target(&rels, &rid)?;
-    let part = match target.strip_prefix('/') {
-        Some(abs) => abs.to_string(),
-        None => format!("xl/{target}"),
-    };
-    let entry = zip.by_name(&part).ok()?;
-    Some(find_merges(entry))
-}
-
-fn read_part<R: Read + std::io::Seek>(zip: &mut zip::ZipArchive<R>, name: &str) -> Option<String> {
-    let entry = zip.by_name(name).ok()?;
-    let mut text = String::new();
-    entry.take(MAX_PART_BYTES).read_to_string(&mut text).ok()?;
-    Some(text)
-}
 
 /// The value of attribute `name` (any namespace prefix when `name` starts
 /// with `:`) in one XML start tag.
@@ -71,27 +37,8 @@ pub(super) fn unescape(text: &str) -> String {
         .replace("&amp;", "&")
 }
 
-/// The relationship id of the sheet called `sheet` in workbook.xml.
-fn sheet_rid(workbook: &str, sheet: &str) -> Option<String> {
-    workbook
-        .split('<')
-        .filter(|t| t.starts_with("sheet ") || t.contains(":sheet "))
-        .find(|t| attr(t, "name").map(unescape).as_deref() == Some(sheet))
-        .and_then(|t| attr(t, ":id"))
-        .map(str::to_string)
-}
-
-/// The target of relationship `rid` in workbook.xml.rels.
-fn rel_target(rels: &str, rid: &str) -> Option<String> {
-    rels.split('<')
-        .filter(|t| t.starts_with("Relationship ") || t.contains(":Relationship "))
-        .find(|t| attr(t, "Id") == Some(rid))
-        .and_then(|t| attr(t, "Target"))
-        .map(unescape)
-}
-
 /// Streams the sheet's XML and collects every `mergeCell ref="A1:B2"`.
-fn find_merges(mut entry: impl Read) -> Vec<Dimensions> {
+pub(super) fn find_merges(mut entry: impl Read) -> Vec<Dimensions> {
     const TAIL: usize = 256;
     let finder = memmem::Finder::new(b"mergeCell ");
     let mut buf = vec![0u8; 256 * 1024];
@@ -146,22 +93,6 @@ fn parse_cell(text: &str) -> Option<(u32, u32)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sheet_paths_resolve_through_the_relationships() {
-        let wb = r#"<workbook><sheets><sheet name="A &amp; B" sheetId="1" r:id="rId2"/><sheet name="Data" sheetId="2" r:id="rId1"/></sheets></workbook>"#;
-        assert_eq!(sheet_rid(wb, "A & B").as_deref(), Some("rId2"));
-        assert_eq!(sheet_rid(wb, "Data").as_deref(), Some("rId1"));
-        let rels = r#"<Relationships><Relationship Id="rId1" Type="x" Target="worksheets/sheet2.xml"/><Relationship Id="rId2" Target="/xl/worksheets/sheet1.xml"/></Relationships>"#;
-        assert_eq!(
-            rel_target(rels, "rId1").as_deref(),
-            Some("worksheets/sheet2.xml")
-        );
-        assert_eq!(
-            rel_target(rels, "rId2").as_deref(),
-            Some("/xl/worksheets/sheet1.xml")
-        );
-    }
 
     #[test]
     fn merge_refs_are_found_across_read_boundaries() {

@@ -58,6 +58,19 @@ fn classify(format: Format, name: &str) -> Part {
 
 /// Checks the zip container at `path` (already detected as `format`).
 pub fn check(path: &Path, format: Format, limits: &Limits) -> Result<(), SourceError> {
+    check_except(path, format, limits, &[]).map(|_| ())
+}
+
+/// [`check`], except for the entries named in `deferred`, which the
+/// caller's own reader inflates under the same limits as it parses them
+/// (the .xlsx reader does this for the sheet it reads and the shared
+/// strings, so they are not inflated twice). Returns the bytes inflated.
+pub fn check_except(
+    path: &Path,
+    format: Format,
+    limits: &Limits,
+    deferred: &[String],
+) -> Result<u64, SourceError> {
     let corrupt = |message: String| SourceError::Corrupt {
         format: format.name(),
         message,
@@ -80,13 +93,15 @@ pub fn check(path: &Path, format: Format, limits: &Limits) -> Result<(), SourceE
         Err(e) => return Err(corrupt(format!("the zip headers are inconsistent ({e})"))),
     }
     let mut order: Vec<(usize, Part)> = (0..zip.len())
-        .map(|i| {
+        .filter_map(|i| {
             let name = zip
                 .name_for_index(i)
                 .and_then(Result::ok)
                 .map(|n| n.to_string())
                 .unwrap_or_default();
-            (i, classify(format, &name))
+            let normal = name.replace('\\', "/");
+            let skip = deferred.iter().any(|d| d.eq_ignore_ascii_case(&normal));
+            (!skip).then(|| (i, classify(format, &name)))
         })
         .collect();
     // Shared strings first: worksheet indexes are checked against its count.
@@ -98,7 +113,7 @@ pub fn check(path: &Path, format: Format, limits: &Limits) -> Result<(), SourceE
         total += inflated;
         strings += counted;
     }
-    Ok(())
+    Ok(total)
 }
 
 /// Inflates and judges entry `index`; returns its real size and, for the

@@ -23,3 +23,4 @@ mod isolation;
 mod options;
 mod strategies;
 mod values;
+mod xlsx_reader;
