@@ -243,10 +243,12 @@ impl SheetRead<'_> {
                     row = match xml::attr(attrs, b"r") {
                         Some(r) => match parse_u32(r).filter(|r| (1..=MAX_ROW).contains(r)) {
                             Some(r) => r - 1,
-                            None => return Err(self.bad(format!(
+                            None => {
+                                return Err(self.bad(format!(
                                 "row number {:?} is not a row of a spreadsheet (1 to {MAX_ROW})",
                                 String::from_utf8_lossy(r)
-                            ))),
+                            )))
+                            }
                         },
                         None => next_row,
                     };

@@ -18,6 +18,11 @@
 //!   parser would hold it.
 //!
 //! Memory stays at one 64 KiB buffer plus one tag, whatever the file.
+//!
+//! The .xlsx reader is our own and applies these rules itself to the parts
+//! it reads (the chosen sheet and the shared strings) as it inflates them,
+//! so it calls [`check_except`] to leave those parts, and the worksheets it
+//! never reads, out of this pass (docs/ROBUSTNESS.md).
 
 use std::fs::File;
 use std::io::{BufReader, Read};
