@@ -171,3 +171,111 @@ fn every_value_kind_written_by_rust_xlsxwriter_reads_as_calamine_reads_it() {
         assert!(ours.len() >= 8, "{name}: {} rows", ours.len());
     }
 }
+
+/// The parts of an .xlsx as (name, bytes); `None` for a damaged zip (some
+/// corpus files are, on purpose).
+fn unzip(bytes: &[u8]) -> Option<Vec<(String, Vec<u8>)>> {
+    use std::io::Read;
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).ok()?;
+    (0..zip.len())
+        .map(|i| {
+            let mut entry = zip.by_index(i).ok()?;
+            let name = entry.name().ok()?.to_string();
+            let mut data = Vec::new();
+            entry.read_to_end(&mut data).ok()?;
+            Some((name, data))
+        })
+        .collect()
+}
+
+fn rezip(parts: &[(String, Vec<u8>)]) -> Vec<u8> {
+    use std::io::Write;
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for (name, data) in parts {
+        out.start_file(name.as_str(), opts).unwrap();
+        out.write_all(data).unwrap();
+    }
+    out.finish().unwrap().into_inner()
+}
+
+/// Mutations at the XML level (byte flips in a zip are mostly refused by
+/// its CRC before a parser sees them): the sheet and shared strings of
+/// corpus workbooks truncated, with markup characters dropped in, and with
+/// chunks duplicated, then re-zipped. Every read must end in rows or an
+/// error — no panic, no hang — in this process, as the fuzzer runs it.
+#[test]
+fn xml_level_mutants_of_corpus_sheets_end_in_rows_or_errors() {
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+    let mut files = Vec::new();
+    workbooks(&corpus("calamine-tests"), &mut files);
+    files.sort();
+    // SHEETPIPE_MUTANTS=N runs N mutants per file (a longer hunt).
+    let per_file = std::env::var("SHEETPIPE_MUTANTS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(12);
+    let mut rng = StdRng::seed_from_u64(7);
+    let (mut read, mut refused) = (0, 0);
+    for file in &files {
+        let Some(parts) = unzip(&std::fs::read(file).unwrap()) else {
+            continue;
+        };
+        let targets: Vec<usize> = (0..parts.len())
+            .filter(|&i| {
+                let n = parts[i].0.to_ascii_lowercase();
+                n.contains("worksheets/")
+                    || n.ends_with("sharedstrings.xml")
+                    || n.ends_with("styles.xml")
+            })
+            .collect();
+        for _ in 0..per_file {
+            let Some(&t) = targets.get(rng.gen_range(0..targets.len().max(1))) else {
+                continue;
+            };
+            let mut parts = parts.clone();
+            let data = &mut parts[t].1;
+            if data.is_empty() {
+                continue;
+            }
+            match rng.gen_range(0..4) {
+                0 => data.truncate(rng.gen_range(0..data.len())),
+                1 => {
+                    for _ in 0..rng.gen_range(1..6) {
+                        let i = rng.gen_range(0..data.len());
+                        data[i] = *b"<>\"'&/=;:x0 ".get(rng.gen_range(0..12)).unwrap();
+                    }
+                }
+                2 => {
+                    let a = rng.gen_range(0..data.len());
+                    let b = (a + rng.gen_range(1..400)).min(data.len());
+                    let chunk = data[a..b].to_vec();
+                    let at = rng.gen_range(0..data.len());
+                    data.splice(at..at, chunk);
+                }
+                _ => {
+                    let at = rng.gen_range(0..data.len());
+                    let junk: &[u8] = [
+                        &b"<c r=\"A1\" t=\"s\"><v>99999</v></c>"[..],
+                        b"<![CDATA[",
+                        b"&#xD800;",
+                        b"<!DOCTYPE x>",
+                        b"_xD83D_",
+                        b"<row r=\"0\">",
+                    ][rng.gen_range(0..6)];
+                    data.splice(at..at, junk.iter().copied());
+                }
+            }
+            match sheetpipe::fuzzing::read_bytes(&rezip(&parts), "xlsx", None) {
+                Ok(_) => read += 1,
+                Err(_) => refused += 1,
+            }
+        }
+    }
+    assert!(
+        read > 50 && refused > 50,
+        "both outcomes exercised: {read} read, {refused} refused"
+    );
+}
