@@ -21,6 +21,7 @@ mod ods_merges;
 mod range;
 mod wire;
 mod xlsb;
+mod xlsb_merges;
 mod xlsx;
 mod xlsx_merges;
 mod xmlscan;

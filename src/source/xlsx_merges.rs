@@ -15,7 +15,7 @@ use calamine::Dimensions;
 use memchr::memmem;
 
 /// Largest workbook.xml / rels part we read to resolve the sheet's path.
-const MAX_PART_BYTES: u64 = 16 << 20;
+pub(super) const MAX_PART_BYTES: u64 = 16 << 20;
 
 /// The merged ranges of `sheet`, or an empty list when the workbook's
 /// parts cannot be resolved (the streaming reader then reports any real
@@ -82,7 +82,7 @@ fn sheet_rid(workbook: &str, sheet: &str) -> Option<String> {
 }
 
 /// The target of relationship `rid` in workbook.xml.rels.
-fn rel_target(rels: &str, rid: &str) -> Option<String> {
+pub(super) fn rel_target(rels: &str, rid: &str) -> Option<String> {
     rels.split('<')
         .filter(|t| t.starts_with("Relationship ") || t.contains(":Relationship "))
         .find(|t| attr(t, "Id") == Some(rid))

@@ -149,6 +149,102 @@ async fn every_csv_encoding_and_delimiter_gives_the_same_rows() {
     }
 }
 
+/// The cells of the xlsx merge test in values.rs, as (row, column, text),
+/// with its merged ranges as (first row, last row, first column, last
+/// column): a title across A1:C1, `Retail` down B3:B5, `Paris` across C3:D3.
+const MERGED_CELLS: [(u32, u32, &str); 10] = [
+    (0, 0, "Directory (title merged over A1:C1)"),
+    (1, 0, "name"),
+    (1, 1, "category"),
+    (1, 2, "city"),
+    (2, 0, "Acme Corp"),
+    (2, 1, "Retail"),
+    (2, 2, "Paris"),
+    (3, 0, "Beta"),
+    (4, 0, "Gamma"),
+    (5, 0, "Delta"),
+];
+const MERGED_RANGES: [(u32, u32, u32, u32); 3] = [(0, 0, 0, 2), (2, 4, 1, 1), (2, 2, 2, 3)];
+
+/// An .xlsb of [`MERGED_CELLS`] and `merges`, built record by record
+/// (no program here writes xlsb; tests/fixtures/README.md).
+fn merged_xlsb(path: &Path, merges: &[(u32, u32, u32, u32)]) {
+    use sheetpipe::testkit::{mini_xlsb, xlsb_sheet, XlsbCell};
+    let mut rows: Vec<Vec<XlsbCell>> = vec![Vec::new(); 6];
+    for (r, c, text) in MERGED_CELLS {
+        let row = &mut rows[r as usize];
+        row.resize(row.len().max(c as usize + 1), XlsbCell::Empty);
+        row[c as usize] = XlsbCell::Text(text);
+    }
+    mini_xlsb(path, &[("Sheet1", xlsb_sheet(&rows, merges))]);
+}
+
+#[tokio::test]
+async fn xlsb_merged_cells_give_the_top_left_value_as_in_xlsx() {
+    let dir = tempdir();
+    let xlsb = dir.path().join("m.xlsb");
+    merged_xlsb(&xlsb, &MERGED_RANGES);
+    let xlsx = dir.path().join("m.xlsx");
+    crate::values::xlsx(&xlsx, |ws| {
+        for (r, c, text) in MERGED_CELLS {
+            ws.write_string(r, c as u16, text).unwrap();
+        }
+        let plain = rust_xlsxwriter::Format::new();
+        for (r0, r1, c0, c1) in MERGED_RANGES {
+            let top_left = MERGED_CELLS
+                .iter()
+                .find(|(r, c, _)| (*r, *c) == (r0, c0))
+                .unwrap()
+                .2;
+            ws.merge_range(r0, c0 as u16, r1, c1 as u16, top_left, &plain)
+                .unwrap();
+        }
+    });
+    let expected = vec![
+        vec![s("Acme Corp"), s("Retail"), s("Paris")],
+        vec![s("Beta"), s("Retail"), None],
+        vec![s("Gamma"), s("Retail"), None],
+        vec![s("Delta"), None, None],
+    ];
+    for file in [&xlsb, &xlsx] {
+        let (report, db) = import(file, |_| {}).await;
+        assert_eq!(report.inserted, 4, "{file:?}: {:?}", report.error);
+        assert_eq!(report.header.as_ref().unwrap().row, 2, "{file:?}");
+        assert_eq!(
+            table(&db, "name, category, city").await,
+            expected,
+            "{file:?}"
+        );
+    }
+    // Without its merged ranges the same sheet leaves Beta and Gamma
+    // without a category: the ranges above are what filled them.
+    let plain = dir.path().join("plain.xlsb");
+    merged_xlsb(&plain, &[]);
+    let (report, db) = import(&plain, |_| {}).await;
+    assert_eq!(report.inserted, 4, "{:?}", report.error);
+    assert_eq!(table(&db, "category").await[1], vec![None]);
+}
+
+#[tokio::test]
+async fn an_xlsb_whose_merged_cells_are_cut_off_is_refused() {
+    let dir = tempdir();
+    let file = dir.path().join("cut.xlsb");
+    use sheetpipe::testkit::{mini_xlsb, xlsb_sheet, XlsbCell};
+    let mut part = xlsb_sheet(&[vec![XlsbCell::Text("name")]], &[(1, 3, 0, 0)]);
+    // Drop BrtEndSheet, BrtEndMergeCells and half of the BrtMergeCell.
+    part.truncate(part.len() - 2 - 3 - 8);
+    mini_xlsb(&file, &[("Sheet1", part)]);
+    let (report, _db) = import(&file, |_| {}).await;
+    assert_eq!(report.status, Status::Failed);
+    let err = report.error.unwrap().to_string();
+    assert!(
+        err.starts_with(
+            "xlsb file is invalid: the merged cells of sheet \"Sheet1\": the stream ends inside a record"
+        ),
+        "{err}"
+    );
+}
+
 #[tokio::test]
 async fn content_decides_the_format_not_the_extension() {
     let dir = tempdir();
