@@ -47,20 +47,23 @@ fn read_part<R: Read + std::io::Seek>(zip: &mut zip::ZipArchive<R>, name: &str) 
 }
 
 /// The value of attribute `name` (any namespace prefix when `name` starts
-/// with `:`) in one XML start tag.
+/// with `:`) in one XML start tag. Allocates nothing: the ods scan asks
+/// this several times for every cell.
 pub(super) fn attr<'t>(tag: &'t str, name: &str) -> Option<&'t str> {
-    let mut rest = tag;
-    loop {
-        let at = rest.find(&format!("{name}=\""))?;
-        let before = rest[..at].chars().last();
-        let value_start = at + name.len() + 2;
-        let boundary = name.starts_with(':') || before.is_some_and(char::is_whitespace);
+    let mut from = 0;
+    while let Some(found) = tag[from..].find(name) {
+        let at = from + found;
+        let rest = &tag[at + name.len()..];
+        let boundary = name.starts_with(':') || tag[..at].ends_with(char::is_whitespace);
         if boundary {
-            let len = rest[value_start..].find('"')?;
-            return Some(&rest[value_start..value_start + len]);
+            if let Some(value) = rest.strip_prefix("=\"") {
+                return value.find('"').map(|len| &value[..len]);
+            }
         }
-        rest = &rest[value_start..];
+        // `name` starts with an ASCII byte, so the next byte is a boundary.
+        from = at + 1;
     }
+    None
 }
 
 pub(super) fn unescape(text: &str) -> String {
@@ -161,6 +164,19 @@ mod tests {
             rel_target(rels, "rId2").as_deref(),
             Some("/xl/worksheets/sheet1.xml")
         );
+    }
+
+    #[test]
+    fn attributes_are_found_by_whole_name() {
+        let tag = r#"c:x r:id="rId1" id="no" xid="x" name="A" table:style-name="ce1" name2="B""#;
+        assert_eq!(attr(tag, "id"), Some("no"));
+        assert_eq!(attr(tag, ":id"), Some("rId1"));
+        assert_eq!(attr(tag, "name"), Some("A"));
+        assert_eq!(attr(tag, "name2"), Some("B"));
+        assert_eq!(attr(tag, "style-name"), None);
+        assert_eq!(attr(tag, "table:style-name"), Some("ce1"));
+        assert_eq!(attr(tag, "missing"), None);
+        assert_eq!(attr(r#"a b="unterminated"#, "b"), None);
     }
 
     #[test]
