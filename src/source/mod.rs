@@ -17,7 +17,7 @@ mod csv;
 mod detect;
 pub mod isolate;
 mod limits;
-mod ods_merges;
+mod ods_scan;
 mod range;
 mod wire;
 mod xlsb;

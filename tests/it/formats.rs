@@ -53,7 +53,9 @@ async fn xlsx_xls_and_ods_fixtures_give_the_directory_with_its_rejections() {
     for (file, boolean) in [
         ("src/directory.xlsx", "TRUE"),
         ("directory.xls", "TRUE"),
-        ("directory.ods", "1"),
+        // LibreOffice converted the xlsx boolean to `=TRUE()` holding the
+        // float 1 shown as TRUE (tests/fixtures/README.md).
+        ("directory.ods", "TRUE"),
     ] {
         let (report, db) = import(&fixture(file), |_| {}).await;
         assert_eq!(
@@ -147,6 +149,86 @@ async fn every_csv_encoding_and_delimiter_gives_the_same_rows() {
             report.warnings
         );
     }
+}
+
+/// values.ods as LibreOffice wrote it: booleans typed and computed read as
+/// TRUE/FALSE, numbers that are not booleans stay numbers, and a formula
+/// giving "" (which LibreOffice writes with no value type at all) is an
+/// empty cached value, not a missing one.
+#[tokio::test]
+async fn ods_booleans_are_true_or_false_and_numbers_stay_numbers() {
+    let (report, db) = import(&fixture("values.ods"), |_| {}).await;
+    assert_eq!(report.status, Status::Completed, "{:?}", report.error);
+    assert_eq!((report.rows_read, report.inserted), (7, 7));
+    assert_eq!(
+        table(&db, "name, category, phone").await,
+        vec![
+            vec![s("Acme"), s("TRUE"), None],
+            vec![s("Beta"), s("TRUE"), None],
+            vec![s("Gamma"), s("FALSE"), None],
+            vec![s("Delta"), None, s("5")],
+            vec![s("Epsilon"), None, None],
+            vec![s("Zeta"), s("1"), None],
+            vec![s("Eta"), s("1"), None],
+        ]
+    );
+}
+
+/// What LibreOffice never writes but the format allows, made by editing a
+/// copy of values.ods: a formula with its cached value removed rejects its
+/// row as in xlsx; a boolean stored as a float whose cell style has a
+/// boolean number format reads as a boolean.
+#[tokio::test]
+async fn an_ods_formula_without_a_cached_value_rejects_its_row() {
+    let dir = tempdir();
+    let file = dir.path().join("edited.ods");
+    std::fs::copy(fixture("values.ods"), &file).unwrap();
+    crate::values::patch_zip(
+        &file,
+        "content.xml",
+        r#"table:formula="of:=2+3" office:value-type="float" office:value="5" calcext:value-type="float"><text:p>5</text:p></table:table-cell>"#,
+        r#"table:formula="of:=2+3"/>"#,
+    );
+    // Acme's TRUE as the number 1 in style ce1 (a boolean number format),
+    // shown as "1" so that only the style can tell.
+    crate::values::patch_zip(
+        &file,
+        "content.xml",
+        r#"table:style-name="ce1" office:value-type="boolean" office:boolean-value="true" calcext:value-type="boolean"><text:p>TRUE</text:p>"#,
+        r#"table:style-name="ce1" office:value-type="float" office:value="1" calcext:value-type="float"><text:p>1</text:p>"#,
+    );
+    let (report, db) = import(&file, |_| {}).await;
+    assert_eq!(
+        (report.rows_read, report.inserted, report.rejected),
+        (7, 6, 1),
+        "{:?}",
+        report.error
+    );
+    let r = &report.rejected_rows[0];
+    assert_eq!((r.row, r.column.as_str()), (5, "C (phone)"));
+    assert_eq!(
+        r.reason,
+        "the cell Values!C5 holds the formula =2+3 with no cached value (open the file in a spreadsheet program, recalculate and save it)"
+    );
+    assert_eq!(r.value, "=2+3");
+    assert_eq!(
+        table(&db, "name, category").await[0],
+        vec![s("Acme"), s("TRUE")]
+    );
+    // The same through the CLI's isolated reader.
+    let out = run_cli(
+        dir.path(),
+        &["import", file.to_str().unwrap(), "--dry-run", "--json"],
+    );
+    let json = json_out(&out);
+    assert_eq!(json["rejected"][0]["cell"], "Values!C5 (phone)", "{json}");
+    assert!(
+        json["rejected"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("=2+3 with no cached value"),
+        "{json}"
+    );
 }
 
 /// The cells of the xlsx merge test in values.rs, as (row, column, text),
