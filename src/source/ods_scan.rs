@@ -246,8 +246,8 @@ impl<'s> Scan<'s> {
             ("table:table-row", true) => self.row = self.row.saturating_add(self.row_repeat),
             ("table:table-cell" | "table:covered-table-cell", false) => {
                 self.open = None;
-                let rows = number("table:number-rows-spanned").unwrap_or(1).max(1);
-                let cols = number("table:number-columns-spanned").unwrap_or(1).max(1);
+                let cell = CellAttrs::parse(tag);
+                let (rows, cols) = (cell.rows_spanned, cell.columns_spanned);
                 if rows > 1 || cols > 1 {
                     let end = (
                         self.row.saturating_add(rows - 1),
@@ -255,13 +255,13 @@ impl<'s> Scan<'s> {
                     );
                     self.merges.push(Dimensions::new((self.row, self.col), end));
                 }
-                let repeat = number("table:number-columns-repeated").unwrap_or(1).max(1);
+                let repeat = cell.repeated;
                 let first = (self.row, self.col);
                 let last = (
                     self.row.saturating_add(self.row_repeat - 1),
                     self.col.saturating_add(repeat - 1),
                 );
-                self.cell(tag, first, last, empty);
+                self.cell(&cell, first, last, empty);
                 self.col = self.col.saturating_add(repeat);
             }
             ("table:table-cell" | "table:covered-table-cell", true) => self.close_cell(),
@@ -301,14 +301,13 @@ impl<'s> Scan<'s> {
     }
 
     /// The start of a cell at `first`, repeated to `last`.
-    fn cell(&mut self, tag: &str, first: (u32, u32), last: (u32, u32), empty: bool) {
-        let value_type = attr(tag, "office:value-type");
-        if value_type == Some("float") {
-            let Some(value) = attr(tag, "office:value").and_then(|v| v.parse::<f64>().ok()) else {
+    fn cell(&mut self, cell: &CellAttrs<'_>, first: (u32, u32), last: (u32, u32), empty: bool) {
+        if cell.value_type == Some("float") {
+            let Some(value) = cell.value.and_then(|v| v.parse::<f64>().ok()) else {
                 return;
             };
             if self
-                .cell_style(tag)
+                .cell_style(cell.style)
                 .is_some_and(|s| self.styles.is_boolean(s))
             {
                 self.set_bool(first, last, value != 0.0);
@@ -317,20 +316,10 @@ impl<'s> Scan<'s> {
             }
             return;
         }
-        let Some(formula) = attr(tag, "table:formula") else {
+        let Some(formula) = cell.formula else {
             return;
         };
-        let cached = value_type == Some("string")
-            || [
-                "office:value",
-                "office:string-value",
-                "office:date-value",
-                "office:time-value",
-                "office:boolean-value",
-            ]
-            .iter()
-            .any(|a| attr(tag, a).is_some());
-        if cached {
+        if cell.value_type == Some("string") || cell.value.is_some() || cell.other_value {
             return;
         }
         let formula = formula_text(&unescape(formula));
@@ -346,9 +335,9 @@ impl<'s> Scan<'s> {
     }
 
     /// The cell's style: its own, else its row's default, else its column's.
-    fn cell_style<'t>(&'t self, tag: &'t str) -> Option<&'t str> {
-        if let Some(s) = attr(tag, "table:style-name") {
-            return Some(s);
+    fn cell_style<'t>(&'t self, own: Option<&'t str>) -> Option<&'t str> {
+        if own.is_some() {
+            return own;
         }
         if let Some(s) = &self.row_style {
             return Some(s);
@@ -401,6 +390,69 @@ impl<'s> Scan<'s> {
             }
         }
     }
+}
+
+/// The attributes of a cell's start tag this scan uses, read in one pass
+/// (a sheet has hundreds of thousands of cells).
+#[derive(Debug, Default)]
+struct CellAttrs<'t> {
+    rows_spanned: u32,
+    columns_spanned: u32,
+    repeated: u32,
+    value_type: Option<&'t str>,
+    /// `office:value`.
+    value: Option<&'t str>,
+    /// `office:string-value`, `-date-value`, `-time-value` or `-boolean-value`.
+    other_value: bool,
+    formula: Option<&'t str>,
+    style: Option<&'t str>,
+}
+
+impl<'t> CellAttrs<'t> {
+    fn parse(tag: &'t str) -> Self {
+        let count = |v: &str| v.parse::<u32>().ok().filter(|&n| n > 0).unwrap_or(1);
+        let mut a = CellAttrs {
+            rows_spanned: 1,
+            columns_spanned: 1,
+            repeated: 1,
+            ..CellAttrs::default()
+        };
+        for (name, value) in attributes(tag) {
+            match name {
+                "table:number-rows-spanned" => a.rows_spanned = count(value),
+                "table:number-columns-spanned" => a.columns_spanned = count(value),
+                "table:number-columns-repeated" => a.repeated = count(value),
+                "office:value-type" => a.value_type = Some(value),
+                "office:value" => a.value = Some(value),
+                "office:string-value"
+                | "office:date-value"
+                | "office:time-value"
+                | "office:boolean-value" => a.other_value = true,
+                "table:formula" => a.formula = Some(value),
+                "table:style-name" => a.style = Some(value),
+                _ => {}
+            }
+        }
+        a
+    }
+}
+
+/// The attributes of a tag's inside (`name a="1" b='2'`) as (name, raw
+/// value); stops at the first malformed one.
+fn attributes(tag: &str) -> impl Iterator<Item = (&str, &str)> {
+    let mut rest = tag
+        .split_once(|c: char| c.is_ascii_whitespace())
+        .map_or("", |(_, r)| r);
+    std::iter::from_fn(move || {
+        let eq = rest.find('=')?;
+        let name = rest[..eq].trim();
+        let after = rest[eq + 1..].trim_start();
+        let quote = after.chars().next().filter(|q| *q == '"' || *q == '\'')?;
+        let body = &after[1..];
+        let end = body.find(quote)?;
+        rest = &body[end + 1..];
+        Some((name, &body[..end]))
+    })
 }
 
 impl Open {
@@ -562,16 +614,14 @@ fn for_each_event(mut input: impl Read, mut f: impl FnMut(Event<'_>)) {
 /// The `>` ending the tag that starts `bytes`; a `>` inside a quoted
 /// attribute value (`table:formula="of:=[.A1]>0"`) does not end it.
 fn tag_end(bytes: &[u8]) -> Option<usize> {
-    let mut quote = None;
-    for (i, &b) in bytes.iter().enumerate() {
-        match (quote, b) {
-            (None, b'"' | b'\'') => quote = Some(b),
-            (Some(q), _) if b == q => quote = None,
-            (None, b'>') => return Some(i),
-            _ => {}
+    let mut at = 0;
+    loop {
+        let found = at + memchr::memchr3(b'>', b'"', b'\'', &bytes[at..])?;
+        match bytes[found] {
+            b'>' => return Some(found),
+            quote => at = found + 2 + memchr::memchr(quote, &bytes[found + 1..])?,
         }
     }
-    None
 }
 
 #[cfg(test)]
@@ -670,6 +720,29 @@ mod tests {
                 block(2, 2, Cell::Text("cached   text".into())),
                 block(5, 6, Cell::FormulaWithoutValue("1+1".into())),
             ]
+        );
+    }
+
+    #[test]
+    fn tags_end_outside_quotes_and_attributes_are_read_in_one_pass() {
+        assert_eq!(tag_end(br#"a x="1>2" y='>'>rest"#), Some(15));
+        assert_eq!(tag_end(br#"a x="1>2"#), None);
+        let tag =
+            r#"table:table-cell table:formula='of:=[.A1]>"x"' office:value-type = "float" broken"#;
+        let got: Vec<_> = attributes(tag).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("table:formula", r#"of:=[.A1]>"x""#),
+                ("office:value-type", "float")
+            ]
+        );
+        let cell = CellAttrs::parse(
+            r#"table:table-cell table:number-columns-repeated="0" table:number-rows-spanned="3""#,
+        );
+        assert_eq!(
+            (cell.repeated, cell.rows_spanned, cell.columns_spanned),
+            (1, 3, 1)
         );
     }
 
