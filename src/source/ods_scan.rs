@@ -43,6 +43,11 @@ const MAX_TAG: usize = 64 * 1024;
 /// (a sheet has at most 16,384 columns; repeats make one entry).
 const MAX_COLUMN_ENTRIES: usize = 16_384;
 
+/// The largest sheet: rows and columns beyond it are not cells (calamine
+/// stops there too), so a repeat count in the billions yields no more.
+const SHEET_ROWS: u32 = 1_048_576;
+const SHEET_COLUMNS: u32 = 16_384;
+
 /// Deepest chain of parent styles followed.
 const MAX_STYLE_DEPTH: usize = 8;
 
@@ -324,11 +329,7 @@ impl<'s> Scan<'s> {
         }
         let formula = formula_text(&unescape(formula));
         if empty {
-            self.blocks.push(Block {
-                first,
-                last,
-                cell: Cell::FormulaWithoutValue(formula),
-            });
+            self.push_block(first, last, Cell::FormulaWithoutValue(formula));
         } else {
             self.open = Some(Open::new(first, last, Pending::Formula(formula)));
         }
@@ -367,12 +368,16 @@ impl<'s> Scan<'s> {
                     _ if text.is_empty() => return,
                     _ => Cell::Text(text),
                 };
-                self.blocks.push(Block {
-                    first: open.first,
-                    last: open.last,
-                    cell,
-                });
+                self.push_block(open.first, open.last, cell);
             }
+        }
+    }
+
+    /// Records `cell` over `first..=last`, within the largest sheet.
+    fn push_block(&mut self, first: (u32, u32), last: (u32, u32), cell: Cell) {
+        if first.0 < SHEET_ROWS && first.1 < SHEET_COLUMNS {
+            let last = (last.0.min(SHEET_ROWS - 1), last.1.min(SHEET_COLUMNS - 1));
+            self.blocks.push(Block { first, last, cell });
         }
     }
 
@@ -743,6 +748,20 @@ mod tests {
         assert_eq!(
             (cell.repeated, cell.rows_spanned, cell.columns_spanned),
             (1, 3, 1)
+        );
+    }
+
+    #[test]
+    fn repeats_beyond_the_largest_sheet_are_cut_to_it() {
+        let xml = r#"<table:table table:name="S"><table:table-row table:number-rows-repeated="4000000000"><table:table-cell table:formula="of:=1" table:number-columns-repeated="4000000000"/></table:table-row><table:table-row><table:table-cell table:formula="of:=2"/></table:table-row></table:table>"#;
+        let (_, blocks) = run(xml, "S", &mut Range::default());
+        assert_eq!(
+            blocks,
+            vec![Block {
+                first: (0, 0),
+                last: (1_048_575, 16_383),
+                cell: Cell::FormulaWithoutValue("1".into()),
+            }]
         );
     }
 
