@@ -307,10 +307,8 @@ impl<'s> Scan<'s> {
 
     /// The start of a cell at `first`, repeated to `last`.
     fn cell(&mut self, cell: &CellAttrs<'_>, first: (u32, u32), last: (u32, u32), empty: bool) {
-        if cell.value_type == Some("float") {
-            let Some(value) = cell.value.and_then(|v| v.parse::<f64>().ok()) else {
-                return;
-            };
+        let float = cell.value.filter(|_| cell.value_type == Some("float"));
+        if let Some(value) = float.and_then(|v| v.parse::<f64>().ok()) {
             if self
                 .cell_style(cell.style)
                 .is_some_and(|s| self.styles.is_boolean(s))
@@ -711,6 +709,7 @@ mod tests {
 <table:table-cell table:formula="of:=SUM([.A1:.A3])" office:value-type="float" office:value="6"><text:p>6</text:p></table:table-cell>
 <table:table-cell table:formula="of:=[.C1]" office:value-type="string"/>
 <table:table-cell table:formula="of:=1+1" table:number-columns-repeated="2"></table:table-cell>
+<table:table-cell table:formula="of:=[.G1]*2" office:value-type="float"/>
 </table:table-row></table:table></office:body>"#;
         let (_, blocks) = run(xml, "S", &mut Range::default());
         let block = |c0: u32, c1: u32, cell: Cell| Block {
@@ -724,6 +723,8 @@ mod tests {
                 block(0, 0, Cell::FormulaWithoutValue("A2&B2".into())),
                 block(2, 2, Cell::Text("cached   text".into())),
                 block(5, 6, Cell::FormulaWithoutValue("1+1".into())),
+                // A value type without its value caches nothing either.
+                block(7, 7, Cell::FormulaWithoutValue("G1*2".into())),
             ]
         );
     }
