@@ -227,6 +227,8 @@ impl<'l> RowAssembler<'l> {
 struct Merges {
     /// Ranges spanning more than one row, by first row.
     ranges: Vec<Dimensions>,
+    /// The first range of `ranges` not yet reached.
+    next: usize,
     /// (range, value) for ranges whose top-left cell has been read.
     active: Vec<(Dimensions, Cell)>,
 }
@@ -237,12 +239,13 @@ impl Merges {
         ranges.sort_by_key(|d| d.start);
         Merges {
             ranges,
+            next: 0,
             active: Vec::new(),
         }
     }
 
     fn apply(&mut self, row: &mut RawRow) {
-        if self.ranges.is_empty() && self.active.is_empty() {
+        if self.next == self.ranges.len() && self.active.is_empty() {
             return;
         }
         let r = row.number - 1;
@@ -259,8 +262,8 @@ impl Merges {
                 row.cells[c] = value.clone();
             }
         }
-        while self.ranges.first().is_some_and(|d| d.start.0 <= r) {
-            let d = self.ranges.remove(0);
+        while let Some(&d) = self.ranges.get(self.next).filter(|d| d.start.0 <= r) {
+            self.next += 1;
             if d.start.0 == r {
                 let value = row.cells.get(d.start.1 as usize).cloned();
                 if let Some(value) = value.filter(|v| *v != Cell::Empty) {

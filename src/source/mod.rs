@@ -17,10 +17,11 @@ mod csv;
 mod detect;
 pub mod isolate;
 mod limits;
-mod ods_merges;
+mod ods_scan;
 mod range;
 mod wire;
 mod xlsb;
+mod xlsb_merges;
 mod xlsx;
 #[doc(hidden)]
 pub use xlsx::read_both_ways as xlsx_read_both_ways;

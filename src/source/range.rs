@@ -3,9 +3,12 @@
 //! sheet's extent is checked against [`Limits`] before we walk it, and the
 //! file-size limit bounds the rest. Hostile legacy files are the reason the
 //! service parses in an isolated child process (see docs/ARCHITECTURE.md).
-//! Merged ranges come from the workbook for xls, and from a scan of
-//! `content.xml` for ods (calamine does not expose ods spans), and are
-//! filled like everywhere else.
+//! Merged ranges come from the workbook for xls, and are filled like
+//! everywhere else. For ods, one scan of `content.xml` (`ods_scan`) finds
+//! what calamine does not expose: merged ranges, booleans stored as numbers,
+//! and formulas saved without a cached value (cells calamine reads as
+//! empty, merged into the walk here as `extras`). An xls FORMULA record
+//! always carries its value ([MS-XLS] 2.4.127), so xls needs no such pass.
 
 use std::ops::ControlFlow;
 use std::path::Path;
@@ -13,6 +16,7 @@ use std::path::Path;
 use calamine::{Data, Dimensions, Ods, Range, Reader, Xls};
 
 use super::cells::{convert_owned, password_protected, pick_sheet, CountingFile, RowAssembler};
+use super::ods_scan::Extras;
 use super::{Format, Limits, RowReader, SourceError, SourceOptions};
 use crate::model::RawRow;
 
@@ -22,6 +26,9 @@ pub struct RangeReader {
     sheet: String,
     range: Range<Data>,
     merges: Vec<Dimensions>,
+    /// Cells calamine reads as empty (ods formulas without a cached value,
+    /// or with cached text but no value type), by row.
+    extras: Extras,
     limits: Limits,
 }
 
@@ -33,7 +40,7 @@ impl RangeReader {
             format: format.name(),
             message,
         };
-        let (sheet, range, merges) = if format == Format::Xls {
+        let (sheet, range, merges, extras) = if format == Format::Xls {
             let mut wb = Xls::new(file).map_err(|e| match e {
                 calamine::XlsError::Password => password_protected(),
                 e => corrupt(e.to_string()),
@@ -43,7 +50,8 @@ impl RangeReader {
             let range = wb
                 .worksheet_range(&sheet)
                 .map_err(|e| corrupt(e.to_string()))?;
-            (sheet, range, merges)
+            check_extent(&range, &opts.limits)?;
+            (sheet, range, merges, Extras::default())
         } else {
             let mut wb: Ods<_> = Ods::new(file).map_err(|e| match e {
                 calamine::OdsError::Password => password_protected(),
@@ -53,26 +61,32 @@ impl RangeReader {
             let mut range = wb
                 .worksheet_range(&sheet)
                 .map_err(|e| corrupt(e.to_string()))?;
+            check_extent(&range, &opts.limits)?;
             if let Ok(formulas) = wb.worksheet_formula(&sheet) {
                 mark_ods_errors(&mut range, &formulas);
             }
-            let merges = super::ods_merges::merged_ranges(path, &sheet);
-            (sheet, range, merges)
+            let found = super::ods_scan::scan(path, &sheet, &mut range, opts.limits.max_cell_bytes);
+            (sheet, range, found.merges, found.extras)
         };
-        // Checked before the cells are walked: the extent, not the content.
-        if let Some((last_row, last_col)) = range.end() {
-            opts.limits.check_rows(range.height() as u64)?;
-            opts.limits
-                .check_columns(last_row + 1, last_col as u64 + 1)?;
-        }
         Ok(RangeReader {
             format,
             sheet,
             range,
             merges,
+            extras,
             limits: opts.limits.clone(),
         })
     }
+}
+
+/// The sheet's extent against the row and column limits, before its cells
+/// are walked.
+fn check_extent(range: &Range<Data>, limits: &Limits) -> Result<(), SourceError> {
+    if let Some((last_row, last_col)) = range.end() {
+        limits.check_rows(range.height() as u64)?;
+        limits.check_columns(last_row + 1, last_col as u64 + 1)?;
+    }
+    Ok(())
 }
 
 /// Error values Excel and LibreOffice show.
@@ -131,14 +145,30 @@ impl RowReader for RangeReader {
 
     fn read(&mut self, emit: &mut dyn FnMut(RawRow) -> ControlFlow<()>) -> Result<(), SourceError> {
         let mut rows = RowAssembler::new(&self.limits, std::mem::take(&mut self.merges));
-        for (r, c, value) in self.range.used_cells() {
-            let (r, c) = (r as u32, c as u32);
-            let (r0, c0) = self.range.start().unwrap_or((0, 0));
-            if rows
-                .push(r0 + r, c0 + c, convert_owned(value), emit)?
-                .is_break()
-            {
-                return Ok(());
+        let mut extras = std::mem::take(&mut self.extras);
+        let (r0, c0) = self.range.start().unwrap_or((0, 0));
+        let mut cells = self
+            .range
+            .used_cells()
+            .map(|(r, c, v)| (r0 + r as u32, c0 + c as u32, v))
+            .peekable();
+        // Row by row, the range's cells then the scan's: the assembler
+        // only needs rows in order, not columns.
+        loop {
+            let row = match (cells.peek().map(|c| c.0), extras.next_row()) {
+                (Some(a), Some(b)) => a.min(b),
+                (Some(r), None) | (None, Some(r)) => r,
+                (None, None) => break,
+            };
+            while let Some((r, c, value)) = cells.next_if(|c| c.0 == row) {
+                if rows.push(r, c, convert_owned(value), emit)?.is_break() {
+                    return Ok(());
+                }
+            }
+            for (c, cell) in extras.take_row(row) {
+                if rows.push(row, c, cell, emit)?.is_break() {
+                    return Ok(());
+                }
             }
         }
         rows.finish(emit);

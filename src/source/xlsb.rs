@@ -1,7 +1,11 @@
 //! Streaming .xlsb reader on calamine's xlsb cells reader: binary records
 //! in row order, grouped into rows like the xlsx reader, so memory holds
 //! one row plus the shared-strings table. Formula cells contribute their
-//! cached value (the reader does not expose formulas without one).
+//! cached value: BrtFmlaString, BrtFmlaNum, BrtFmlaBool and BrtFmlaError
+//! ([MS-XLSB] 2.4) each hold their value field unconditionally, so a
+//! formula without a cached value cannot be written in this format.
+//! Merged ranges come from a walk of the sheet's records before the cells
+//! stream (`xlsb_merges`).
 
 use std::io::BufReader;
 use std::ops::ControlFlow;
@@ -18,6 +22,7 @@ pub struct XlsbReader {
     workbook: Xlsb<BufReader<CountingFile>>,
     sheet: String,
     limits: Limits,
+    path: std::path::PathBuf,
 }
 
 impl XlsbReader {
@@ -29,6 +34,7 @@ impl XlsbReader {
             workbook,
             sheet,
             limits: opts.limits.clone(),
+            path: path.to_path_buf(),
         })
     }
 }
@@ -54,11 +60,13 @@ impl RowReader for XlsbReader {
 
     fn read(&mut self, emit: &mut dyn FnMut(RawRow) -> ControlFlow<()>) -> Result<(), SourceError> {
         let limits = self.limits.clone();
+        // Merged ranges first: their records come after the cells.
+        let merges = super::xlsb_merges::merged_ranges(&self.path, &self.sheet)?;
         let mut cells = self
             .workbook
             .worksheet_cells_reader(&self.sheet)
             .map_err(corrupt)?;
-        let mut rows = RowAssembler::new(&limits, Vec::new());
+        let mut rows = RowAssembler::new(&limits, merges);
         while let Some(cell) = cells.next_cell().map_err(corrupt)? {
             let (r, c) = cell.get_position();
             if rows.push(r, c, convert(cell.get_value()), emit)?.is_break() {

@@ -1,4 +1,5 @@
-//! Merged ranges of one .xlsx worksheet, found before its rows stream.
+//! Merged ranges of one .xlsx worksheet, found before its rows stream,
+//! and the small attribute helpers the ods and xlsb scans share.
 //!
 //! `<mergeCells>` comes after `<sheetData>` in the sheet's XML, so the
 //! streaming reader would see it only after every row was emitted. The
@@ -12,21 +13,27 @@ use std::io::Read;
 use calamine::Dimensions;
 use memchr::memmem;
 
+/// Largest workbook / relationships / content part the scans read.
+pub(super) const MAX_PART_BYTES: u64 = 16 << 20;
+
 /// The value of attribute `name` (any namespace prefix when `name` starts
-/// with `:`) in one XML start tag.
+/// with `:`) in one XML start tag. Allocates nothing: the ods scan asks
+/// this several times for every cell.
 pub(super) fn attr<'t>(tag: &'t str, name: &str) -> Option<&'t str> {
-    let mut rest = tag;
-    loop {
-        let at = rest.find(&format!("{name}=\""))?;
-        let before = rest[..at].chars().last();
-        let value_start = at + name.len() + 2;
-        let boundary = name.starts_with(':') || before.is_some_and(char::is_whitespace);
+    let mut from = 0;
+    while let Some(found) = tag[from..].find(name) {
+        let at = from + found;
+        let rest = &tag[at + name.len()..];
+        let boundary = name.starts_with(':') || tag[..at].ends_with(char::is_whitespace);
         if boundary {
-            let len = rest[value_start..].find('"')?;
-            return Some(&rest[value_start..value_start + len]);
+            if let Some(value) = rest.strip_prefix("=\"") {
+                return value.find('"').map(|len| &value[..len]);
+            }
         }
-        rest = &rest[value_start..];
+        // `name` starts with an ASCII byte, so the next byte is a boundary.
+        from = at + 1;
     }
+    None
 }
 
 pub(super) fn unescape(text: &str) -> String {
@@ -35,6 +42,15 @@ pub(super) fn unescape(text: &str) -> String {
         .replace("&quot;", "\"")
         .replace("&apos;", "'")
         .replace("&amp;", "&")
+}
+
+/// The target of relationship `rid` in workbook.xml.rels.
+pub(super) fn rel_target(rels: &str, rid: &str) -> Option<String> {
+    rels.split('<')
+        .filter(|t| t.starts_with("Relationship ") || t.contains(":Relationship "))
+        .find(|t| attr(t, "Id") == Some(rid))
+        .and_then(|t| attr(t, "Target"))
+        .map(unescape)
 }
 
 /// Streams the sheet's XML and collects every `mergeCell ref="A1:B2"`.
@@ -93,6 +109,32 @@ fn parse_cell(text: &str) -> Option<(u32, u32)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn relationship_targets_are_found_by_id() {
+        let rels = r#"<Relationships><Relationship Id="rId1" Type="x" Target="worksheets/sheet2.xml"/><Relationship Id="rId2" Target="/xl/worksheets/sheet1.xml"/></Relationships>"#;
+        assert_eq!(
+            rel_target(rels, "rId1").as_deref(),
+            Some("worksheets/sheet2.xml")
+        );
+        assert_eq!(
+            rel_target(rels, "rId2").as_deref(),
+            Some("/xl/worksheets/sheet1.xml")
+        );
+    }
+
+    #[test]
+    fn attributes_are_found_by_whole_name() {
+        let tag = r#"c:x r:id="rId1" id="no" xid="x" name="A" table:style-name="ce1" name2="B""#;
+        assert_eq!(attr(tag, "id"), Some("no"));
+        assert_eq!(attr(tag, ":id"), Some("rId1"));
+        assert_eq!(attr(tag, "name"), Some("A"));
+        assert_eq!(attr(tag, "name2"), Some("B"));
+        assert_eq!(attr(tag, "style-name"), None);
+        assert_eq!(attr(tag, "table:style-name"), Some("ce1"));
+        assert_eq!(attr(tag, "missing"), None);
+        assert_eq!(attr(r#"a b="unterminated"#, "b"), None);
+    }
 
     #[test]
     fn merge_refs_are_found_across_read_boundaries() {

@@ -4,29 +4,12 @@
 //! xlsb and ods must read the same.
 
 use std::ops::ControlFlow;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use sheetpipe::record::cell_display;
 use sheetpipe::source::{self, SourceOptions};
 
-/// A file of the shared corpus: `$SHEETPIPE_CORPUS`, else `../shared/corpus`
-/// from the crate root (a checkout beside `shared/`, as in CI), else
-/// `../../shared/corpus` (a worktree one level deeper). Missing → the test
-/// fails; it is never skipped.
-pub fn corpus(rel: &str) -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dir = match std::env::var_os("SHEETPIPE_CORPUS") {
-        Some(dir) => PathBuf::from(dir),
-        None => ["../shared/corpus", "../../shared/corpus"]
-            .iter()
-            .map(|d| root.join(d))
-            .find(|d| d.is_dir())
-            .unwrap_or_else(|| {
-                panic!("../shared/corpus not found from {root:?}; set SHEETPIPE_CORPUS")
-            }),
-    };
-    dir.join(rel)
-}
+pub use sheetpipe::testkit::corpus;
 
 /// Every non-blank row of a sheet as (row number, cells as displayed).
 pub fn rows(path: &Path, sheet: Option<&str>) -> (String, Vec<(u32, Vec<String>)>) {
