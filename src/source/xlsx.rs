@@ -161,6 +161,12 @@ impl RowReader for XlsxReader {
             Ok(merges)
         })?;
         let merges = merges.unwrap_or_default();
+        if merges.len() > super::xlsb_merges::MAX_RANGES {
+            return Err(corrupt(format!(
+                "{part}: more than {} merged ranges span several rows",
+                super::xlsb_merges::MAX_RANGES
+            )));
+        }
         let mut zip = zip::ZipArchive::new(CountingFile::open(&self.path, &self.opts)?)
             .map_err(|e| corrupt(format!("the zip container is unreadable ({e})")))?;
         let sheet = SheetRead {

@@ -72,8 +72,12 @@ pub(super) fn find_merges(mut entry: impl Read) -> Vec<Dimensions> {
             let tag_end = memchr::memchr(b'>', &window[at..]).map(|e| at + e);
             let Some(tag_end) = tag_end else { break };
             if let Ok(tag) = std::str::from_utf8(&window[at..tag_end]) {
+                // Ranges within one row fill nothing (`cells::Merges`);
+                // the rest are capped like xlsb's (the caller refuses more).
                 if let Some(d) = attr(tag, "ref").and_then(parse_range) {
-                    out.push(d);
+                    if d.end.0 > d.start.0 && out.len() <= super::xlsb_merges::MAX_RANGES {
+                        out.push(d);
+                    }
                 }
             }
             last_end = tag_end;
@@ -140,13 +144,14 @@ mod tests {
     fn merge_refs_are_found_across_read_boundaries() {
         let mut xml = String::from("<worksheet><sheetData>");
         xml.push_str(&"<row><c><v>1</v></c></row>".repeat(40_000));
-        xml.push_str(r#"</sheetData><mergeCells count="2"><mergeCell ref="B2:B4"/><x:mergeCell ref="AA10:AB10"/></mergeCells></worksheet>"#);
+        xml.push_str(r#"</sheetData><mergeCells count="3"><mergeCell ref="B2:B4"/><x:mergeCell ref="AA10:AB11"/><mergeCell ref="C1:D1"/></mergeCells></worksheet>"#);
         let found = find_merges(std::io::BufReader::with_capacity(1000, xml.as_bytes()));
+        // C1:D1 lies in one row: it fills nothing and is not kept.
         assert_eq!(
             found,
             vec![
                 Dimensions::new((1, 1), (3, 1)),
-                Dimensions::new((9, 26), (9, 27))
+                Dimensions::new((9, 26), (10, 27))
             ]
         );
     }

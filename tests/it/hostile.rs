@@ -182,6 +182,32 @@ mod cli {
         );
     }
 
+    /// A million vertical merges would make every row walk them all; more
+    /// than `MAX_RANGES` (as for xlsb) is refused before any row is read.
+    #[test]
+    fn a_sheet_with_more_merged_ranges_than_the_cap_exits_3() {
+        let dir = tempdir();
+        let merges: String = (0..=1_000_000u32)
+            .map(|i| format!(r#"<mergeCell ref="A{}:A{}"/>"#, i % 1000 + 1, i % 1000 + 3))
+            .collect();
+        let part = sheet(&name_rows("1")).replace(
+            "</worksheet>",
+            &format!("<mergeCells>{merges}</mergeCells></worksheet>"),
+        );
+        mini_xlsx(
+            &dir.path().join("h.xlsx"),
+            &part,
+            Some(&sst(&["name", "Acme"])),
+            &[],
+        );
+        let (code, err) = import(dir.path(), &[]);
+        assert_eq!(code, Some(3), "{err}");
+        assert!(
+            err.contains("more than 1000000 merged ranges span several rows"),
+            "{err}"
+        );
+    }
+
     #[test]
     fn an_entity_bomb_exits_3() {
         let dir = tempdir();
