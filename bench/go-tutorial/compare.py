@@ -248,19 +248,27 @@ class Bench:
               f"(+{self.a.warmup} warm-up); 1-min load average during the runs "
               f"{min(self.load):.2f}–{max(self.load):.2f} on {os.cpu_count()} CPUs")
         print(f"{'kind':<14} {'program':<11} {'method':<6} {'median':>9} {'min–max':>17} "
-              f"{'rows/s':>8} {'÷ Go':>6}  target")
+              f"{'rows/s':>8} {'÷ Go':>6} {'rounds':>6} {'mins':>6}  target (on ÷ Go)")
+        ratios = {}
         for key in CASES:
             times = self.times[key]
             kind, prog, method = key
-            go = med[(kind, "go", "batch" if kind != "parse" else "-")]
-            ratio = med[key] / go
+            gokey = (kind, "go", "batch" if kind != "parse" else "-")
+            ratio = med[key] / med[gokey]
+            # Each round's own ratio (the two lines ran seconds apart, under
+            # the same load), then their median; and the ratio of the minima.
+            per_round = statistics.median(t / g for t, g in zip(times, self.times[gokey]))
+            of_mins = min(times) / min(self.times[gokey])
+            ratios[" ".join(key)] = {"medians": ratio, "per_round": per_round, "mins": of_mins}
             target = ""
             if prog == "sp" and method in TARGETS:
                 t = TARGETS[method]
                 target = f"≤ {t:.2f}: " + ("met" if ratio <= t else f"NOT met ({ratio / t:.2f}× the target)")
             print(f"{label[kind]:<14} {name[prog]:<11} {method:<6} {med[key] * 1000:8.1f}ms "
                   f"{min(times) * 1000:7.1f}–{max(times) * 1000:7.1f}ms "
-                  f"{self.a.rows / med[key]:8.0f} {ratio:6.2f}  {target}")
+                  f"{self.a.rows / med[key]:8.0f} {ratio:6.2f} {per_round:6.2f} {of_mins:6.2f}  {target}")
+        print("÷ Go: ratio of the medians; rounds: median of each round's own ratio; "
+              "mins: ratio of the fastest runs")
         parse, imp, rest = (statistics.median(x) * 1000 for x in zip(*[
             (p, i, w - p - i) for p, i, w in self.go_phase_times]))
         print(f"Go whole-process batch, by phase (medians): parse {parse:.1f} ms, "
@@ -269,6 +277,7 @@ class Bench:
         return {"rows": self.a.rows, "runs": self.a.runs,
                 "times": {" ".join(k): v for k, v in self.times.items()},
                 "medians": {" ".join(k): v for k, v in med.items()},
+                "ratios": ratios,
                 "go_cli_batch_phases_parse_import_wall": self.go_phase_times,
                 "load": self.load}
 
