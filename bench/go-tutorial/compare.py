@@ -27,7 +27,9 @@ What it does:
      CHECKPOINT first; after each, the answer's counts and the table's row
      count must both be N (else the script stops);
   4. prints medians (and min–max) and each line's ratio to the Go line of
-     the same kind, with issue 4's targets (batch ≤ ½, copy ≤ ⅕).
+     the same kind — of the medians (judged against issue 4's targets,
+     batch ≤ ½, copy ≤ ⅕), the median of each round's own ratio, and of the
+     fastest runs — and Go's whole-process time by phase.
 """
 
 import argparse
