@@ -496,6 +496,9 @@ pub(crate) fn read_rich<R: Read>(
                     run.trim_matches([' ', '\t', '\r', '\n'])
                 };
                 out.push_str(run_text);
+                if out.len() > p.max_text() {
+                    return Err(XmlError::TextTooLong(out.len() as u64));
+                }
             }
             Event::Start {
                 name: b"rPh",
@@ -595,6 +598,18 @@ mod tests {
             ["plain", "Bold run", "", "a\rb&c"]
         );
         assert_eq!(t.get(4), None);
+    }
+
+    #[test]
+    fn a_string_of_many_runs_is_held_to_the_cell_limit_as_a_whole() {
+        let limits = Limits {
+            max_cell_bytes: 1000,
+            ..Limits::default()
+        };
+        let runs = "<r><t>aaaaaaaaaa</t></r>".repeat(200);
+        let xml = format!("<sst><si>{runs}</si></sst>");
+        let e = SharedStrings::read("sst", xml.as_bytes(), &limits).unwrap_err();
+        assert!(e.to_string().contains("--max-cell-bytes"), "{e}");
     }
 
     #[test]

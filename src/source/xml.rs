@@ -246,6 +246,11 @@ impl<R: Read> Xml<R> {
         Ok(())
     }
 
+    /// The longest text run (raw bytes) this parser holds.
+    pub fn max_text(&self) -> usize {
+        self.max_text
+    }
+
     /// Skips the rest of the element whose start tag was just read.
     pub fn skip_element(&mut self) -> Result<(), XmlError> {
         let mut depth = 1usize;
@@ -270,12 +275,25 @@ impl<R: Read> Xml<R> {
 
     /// Appends the decoded text of the element whose start tag was just
     /// read (text and CDATA, nested tags skipped) to `out`, up to its end.
+    /// The whole text is held to the parser's text cap, however many runs
+    /// (split by comments or CDATA sections) it arrives in.
     pub fn read_text_into(&mut self, out: &mut String) -> Result<(), XmlError> {
         let mut depth = 1usize;
+        let cap = self.max_text;
+        let check = |out: &String| match out.len() > cap {
+            true => Err(XmlError::TextTooLong(out.len() as u64)),
+            false => Ok(()),
+        };
         loop {
             match self.next()? {
-                Event::Text(t) if depth == 1 => decode_into(t, out)?,
-                Event::CData(t) if depth == 1 => push_utf8(t, out)?,
+                Event::Text(t) if depth == 1 => {
+                    decode_into(t, out)?;
+                    check(out)?;
+                }
+                Event::CData(t) if depth == 1 => {
+                    push_utf8(t, out)?;
+                    check(out)?;
+                }
                 Event::Start { empty: false, .. } => depth += 1,
                 Event::End { .. } => {
                     depth -= 1;
@@ -523,6 +541,16 @@ mod tests {
         let mut p = Xml::new(long.as_bytes(), 1000);
         assert!(matches!(p.next(), Ok(Event::Start { .. })));
         assert!(matches!(p.next(), Err(XmlError::TextTooLong(n)) if n > 1000));
+    }
+
+    #[test]
+    fn a_text_split_into_many_runs_is_held_to_the_cap_as_a_whole() {
+        let xml = format!("<v>{}</v>", "aaaaaaaa<!---->".repeat(200));
+        let mut p = Xml::new(xml.as_bytes(), 1000);
+        assert!(matches!(p.next(), Ok(Event::Start { .. })));
+        let mut out = String::new();
+        assert!(matches!(p.read_text_into(&mut out), Err(XmlError::TextTooLong(n)) if n > 1000));
+        assert!(out.len() <= 1008);
     }
 
     #[test]
