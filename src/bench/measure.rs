@@ -140,6 +140,26 @@ impl FloorTool {
 const COPY_CSV: &str = "COPY businesses (name, category, phone, email, address, city, country, \
                         website, description) FROM STDIN (FORMAT csv, HEADER true)";
 
+/// Writes the rows of `businesses`, in id order, to `csv` as a CSV with a
+/// header (the floor's input for a user's file).
+pub async fn copy_csv_to_file(client: &tokio_postgres::Client, csv: &Path) -> anyhow::Result<()> {
+    use futures::StreamExt;
+    use tokio::io::AsyncWriteExt;
+    let stream = client
+        .copy_out(
+            "COPY (SELECT name, category, phone, email, address, city, country, website, \
+             description FROM businesses ORDER BY id) TO STDOUT (FORMAT csv, HEADER true)",
+        )
+        .await?;
+    futures::pin_mut!(stream);
+    let mut out = tokio::fs::File::create(csv).await?;
+    while let Some(chunk) = stream.next().await {
+        out.write_all(&chunk?).await?;
+    }
+    out.flush().await?;
+    Ok(())
+}
+
 /// Loads `csv` into `businesses` with `tool`; returns the wall time.
 pub async fn floor(
     tool: FloorTool,

@@ -16,6 +16,12 @@
 //!
 //! The `filled` scenario first loads the same rows (so the table and its
 //! indexes already hold as many rows) and vacuums, then measures.
+//!
+//! With `file` (`--file`), a user's spreadsheet is measured instead: it is
+//! imported once, untimed, to learn how many rows it holds, stores and
+//! rejects; the stored rows, exported in file order, are the clean CSV the
+//! floor and the `csv` cases load; each case must then report exactly those
+//! counts.
 //! Every run's counts are checked against the file and the table; a wrong
 //! count is reported (`counts_exact: false`), slowness never fails.
 
@@ -107,6 +113,10 @@ pub struct BenchOptions {
     pub bin: PathBuf,
     /// Where to write the generated files (a temporary directory if None).
     pub work_dir: Option<PathBuf>,
+    /// Measure this spreadsheet instead of generated data (`rows` is then
+    /// ignored): each case imports it; the floor and the `csv` cases use
+    /// the rows it stores, exported as a clean CSV.
+    pub file: Option<PathBuf>,
 }
 
 /// `url` with its database name replaced by `db`.
@@ -241,15 +251,33 @@ async fn measure_all(
     let mut tallies: HashMap<Key, Tally> = HashMap::new();
     let mut order: Vec<Key> = Vec::new();
     let mut skipped = Vec::new();
-    for &rows in &opts.rows {
-        let files = Files::generate(dir, rows, opts.shared_strings)?;
+    let blocks: Vec<Option<u64>> = match opts.file {
+        Some(_) => vec![None],
+        None => opts.rows.iter().map(|&r| Some(r)).collect(),
+    };
+    for block in blocks {
+        let block = match (block, &opts.file) {
+            (Some(rows), _) => Block::generated(dir, rows, opts.shared_strings)?,
+            (None, Some(file)) => Block::from_file(env, dir, file).await?,
+            (None, None) => unreachable!("a block is generated or a file"),
+        };
+        let (rows, files) = (block.rows, &block.files);
+        if opts.file.is_some() {
+            note(&format!(
+                "{}: {rows} data rows, {} stored, {} rejected by sheetpipe; the floor loads the {} stored",
+                files.xlsx.display(),
+                block.stored,
+                block.rejected,
+                block.stored
+            ));
+        }
         let (cases, skip) = cases(opts, rows);
         skipped.extend(skip);
         for &scenario in &opts.scenarios {
             for run in 1..=opts.runs.max(1) {
                 let prefill = reset(&env.client, scenario, &files.csv).await?;
                 let t = measure::floor(env.tool, env.url, &env.client, &files.csv).await?;
-                let exact = count(&env.client).await? == prefill + rows;
+                let exact = count(&env.client).await? == prefill + block.stored;
                 let (secs, sc) = (t.as_secs_f64(), scenario.name());
                 note(&format!(
                     "{rows} rows, {sc} table, run {run}: floor {secs:.3} s"
@@ -266,8 +294,8 @@ async fn measure_all(
                     let prefill = reset(&env.client, scenario, &files.csv).await?;
                     let (secs, rss, counts) =
                         measure_case(env, *case, files.of(case.format)).await?;
-                    let exact =
-                        counts == (rows, rows, 0) && count(&env.client).await? == prefill + rows;
+                    let exact = counts == block.expected(case.format)
+                        && count(&env.client).await? == prefill + block.stored;
                     note(&format!(
                         "{rows} rows, {sc} table, run {run}: {} {} {secs:.3} s, peak RSS {} KiB",
                         case.method,
@@ -280,9 +308,13 @@ async fn measure_all(
             }
         }
     }
+    let label = |f: DataFormat| match (f, opts.file.is_some()) {
+        (DataFormat::Xlsx, true) => "file",
+        (f, _) => f.name(),
+    };
     let rows = order
         .into_iter()
-        .map(|key| line(key, &tallies[&key]))
+        .map(|key| line(key, &tallies[&key], label))
         .collect();
     Ok((rows, skipped))
 }
@@ -312,14 +344,14 @@ async fn measure_case(
 }
 
 /// The table line of one tally.
-fn line(key: Key, t: &Tally) -> Row {
+fn line(key: Key, t: &Tally, label: impl Fn(DataFormat) -> &'static str) -> Row {
     let (rows, scenario, case) = key;
     let median_seconds = median(&t.seconds);
     Row {
         rows,
         scenario: scenario.name(),
         method: case.map_or("floor".into(), |c| c.method.name().to_string()),
-        format: case.map_or("csv", |c| c.format.name()),
+        format: case.map_or("csv", |c| label(c.format)),
         seconds: t.seconds.clone(),
         median_seconds,
         records_per_second: rows as f64 / median_seconds,
@@ -350,14 +382,34 @@ fn record(
     t.exact &= exact;
 }
 
-/// The generated inputs for one row count.
+/// The inputs of one table block: a workbook (generated, or the user's
+/// file) and the clean CSV of the rows it stores.
 struct Files {
     csv: PathBuf,
     xlsx: PathBuf,
 }
 
 impl Files {
-    fn generate(dir: &Path, rows: u64, shared_strings: bool) -> anyhow::Result<Files> {
+    fn of(&self, format: DataFormat) -> &Path {
+        match format {
+            DataFormat::Xlsx | DataFormat::Http => &self.xlsx,
+            DataFormat::Csv => &self.csv,
+        }
+    }
+}
+
+/// One table block: its inputs, the data rows the workbook holds, and how
+/// many of them sheetpipe stores and rejects.
+struct Block {
+    files: Files,
+    rows: u64,
+    stored: u64,
+    rejected: u64,
+}
+
+impl Block {
+    /// Clean generated data of `rows` rows, as .xlsx and .csv.
+    fn generated(dir: &Path, rows: u64, shared_strings: bool) -> anyhow::Result<Block> {
         let opts = GenerateOptions {
             rows,
             bad_rate: 0.0,
@@ -370,13 +422,50 @@ impl Files {
         };
         generate(&files.csv, &opts)?;
         generate(&files.xlsx, &opts)?;
-        Ok(files)
+        Ok(Block {
+            files,
+            rows,
+            stored: rows,
+            rejected: 0,
+        })
     }
 
-    fn of(&self, format: DataFormat) -> &Path {
+    /// The user's `file`: imported once (untimed) to learn its counts, and
+    /// the rows it stored exported, in file order, as the clean CSV.
+    async fn from_file(env: &Env<'_>, dir: &Path, file: &Path) -> anyhow::Result<Block> {
+        reset(&env.client, Scenario::Empty, file).await?;
+        let case = Case {
+            method: Method::Copy,
+            format: DataFormat::Xlsx,
+        };
+        let (bin, f, u) = (
+            env.opts.bin.clone(),
+            file.to_path_buf(),
+            env.url.to_string(),
+        );
+        let first = tokio::task::spawn_blocking(move || measure::import_child(&bin, &f, &case, &u))
+            .await??;
+        if first.success_count == 0 {
+            anyhow::bail!("{}: sheetpipe stores no row of it", file.display());
+        }
+        let csv = dir.join("bench-file.csv");
+        measure::copy_csv_to_file(&env.client, &csv).await?;
+        Ok(Block {
+            files: Files {
+                csv,
+                xlsx: file.to_path_buf(),
+            },
+            rows: first.total_records,
+            stored: first.success_count,
+            rejected: first.error_count,
+        })
+    }
+
+    /// The (total, stored, rejected) counts an import of `format` must report.
+    fn expected(&self, format: DataFormat) -> (u64, u64, u64) {
         match format {
-            DataFormat::Xlsx | DataFormat::Http => &self.xlsx,
-            DataFormat::Csv => &self.csv,
+            DataFormat::Csv => (self.stored, self.stored, 0),
+            DataFormat::Xlsx | DataFormat::Http => (self.rows, self.stored, self.rejected),
         }
     }
 }
@@ -453,6 +542,7 @@ mod tests {
             shared_strings: false,
             bin: PathBuf::new(),
             work_dir: None,
+            file: None,
         };
         assert_eq!(cases(&opts, 100).0.len(), 4);
         let (run, skipped) = cases(&opts, 1000);

@@ -114,9 +114,9 @@ impl BenchReport {
         }
         for (rows, scenario) in blocks {
             let into = if scenario == "empty" {
-                "an empty table".to_string()
+                "an empty table"
             } else {
-                format!("a table already holding {rows} rows")
+                "a table already holding the same rows"
             };
             let _ = writeln!(out, "\n{rows} rows into {into}");
             let _ = writeln!(

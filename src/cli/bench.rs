@@ -48,6 +48,12 @@ pub struct BenchArgs {
     /// Keep the generated files here instead of a temporary directory.
     #[arg(long)]
     pub work_dir: Option<PathBuf>,
+    /// Measure this spreadsheet (any format sheetpipe reads) instead of
+    /// generated data; `--rows` is then ignored. Each case imports it (the
+    /// `xlsx` format is shown as `file`); the floor and `csv` use the rows it
+    /// stores, exported as a clean CSV
+    #[arg(long)]
+    pub file: Option<PathBuf>,
     /// Print one JSON object instead of the table.
     #[arg(long)]
     pub json: bool,
@@ -77,6 +83,7 @@ pub async fn run(args: BenchArgs) -> ExitCode {
         shared_strings: args.shared_strings,
         bin,
         work_dir: args.work_dir,
+        file: args.file,
     };
     let quiet = args.json;
     let mut note = |line: &str| {

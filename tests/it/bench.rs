@@ -75,3 +75,68 @@ fn bench_refuses_a_non_postgres_url() {
     );
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// `--file`: a user's spreadsheet (here one with rejected rows) is measured
+/// as it is; the floor and `csv` load the rows it stores, and every count
+/// is checked against what its first import stored and rejected.
+#[test]
+fn bench_measures_a_given_file_with_its_rejections_and_the_same_floor() {
+    let dir = tempdir();
+    let url = pg_admin_url();
+    let file = dir.path().join("mine.xlsx");
+    let gen = run_cli(
+        dir.path(),
+        &[
+            "generate",
+            "mine.xlsx",
+            "--rows",
+            "300",
+            "--bad-rate",
+            "0.1",
+        ],
+    );
+    assert!(gen.status.success());
+    let out = run_cli(
+        dir.path(),
+        &[
+            "bench",
+            "--file",
+            file.to_str().unwrap(),
+            "--runs",
+            "1",
+            "--methods",
+            "batch,copy",
+            "--formats",
+            "xlsx,csv,http",
+            "--database-url",
+            &url,
+            "--json",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json_out(&out);
+    let results = v["results"].as_array().unwrap();
+    // (floor + 2 methods × 3 formats) × 2 scenarios.
+    assert_eq!(results.len(), 14, "{results:#?}");
+    for r in results {
+        assert_eq!(r["rows"], 300, "{r}");
+        assert_eq!(r["counts_exact"], true, "{r}");
+    }
+    let formats: Vec<&str> = results
+        .iter()
+        .filter_map(|r| r["format"].as_str())
+        .collect();
+    assert!(
+        formats.contains(&"file") && !formats.contains(&"xlsx"),
+        "{formats:?}"
+    );
+    let gen = String::from_utf8_lossy(&gen.stdout);
+    assert!(
+        !gen.contains(" 0 invalid"),
+        "the file has rows to reject: {gen}"
+    );
+}
