@@ -33,11 +33,10 @@ use std::path::Path;
 
 use calamine::{Data, Dimensions, Range};
 
+use super::ods_cells::{formula_text, Block, Extras};
+use super::ods_tags::{attributes, for_each_event, tag_name, Event};
 use super::xlsx_merges::{attr, unescape, MAX_PART_BYTES};
 use crate::model::Cell;
-
-/// Longest tag considered; longer ones (never ours) are skipped.
-const MAX_TAG: usize = 64 * 1024;
 
 /// Most `table:table-column` entries remembered for default cell styles
 /// (a sheet has at most 16,384 columns; repeats make one entry).
@@ -128,14 +127,6 @@ impl Styles {
         }
         false
     }
-}
-
-/// A cell found by the scan, repeated over `rows` × `cols`.
-#[derive(Debug, Clone, PartialEq)]
-struct Block {
-    first: (u32, u32),
-    last: (u32, u32),
-    cell: Cell,
 }
 
 /// A cell whose text is being read, to decide what it is at its end.
@@ -440,24 +431,6 @@ impl<'t> CellAttrs<'t> {
     }
 }
 
-/// The attributes of a tag's inside (`name a="1" b='2'`) as (name, raw
-/// value); stops at the first malformed one.
-fn attributes(tag: &str) -> impl Iterator<Item = (&str, &str)> {
-    let mut rest = tag
-        .split_once(|c: char| c.is_ascii_whitespace())
-        .map_or("", |(_, r)| r);
-    std::iter::from_fn(move || {
-        let eq = rest.find('=')?;
-        let name = rest[..eq].trim();
-        let after = rest[eq + 1..].trim_start();
-        let quote = after.chars().next().filter(|q| *q == '"' || *q == '\'')?;
-        let body = &after[1..];
-        let end = body.find(quote)?;
-        rest = &body[end + 1..];
-        Some((name, &body[..end]))
-    })
-}
-
 impl Open {
     fn new(first: (u32, u32), last: (u32, u32), what: Pending) -> Self {
         Open {
@@ -467,162 +440,6 @@ impl Open {
             text: Vec::new(),
             paragraphs: 0,
             in_p: false,
-        }
-    }
-}
-
-/// An OpenFormula text as a person would type it: `of:=[.A2]&[.B2]` →
-/// `A2&B2`, `of:=SUM([.A1:.A3])` → `SUM(A1:A3)`, `[Data.B1]` → `Data!B1`
-/// (LibreOffice's `;` between arguments is kept).
-fn formula_text(formula: &str) -> String {
-    let body = match formula.split_once(":=") {
-        Some((ns, rest)) if !ns.contains(['(', '[', '"']) => rest,
-        _ => formula.strip_prefix('=').unwrap_or(formula),
-    };
-    let mut out = String::with_capacity(body.len());
-    let mut rest = body;
-    while let Some(open) = rest.find('[') {
-        out.push_str(&rest[..open]);
-        let Some(close) = rest[open..].find(']').map(|c| open + c) else {
-            break;
-        };
-        let reference = &rest[open + 1..close];
-        let parts: Vec<String> = reference
-            .split(':')
-            .map(|part| match part.strip_prefix('.') {
-                Some(cell) => cell.to_string(),
-                None => match part.rfind('.') {
-                    Some(dot) => format!("{}!{}", &part[..dot], &part[dot + 1..]),
-                    None => part.to_string(),
-                },
-            })
-            .collect();
-        out.push_str(&parts.join(":"));
-        rest = &rest[close + 1..];
-    }
-    out.push_str(rest);
-    out
-}
-
-/// The cells the scan found, yielded row by row in row order: a repeated
-/// cell stays one block however many rows and columns it covers.
-#[derive(Debug, Default)]
-pub(crate) struct Extras {
-    /// Blocks by first row (document order).
-    blocks: Vec<Block>,
-    next: usize,
-    active: Vec<Block>,
-    /// The last row taken.
-    done: Option<u32>,
-}
-
-impl Extras {
-    fn new(mut blocks: Vec<Block>) -> Self {
-        blocks.sort_by_key(|b| b.first);
-        Extras {
-            blocks,
-            ..Extras::default()
-        }
-    }
-
-    /// The first row after the last one taken that has cells.
-    pub(crate) fn next_row(&self) -> Option<u32> {
-        let after = self.done.map_or(0, |d| d.saturating_add(1));
-        let continuing = self
-            .active
-            .iter()
-            .any(|b| b.last.0 >= after)
-            .then_some(after);
-        let starting = self.blocks.get(self.next).map(|b| b.first.0.max(after));
-        continuing.into_iter().chain(starting).min()
-    }
-
-    /// The cells of row `r` as (column, cell); rows must be asked in order.
-    pub(crate) fn take_row(&mut self, r: u32) -> Vec<(u32, Cell)> {
-        while let Some(b) = self.blocks.get(self.next).filter(|b| b.first.0 <= r) {
-            self.active.push(b.clone());
-            self.next += 1;
-        }
-        self.active.retain(|b| b.last.0 >= r);
-        self.done = Some(r);
-        let mut out = Vec::new();
-        for b in self.active.iter().filter(|b| b.first.0 <= r) {
-            for c in b.first.1..=b.last.1 {
-                out.push((c, b.cell.clone()));
-            }
-        }
-        out
-    }
-}
-
-/// The element name of a tag's inside (`table:table-row …`, `/text:p`).
-fn tag_name(tag: &str) -> &str {
-    tag.trim_start_matches('/')
-        .split([' ', '/', '\t', '\n', '\r'])
-        .next()
-        .unwrap_or("")
-}
-
-/// A piece of the XML: the inside of a tag, or (part of) the text between
-/// two tags, raw (entities not decoded).
-enum Event<'a> {
-    Tag(&'a str),
-    Text(&'a [u8]),
-}
-
-/// Calls `f` with every tag and every run of text, streaming `input` a
-/// buffer at a time (a run of text may arrive in several pieces).
-fn for_each_event(mut input: impl Read, mut f: impl FnMut(Event<'_>)) {
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut filled = 0usize;
-    loop {
-        if filled == buf.len() {
-            // One tag fills the buffer: drop it and resynchronise.
-            filled = 0;
-        }
-        let n = match input.read(&mut buf[filled..]) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => n,
-        };
-        filled += n;
-        let mut pos = 0;
-        while let Some(open) = memchr::memchr(b'<', &buf[pos..filled]).map(|o| pos + o) {
-            if open > pos {
-                f(Event::Text(&buf[pos..open]));
-            }
-            let Some(close) = tag_end(&buf[open..filled]).map(|c| open + c) else {
-                pos = if filled - open > MAX_TAG {
-                    filled
-                } else {
-                    open
-                };
-                break;
-            };
-            if let Ok(tag) = std::str::from_utf8(&buf[open + 1..close]) {
-                f(Event::Tag(tag));
-            }
-            pos = close + 1;
-        }
-        if memchr::memchr(b'<', &buf[pos..filled]).is_none() {
-            if filled > pos {
-                f(Event::Text(&buf[pos..filled]));
-            }
-            pos = filled;
-        }
-        buf.copy_within(pos..filled, 0);
-        filled -= pos;
-    }
-}
-
-/// The `>` ending the tag that starts `bytes`; a `>` inside a quoted
-/// attribute value (`table:formula="of:=[.A1]>0"`) does not end it.
-fn tag_end(bytes: &[u8]) -> Option<usize> {
-    let mut at = 0;
-    loop {
-        let found = at + memchr::memchr3(b'>', b'"', b'\'', &bytes[at..])?;
-        match bytes[found] {
-            b'>' => return Some(found),
-            quote => at = found + 2 + memchr::memchr(quote, &bytes[found + 1..])?,
         }
     }
 }
@@ -730,19 +547,7 @@ mod tests {
     }
 
     #[test]
-    fn tags_end_outside_quotes_and_attributes_are_read_in_one_pass() {
-        assert_eq!(tag_end(br#"a x="1>2" y='>'>rest"#), Some(15));
-        assert_eq!(tag_end(br#"a x="1>2"#), None);
-        let tag =
-            r#"table:table-cell table:formula='of:=[.A1]>"x"' office:value-type = "float" broken"#;
-        let got: Vec<_> = attributes(tag).collect();
-        assert_eq!(
-            got,
-            vec![
-                ("table:formula", r#"of:=[.A1]>"x""#),
-                ("office:value-type", "float")
-            ]
-        );
+    fn cell_attributes_are_read_in_one_pass() {
         let cell = CellAttrs::parse(
             r#"table:table-cell table:number-columns-repeated="0" table:number-rows-spanned="3""#,
         );
@@ -764,58 +569,5 @@ mod tests {
                 cell: Cell::FormulaWithoutValue("1".into()),
             }]
         );
-    }
-
-    #[test]
-    fn openformula_references_read_as_a_person_types_them() {
-        assert_eq!(formula_text("of:=[.A2]&[.B2]"), "A2&B2");
-        assert_eq!(formula_text("of:=SUM([.A1:.A3];2)"), "SUM(A1:A3;2)");
-        assert_eq!(formula_text("of:=['My.Sheet'.$B$1]"), "'My.Sheet'!$B$1");
-        assert_eq!(formula_text("=1+1"), "1+1");
-        assert_eq!(formula_text("of:=\"a:=b\""), "\"a:=b\"");
-    }
-
-    #[test]
-    fn repeated_cells_are_yielded_row_by_row() {
-        let cell = |s: &str| Cell::Text(s.into());
-        let mut extras = Extras::new(vec![
-            Block {
-                first: (1, 0),
-                last: (3, 1),
-                cell: cell("a"),
-            },
-            Block {
-                first: (2, 4),
-                last: (2, 4),
-                cell: cell("b"),
-            },
-            Block {
-                first: (7, 0),
-                last: (7, 0),
-                cell: cell("c"),
-            },
-        ]);
-        let mut rows = Vec::new();
-        while let Some(r) = extras.next_row() {
-            rows.push((r, extras.take_row(r)));
-        }
-        let a = |c| (c, cell("a"));
-        assert_eq!(
-            rows,
-            vec![
-                (1, vec![a(0), a(1)]),
-                (2, vec![a(0), a(1), (4, cell("b"))]),
-                (3, vec![a(0), a(1)]),
-                (7, vec![(0, cell("c"))]),
-            ]
-        );
-        // Asking a row the data has, before a block starts, takes nothing.
-        let mut extras = Extras::new(vec![Block {
-            first: (5, 0),
-            last: (6, 0),
-            cell: cell("x"),
-        }]);
-        assert!(extras.take_row(2).is_empty());
-        assert_eq!(extras.next_row(), Some(5));
     }
 }

@@ -16,7 +16,7 @@ use std::path::Path;
 use calamine::{Data, Dimensions, Ods, Range, Reader, Xls};
 
 use super::cells::{convert_owned, password_protected, pick_sheet, CountingFile, RowAssembler};
-use super::ods_scan::Extras;
+use super::ods_cells::Extras;
 use super::{Format, Limits, RowReader, SourceError, SourceOptions};
 use crate::model::RawRow;
 

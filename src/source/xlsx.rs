@@ -25,8 +25,9 @@ use calamine::{ExcelDateTime, ExcelDateTimeType};
 
 use super::cells::{pick_sheet, CountingFile, RowAssembler};
 use super::xlsx_book::{
-    corrupt, entry_index, io_error, xml_error, Book, Capped, NumberKind, SharedStrings,
+    corrupt, entry_index, io_error, open_zip, xml_error, Book, Capped, NumberKind,
 };
+use super::xlsx_sst::{read_rich, SharedStrings};
 use super::xml::{self, Event, Xml, XmlError};
 use super::{Format, Limits, RowReader, SourceError, SourceOptions};
 use crate::model::{Cell, RawRow};
@@ -63,13 +64,14 @@ impl XlsxReader {
         let mut deferred: Vec<String> = book.sheets.iter().filter_map(|s| s.part.clone()).collect();
         deferred.extend(book.sst_part.clone());
         let mut inflated =
-            super::zipguard::check_except(path, Format::Xlsx, &opts.limits, &deferred)?;
-        book.read_styles(path)?;
+            super::zipguard::check_archive(&mut book.zip, Format::Xlsx, &opts.limits, &deferred)?;
+        book.read_styles()?;
         let strings = match book.sst_part.clone() {
             Some(sst) => {
-                let (table, n) = with_entry(path, &sst, &opts.limits, inflated, true, |src| {
-                    SharedStrings::read(&sst, src, &opts.limits)
-                })?;
+                let (table, n) =
+                    read_entry(&mut book.zip, &sst, &opts.limits, inflated, true, |src| {
+                        SharedStrings::read(&sst, src, &opts.limits)
+                    })?;
                 inflated += n;
                 let mut table = table.unwrap_or_default();
                 table.shrink();
@@ -89,26 +91,8 @@ impl XlsxReader {
     }
 }
 
-/// Opens zip entry `name` of `path` through [`Capped`] and hands it to `f`;
-/// returns `f`'s result (`None` when the entry is absent) and the bytes
-/// inflated. Progress (`bytes_read`) is counted only when `counted`.
-fn with_entry<T>(
-    path: &Path,
-    name: &str,
-    limits: &Limits,
-    before: u64,
-    shared_strings: bool,
-    f: impl FnOnce(&mut dyn Read) -> Result<T, SourceError>,
-) -> Result<(Option<T>, u64), SourceError> {
-    let file = File::open(path).map_err(|source| SourceError::Io {
-        path: path.display().to_string(),
-        source,
-    })?;
-    let mut zip = zip::ZipArchive::new(BufReader::new(file))
-        .map_err(|e| corrupt(format!("the zip container is unreadable ({e})")))?;
-    read_entry(&mut zip, name, limits, before, shared_strings, f)
-}
-
+/// Opens zip entry `name` through [`Capped`] and hands it to `f`; returns
+/// `f`'s result (`None` when the entry is absent) and the bytes inflated.
 fn read_entry<R: Read + std::io::Seek, T>(
     zip: &mut zip::ZipArchive<R>,
     name: &str,
@@ -154,12 +138,19 @@ impl RowReader for XlsxReader {
         // Merged ranges first: their XML comes after the rows. This pass
         // also inflates the whole sheet through the limits and checks its
         // declared size and CRC, as the zip guard does for other parts.
-        let (merges, _) = with_entry(&self.path, &part, &limits, self.inflated, false, |src| {
-            let merges = super::xlsx_merges::find_merges(&mut *src);
-            let mut rest = [0u8; 8192];
-            while src.read(&mut rest).map_err(|e| io_error(&part, e))? > 0 {}
-            Ok(merges)
-        })?;
+        let (merges, _) = read_entry(
+            &mut self.book.zip,
+            &part,
+            &limits,
+            self.inflated,
+            false,
+            |src| {
+                let merges = super::xlsx_merges::find_merges(&mut *src);
+                let mut rest = [0u8; 8192];
+                while src.read(&mut rest).map_err(|e| io_error(&part, e))? > 0 {}
+                Ok(merges)
+            },
+        )?;
         let merges = merges.unwrap_or_default();
         if merges.len() > super::xlsb_merges::MAX_RANGES {
             return Err(corrupt(format!(
@@ -328,19 +319,17 @@ impl SheetRead<'_> {
             loop {
                 match p.next().map_err(err)? {
                     Event::Start {
-                        name: b"v", empty, ..
+                        name: name @ (b"v" | b"f"),
+                        empty,
+                        ..
                     } => {
-                        has_v = true;
+                        let (seen, text) = match name {
+                            b"v" => (&mut has_v, &mut value),
+                            _ => (&mut has_f, &mut formula),
+                        };
+                        *seen = true;
                         if !empty {
-                            p.read_text_into(&mut value).map_err(err)?;
-                        }
-                    }
-                    Event::Start {
-                        name: b"f", empty, ..
-                    } => {
-                        has_f = true;
-                        if !empty {
-                            p.read_text_into(&mut formula).map_err(err)?;
+                            p.read_text_into(text).map_err(err)?;
                         }
                     }
                     Event::Start {
@@ -349,7 +338,7 @@ impl SheetRead<'_> {
                         has_is = true;
                         value.clear();
                         if !empty {
-                            super::xlsx_book::read_rich(&mut p, b"is", &mut value).map_err(err)?;
+                            read_rich(&mut p, b"is", &mut value).map_err(err)?;
                         }
                     }
                     Event::Start { empty: false, .. } => p.skip_element().map_err(err)?,
@@ -479,12 +468,15 @@ pub fn read_both_ways(path: &Path) -> (Result<Vec<RawRow>, String>, Result<Vec<R
         let mut wb = calamine::Xlsx::new(file).map_err(|e| e.to_string())?;
         let sheet = pick_sheet(wb.sheets_metadata(), None).map_err(|e| e.to_string())?;
         let merges = match &ours {
-            Ok((_, part)) => with_entry(path, part, &opts.limits, 0, false, |src| {
-                Ok(super::xlsx_merges::find_merges(src))
-            })
-            .map_err(|e| e.to_string())?
-            .0
-            .unwrap_or_default(),
+            Ok((_, part)) => {
+                let mut zip = open_zip(path, Format::Xlsx).map_err(|e| e.to_string())?;
+                read_entry(&mut zip, part, &opts.limits, 0, false, |src| {
+                    Ok(super::xlsx_merges::find_merges(src))
+                })
+                .map_err(|e| e.to_string())?
+                .0
+                .unwrap_or_default()
+            }
             Err(_) => Vec::new(),
         };
         let mut cells = wb

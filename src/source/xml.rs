@@ -253,24 +253,7 @@ impl<R: Read> Xml<R> {
 
     /// Skips the rest of the element whose start tag was just read.
     pub fn skip_element(&mut self) -> Result<(), XmlError> {
-        let mut depth = 1usize;
-        loop {
-            match self.next()? {
-                Event::Start { empty: false, .. } => depth += 1,
-                Event::End { .. } => {
-                    depth -= 1;
-                    if depth == 0 {
-                        return Ok(());
-                    }
-                }
-                Event::Eof => {
-                    return Err(XmlError::Malformed(
-                        "the part ends inside an element".into(),
-                    ))
-                }
-                _ => {}
-            }
-        }
+        self.walk_element(None)
     }
 
     /// Appends the decoded text of the element whose start tag was just
@@ -278,35 +261,37 @@ impl<R: Read> Xml<R> {
     /// The whole text is held to the parser's text cap, however many runs
     /// (split by comments or CDATA sections) it arrives in.
     pub fn read_text_into(&mut self, out: &mut String) -> Result<(), XmlError> {
+        self.walk_element(Some(out))
+    }
+
+    /// Reads up to the end of the current element, keeping its own text in
+    /// `out` when given.
+    fn walk_element(&mut self, mut out: Option<&mut String>) -> Result<(), XmlError> {
         let mut depth = 1usize;
         let cap = self.max_text;
-        let check = |out: &String| match out.len() > cap {
-            true => Err(XmlError::TextTooLong(out.len() as u64)),
-            false => Ok(()),
-        };
         loop {
-            match self.next()? {
-                Event::Text(t) if depth == 1 => {
-                    decode_into(t, out)?;
-                    check(out)?;
-                }
-                Event::CData(t) if depth == 1 => {
-                    push_utf8(t, out)?;
-                    check(out)?;
-                }
-                Event::Start { empty: false, .. } => depth += 1,
-                Event::End { .. } => {
+            let event = self.next()?;
+            match (event, out.as_deref_mut()) {
+                (Event::Text(t), Some(out)) if depth == 1 => decode_into(t, out)?,
+                (Event::CData(t), Some(out)) if depth == 1 => push_utf8(t, out)?,
+                (Event::Start { empty: false, .. }, _) => depth += 1,
+                (Event::End { .. }, _) => {
                     depth -= 1;
                     if depth == 0 {
                         return Ok(());
                     }
                 }
-                Event::Eof => {
+                (Event::Eof, _) => {
                     return Err(XmlError::Malformed(
                         "the part ends inside an element".into(),
                     ))
                 }
                 _ => {}
+            }
+            if let Some(out) = out.as_deref() {
+                if out.len() > cap {
+                    return Err(XmlError::TextTooLong(out.len() as u64));
+                }
             }
         }
     }

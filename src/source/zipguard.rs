@@ -76,16 +76,21 @@ pub fn check_except(
     limits: &Limits,
     deferred: &[String],
 ) -> Result<u64, SourceError> {
+    let mut zip = super::xlsx_book::open_zip(path, format)?;
+    check_archive(&mut zip, format, limits, deferred)
+}
+
+/// [`check_except`] on an archive the caller already opened.
+pub(crate) fn check_archive(
+    zip: &mut zip::ZipArchive<BufReader<File>>,
+    format: Format,
+    limits: &Limits,
+    deferred: &[String],
+) -> Result<u64, SourceError> {
     let corrupt = |message: String| SourceError::Corrupt {
         format: format.name(),
         message,
     };
-    let file = File::open(path).map_err(|source| SourceError::Io {
-        path: path.display().to_string(),
-        source,
-    })?;
-    let mut zip = zip::ZipArchive::new(BufReader::new(file))
-        .map_err(|e| corrupt(format!("the zip container is unreadable ({e})")))?;
     limits.check_zip_entries(zip.len() as u64)?;
     // Entries sharing bytes are the "overlapping files" zip bomb.
     match zip.has_overlapping_files() {
@@ -113,8 +118,7 @@ pub fn check_except(
     order.sort_by_key(|(i, part)| (*part != Part::SharedStrings, *i));
     let (mut total, mut strings) = (0u64, 0u64);
     for (index, part) in order {
-        let (inflated, counted) =
-            check_entry(&mut zip, index, part, format, limits, total, strings)?;
+        let (inflated, counted) = check_entry(zip, index, part, format, limits, total, strings)?;
         total += inflated;
         strings += counted;
     }

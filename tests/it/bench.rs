@@ -1,35 +1,35 @@
 //! `sheetpipe bench` as a user runs it, at a size where timing is
 //! irrelevant: the report must be well formed and every count exact.
 
+use std::path::Path;
+
 use crate::helpers::{json_out, pg_admin_url, run_cli, tempdir};
 
-#[test]
-fn bench_reports_every_case_with_exact_counts_and_the_floor() {
-    let dir = tempdir();
+/// `sheetpipe bench ARGS --runs 1 --formats xlsx,csv,http --json` on the
+/// test server, which must succeed; its JSON.
+fn bench_json(dir: &Path, args: &[&str]) -> serde_json::Value {
     let url = pg_admin_url();
-    let out = run_cli(
-        dir.path(),
-        &[
-            "bench",
-            "--rows",
-            "200",
-            "--runs",
-            "1",
-            "--methods",
-            "sequential,batch,copy",
-            "--formats",
-            "xlsx,csv,http",
-            "--database-url",
-            &url,
-            "--json",
-        ],
-    );
+    let mut all = vec!["bench"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--runs", "1", "--formats", "xlsx,csv,http"]);
+    all.extend_from_slice(&["--database-url", &url, "--json"]);
+    let out = run_cli(dir, &all);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let v = json_out(&out);
+    json_out(&out)
+}
+
+#[test]
+fn bench_reports_every_case_with_exact_counts_and_the_floor() {
+    let dir = tempdir();
+    let url = pg_admin_url();
+    let v = bench_json(
+        dir.path(),
+        &["--rows", "200", "--methods", "sequential,batch,copy"],
+    );
     assert_eq!(v["runs"], 1);
     assert_eq!(v["floor_tool"], "psql_copy");
     let results = v["results"].as_array().unwrap();
@@ -82,7 +82,6 @@ fn bench_refuses_a_non_postgres_url() {
 #[test]
 fn bench_measures_a_given_file_with_its_rejections_and_the_same_floor() {
     let dir = tempdir();
-    let url = pg_admin_url();
     let file = dir.path().join("mine.xlsx");
     let gen = run_cli(
         dir.path(),
@@ -96,29 +95,10 @@ fn bench_measures_a_given_file_with_its_rejections_and_the_same_floor() {
         ],
     );
     assert!(gen.status.success());
-    let out = run_cli(
+    let v = bench_json(
         dir.path(),
-        &[
-            "bench",
-            "--file",
-            file.to_str().unwrap(),
-            "--runs",
-            "1",
-            "--methods",
-            "batch,copy",
-            "--formats",
-            "xlsx,csv,http",
-            "--database-url",
-            &url,
-            "--json",
-        ],
+        &["--file", file.to_str().unwrap(), "--methods", "batch,copy"],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v = json_out(&out);
     let results = v["results"].as_array().unwrap();
     // (floor + 2 methods × 3 formats) × 2 scenarios.
     assert_eq!(results.len(), 14, "{results:#?}");

@@ -53,17 +53,23 @@ mod cli {
         )
     }
 
-    #[test]
-    fn an_sst_unique_count_bomb_exits_4_naming_the_limit() {
-        let dir = tempdir();
+    /// `h.xlsx` in `dir`: one good row, and shared strings declaring a
+    /// quadrillion entries.
+    fn sst_count_bomb(dir: &Path) {
         let bomb = sst(&["name", "Acme"])
             .replace(r#"uniqueCount="2""#, r#"uniqueCount="1000000000000000""#);
         mini_xlsx(
-            &dir.path().join("h.xlsx"),
+            &dir.join("h.xlsx"),
             &sheet(&name_rows("1")),
             Some(&bomb),
             &[],
         );
+    }
+
+    #[test]
+    fn an_sst_unique_count_bomb_exits_4_naming_the_limit() {
+        let dir = tempdir();
+        sst_count_bomb(dir.path());
         for isolate in ["true", "false"] {
             let (code, err) = import(dir.path(), &["--isolate", isolate]);
             assert_eq!(code, Some(4), "{err}");
@@ -80,14 +86,7 @@ mod cli {
     #[test]
     fn a_raised_shared_strings_limit_lets_the_lying_count_through_harmlessly() {
         let dir = tempdir();
-        let bomb = sst(&["name", "Acme"])
-            .replace(r#"uniqueCount="2""#, r#"uniqueCount="1000000000000000""#);
-        mini_xlsx(
-            &dir.path().join("h.xlsx"),
-            &sheet(&name_rows("1")),
-            Some(&bomb),
-            &[],
-        );
+        sst_count_bomb(dir.path());
         for isolate in ["true", "false"] {
             let (code, err) = import(
                 dir.path(),
