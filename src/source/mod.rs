@@ -26,8 +26,9 @@ mod xlsb;
 mod xlsb_merges;
 mod xlsx;
 #[doc(hidden)]
-pub use xlsx::read_both_ways as xlsx_read_both_ways;
+pub use xlsx_compare::read_both_ways as xlsx_read_both_ways;
 mod xlsx_book;
+mod xlsx_compare;
 mod xlsx_merges;
 mod xlsx_sst;
 mod xml;
