@@ -23,5 +23,6 @@ mod isolation;
 mod options;
 mod strategies;
 mod typed_copy;
+mod typed_sqlite;
 mod values;
 mod xlsx_reader;
