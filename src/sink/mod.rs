@@ -11,6 +11,7 @@
 
 pub mod ddl;
 pub mod imports;
+pub mod introspect;
 pub mod postgres;
 mod schema;
 pub mod sqlite;

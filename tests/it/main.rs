@@ -19,6 +19,7 @@ mod formats;
 mod fuzz_smoke;
 mod helpers;
 mod hostile;
+mod introspect;
 mod isolation;
 mod options;
 mod strategies;

@@ -12,6 +12,15 @@ use sheetpipe::sink::postgres::{copy_binary, encode};
 
 use crate::helpers::TestDb;
 
+/// A connection to `url` whose driver task runs in the background.
+pub async fn client(url: &str) -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(conn);
+    client
+}
+
 fn columns() -> Vec<(&'static str, SqlType)> {
     let numeric = |p, s| SqlType::Numeric {
         precision: p,
@@ -177,10 +186,7 @@ async fn copy_rows(client: &tokio_postgres::Client, rows: &[Vec<Value>]) {
 #[tokio::test]
 async fn binary_copy_of_every_type_stores_what_postgresql_parses_from_the_same_text() {
     let db = TestDb::postgres().await;
-    let (client, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
+    let client = client(&db.url).await;
     client
         .batch_execute(&format!(
             "SET TimeZone = 'UTC'; {}; {}",
@@ -241,10 +247,7 @@ async fn binary_copy_of_every_type_stores_what_postgresql_parses_from_the_same_t
 #[tokio::test]
 async fn the_server_refuses_a_value_over_the_declared_length_or_precision() {
     let db = TestDb::postgres().await;
-    let (client, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
+    let client = client(&db.url).await;
     client
         .batch_execute("CREATE TABLE t (v varchar(3), n numeric(4,2))")
         .await
