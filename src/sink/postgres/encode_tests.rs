@@ -200,6 +200,18 @@ fn times_are_microseconds_since_midnight_rounded_from_nanoseconds() {
 }
 
 #[test]
+fn times_past_24_00_are_refused_and_rounding_may_reach_24_00() {
+    let leap = NaiveTime::from_hms_nano_opt(23, 59, 59, 1_500_000_000).unwrap();
+    assert!(err(Value::Time(leap), SqlType::Time).contains("outside the range"));
+    let last = NaiveTime::from_hms_nano_opt(23, 59, 59, 999_999_999).unwrap();
+    assert_eq!(
+        field(Value::Time(last), SqlType::Time),
+        framed(&86_400_000_000i64.to_be_bytes()),
+        "rounds up to 24:00:00, which PostgreSQL holds"
+    );
+}
+
+#[test]
 fn uuids_are_their_16_bytes_and_jsonb_has_a_version_byte() {
     let u = uuid::Uuid::from_u128(0x0011_2233_4455_6677_8899_aabb_ccdd_eeff);
     assert_eq!(field(Value::Uuid(u), SqlType::Uuid), framed(u.as_bytes()));
