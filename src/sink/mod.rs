@@ -9,7 +9,9 @@
 //! of the data (a constraint or a bad value: the caller isolates the bad row),
 //! or failed for another reason (connection lost, table missing: fatal).
 
+pub mod ddl;
 pub mod imports;
+pub mod introspect;
 pub mod postgres;
 mod schema;
 pub mod sqlite;

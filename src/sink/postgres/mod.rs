@@ -12,6 +12,7 @@ use tokio_postgres::{Client, Config, NoTls, Statement};
 
 pub mod copy_binary;
 pub mod encode;
+pub mod introspect;
 
 use super::schema::{self, quote_table};
 use super::{DbError, WriteKind, WriteResult};

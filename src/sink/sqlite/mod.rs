@@ -6,6 +6,9 @@
 //! transaction never stalls the async runtime. The copy path is one writer,
 //! one prepared INSERT, one transaction per unit, WAL, a 16 MiB page cache.
 
+pub mod introspect;
+pub mod values;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
