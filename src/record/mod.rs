@@ -8,6 +8,7 @@
 
 pub mod convert;
 mod header;
+pub mod rules;
 mod web;
 
 pub use header::{
