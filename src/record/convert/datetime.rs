@@ -44,26 +44,40 @@ pub(super) fn convert(
         }
         Input::Bool(_) => return Err(not_a(input, "a date or time")),
     };
-    let shown = input.display();
+    // The value as written, for messages only (no allocation on success).
+    let shown = Shown(input);
     match ty {
-        SqlType::Date => to_date(when, &shown).map(Value::Date),
-        SqlType::Timestamp => match to_timestamp(when, &shown)? {
+        SqlType::Date => to_date(when, shown).map(Value::Date),
+        SqlType::Timestamp => match to_timestamp(when, shown)? {
             (t, None) => Ok(Value::Timestamp(t)),
             (_, Some(offset)) => Err(format!(
                 "{shown} has a UTC offset ({offset}); a timestamp column stores no zone: use timestamptz, or write the time without an offset"
             )),
         },
         SqlType::TimestampTz => {
-            let (t, offset) = to_timestamp(when, &shown)?;
+            let (t, offset) = to_timestamp(when, shown)?;
             let utc = t - offset.map_or(Duration::zero(), |o| Duration::seconds(o.local_minus_utc().into()));
             Ok(Value::TimestampTz(DateTime::<Utc>::from_naive_utc_and_offset(utc, Utc)))
         }
-        _ => to_time(when, &shown).map(Value::Time),
+        _ => to_time(when, shown).map(Value::Time),
+    }
+}
+
+/// A cell's value displayed as written, for messages.
+#[derive(Clone, Copy)]
+struct Shown<'a>(Input<'a>);
+
+impl std::fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Input::Text(s) | Input::DateTime(s) => f.write_str(s),
+            other => f.write_str(&other.display()),
+        }
     }
 }
 
 /// A date column takes a date, or a date and time whose time is midnight.
-fn to_date(when: When, shown: &str) -> Result<NaiveDate, String> {
+fn to_date(when: When, shown: Shown<'_>) -> Result<NaiveDate, String> {
     match when {
         When::Date(d) => Ok(d),
         When::DateTime(t, _) if t.time() == NaiveTime::MIN => Ok(t.date()),
@@ -77,7 +91,10 @@ fn to_date(when: When, shown: &str) -> Result<NaiveDate, String> {
 }
 
 /// A timestamp takes a date and time (a date alone is midnight).
-fn to_timestamp(when: When, shown: &str) -> Result<(NaiveDateTime, Option<FixedOffset>), String> {
+fn to_timestamp(
+    when: When,
+    shown: Shown<'_>,
+) -> Result<(NaiveDateTime, Option<FixedOffset>), String> {
     match when {
         When::Date(d) => Ok((d.and_time(NaiveTime::MIN), None)),
         When::DateTime(t, offset) => Ok((t, offset)),
@@ -96,7 +113,7 @@ fn is_day_zero(d: NaiveDate) -> bool {
 
 /// A time column takes a time of day, a date-time on day zero, or a
 /// duration under 24 hours (ODS stores time cells as durations).
-fn to_time(when: When, shown: &str) -> Result<NaiveTime, String> {
+fn to_time(when: When, shown: Shown<'_>) -> Result<NaiveTime, String> {
     const DAY_MS: i64 = 86_400_000;
     match when {
         When::Time(t) => Ok(t),

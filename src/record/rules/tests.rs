@@ -276,9 +276,7 @@ fn a_hundred_thousand_distinct_values_pass_and_the_last_repeat_is_caught() {
             "{i}"
         );
     }
-    let (_, reason) = seen
-        .check_row(100_002, &[Value::Int(99_999)])
-        .unwrap_err();
+    let (_, reason) = seen.check_row(100_002, &[Value::Int(99_999)]).unwrap_err();
     assert_eq!(
         reason,
         "the value '99999' is already in row 100001 (unique)"
