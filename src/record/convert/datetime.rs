@@ -17,7 +17,7 @@ enum When {
     /// A date and time, with the UTC offset when one was written.
     DateTime(NaiveDateTime, Option<FixedOffset>),
     Time(NaiveTime),
-    /// An ISO 8601 duration (`PT12H30M0S`), in milliseconds.
+    /// An ISO 8601 duration (`PT12H30M0S`), in nanoseconds.
     Duration(i64),
 }
 
@@ -103,6 +103,8 @@ fn to_timestamp(
     }
 }
 
+const NANOS_PER_DAY: i64 = 86_400 * 1_000_000_000;
+
 /// Dates a spreadsheet gives a time of day that has no date: Excel's day
 /// zero in the 1900 system (shown as 1900-01-00, i.e. 1899-12-31, or
 /// 1899-12-30 by other readers).
@@ -114,7 +116,6 @@ fn is_day_zero(d: NaiveDate) -> bool {
 /// A time column takes a time of day, a date-time on day zero, or a
 /// duration under 24 hours (ODS stores time cells as durations).
 fn to_time(when: When, shown: Shown<'_>) -> Result<NaiveTime, String> {
-    const DAY_MS: i64 = 86_400_000;
     match when {
         When::Time(t) => Ok(t),
         When::DateTime(t, None) if is_day_zero(t.date()) => Ok(t.time()),
@@ -126,8 +127,11 @@ fn to_time(when: When, shown: Shown<'_>) -> Result<NaiveTime, String> {
             t.date()
         )),
         When::Date(_) => Err(format!("{shown} is a date, not a time of day")),
-        When::Duration(ms) if (0..DAY_MS).contains(&ms) => {
-            Ok(NaiveTime::MIN + Duration::milliseconds(ms))
+        When::Duration(n) if (0..NANOS_PER_DAY).contains(&n) && n % 1000 != 0 => Err(format!(
+            "{shown} has more than 6 decimal places of seconds; the database keeps microseconds"
+        )),
+        When::Duration(n) if (0..NANOS_PER_DAY).contains(&n) => {
+            Ok(NaiveTime::MIN + Duration::nanoseconds(n))
         }
         When::Duration(_) => Err(format!(
             "{shown} is a duration outside 0 to 24 hours, not a time of day"
@@ -309,30 +313,34 @@ fn parse_offset(z: &str) -> Option<FixedOffset> {
     FixedOffset::east_opt(sign * (h * 3600 + m * 60) as i32)
 }
 
-/// `[-]P[nD]T[nH][nM][n[.f]S]` in milliseconds.
+/// `[-]P[nD]T[nH][nM][n[.f]S]` in nanoseconds (exactly: `10.123456S`
+/// keeps its microseconds).
 fn parse_duration(s: &str) -> Option<i64> {
     let (negative, body) = match s.strip_prefix('-') {
         Some(b) => (true, b),
         None => (false, s),
     };
-    let body = body.strip_prefix('P')?;
-    let (days, time) = body.split_once('T')?;
-    let mut ms: f64 = match days {
-        "" => 0.0,
-        d => f64::from(num(d.strip_suffix('D')?)?) * 86_400_000.0,
+    let (days, time) = body.strip_prefix('P')?.split_once('T')?;
+    let mut nanos: i64 = match days {
+        "" => 0,
+        d => i64::from(num(d.strip_suffix('D')?)?).checked_mul(NANOS_PER_DAY)?,
     };
     let mut rest = time;
-    for (unit, scale) in [('H', 3_600_000.0), ('M', 60_000.0), ('S', 1000.0)] {
+    for (unit, scale) in [('H', 3_600), ('M', 60), ('S', 1)] {
         if let Some(i) = rest.find(unit) {
-            let n = &rest[..i];
-            let valid = !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit() || b == b'.');
-            ms += n.parse::<f64>().ok().filter(|_| valid)? * scale;
+            let (whole, frac) = rest[..i].split_once('.').unwrap_or((&rest[..i], ""));
+            let frac_ok = frac.len() <= 9 && frac.bytes().all(|b| b.is_ascii_digit());
+            if !frac_ok || (unit != 'S' && !frac.is_empty()) {
+                return None;
+            }
+            let part = i64::from(num(whole)?) * scale * 1_000_000_000
+                + format!("{frac:0<9}").parse::<i64>().ok()?;
+            nanos = nanos.checked_add(part)?;
             rest = &rest[i + 1..];
         }
     }
     if !rest.is_empty() || time.is_empty() {
         return None;
     }
-    let ms = ms.round() as i64;
-    Some(if negative { -ms } else { ms })
+    Some(if negative { -nanos } else { nanos })
 }

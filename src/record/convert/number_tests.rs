@@ -299,7 +299,12 @@ fn float_columns_refuse_booleans_dates_and_words() {
 #[test]
 fn floats_take_every_digit_they_can_hold_back_exactly() {
     let d = &SqlType::Double;
-    for exact in ["0.123456789012345", "0.30000000000000004", "-1.7976931348623157e308", "5e-324"] {
+    for exact in [
+        "0.123456789012345",
+        "0.30000000000000004",
+        "-1.7976931348623157e308",
+        "5e-324",
+    ] {
         let want: f64 = exact.parse().expect("a float");
         assert_eq!(c(&text(exact), d), Ok(Value::Float(want)), "{exact}");
     }
