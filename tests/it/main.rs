@@ -23,6 +23,7 @@ mod introspect;
 mod isolation;
 mod options;
 mod strategies;
+mod typed_cells;
 mod typed_copy;
 mod typed_sqlite;
 mod values;
