@@ -38,8 +38,8 @@ pub struct ImportArgs {
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Option<String>,
     /// Sheet to read, by name or 1-based position (default: the first
-    /// visible worksheet).
-    #[arg(long)]
+    /// visible worksheet). A name may start with `-` (`--sheet -2024`).
+    #[arg(long, allow_hyphen_values = true)]
     pub sheet: Option<String>,
     /// Row number of the header (default: found among the first 20 rows).
     #[arg(long)]

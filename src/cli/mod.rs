@@ -44,8 +44,8 @@ pub enum Command {
 pub struct ReadArgs {
     /// The file.
     pub file: std::path::PathBuf,
-    /// Sheet to read.
-    #[arg(long)]
+    /// Sheet to read (given as `--sheet=NAME`, so any name passes).
+    #[arg(long, allow_hyphen_values = true)]
     pub sheet: Option<String>,
     /// The parent's limits, as JSON.
     #[arg(long)]

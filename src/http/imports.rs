@@ -49,6 +49,9 @@ impl UploadQuery {
                     .map_err(|_| bad(format!("header_row must be a row number, got {n:?}")))?,
             ),
         };
+        if let Some(sheet) = &self.sheet {
+            crate::source::check_sheet_choice(sheet).map_err(bad)?;
+        }
         let map = self.map.as_deref().filter(|m| !m.trim().is_empty());
         let header = HeaderOptions::new(header_row, map).map_err(bad)?;
         let dry_run = match self.dry_run.as_deref().map(str::trim) {

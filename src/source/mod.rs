@@ -85,6 +85,19 @@ pub enum SourceError {
     Limit(#[from] LimitExceeded),
 }
 
+/// Checks a sheet name or position given by a user (`--sheet`, `sheet=`)
+/// before any reader sees it: a NUL cannot be in any workbook's sheet name
+/// (nor in a process argument), so it is refused here with a clear reason.
+pub fn check_sheet_choice(sheet: &str) -> Result<(), String> {
+    if sheet.contains('\0') {
+        return Err(format!(
+            "the sheet {:?} contains a NUL character, which no sheet name can hold",
+            sheet.replace('\0', "\\0")
+        ));
+    }
+    Ok(())
+}
+
 /// What a reader needs besides the file.
 #[derive(Debug, Clone, Default)]
 pub struct SourceOptions {
