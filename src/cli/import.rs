@@ -19,11 +19,18 @@ use crate::source::SourceOptions;
 /// Exit code of an import stopped by ctrl-c.
 pub const EXIT_CANCELLED: u8 = 130;
 
+/// The help of `import FILE`, from the one list of formats.
+fn file_help() -> String {
+    let list = crate::source::Format::extension_list();
+    format!("The spreadsheet ({list}); its content decides the format")
+}
+
 /// Arguments of `import`.
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    /// The spreadsheet (.xlsx, .xlsm, .xls, .xlsb, .ods, .csv, .tsv); its
-    /// content decides the format.
+    /// The spreadsheet (the extensions of `Format::READABLE`); its content
+    /// decides the format.
+    #[arg(help = file_help())]
     pub file: PathBuf,
     /// Import strategy.
     #[arg(long, value_enum, default_value_t = Method::Copy)]

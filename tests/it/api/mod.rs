@@ -5,6 +5,7 @@
 mod background;
 mod contract;
 mod faults;
+mod filenames;
 mod load;
 mod options;
 pub mod process;
