@@ -155,7 +155,8 @@ pub async fn run(cli: Cli) -> ExitCode {
 }
 
 /// The log filter when `RUST_LOG` is unset: a server logs one line per
-/// request and per import step; the other commands only warnings.
+/// request (an import's own steps are at debug), plus warnings and errors;
+/// the other commands only warnings.
 pub fn default_log_filter(command: &Command) -> &'static str {
     match command {
         Command::Serve(_) => "info,tokio_postgres=warn",

@@ -160,7 +160,7 @@ pub async fn cancel(
         ));
     }
     job.ctl.cancel.cancel();
-    tracing::info!(import_id = %id, "cancel requested");
+    tracing::debug!(import_id = %id, "cancel requested");
     let body = json!({ "id": id, "status": "cancelling", "status_url": status_url(&id) });
     Ok((StatusCode::ACCEPTED, Json(body)).into_response())
 }

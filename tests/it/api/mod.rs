@@ -7,6 +7,7 @@ mod contract;
 mod faults;
 mod filenames;
 mod load;
+mod logs;
 mod options;
 pub mod process;
 mod shutdown;
