@@ -189,7 +189,8 @@ fn print_report(args: &ImportArgs, report: &ImportReport) {
         let _ = writeln!(out, "  total_records:      {}", s.total_records);
         let _ = writeln!(out, "  success_count:      {}", s.success_count);
         let _ = writeln!(out, "  error_count:        {}", s.error_count);
-        let _ = writeln!(out, "  duration:           {}", s.duration);
+        let took = crate::pipeline::human_duration(report.duration);
+        let _ = writeln!(out, "  duration:           {took}");
         let _ = writeln!(out, "  records_per_second: {:.2}", s.records_per_second);
         if let Some(h) = &report.header {
             let _ = writeln!(out, "Header (row {}):", h.row);

@@ -284,6 +284,7 @@ pub fn job_json(job: &Job) -> Value {
             "message",
             "stats",
             "rejected",
+            "rejected_truncated",
             "sheet",
             "ignored_columns",
             "header",

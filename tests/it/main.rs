@@ -21,6 +21,7 @@ mod helpers;
 mod hostile;
 mod isolation;
 mod options;
+mod output;
 mod repo;
 mod strategies;
 mod values;
