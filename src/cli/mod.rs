@@ -6,12 +6,24 @@ mod generate;
 mod import;
 mod serve;
 
-/// The report as one JSON object (`import --json`, and the HTTP answers).
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::pipeline::Method;
 use crate::source::Limits;
+
+/// `--method` values: the pipeline's [`Method`] as clap sees it, here so
+/// that the pipeline knows nothing of clap.
+impl clap::ValueEnum for Method {
+    fn value_variants<'a>() -> &'a [Self] {
+        &Method::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.name()).help(self.summary()))
+    }
+}
 
 /// sheetpipe: import spreadsheets into PostgreSQL or SQLite.
 #[derive(Debug, Parser)]

@@ -1,12 +1,13 @@
 //! Readers: turn a file into a stream of [`RawRow`]s, one sheet, in order.
-//! xlsx, xlsb and CSV stream (memory holds one row); xls and ods are parsed
+//! xlsx (our own streaming reader, `xlsx/`), xlsb (on calamine's xlsb cells
+//! reader) and CSV stream (memory holds one row); xls and ods are parsed
 //! whole by calamine, which has no streaming reader for them, and their
 //! extent is checked against [`Limits`] before it is walked.
 //!
 //! A reader is *push* based: [`RowReader::read`] calls `emit` for each row and
 //! stops early when `emit` answers [`ControlFlow::Break`] (cancellation, or
 //! the consumer is gone). This keeps borrowing readers such as calamine's
-//! streaming xlsx cell reader simple: the reader owns the workbook and the
+//! streaming xlsb cells reader simple: the reader owns the workbook and the
 //! borrow lives only inside `read`, which runs on one blocking thread.
 //!
 //! The format is judged by the file's content (magic bytes), never by its
