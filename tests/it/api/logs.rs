@@ -2,65 +2,40 @@
 //! process with its stderr redirected (not a terminal) and the default log
 //! level carries no colour codes and one line per request.
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Command, Stdio};
+use std::io::Read;
 
-use crate::helpers::{bin, TestDb};
+use super::process::ServeProcess;
+use crate::helpers::TestDb;
 
 /// Runs `serve` with the default log filter, makes `requests` (path, CSV
 /// to upload or `None` for a GET), stops it with SIGTERM; its stderr.
 async fn serve_log(requests: &[(&str, Option<&[u8]>)]) -> String {
     let db = TestDb::sqlite();
     let data = crate::helpers::tempdir();
-    let mut child = Command::new(bin())
-        .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
-        .arg(data.path())
-        .env("DATABASE_URL", &db.url)
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .trim()
-        .strip_prefix("sheetpipe listening on ")
-        .unwrap()
-        .to_string();
-    let client = reqwest::Client::new();
+    let mut server = ServeProcess::start_logging(&db, data.path(), &[]);
+    let mut stderr = server.child.stderr.take().unwrap();
     for (path, body) in requests {
-        let url = format!("{base}{path}");
+        let url = format!("{}{path}", server.base);
         let r = match body {
             Some(bytes) => {
                 let part = reqwest::multipart::Part::bytes(bytes.to_vec()).file_name("a.csv");
                 let form = reqwest::multipart::Form::new().part("file", part);
-                client.post(url).multipart(form).send().await.unwrap()
+                server
+                    .client
+                    .post(url)
+                    .multipart(form)
+                    .send()
+                    .await
+                    .unwrap()
             }
-            None => client.get(url).send().await.unwrap(),
+            None => server.client.get(url).send().await.unwrap(),
         };
         assert!(r.status().is_success(), "{path}: {}", r.status());
     }
-    assert_eq!(sigterm(child.id()), 0);
+    assert_eq!(server.terminate().await, 0);
     let mut log = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut log)
-        .unwrap();
-    assert!(child.wait().unwrap().success(), "{log}");
+    stderr.read_to_string(&mut log).unwrap();
     log
-}
-
-/// SIGTERM through `kill(1)`, as an operator stops the service.
-fn sigterm(pid: u32) -> i32 {
-    let status = Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status();
-    status.unwrap().code().unwrap_or(-1)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
