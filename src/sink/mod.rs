@@ -10,15 +10,14 @@
 //! of the data (a constraint or a bad value: the caller isolates the bad row),
 //! or failed for another reason (connection lost, table missing: fatal).
 
-pub mod copy_binary;
 pub mod imports;
-pub mod pool;
-mod postgres;
+pub mod postgres;
 mod schema;
-mod sqlite;
+pub mod sqlite;
 
 use std::path::PathBuf;
 
+pub use postgres::pool;
 pub use pool::{PoolOptions, Wait};
 pub use postgres::{PgSink, PgWriter};
 pub use sqlite::{SqliteSink, SqliteWriter, MAX_MULTI_ROW as SQLITE_MAX_MULTI_ROW};

@@ -1,6 +1,6 @@
 //! PostgreSQL writers on tokio-postgres: per-row INSERT (prepared once),
 //! multi-row INSERT (prepared per row count, cached), and binary COPY
-//! (encoded by [`super::copy_binary`], streamed one COPY per unit).
+//! (encoded by [`copy_binary`], streamed one COPY per unit).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -10,8 +10,11 @@ use futures::{pin_mut, SinkExt};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Config, Statement};
 
-use super::copy_binary;
-use super::pool::{PgPool, PoolOptions, Pooled, Wait};
+pub mod copy_binary;
+pub mod encode;
+pub mod pool;
+
+use pool::{PgPool, PoolOptions, Pooled, Wait};
 use super::schema::{self, COLUMNS};
 use super::{DbError, WriteKind, WriteResult};
 use crate::model::Record;
@@ -20,7 +23,7 @@ use crate::model::Record;
 pub const MAX_MULTI_ROW: usize = 65_535 / 9;
 
 /// A PostgreSQL database with the schema ensured, and the bounded pool of
-/// connections every clone shares (see [`super::pool`]).
+/// connections every clone shares (see [`pool`]).
 #[derive(Clone)]
 pub struct PgSink {
     pool: PgPool,

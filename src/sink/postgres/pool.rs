@@ -25,7 +25,7 @@ use deadpool_postgres::{
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_postgres::{Config, NoTls};
 
-use super::DbError;
+use crate::sink::DbError;
 
 /// Default of `--max-connections` / `SHEETPIPE_MAX_CONNECTIONS`.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 16;
@@ -152,7 +152,7 @@ impl PgPool {
             PoolError::Timeout(deadpool_postgres::TimeoutType::Wait) => self.exhausted(),
             PoolError::Backend(e) => DbError::new(format!(
                 "cannot connect to PostgreSQL: {}",
-                super::postgres::describe(&e)
+                super::describe(&e)
             )),
             other => DbError::new(format!("cannot connect to PostgreSQL: {other}")),
         })
