@@ -141,6 +141,9 @@ pub struct LimitArgs {
     /// Address-space ceiling of the isolated reader process, in bytes.
     #[arg(long, env = "SHEETPIPE_MAX_READER_MEMORY", default_value_t = Limits::default().max_reader_memory)]
     pub max_reader_memory: u64,
+    /// Largest single row, all its cells together, in bytes.
+    #[arg(long, env = "SHEETPIPE_MAX_ROW_BYTES", default_value_t = Limits::default().max_row_bytes)]
+    pub max_row_bytes: u64,
     /// Parse the file in a separate process under the memory and time
     /// limits, so that a parser crash fails only this import.
     #[arg(long, env = "SHEETPIPE_ISOLATE", default_value_t = true, action = clap::ArgAction::Set)]
@@ -163,6 +166,7 @@ impl LimitArgs {
             max_shared_strings_bytes: self.max_shared_strings_bytes,
             max_seconds: self.max_seconds,
             max_reader_memory: self.max_reader_memory,
+            max_row_bytes: self.max_row_bytes,
         }
     }
 

@@ -20,6 +20,7 @@ mod fuzz_smoke;
 mod helpers;
 mod hostile;
 mod isolation;
+mod memory;
 mod options;
 mod pool;
 mod strategies;
