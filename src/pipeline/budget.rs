@@ -78,13 +78,7 @@ impl Unit {
 
 /// About how many bytes a record holds (its text and its fixed part).
 pub(crate) fn record_bytes(r: &Record) -> usize {
-    std::mem::size_of::<Record>()
-        + r.business
-            .fields
-            .iter()
-            .flatten()
-            .map(String::len)
-            .sum::<usize>()
+    r.size_bytes()
 }
 
 /// About how many bytes a rejection holds.

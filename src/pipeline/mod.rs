@@ -48,7 +48,7 @@ pub use plan::{cores, Method, Plan, BYTES_IN_FLIGHT, COPY_CHUNK, MAX_BATCH, UNIT
 pub use progress::{Progress, ProgressSnapshot};
 pub use report::{go_duration, ImportError, ImportReport, Stats, Status};
 
-use crate::model::{Record, Rejection};
+use crate::model::{Record, Rejection, TableSchema};
 use crate::record::{HeaderFinder, HeaderMap, HeaderOptions, Rules};
 use crate::rejects::RejectCsv;
 use crate::sink::{Sink, WriteKind};
@@ -72,6 +72,9 @@ pub struct ImportJob {
     /// Read and validate everything, write nothing: the sink is never
     /// touched and `inserted` counts the rows that passed validation.
     pub dry_run: bool,
+    /// The target table (default: the `businesses` preset, whose table
+    /// `run` creates when missing).
+    pub table: Arc<TableSchema>,
 }
 
 impl ImportJob {
@@ -85,6 +88,7 @@ impl ImportJob {
             rejects_file: None,
             header: HeaderOptions::default(),
             dry_run: false,
+            table: Arc::new(TableSchema::businesses()),
         }
     }
 }
@@ -116,6 +120,21 @@ pub async fn run(job: ImportJob, plan: &Plan, sink: &Sink, ctl: &Control) -> Imp
         return dry_run(job, plan, ctl).await;
     }
     let started = Instant::now();
+    if job.table.is_businesses_preset() {
+        if let Err(e) = sink.ensure_businesses().await {
+            let header = OnceLock::new();
+            let read = (ReadSummary::default(), Some(ImportError::from(e)));
+            return assemble(
+                plan,
+                ctl,
+                started,
+                &header,
+                read,
+                (0, 0, Vec::new(), None),
+                false,
+            );
+        }
+    }
     let stop = ctl.cancel.child_token();
     let progress = ctl.progress.clone();
     if let Ok(meta) = std::fs::metadata(&job.path) {
@@ -294,7 +313,7 @@ fn read_stage(
         Err(e) => return (summary, Some(e.into())),
     };
     summary.sheet = reader.sheet_name().to_string();
-    let mut finder = HeaderFinder::new(&summary.sheet, &job.header);
+    let mut finder = HeaderFinder::for_table(&summary.sheet, &job.header, job.table.clone());
     let mut batcher = Batcher::new(out.batch_rows, out.unit_bytes);
     let mut error: Option<ImportError> = None;
     let result = reader.read(&mut |row| {

@@ -80,10 +80,16 @@ impl WriteStage {
                     Err(_) => return Ok(()),
                 },
             };
-            let (outcome, fatal) = match write_unit(&mut writer, &unit.rows, kind).await {
-                Ok(outcome) => (outcome, None),
-                Err((outcome, e)) => (outcome, Some(e)),
+            let Some(map) = header.get() else {
+                return Err(ImportError::Internal(
+                    "a unit arrived before the header".into(),
+                ));
             };
+            let (outcome, fatal) =
+                match write_unit(&mut writer, &unit.rows, kind, &map.target).await {
+                    Ok(outcome) => (outcome, None),
+                    Err((outcome, e)) => (outcome, Some(e)),
+                };
             progress
                 .inserted
                 .fetch_add(outcome.inserted as u64, Relaxed);
@@ -91,11 +97,9 @@ impl WriteStage {
                 .rejected
                 .fetch_add(outcome.rejected.len() as u64, Relaxed);
             let _ = events.send(Event::Inserted(outcome.inserted)).await;
-            if let Some(map) = header.get() {
-                for (i, reason) in outcome.rejected {
-                    let r = map.reject_record(&unit.rows[i], reason);
-                    let _ = events.send(Event::Rejected(r, None)).await;
-                }
+            for (i, reason) in outcome.rejected {
+                let r = map.reject_record(&unit.rows[i], reason);
+                let _ = events.send(Event::Rejected(r, None)).await;
             }
             // The unit's share of the budget also covers the rejections
             // made from its rows: it is given back once the collector has
