@@ -9,6 +9,7 @@ use std::time::Duration;
 use clap::Args;
 
 use super::LimitArgs;
+use crate::http::listen::ConnLimits;
 use crate::http::{self, AppState, ServeConfig};
 use crate::record::Rules;
 use crate::sink::{DatabaseUrl, Sink};
@@ -29,6 +30,25 @@ pub struct ServeArgs {
     /// Largest accepted upload, in bytes (larger → 413).
     #[arg(long, env = "SHEETPIPE_MAX_UPLOAD_BYTES", default_value_t = http::DEFAULT_MAX_UPLOAD_BYTES)]
     pub max_upload_bytes: u64,
+    /// Disk budget of every upload file at once (being received, queued or
+    /// running), in bytes; a body that would go over → 503 + Retry-After.
+    #[arg(long, env = "SHEETPIPE_MAX_SPOOL_BYTES", default_value_t = http::upload::DEFAULT_MAX_SPOOL_BYTES)]
+    pub max_spool_bytes: u64,
+    /// Seconds a request body may send nothing before it is answered 408
+    /// and closed.
+    #[arg(long, env = "SHEETPIPE_UPLOAD_IDLE_TIMEOUT", default_value_t = http::upload::DEFAULT_IDLE_TIMEOUT.as_secs())]
+    pub upload_idle_timeout: u64,
+    /// Seconds to receive a request's line and headers (also the longest an
+    /// idle keep-alive connection stays open).
+    #[arg(long, env = "SHEETPIPE_HEADER_TIMEOUT", default_value_t = ConnLimits::default().header_timeout.as_secs())]
+    pub header_timeout: u64,
+    /// Open connections at once; beyond → 503 and closed.
+    #[arg(long, env = "SHEETPIPE_MAX_CONNECTIONS", default_value_t = ConnLimits::default().max_connections)]
+    pub max_connections: usize,
+    /// Open connections from one client address (0: no cap, e.g. behind a
+    /// load balancer).
+    #[arg(long, env = "SHEETPIPE_MAX_CONNECTIONS_PER_CLIENT", default_value_t = ConnLimits::default().max_per_client)]
+    pub max_connections_per_client: usize,
     /// Imports running at once (default: cores).
     #[arg(long, env = "SHEETPIPE_MAX_RUNNING")]
     pub max_running: Option<usize>,
@@ -59,6 +79,13 @@ impl ServeArgs {
         ServeConfig {
             data_dir: self.data_dir.clone(),
             max_upload_bytes: self.max_upload_bytes,
+            max_spool_bytes: self.max_spool_bytes,
+            upload_idle_timeout: Duration::from_secs(self.upload_idle_timeout.max(1)),
+            conn: ConnLimits {
+                header_timeout: Duration::from_secs(self.header_timeout.max(1)),
+                max_connections: self.max_connections.max(1),
+                max_per_client: self.max_connections_per_client,
+            },
             max_running: self
                 .max_running
                 .filter(|&n| n > 0)

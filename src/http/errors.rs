@@ -75,6 +75,15 @@ impl ApiError {
         }
     }
 
+    /// 408: the body sent nothing for `idle`; the connection is closed.
+    pub fn stalled(idle: std::time::Duration) -> ApiError {
+        ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!("Upload stalled: no data for {}s", idle.as_secs()),
+        )
+        .with_detail("raise it with --upload-idle-timeout / SHEETPIPE_UPLOAD_IDLE_TIMEOUT")
+    }
+
     /// 404 for an unknown import id.
     pub fn no_import(id: &str) -> ApiError {
         ApiError::new(StatusCode::NOT_FOUND, format!("No import with id {id}"))
@@ -112,6 +121,12 @@ impl IntoResponse for ApiError {
             body["detail"] = json!(d);
         }
         let mut response = (self.status, Json(body)).into_response();
+        if self.status == StatusCode::REQUEST_TIMEOUT {
+            // The rest of the body is not read: the connection cannot be reused.
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         if let Some(secs) = self.retry_after {
             response
                 .headers_mut()

@@ -87,8 +87,10 @@ pub async fn upload_async(
     Ok((StatusCode::ACCEPTED, [(header::LOCATION, url)], Json(body)).into_response())
 }
 
-/// Checks the method, takes a load ticket, receives the file, starts the
-/// import. The cheap refusals come first, before the body is read.
+/// Checks the method and the load, receives the file, takes a load ticket,
+/// starts the import. The cheap refusals come first, before the body is
+/// read; the ticket is taken only once the body is complete, so slow or
+/// stalled bodies never hold a running or queued slot.
 async fn accept(
     state: &AppState,
     query: UploadQuery,
@@ -103,8 +105,9 @@ async fn accept(
     let max = state.config.max_upload_bytes;
     upload::check_content_length(headers, max)?;
     let multipart = multipart.map_err(|e| ApiError::no_file().with_detail(e.body_text()))?;
+    state.registry.has_room()?;
+    let upload = upload::receive(multipart, state.uploads_dir(), max, &state.spool).await?;
     let ticket = state.registry.admit()?;
-    let upload = upload::receive(multipart, state.uploads_dir(), max).await?;
     let sheet = query.sheet.filter(|s| !s.trim().is_empty());
     let req = Request {
         method,

@@ -23,6 +23,7 @@ pub mod errors;
 pub mod events;
 pub mod imports;
 pub mod jobs;
+pub mod listen;
 pub mod runner;
 pub mod upload;
 
@@ -57,6 +58,12 @@ pub struct ServeConfig {
     pub data_dir: PathBuf,
     /// Largest accepted upload, in bytes.
     pub max_upload_bytes: u64,
+    /// Disk budget of every upload file at once (received, queued, running).
+    pub max_spool_bytes: u64,
+    /// Longest a request body may send nothing (then 408, closed).
+    pub upload_idle_timeout: Duration,
+    /// Header read timeout and connection caps.
+    pub conn: listen::ConnLimits,
     /// Imports running at once.
     pub max_running: usize,
     /// Imports waiting for a running slot (uploads in progress included).
@@ -97,6 +104,9 @@ impl Default for ServeConfig {
         ServeConfig {
             data_dir: PathBuf::from("sheetpipe-data"),
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            max_spool_bytes: upload::DEFAULT_MAX_SPOOL_BYTES,
+            upload_idle_timeout: upload::DEFAULT_IDLE_TIMEOUT,
+            conn: listen::ConnLimits::default(),
             max_running: crate::pipeline::cores(),
             max_queued: 64,
             shutdown_grace: Duration::from_secs(30),
@@ -121,6 +131,8 @@ pub struct Shared {
     pub config: ServeConfig,
     /// Every import of this process.
     pub registry: jobs::Registry,
+    /// The disk budget of upload files.
+    pub spool: upload::Spool,
     /// Private (0700) directory for uploads, removed when the server ends.
     uploads: tempfile::TempDir,
     /// Where each import's rejects report is kept (`{id}.csv`).
@@ -144,10 +156,12 @@ impl AppState {
             .prefix("uploads-")
             .tempdir_in(&config.data_dir)?;
         let registry = jobs::Registry::new(config.max_running, config.max_queued);
+        let spool = upload::Spool::new(config.max_spool_bytes, config.upload_idle_timeout);
         Ok(AppState(Arc::new(Shared {
             sink,
             config,
             registry,
+            spool,
             uploads,
             rejects_dir,
         })))
@@ -244,11 +258,19 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let stop_accepting = CancellationToken::new();
-    let server = axum::serve(listener, app(state.clone()))
-        .with_graceful_shutdown(stop_accepting.clone().cancelled_owned());
-    let mut server = tokio::spawn(async move { server.await });
+    let kill = CancellationToken::new();
+    let conns = tokio_util::task::TaskTracker::new();
+    let accept = listen::accept_loop(
+        listener,
+        app(state.clone()),
+        state.config.conn,
+        stop_accepting.clone(),
+        kill.clone(),
+        conns.clone(),
+    );
+    let mut server = tokio::spawn(accept);
     tokio::select! {
-        ended = &mut server => return ended.unwrap_or_else(|e| Err(std::io::Error::other(e))),
+        ended = &mut server => return ended.map_err(std::io::Error::other),
         () = shutdown => {}
     }
     tracing::info!("shutdown requested: no new connections");
@@ -256,12 +278,15 @@ pub async fn serve(
     state.registry.shutdown(state.config.shutdown_grace).await;
     // Every import has ended, so every waiting request has its answer and
     // every event stream its last event; give them a moment to be sent.
-    match tokio::time::timeout(Duration::from_secs(10), &mut server).await {
-        Ok(ended) => ended.unwrap_or_else(|e| Err(std::io::Error::other(e))),
-        Err(_) => {
-            tracing::warn!("connections still open 10s after the imports ended: closing them");
-            server.abort();
-            Ok(())
-        }
+    let _ = server.await;
+    conns.close();
+    if tokio::time::timeout(Duration::from_secs(10), conns.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open 10s after the imports ended: closing them");
+        kill.cancel();
+        conns.wait().await;
     }
+    Ok(())
 }

@@ -3,6 +3,7 @@
 //! HTTP client. Logs stay silent unless `TEST_LOG` is set.
 
 mod background;
+mod clients;
 mod contract;
 mod faults;
 mod load;
