@@ -9,7 +9,6 @@
 //! of the data (a constraint or a bad value: the caller isolates the bad row),
 //! or failed for another reason (connection lost, table missing: fatal).
 
-pub mod copy_binary;
 pub mod imports;
 mod postgres;
 mod schema;
