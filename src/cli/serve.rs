@@ -49,6 +49,10 @@ pub struct ServeArgs {
     /// load balancer).
     #[arg(long, env = "SHEETPIPE_MAX_CONNECTIONS_PER_CLIENT", default_value_t = ConnLimits::default().max_per_client)]
     pub max_connections_per_client: usize,
+    /// Days reject reports are kept after their import (0: forever); then
+    /// removed, and the import's history says when.
+    #[arg(long, env = "SHEETPIPE_KEEP_REJECTS_DAYS", default_value_t = 30)]
+    pub keep_rejects_days: u64,
     /// Imports running at once (default: cores).
     #[arg(long, env = "SHEETPIPE_MAX_RUNNING")]
     pub max_running: Option<usize>,
@@ -80,6 +84,8 @@ impl ServeArgs {
             data_dir: self.data_dir.clone(),
             max_upload_bytes: self.max_upload_bytes,
             max_spool_bytes: self.max_spool_bytes,
+            keep_rejects: (self.keep_rejects_days > 0)
+                .then(|| Duration::from_secs(self.keep_rejects_days.saturating_mul(86_400))),
             upload_idle_timeout: Duration::from_secs(self.upload_idle_timeout.max(1)),
             conn: ConnLimits {
                 header_timeout: Duration::from_secs(self.header_timeout.max(1)),

@@ -229,6 +229,17 @@ pub async fn rejects(
     let file = match tokio::fs::File::open(state.rejects_path(&id)).await {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Ok(Some(ImportRow {
+                rejects_removed_at: Some(at),
+                ..
+            })) = state.sink.get_import(&id).await
+            {
+                return Err(ApiError::new(
+                    StatusCode::GONE,
+                    "The rejects report was removed after the retention period",
+                )
+                .with_detail(format!("removed at {at} (--keep-rejects-days)")));
+            }
             return Err(
                 ApiError::new(StatusCode::NOT_FOUND, "No rejects report for this import")
                     .with_detail("the import ended before its header row was read"),
@@ -319,6 +330,7 @@ pub fn row_json(row: &ImportRow) -> Value {
             "rejected": row.rejected,
         },
         "error": row.error,
+        "rejects_removed_at": row.rejects_removed_at,
         "status_url": status_url(id),
         "events_url": format!("/imports/{id}/events"),
         "rejects_url": format!("/imports/{id}/rejects.csv"),

@@ -21,6 +21,7 @@
 
 pub mod errors;
 pub mod events;
+pub mod files;
 pub mod imports;
 pub mod jobs;
 pub mod listen;
@@ -64,6 +65,8 @@ pub struct ServeConfig {
     pub upload_idle_timeout: Duration,
     /// Header read timeout and connection caps.
     pub conn: listen::ConnLimits,
+    /// How long reject reports are kept after their import (None: forever).
+    pub keep_rejects: Option<Duration>,
     /// Imports running at once.
     pub max_running: usize,
     /// Imports waiting for a running slot (uploads in progress included).
@@ -107,6 +110,7 @@ impl Default for ServeConfig {
             max_spool_bytes: upload::DEFAULT_MAX_SPOOL_BYTES,
             upload_idle_timeout: upload::DEFAULT_IDLE_TIMEOUT,
             conn: listen::ConnLimits::default(),
+            keep_rejects: Some(files::DEFAULT_KEEP_REJECTS),
             max_running: crate::pipeline::cores(),
             max_queued: 64,
             shutdown_grace: Duration::from_secs(30),
@@ -134,7 +138,7 @@ pub struct Shared {
     /// The disk budget of upload files.
     pub spool: upload::Spool,
     /// Private (0700) directory for uploads, removed when the server ends.
-    uploads: tempfile::TempDir,
+    uploads: files::UploadsDir,
     /// Where each import's rejects report is kept (`{id}.csv`).
     rejects_dir: PathBuf,
 }
@@ -147,14 +151,17 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    /// Creates the data directories and the registry.
+    /// Creates the data directories (0700) and the registry; removes the
+    /// upload directories of processes that are gone.
     pub fn new(sink: Sink, config: ServeConfig) -> std::io::Result<AppState> {
+        files::private_dir(&config.data_dir)?;
         let rejects_dir = config.data_dir.join("rejects");
-        std::fs::create_dir_all(&rejects_dir)?;
-        // mkdtemp: a fresh directory only this user can enter.
-        let uploads = tempfile::Builder::new()
-            .prefix("uploads-")
-            .tempdir_in(&config.data_dir)?;
+        files::private_dir(&rejects_dir)?;
+        match files::sweep_uploads(&config.data_dir)? {
+            0 => {}
+            n => tracing::warn!(files = n, "removed uploads left by a process that is gone"),
+        }
+        let uploads = files::UploadsDir::create(&config.data_dir)?;
         let registry = jobs::Registry::new(config.max_running, config.max_queued);
         let spool = upload::Spool::new(config.max_spool_bytes, config.upload_idle_timeout);
         Ok(AppState(Arc::new(Shared {
@@ -170,6 +177,29 @@ impl AppState {
     /// The private upload directory.
     pub fn uploads_dir(&self) -> &Path {
         self.uploads.path()
+    }
+
+    /// Removes reject reports older than `keep_rejects`, noting each in its
+    /// import's row.
+    pub async fn expire_rejects(&self) {
+        let Some(keep) = self.config.keep_rejects else {
+            return;
+        };
+        let expired = match files::expired_reports(&self.rejects_dir, keep) {
+            Ok(e) => e,
+            Err(e) => return tracing::warn!(error = %e, "cannot list the reject reports"),
+        };
+        for (id, path) in expired {
+            if let Err(e) = std::fs::remove_file(&path) {
+                tracing::warn!(error = %e, path = %path.display(), "cannot remove a reject report");
+                continue;
+            }
+            let at = crate::sink::imports::now();
+            if let Err(e) = self.sink.mark_rejects_removed(&id, &at).await {
+                tracing::warn!(error = %e, import_id = %id, "cannot record a removed reject report");
+            }
+            tracing::info!(import_id = %id, "reject report removed after the retention period");
+        }
     }
 
     /// The rejects report of import `id` (a validated UUID).
@@ -248,6 +278,17 @@ async fn health(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
+/// How often the reject reports' retention is applied.
+const UPKEEP_PERIOD: Duration = Duration::from_secs(3600);
+
+/// At start and every [`UPKEEP_PERIOD`]: old reject reports removed.
+async fn upkeep(state: AppState) {
+    loop {
+        state.expire_rejects().await;
+        tokio::time::sleep(UPKEEP_PERIOD).await;
+    }
+}
+
 /// Serves until `shutdown` resolves, then shuts down gracefully: stop
 /// accepting connections, let running imports finish within the grace
 /// period, cancel the rest (each recorded in the `imports` table), wait for
@@ -269,11 +310,13 @@ pub async fn serve(
         conns.clone(),
     );
     let mut server = tokio::spawn(accept);
+    let upkeep = tokio::spawn(upkeep(state.clone()));
     tokio::select! {
         ended = &mut server => return ended.map_err(std::io::Error::other),
         () = shutdown => {}
     }
     tracing::info!("shutdown requested: no new connections");
+    upkeep.abort();
     stop_accepting.cancel();
     state.registry.shutdown(state.config.shutdown_grace).await;
     // Every import has ended, so every waiting request has its answer and

@@ -66,6 +66,7 @@ pub async fn start(
         started_at: None,
         finished_at: None,
         error: None,
+        rejects_removed_at: None,
     };
     if let Err(e) = state.sink.insert_import(&row).await {
         state.registry.remove(&job.id);

@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS import_ledger (
     inserted    BIGINT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS idx_import_ledger_import_id ON import_ledger (import_id);
+ALTER TABLE imports ADD COLUMN IF NOT EXISTS rejects_removed_at TIMESTAMPTZ;
 ";
 
 /// SQLite DDL, idempotent. The rowid orders the listing.
@@ -53,7 +54,8 @@ CREATE TABLE IF NOT EXISTS imports (
     created_at  TEXT NOT NULL,
     started_at  TEXT,
     finished_at TEXT,
-    error       TEXT
+    error       TEXT,
+    rejects_removed_at TEXT
 );
 ";
 
@@ -86,6 +88,8 @@ pub struct ImportRow {
     pub finished_at: Option<String>,
     /// Why it failed or was cancelled.
     pub error: Option<String>,
+    /// When its reject report was removed (kept for `--keep-rejects-days`).
+    pub rejects_removed_at: Option<String>,
 }
 
 /// The final state of an import, written once when it ends.
@@ -116,15 +120,17 @@ fn pg_select() -> String {
     let ts = |c: &str| format!("to_char({c} AT TIME ZONE 'UTC', {PG_TS})");
     format!(
         "SELECT id, filename, sha256, method, status, bytes, rows_read, inserted, rejected, \
-         {}, {}, {}, error FROM imports",
+         {}, {}, {}, error, {} FROM imports",
         ts("created_at"),
         ts("started_at"),
-        ts("finished_at")
+        ts("finished_at"),
+        ts("rejects_removed_at")
     )
 }
 
 const SQLITE_SELECT: &str = "SELECT id, filename, sha256, method, status, bytes, rows_read, \
-     inserted, rejected, created_at, started_at, finished_at, error FROM imports";
+     inserted, rejected, created_at, started_at, finished_at, error, rejects_removed_at \
+     FROM imports";
 
 impl Sink {
     /// Records a newly accepted import as `queued`.
@@ -328,7 +334,7 @@ impl Sink {
     }
 }
 
-async fn pg_execute(
+pub(super) async fn pg_execute(
     sink: &super::PgSink,
     sql: &str,
     params: &[&(dyn ToSql + Sync)],
@@ -338,7 +344,7 @@ async fn pg_execute(
     Ok(())
 }
 
-fn pg_error(e: tokio_postgres::Error) -> DbError {
+pub(super) fn pg_error(e: tokio_postgres::Error) -> DbError {
     match e.as_db_error() {
         Some(db) => DbError::new(format!(
             "imports table: {} ({})",
@@ -364,6 +370,7 @@ fn pg_row(r: &tokio_postgres::Row) -> ImportRow {
         started_at: r.get(10),
         finished_at: r.get(11),
         error: r.get(12),
+        rejects_removed_at: r.get(13),
     }
 }
 
@@ -382,6 +389,7 @@ fn sqlite_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ImportRow> {
         started_at: r.get(10)?,
         finished_at: r.get(11)?,
         error: r.get(12)?,
+        rejects_removed_at: r.get(13)?,
     })
 }
 
@@ -405,6 +413,7 @@ mod tests {
             started_at: None,
             finished_at: None,
             error: None,
+            rejects_removed_at: None,
         }
     }
 

@@ -13,6 +13,7 @@ pub mod imports;
 mod postgres;
 mod schema;
 mod sqlite;
+pub mod upkeep;
 
 use std::path::PathBuf;
 

@@ -194,6 +194,11 @@ async fn a_server_killed_mid_import_restarts_with_the_import_failed_and_counted_
             "{ctx}: the ledger is exact"
         );
         assert!(stored > 0 && stored < 50_000, "{ctx}");
+        assert_eq!(
+            crate::api::uploads_left(data.path()).len(),
+            1,
+            "{ctx}: the killed server's upload is still on disk"
+        );
 
         restarted_server_reports_and_serves(&db, data.path(), &id, stored, &ctx).await;
     }
@@ -238,6 +243,10 @@ async fn restarted_server_reports_and_serves(
     ctx: &str,
 ) {
     let server = ServeProcess::start(db, data, &[]);
+    assert!(
+        crate::api::uploads_left(data).is_empty(),
+        "{ctx}: the dead server's upload is swept at start"
+    );
     let v = server.status(id).await;
     assert_eq!(v["status"], "failed", "{ctx}: {v}");
     assert_eq!(
