@@ -10,9 +10,9 @@
 //! or failed for another reason (connection lost, table missing: fatal).
 
 pub mod imports;
-mod postgres;
+pub mod postgres;
 mod schema;
-mod sqlite;
+pub mod sqlite;
 pub mod upkeep;
 
 use std::path::PathBuf;

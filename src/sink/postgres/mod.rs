@@ -11,6 +11,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Config, NoTls, Statement};
 
 pub mod copy_binary;
+pub mod encode;
 
 use super::schema::{self, COLUMNS};
 use super::{DbError, WriteKind, WriteResult};
