@@ -43,12 +43,12 @@ pub struct ServeArgs {
     #[arg(long, env = "SHEETPIPE_HEADER_TIMEOUT", default_value_t = ConnLimits::default().header_timeout.as_secs())]
     pub header_timeout: u64,
     /// Open connections at once; beyond → 503 and closed.
-    #[arg(long, env = "SHEETPIPE_MAX_CONNECTIONS", default_value_t = ConnLimits::default().max_connections)]
-    pub max_connections: usize,
+    #[arg(long, env = "SHEETPIPE_MAX_HTTP_CONNECTIONS", default_value_t = ConnLimits::default().max_connections)]
+    pub max_http_connections: usize,
     /// Open connections from one client address (0: no cap, e.g. behind a
     /// load balancer).
-    #[arg(long, env = "SHEETPIPE_MAX_CONNECTIONS_PER_CLIENT", default_value_t = ConnLimits::default().max_per_client)]
-    pub max_connections_per_client: usize,
+    #[arg(long, env = "SHEETPIPE_MAX_HTTP_CONNECTIONS_PER_CLIENT", default_value_t = ConnLimits::default().max_per_client)]
+    pub max_http_connections_per_client: usize,
     /// Days reject reports are kept after their import (0: forever); then
     /// removed, and the import's history says when.
     #[arg(long, env = "SHEETPIPE_KEEP_REJECTS_DAYS", default_value_t = 30)]
@@ -89,8 +89,8 @@ impl ServeArgs {
             upload_idle_timeout: Duration::from_secs(self.upload_idle_timeout.max(1)),
             conn: ConnLimits {
                 header_timeout: Duration::from_secs(self.header_timeout.max(1)),
-                max_connections: self.max_connections.max(1),
-                max_per_client: self.max_connections_per_client,
+                max_connections: self.max_http_connections.max(1),
+                max_per_client: self.max_http_connections_per_client,
             },
             max_running: self
                 .max_running
