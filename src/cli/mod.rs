@@ -68,6 +68,39 @@ pub fn read_child(args: &ReadArgs) -> ExitCode {
     ))
 }
 
+/// The PostgreSQL connection pool's bound, shared by `import` and `serve`
+/// (see `sink::pool`; SQLite ignores it).
+#[derive(Debug, Clone, Args)]
+pub struct PoolArgs {
+    /// Most PostgreSQL connections this process holds at once (writers,
+    /// history and /health share them; writers get all but one).
+    #[arg(long, env = "SHEETPIPE_MAX_CONNECTIONS", default_value_t = crate::sink::pool::DEFAULT_MAX_CONNECTIONS,
+          value_parser = at_least_one)]
+    pub max_connections: usize,
+    /// Seconds to wait for a free PostgreSQL connection before an import's
+    /// first writer (or a history call) fails saying so.
+    #[arg(long, env = "SHEETPIPE_POOL_TIMEOUT", default_value_t = crate::sink::pool::DEFAULT_POOL_TIMEOUT_SECS)]
+    pub pool_timeout: u64,
+}
+
+/// A count that must be 1 or more.
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("{s:?} is not a whole number of 1 or more")),
+    }
+}
+
+impl PoolArgs {
+    /// The pool options these flags describe.
+    pub fn options(&self) -> crate::sink::PoolOptions {
+        crate::sink::PoolOptions {
+            max_connections: self.max_connections,
+            timeout: std::time::Duration::from_secs(self.pool_timeout),
+        }
+    }
+}
+
 /// Reader limits, shared by every command that reads files. Every flag
 /// also reads an environment variable; docs/ROBUSTNESS.md explains each.
 #[derive(Debug, Clone, Args)]

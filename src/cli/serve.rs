@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::LimitArgs;
+use super::{LimitArgs, PoolArgs};
 use crate::http::listen::ConnLimits;
 use crate::http::{self, AppState, ServeConfig};
 use crate::record::Rules;
@@ -75,6 +75,9 @@ pub struct ServeArgs {
     /// Reader limits.
     #[command(flatten)]
     pub limits: LimitArgs,
+    /// The PostgreSQL connection pool.
+    #[command(flatten)]
+    pub pool: PoolArgs,
 }
 
 impl ServeArgs {
@@ -129,7 +132,7 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         Ok(u) => u,
         Err(e) => return fail(2, e.to_string()),
     };
-    let sink = match Sink::connect(&url).await {
+    let sink = match Sink::connect_with(&url, args.pool.options()).await {
         Ok(s) => s,
         Err(e) => return fail(5, format!("{e} ({})", url.redacted())),
     };

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! reader (1 blocking thread) ─units─► writers (N tasks) ─events─► collector
-//!   open, header, validate,   bounded     own connection,   bounded   the only
+//!   open, header, validate,   bounded     a pooled conn.,   bounded   the only
 //!   batch; rejects ─────────────────────────────────────────────────► owner of
 //!                                                                     the counts
 //! ```
@@ -30,6 +30,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
+use futures::FutureExt;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -44,7 +45,7 @@ pub use report::{go_duration, ImportError, ImportReport, Stats, Status};
 use crate::model::{Record, Rejection};
 use crate::record::{HeaderFinder, HeaderMap, HeaderOptions, Rules};
 use crate::rejects::RejectCsv;
-use crate::sink::{Sink, WriteKind};
+use crate::sink::{Sink, Wait, WriteKind, Writer};
 use crate::source::{self, SourceOptions};
 
 /// What to import and how to judge it.
@@ -113,9 +114,11 @@ pub async fn run(job: ImportJob, plan: &Plan, sink: &Sink, ctl: &Control) -> Imp
     let header: Arc<OnceLock<HeaderMap>> = Arc::default();
     // SQLite has one writer at a time: for the copy path, one writer task
     // holding the connection beats two taking turns on it.
+    // On PostgreSQL no import has more writers than the pool has writer
+    // slots (all imports share them; see `sink::pool`).
     let workers = match sink {
         Sink::Sqlite(_) if plan.kind == WriteKind::Copy => 1,
-        _ => plan.workers,
+        _ => plan.workers.min(sink.writer_slots().unwrap_or(usize::MAX)),
     };
     let (unit_tx, unit_rx) = async_channel::bounded::<Vec<Record>>(workers * 2);
     let (event_tx, event_rx) = mpsc::channel::<Event>(1024);
@@ -142,19 +145,22 @@ pub async fn run(job: ImportJob, plan: &Plan, sink: &Sink, ctl: &Control) -> Imp
         })
     };
     let mut writers = tokio::task::JoinSet::new();
-    for _ in 0..workers {
-        writers.spawn(
-            write_stage(
-                sink.clone(),
-                unit_rx.clone(),
-                event_tx.clone(),
-                plan.kind,
-                stop.clone(),
-                header.clone(),
-                progress.clone(),
-            )
-            .in_current_span(),
-        );
+    let first_done = CancellationToken::new();
+    for i in 0..workers {
+        let stage = WriteStage {
+            units: unit_rx.clone(),
+            events: event_tx.clone(),
+            kind: plan.kind,
+            stop: stop.clone(),
+            header: header.clone(),
+            progress: progress.clone(),
+        };
+        let task = if i == 0 {
+            first_writer(sink.clone(), stage, first_done.clone()).boxed()
+        } else {
+            other_writer(sink.clone(), stage, first_done.clone()).boxed()
+        };
+        writers.spawn(task.in_current_span());
     }
     drop((unit_rx, event_tx));
 
@@ -307,51 +313,92 @@ fn read_stage(
     (summary, error)
 }
 
-/// A writer: owns one connection, writes units until the channel closes or
-/// the import stops, isolating rows the database refuses.
-async fn write_stage(
-    sink: Sink,
+/// What every writer of one import shares.
+struct WriteStage {
     units: async_channel::Receiver<Vec<Record>>,
     events: mpsc::Sender<Event>,
     kind: WriteKind,
     stop: CancellationToken,
     header: Arc<OnceLock<HeaderMap>>,
     progress: Arc<Progress>,
+}
+
+/// The import's first writer: waits for its connection at most the pool
+/// timeout (the import cannot go on without one), then writes until the
+/// units end. `done` is cancelled when it returns, however it returns.
+async fn first_writer(
+    sink: Sink,
+    stage: WriteStage,
+    done: CancellationToken,
 ) -> Result<(), ImportError> {
-    let mut writer = tokio::select! {
+    let _done = done.drop_guard();
+    let writer = tokio::select! {
         biased;
-        _ = stop.cancelled() => return Ok(()),
-        w = sink.writer() => w?,
+        _ = stage.stop.cancelled() => return Ok(()),
+        w = sink.writer(Wait::Bounded) => w?,
     };
-    loop {
-        let unit = tokio::select! {
-            biased;
-            _ = stop.cancelled() => return Ok(()),
-            unit = units.recv() => match unit {
-                Ok(unit) => unit,
-                Err(_) => return Ok(()),
-            },
-        };
-        let (outcome, fatal) = match write_unit(&mut writer, &unit, kind).await {
-            Ok(outcome) => (outcome, None),
-            Err((outcome, e)) => (outcome, Some(e)),
-        };
-        progress
-            .inserted
-            .fetch_add(outcome.inserted as u64, Relaxed);
-        progress
-            .rejected
-            .fetch_add(outcome.rejected.len() as u64, Relaxed);
-        let _ = events.send(Event::Inserted(outcome.inserted)).await;
-        if let Some(map) = header.get() {
-            for (i, reason) in outcome.rejected {
-                let _ = events
-                    .send(Event::Rejected(map.reject_record(&unit[i], reason)))
-                    .await;
+    stage.write_all(writer).await
+}
+
+/// Another writer: waits for a pooled connection only while the first
+/// writer still runs, so an import never waits on connections other
+/// imports hold once its own first writer has done the work.
+async fn other_writer(
+    sink: Sink,
+    stage: WriteStage,
+    first_done: CancellationToken,
+) -> Result<(), ImportError> {
+    let writer = tokio::select! {
+        biased;
+        _ = stage.stop.cancelled() => return Ok(()),
+        _ = first_done.cancelled() => return Ok(()),
+        w = sink.writer(Wait::Unbounded) => w?,
+    };
+    stage.write_all(writer).await
+}
+
+impl WriteStage {
+    /// Owns one connection and writes units until the channel closes or the
+    /// import stops, isolating rows the database refuses.
+    async fn write_all(self, mut writer: Writer) -> Result<(), ImportError> {
+        let WriteStage {
+            units,
+            events,
+            kind,
+            stop,
+            header,
+            progress,
+        } = self;
+        loop {
+            let unit = tokio::select! {
+                biased;
+                _ = stop.cancelled() => return Ok(()),
+                unit = units.recv() => match unit {
+                    Ok(unit) => unit,
+                    Err(_) => return Ok(()),
+                },
+            };
+            let (outcome, fatal) = match write_unit(&mut writer, &unit, kind).await {
+                Ok(outcome) => (outcome, None),
+                Err((outcome, e)) => (outcome, Some(e)),
+            };
+            progress
+                .inserted
+                .fetch_add(outcome.inserted as u64, Relaxed);
+            progress
+                .rejected
+                .fetch_add(outcome.rejected.len() as u64, Relaxed);
+            let _ = events.send(Event::Inserted(outcome.inserted)).await;
+            if let Some(map) = header.get() {
+                for (i, reason) in outcome.rejected {
+                    let _ = events
+                        .send(Event::Rejected(map.reject_record(&unit[i], reason)))
+                        .await;
+                }
             }
-        }
-        if let Some(e) = fatal {
-            return Err(e.into());
+            if let Some(e) = fatal {
+                return Err(e.into());
+            }
         }
     }
 }

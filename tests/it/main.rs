@@ -21,6 +21,7 @@ mod helpers;
 mod hostile;
 mod isolation;
 mod options;
+mod pool;
 mod strategies;
 mod values;
 mod xlsx_reader;

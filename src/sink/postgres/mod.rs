@@ -8,11 +8,13 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use futures::{pin_mut, SinkExt};
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, Config, NoTls, Statement};
+use tokio_postgres::{Config, Statement};
 
 pub mod copy_binary;
 pub mod encode;
+pub mod pool;
 
+use pool::{PgPool, PoolOptions, Pooled, Wait};
 use super::schema::{self, COLUMNS};
 use super::{DbError, WriteKind, WriteResult};
 use crate::model::Record;
@@ -20,10 +22,11 @@ use crate::model::Record;
 /// Most rows in one multi-row INSERT: PostgreSQL allows 65,535 parameters.
 pub const MAX_MULTI_ROW: usize = 65_535 / 9;
 
-/// A PostgreSQL database with the schema ensured.
+/// A PostgreSQL database with the schema ensured, and the bounded pool of
+/// connections every clone shares (see [`pool`]).
 #[derive(Clone)]
 pub struct PgSink {
-    config: Config,
+    pool: PgPool,
     /// The import whose committed count each write records in
     /// `import_ledger`, in the rows' own statement or transaction (see
     /// [`super::Sink::with_ledger`]).
@@ -48,9 +51,10 @@ fn insert_sql(rows: usize, ledgered: bool) -> String {
 }
 
 impl PgSink {
-    /// Connects once to create the schema (under an advisory lock, so that
-    /// concurrent first imports do not race on CREATE TABLE).
-    pub async fn connect(url: &str) -> Result<PgSink, DbError> {
+    /// Builds the pool and creates the schema on one of its connections
+    /// (under an advisory lock, so that concurrent first imports do not race
+    /// on CREATE TABLE).
+    pub async fn connect(url: &str, options: PoolOptions) -> Result<PgSink, DbError> {
         let mut config: Config = url
             .parse()
             .map_err(|e| DbError::new(format!("invalid PostgreSQL URL: {e}")))?;
@@ -58,10 +62,10 @@ impl PgSink {
             config.connect_timeout(Duration::from_secs(10));
         }
         let sink = PgSink {
-            config,
+            pool: PgPool::new(config, options)?,
             ledger: None,
         };
-        let client = sink.client().await?;
+        let client = sink.pool.get().await?;
         client
             .batch_execute(&format!(
                 "BEGIN; SELECT pg_advisory_xact_lock(7158234); {} {} COMMIT;",
@@ -73,22 +77,10 @@ impl PgSink {
         Ok(sink)
     }
 
-    async fn client(&self) -> Result<Client, DbError> {
-        let (client, connection) =
-            self.config.connect(NoTls).await.map_err(|e| {
-                DbError::new(format!("cannot connect to PostgreSQL: {}", describe(&e)))
-            })?;
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(error = %e, "postgres connection ended");
-            }
-        });
-        Ok(client)
-    }
-
-    /// A writer with its own connection.
-    pub async fn writer(&self) -> Result<PgWriter, DbError> {
-        let client = self.client().await?;
+    /// A writer holding a pooled connection (and a writer slot) until it is
+    /// dropped; `wait` says how long to wait for one.
+    pub async fn writer(&self, wait: Wait) -> Result<PgWriter, DbError> {
+        let client = self.pool.writer(wait).await?;
         let insert_one = client
             .prepare(&insert_sql(1, self.ledger.is_some()))
             .await
@@ -101,21 +93,26 @@ impl PgSink {
         })
     }
 
-    /// `SELECT 1` on a fresh connection.
+    /// How many writers may hold connections at once (all imports together).
+    pub fn writer_slots(&self) -> usize {
+        self.pool.options().writer_slots()
+    }
+
+    /// `SELECT 1` on a pooled connection.
     pub async fn ping(&self) -> Result<(), DbError> {
-        let client = self.client().await?;
+        let client = self.pool.get().await?;
         client.simple_query("SELECT 1").await.map_err(fatal)?;
         Ok(())
     }
 
-    /// A fresh connection for other tables (the `imports` history).
-    pub(super) async fn connection(&self) -> Result<Client, DbError> {
-        self.client().await
+    /// A pooled connection for other tables (the `imports` history).
+    pub(super) async fn connection(&self) -> Result<Pooled, DbError> {
+        self.pool.get().await
     }
 
     /// Rows in `businesses`.
     pub async fn count_rows(&self) -> Result<i64, DbError> {
-        let client = self.client().await?;
+        let client = self.pool.get().await?;
         let row = client
             .query_one("SELECT count(*) FROM businesses", &[])
             .await
@@ -126,7 +123,7 @@ impl PgSink {
 
 /// One writer's connection and its prepared statements (confined to it).
 pub struct PgWriter {
-    client: Client,
+    client: Pooled,
     insert_one: Statement,
     /// Multi-row INSERTs prepared so far, by row count.
     multi: HashMap<usize, Statement>,
@@ -139,7 +136,7 @@ impl PgSink {
     /// `import_ledger` for `import_id`, atomically with the rows.
     pub fn with_ledger(&self, import_id: &str) -> PgSink {
         PgSink {
-            config: self.config.clone(),
+            pool: self.pool.clone(),
             ledger: Some(import_id.into()),
         }
     }
@@ -151,10 +148,24 @@ impl PgWriter {
     /// (COPY), so the ledger always equals what the table holds — even if
     /// this process is killed the next instant.
     pub async fn write(&mut self, rows: &[Record], kind: WriteKind) -> WriteResult {
+        // Until the write has ended cleanly the connection may be inside a
+        // transaction or a COPY: if this future is dropped, or the write
+        // fails, the connection is closed rather than handed to another user.
+        self.client.discard_on_drop(true);
+        let (result, clean) = self.write_atomic(rows, kind).await;
+        self.client.discard_on_drop(result.is_err() || !clean);
+        result
+    }
+
+    /// The write, and whether the connection is left clean (outside any
+    /// transaction) — not so when a ROLLBACK after a refused COPY failed.
+    async fn write_atomic(&mut self, rows: &[Record], kind: WriteKind) -> (WriteResult, bool) {
         if self.ledger.is_none() || kind != WriteKind::Copy || rows.len() < 2 {
-            return self.write_rows(rows, kind).await;
+            return (self.write_rows(rows, kind).await, true);
         }
-        self.client.batch_execute("BEGIN").await.map_err(fatal)?;
+        if let Err(e) = self.client.batch_execute("BEGIN").await {
+            return (Err(fatal(e)), false);
+        }
         let result = match self.write_rows(rows, kind).await {
             Ok(Ok(())) => {
                 let n = rows.len() as i64;
@@ -173,10 +184,9 @@ impl PgWriter {
             }
             other => other,
         };
-        if !matches!(result, Ok(Ok(()))) {
-            let _ = self.client.batch_execute("ROLLBACK").await;
-        }
-        result
+        let clean =
+            matches!(result, Ok(Ok(()))) || self.client.batch_execute("ROLLBACK").await.is_ok();
+        (result, clean)
     }
 
     async fn write_rows(&mut self, rows: &[Record], kind: WriteKind) -> WriteResult {
@@ -289,7 +299,7 @@ fn fatal(e: tokio_postgres::Error) -> DbError {
 
 /// The server's own words when it sent any, else the driver's error with
 /// its causes ("error connecting to server: Connection refused").
-fn describe(e: &tokio_postgres::Error) -> String {
+pub(super) fn describe(e: &tokio_postgres::Error) -> String {
     if let Some(db) = e.as_db_error() {
         return format!("{} ({})", db.message(), db.code().code());
     }
