@@ -7,14 +7,14 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::multipart::{Multipart, MultipartRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::errors::ApiError;
+use super::errors::{ApiError, JsonQuery};
 use super::jobs::{Job, JobStatus};
 use super::runner::{self, Request};
 use super::{upload, AppState};
@@ -65,7 +65,7 @@ impl UploadQuery {
 /// `POST /upload`: import now, answer with the report (the tutorial's call).
 pub async fn upload_sync(
     State(state): State<AppState>,
-    Query(query): Query<UploadQuery>,
+    JsonQuery(query): JsonQuery<UploadQuery>,
     headers: HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, ApiError> {
@@ -77,7 +77,7 @@ pub async fn upload_sync(
 /// `POST /imports`: accept and answer 202 at once; the import runs behind.
 pub async fn upload_async(
     State(state): State<AppState>,
-    Query(query): Query<UploadQuery>,
+    JsonQuery(query): JsonQuery<UploadQuery>,
     headers: HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, ApiError> {
@@ -178,7 +178,7 @@ pub struct ListQuery {
 /// for imports running on this server.
 pub async fn list(
     State(state): State<AppState>,
-    Query(q): Query<ListQuery>,
+    JsonQuery(q): JsonQuery<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let limit = q.limit.unwrap_or(20).clamp(1, 100);
     let offset = q.offset.unwrap_or(0).max(0);
@@ -194,8 +194,11 @@ pub async fn list(
             None => row_json(row),
         })
         .collect();
-    let next = (offset + limit < total)
-        .then(|| format!("/imports?limit={limit}&offset={}", offset + limit));
+    // Checked: `offset` may be as large as i64::MAX.
+    let next = offset
+        .checked_add(limit)
+        .filter(|&end| end < total)
+        .map(|end| format!("/imports?limit={limit}&offset={end}"));
     Ok(Json(json!({
         "imports": imports,
         "limit": limit,
@@ -325,7 +328,7 @@ pub fn row_json(row: &ImportRow) -> Value {
         "started_at": row.started_at,
         "finished_at": row.finished_at,
         "progress": {
-            "rows_read": row.rows_read,
+            "rows_read": row.rows_read.max(row.inserted.saturating_add(row.rejected)),
             "inserted": row.inserted,
             "rejected": row.rejected,
         },
@@ -359,14 +362,17 @@ fn stats_of(row: &ImportRow) -> Value {
         _ => std::time::Duration::ZERO,
     };
     let secs = duration.as_secs_f64();
+    // A row written by a killed process may lag its ledgered counts: the
+    // rows read are at least those inserted or rejected.
+    let total = row.rows_read.max(row.inserted.saturating_add(row.rejected));
     json!({
-        "total_records": row.rows_read,
+        "total_records": total,
         "success_count": row.inserted,
-        "error_count": row.rows_read - row.inserted,
+        "error_count": total - row.inserted,
         "duration": crate::pipeline::go_duration(duration),
         "duration_ms": duration.as_millis() as u64,
         "records_per_second": if secs > 0.0 {
-            (row.rows_read as f64 / secs * 100.0).round() / 100.0
+            (total as f64 / secs * 100.0).round() / 100.0
         } else {
             0.0
         },

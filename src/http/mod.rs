@@ -230,6 +230,9 @@ pub fn app(state: AppState) -> Router {
         .route("/imports/{id}/events", get(events::events))
         .route("/imports/{id}/rejects.csv", get(imports::rejects))
         .fallback(|| async { errors::ApiError::new(StatusCode::NOT_FOUND, "Not found") })
+        .method_not_allowed_fallback(|| async {
+            errors::ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed")
+        })
         .with_state(state)
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(PropagateRequestIdLayer::x_request_id())
@@ -241,6 +244,23 @@ pub fn app(state: AppState) -> Router {
                 .on_failure(()),
         )
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(axum::middleware::map_request(drop_unclean_request_id))
+}
+
+/// Removes a client's `X-Request-Id` that is not safe to log or echo, so
+/// that `SetRequestIdLayer` generates one in its place.
+async fn drop_unclean_request_id<B>(mut req: Request<B>) -> Request<B> {
+    let ids = req.headers().get_all("x-request-id");
+    let mut it = ids.iter();
+    let keep = match (it.next(), it.next()) {
+        (Some(id), None) => errors::is_clean_request_id(id.as_bytes()),
+        (None, _) => true,
+        _ => false, // several: none is trusted
+    };
+    if !keep {
+        req.headers_mut().remove("x-request-id");
+    }
+    req
 }
 
 fn request_span<B>(req: &Request<B>) -> tracing::Span {

@@ -18,8 +18,8 @@ pub mod upkeep;
 
 use std::path::PathBuf;
 
-pub use postgres::pool;
 pub use pool::{PoolOptions, Wait};
+pub use postgres::pool;
 pub use postgres::{PgSink, PgWriter};
 pub use sqlite::{SqliteSink, SqliteWriter, MAX_MULTI_ROW as SQLITE_MAX_MULTI_ROW};
 

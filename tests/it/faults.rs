@@ -263,6 +263,21 @@ async fn restarted_server_reports_and_serves(
         Some(stored),
         "{ctx}: {v}"
     );
+    let stats = &v["stats"];
+    let (total, ok, bad) = (
+        stats["total_records"].as_u64().unwrap(),
+        stats["success_count"].as_u64().unwrap(),
+        stats["error_count"].as_i64().unwrap(),
+    );
+    assert!(
+        bad >= 0 && total == ok + bad as u64,
+        "{ctx}: the rebuilt status adds up: {v}"
+    );
+    assert_eq!(ok, stored, "{ctx}: {v}");
+    assert!(
+        v["progress"]["rows_read"].as_u64().unwrap() >= stored,
+        "{ctx}: {v}"
+    );
     let error = v["error"].as_str().unwrap_or_default();
     assert!(
         error.contains("interrupted")

@@ -14,10 +14,10 @@ pub mod copy_binary;
 pub mod encode;
 pub mod pool;
 
-use pool::{PgPool, PoolOptions, Pooled, Wait};
 use super::schema::{self, COLUMNS};
 use super::{DbError, WriteKind, WriteResult};
 use crate::model::Record;
+use pool::{PgPool, PoolOptions, Pooled, Wait};
 
 /// Most rows in one multi-row INSERT: PostgreSQL allows 65,535 parameters.
 pub const MAX_MULTI_ROW: usize = 65_535 / 9;

@@ -7,6 +7,7 @@ mod clients;
 mod contract;
 mod faults;
 mod files;
+mod hygiene;
 mod load;
 mod options;
 pub mod process;
