@@ -53,6 +53,11 @@ pub struct ServeArgs {
     /// removed, and the import's history says when.
     #[arg(long, env = "SHEETPIPE_KEEP_REJECTS_DAYS", default_value_t = 30)]
     pub keep_rejects_days: u64,
+    /// Seconds without a heartbeat after which another instance on the same
+    /// PostgreSQL database takes this one for dead and fails its unfinished
+    /// imports (their committed rows counted exactly).
+    #[arg(long, env = "SHEETPIPE_LEASE_SECONDS", default_value_t = crate::sink::instances::DEFAULT_LEASE.as_secs())]
+    pub lease_seconds: u64,
     /// Imports running at once (default: cores).
     #[arg(long, env = "SHEETPIPE_MAX_RUNNING")]
     pub max_running: Option<usize>,
@@ -87,6 +92,8 @@ impl ServeArgs {
             data_dir: self.data_dir.clone(),
             max_upload_bytes: self.max_upload_bytes,
             max_spool_bytes: self.max_spool_bytes,
+            // At least three heartbeats (one a second) per lease.
+            lease: Duration::from_secs(self.lease_seconds.max(3)),
             keep_rejects: (self.keep_rejects_days > 0)
                 .then(|| Duration::from_secs(self.keep_rejects_days.saturating_mul(86_400))),
             upload_idle_timeout: Duration::from_secs(self.upload_idle_timeout.max(1)),
@@ -132,21 +139,18 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         Ok(u) => u,
         Err(e) => return fail(2, e.to_string()),
     };
+    // SQLite serves one instance: a second one on the same file says so.
+    let _sqlite_lock = match &url {
+        DatabaseUrl::Sqlite(path) => match http::files::lock_sqlite(path) {
+            Ok(lock) => Some(lock),
+            Err(e) => return fail(5, e),
+        },
+        DatabaseUrl::Postgres(_) => None,
+    };
     let sink = match Sink::connect_with(&url, args.pool.options()).await {
         Ok(s) => s,
         Err(e) => return fail(5, format!("{e} ({})", url.redacted())),
     };
-    match sink
-        .interrupt_unfinished_imports(&crate::sink::imports::now())
-        .await
-    {
-        Ok(0) => {}
-        Ok(n) => tracing::warn!(
-            count = n,
-            "imports left unfinished by a previous run marked failed"
-        ),
-        Err(e) => return fail(5, format!("cannot check the imports table: {e}")),
-    }
     let config = args.config();
     let state = match AppState::new(sink, config) {
         Ok(s) => s,
@@ -155,6 +159,9 @@ pub async fn run(args: ServeArgs) -> ExitCode {
             return fail(1, format!("cannot prepare the data directory {dir}: {e}"));
         }
     };
+    if let Err(e) = http::cluster::join(&state).await {
+        return fail(5, format!("cannot check the imports table: {e}"));
+    }
     let listener = match tokio::net::TcpListener::bind(&args.bind).await {
         Ok(l) => l,
         Err(e) => return fail(2, format!("cannot listen on {}: {e}", args.bind)),

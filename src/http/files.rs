@@ -108,6 +108,34 @@ pub fn sweep_uploads(data_dir: &Path) -> io::Result<usize> {
     Ok(removed)
 }
 
+/// SQLite serves one instance: takes the lock file `DB.serve.lock` (held
+/// until the process exits), or says who holds it.
+pub fn lock_sqlite(db: &Path) -> Result<File, String> {
+    let mut name = db.as_os_str().to_owned();
+    name.push(".serve.lock");
+    let path = PathBuf::from(name);
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| format!("cannot open the lock file {}: {e}", path.display()))?;
+    if file.try_lock().is_err() {
+        let holder = std::fs::read_to_string(&path).unwrap_or_default();
+        return Err(format!(
+            "another sheetpipe serve (pid {}) is using the SQLite database {}: SQLite \
+             serves one instance; run several on PostgreSQL (lock file {})",
+            holder.trim(),
+            db.display(),
+            path.display()
+        ));
+    }
+    let _ = file.set_len(0);
+    let _ = std::io::Write::write_all(&mut &file, std::process::id().to_string().as_bytes());
+    Ok(file)
+}
+
 /// Reject reports in `dir` last written more than `keep` ago, by import id.
 pub fn expired_reports(dir: &Path, keep: Duration) -> io::Result<Vec<(String, PathBuf)>> {
     let now = SystemTime::now();
@@ -149,6 +177,21 @@ mod tests {
         assert!(!data.path().join("uploads-dead.lock").exists());
         assert!(!data.path().join("uploads-old").exists());
         assert!(live.path().join("upload-a.xlsx").exists(), "still in use");
+    }
+
+    #[test]
+    fn a_second_lock_on_one_sqlite_database_is_refused_naming_the_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("s.db");
+        let held = lock_sqlite(&db).unwrap();
+        let err = lock_sqlite(&db).unwrap_err();
+        assert!(
+            err.contains(&format!("pid {}", std::process::id())),
+            "{err}"
+        );
+        assert!(err.contains("SQLite serves one instance"), "{err}");
+        drop(held);
+        assert!(lock_sqlite(&db).is_ok(), "released with its holder");
     }
 
     #[cfg(unix)]

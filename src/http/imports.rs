@@ -143,6 +143,17 @@ pub async fn cancel(
 ) -> Result<Response, ApiError> {
     let id = valid_id(&id)?;
     let Some(job) = state.registry.get(&id) else {
+        // Another instance may run it: leave the request for its heartbeat.
+        if state
+            .sink
+            .request_cancel(&id)
+            .await
+            .map_err(ApiError::database)?
+        {
+            tracing::info!(import_id = %id, "cancel requested of the server running it");
+            let body = json!({ "id": id, "status": "cancelling", "status_url": status_url(&id) });
+            return Ok((StatusCode::ACCEPTED, Json(body)).into_response());
+        }
         return match state.sink.get_import(&id).await {
             Ok(Some(row)) => Err(ApiError::new(
                 StatusCode::CONFLICT,
@@ -334,6 +345,7 @@ pub fn row_json(row: &ImportRow) -> Value {
         },
         "error": row.error,
         "rejects_removed_at": row.rejects_removed_at,
+        "instance_id": row.instance_id,
         "status_url": status_url(id),
         "events_url": format!("/imports/{id}/events"),
         "rejects_url": format!("/imports/{id}/rejects.csv"),

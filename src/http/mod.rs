@@ -19,6 +19,7 @@
 //!   the `imports` table; panics become failed imports.
 //! * [`imports`], [`events`]: the endpoints; [`errors`]: every error answer.
 
+pub mod cluster;
 pub mod errors;
 pub mod events;
 pub mod files;
@@ -67,6 +68,8 @@ pub struct ServeConfig {
     pub conn: listen::ConnLimits,
     /// How long reject reports are kept after their import (None: forever).
     pub keep_rejects: Option<Duration>,
+    /// An instance silent this long is taken for dead (PostgreSQL).
+    pub lease: Duration,
     /// Imports running at once.
     pub max_running: usize,
     /// Imports waiting for a running slot (uploads in progress included).
@@ -111,6 +114,7 @@ impl Default for ServeConfig {
             upload_idle_timeout: upload::DEFAULT_IDLE_TIMEOUT,
             conn: listen::ConnLimits::default(),
             keep_rejects: Some(files::DEFAULT_KEEP_REJECTS),
+            lease: crate::sink::instances::DEFAULT_LEASE,
             max_running: crate::pipeline::cores(),
             max_queued: 64,
             shutdown_grace: Duration::from_secs(30),
@@ -137,6 +141,8 @@ pub struct Shared {
     pub registry: jobs::Registry,
     /// The disk budget of upload files.
     pub spool: upload::Spool,
+    /// This instance's id in `sheetpipe_instances` (a UUID).
+    pub instance_id: String,
     /// Private (0700) directory for uploads, removed when the server ends.
     uploads: files::UploadsDir,
     /// Where each import's rejects report is kept (`{id}.csv`).
@@ -169,6 +175,7 @@ impl AppState {
             config,
             registry,
             spool,
+            instance_id: uuid::Uuid::new_v4().to_string(),
             uploads,
             rejects_dir,
         })))
@@ -318,6 +325,10 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    cluster::join(&state)
+        .await
+        .map_err(|e| std::io::Error::other(format!("cannot register with the database: {e}")))?;
+    let heartbeat = tokio::spawn(cluster::run(state.clone()));
     let stop_accepting = CancellationToken::new();
     let kill = CancellationToken::new();
     let conns = tokio_util::task::TaskTracker::new();
@@ -339,6 +350,8 @@ pub async fn serve(
     upkeep.abort();
     stop_accepting.cancel();
     state.registry.shutdown(state.config.shutdown_grace).await;
+    heartbeat.abort();
+    cluster::leave(&state).await;
     // Every import has ended, so every waiting request has its answer and
     // every event stream its last event; give them a moment to be sent.
     let _ = server.await;

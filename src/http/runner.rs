@@ -67,6 +67,7 @@ pub async fn start(
         finished_at: None,
         error: None,
         rejects_removed_at: None,
+        instance_id: Some(state.instance_id.clone()),
     };
     if let Err(e) = state.sink.insert_import(&row).await {
         state.registry.remove(&job.id);

@@ -11,6 +11,7 @@
 //! or failed for another reason (connection lost, table missing: fatal).
 
 pub mod imports;
+pub mod instances;
 pub mod postgres;
 mod schema;
 pub mod sqlite;

@@ -166,7 +166,7 @@ async fn a_server_killed_mid_import_restarts_with_the_import_failed_and_counted_
     for db in TestDb::both().await {
         let data = tempdir();
         let big = crate::api::csv_bytes(50_000);
-        let server = ServeProcess::start(&db, data.path(), &[]);
+        let server = ServeProcess::start(&db, data.path(), LEASE);
         let id = server.start_import(big).await;
         server
             .wait(&id, |v| v["progress"]["inserted"].as_u64() > Some(0))
@@ -242,6 +242,9 @@ async fn a_parser_abort_fails_one_upload_and_the_service_stays_up() {
     assert_eq!(body["stats"]["success_count"], 50);
 }
 
+/// A short lease, so that a killed server is taken for dead quickly.
+const LEASE: &[&str] = &["--lease-seconds", "5"];
+
 /// After the kill: a new server on the same database reports the import
 /// failed (interrupted) with its exact count, and imports normally.
 async fn restarted_server_reports_and_serves(
@@ -251,12 +254,13 @@ async fn restarted_server_reports_and_serves(
     stored: u64,
     ctx: &str,
 ) {
-    let server = ServeProcess::start(db, data, &[]);
+    let server = ServeProcess::start(db, data, LEASE);
     assert!(
         crate::api::uploads_left(data).is_empty(),
         "{ctx}: the dead server's upload is swept at start"
     );
-    let v = server.status(id).await;
+    // On PostgreSQL once the dead server's lease has expired.
+    let v = server.wait(id, |v| v["status"] != "running").await;
     assert_eq!(v["status"], "failed", "{ctx}: {v}");
     assert_eq!(
         v["progress"]["inserted"].as_u64(),

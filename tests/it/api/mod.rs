@@ -8,6 +8,7 @@ mod contract;
 mod faults;
 mod files;
 mod hygiene;
+mod instances;
 mod load;
 mod options;
 pub mod process;

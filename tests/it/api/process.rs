@@ -29,7 +29,10 @@ impl ServeProcess {
             .arg(data)
             .args(args)
             .env("DATABASE_URL", &db.url)
-            .env("RUST_LOG", "error")
+            .env(
+                "RUST_LOG",
+                std::env::var("SERVE_LOG").unwrap_or_else(|_| "error".into()),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
