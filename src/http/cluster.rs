@@ -3,7 +3,7 @@
 //! lease every [`HEARTBEAT`] (picking up cancels asked of other instances),
 //! sweeps the unfinished imports of instances whose lease expired every
 //! lease period, and deregisters after a clean shutdown. On SQLite (one
-//! instance) only the start-up sweep does anything.
+//! instance) only the start-up sweep runs: it marks every unfinished import.
 
 use std::time::Duration;
 
@@ -56,7 +56,9 @@ pub async fn run(state: AppState) {
             Err(e) => tracing::warn!(error = %e, "cannot renew this server's lease"),
         }
         beats += 1;
-        if beats.is_multiple_of(per_sweep) {
+        // SQLite's sweep marks every unfinished import (there is no other
+        // owner): only at start, never beside this instance's own imports.
+        if state.sink.backend() == "postgres" && beats.is_multiple_of(per_sweep) {
             if let Err(e) = sweep(&state).await {
                 tracing::warn!(error = %e, "cannot sweep imports of servers that are gone");
             }

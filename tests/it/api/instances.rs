@@ -29,19 +29,6 @@ async fn wait_inserting(server: &ServeProcess, id: &str) {
         .await;
 }
 
-/// Polls until import `id` has ended (at most ~4 minutes: a sequential
-/// import on a loaded machine).
-async fn wait_final_long(server: &ServeProcess, id: &str) -> Value {
-    for _ in 0..2400 {
-        let v = server.status(id).await;
-        if is_final(&v) {
-            return v;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("import {id} never ended");
-}
-
 fn is_final(v: &Value) -> bool {
     !matches!(v["status"].as_str(), Some("queued" | "running"))
 }
@@ -61,7 +48,7 @@ async fn restarting_one_instance_leaves_the_other_instances_import_alone() {
         assert_eq!(b.terminate().await, 0);
     }
     let b = start(&db, &db_dir); // one more start, right away after a stop
-    let done = wait_final_long(&a, &id).await;
+    let done = a.wait(&id, is_final).await;
     assert_eq!(done["status"], "completed", "{done}");
     assert_eq!(done["stats"]["success_count"], rows);
     assert_eq!(db.count().await, rows);
@@ -80,7 +67,7 @@ async fn a_killed_instances_import_is_failed_by_another_with_its_exact_count() {
     a.child.kill().unwrap();
     a.child.wait().unwrap();
     let stored = db.count().await;
-    let v = wait_final_long(&b, &id).await;
+    let v = b.wait(&id, is_final).await;
     assert_eq!(v["status"], "failed", "{v}");
     assert_eq!(v["progress"]["inserted"].as_u64(), Some(stored), "{v}");
     assert_eq!(v["stats"]["success_count"].as_u64(), Some(stored), "{v}");
