@@ -177,6 +177,7 @@ async fn a_server_killed_mid_import_restarts_with_the_import_failed_and_counted_
         let status = server.child.wait().unwrap();
         assert_eq!(status.code(), None, "killed by a signal");
         drop(server);
+        db.settle().await;
 
         let stored = db.count().await;
         // What was committed is recorded atomically with the rows: on

@@ -66,6 +66,7 @@ async fn a_killed_instances_import_is_failed_by_another_with_its_exact_count() {
     wait_inserting(&a, &id).await;
     a.child.kill().unwrap();
     a.child.wait().unwrap();
+    db.settle().await;
     let stored = db.count().await;
     let v = b.wait(&id, is_final).await;
     assert_eq!(v["status"], "failed", "{v}");
