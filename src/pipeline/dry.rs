@@ -11,8 +11,9 @@ use std::time::Instant;
 
 use tokio::sync::mpsc;
 
-use super::{assemble, collect, read_stage, Control, Event, ImportJob, ImportReport, Plan};
+use super::{assemble, collect, collect_options, read_stage, Control, Event};
 use super::{ImportError, ReadSummary};
+use super::{ImportJob, ImportReport, Plan};
 use crate::model::Record;
 use crate::record::HeaderMap;
 
@@ -30,7 +31,8 @@ pub async fn dry_run(job: ImportJob, plan: &Plan, ctl: &Control) -> ImportReport
     let (event_tx, event_rx) = mpsc::channel::<Event>(1024);
     let mut job = job;
     job.source.bytes_read = progress.bytes_read.clone();
-    let (rejects_file, max_reported) = (job.rejects_file.clone(), job.max_reported);
+    let table = job.table.clone();
+    let collect_opts = collect_options(&job, &header, &stop);
     let reader = {
         let (event_tx, header, progress) = (event_tx.clone(), header.clone(), progress.clone());
         let batch_size = plan.batch_size;
@@ -43,10 +45,15 @@ pub async fn dry_run(job: ImportJob, plan: &Plan, ctl: &Control) -> ImportReport
     let counter = tokio::spawn(async move {
         while let Ok(unit) = unit_rx.recv().await {
             progress.inserted.fetch_add(unit.len() as u64, Relaxed);
-            let _ = event_tx.send(Event::Inserted(unit.len())).await;
+            let written = Event::Written {
+                unit: unit.first().map_or(0, |r| r.row),
+                inserted: unit.len(),
+                unwritten: None,
+            };
+            let _ = event_tx.send(written).await;
         }
     });
-    let collected = collect(event_rx, max_reported, rejects_file, header.clone());
+    let collected = collect(event_rx, collect_opts);
     let stages = async {
         let read = reader.await.unwrap_or_else(|e| {
             let e = ImportError::Internal(format!("reader panicked: {e}"));
@@ -56,5 +63,8 @@ pub async fn dry_run(job: ImportJob, plan: &Plan, ctl: &Control) -> ImportReport
         read
     };
     let (collected, read) = tokio::join!(collected, stages);
-    assemble(plan, ctl, started, &header, read, collected, true)
+    ImportReport {
+        table,
+        ..assemble(plan, ctl, started, &header, read, collected, true)
+    }
 }

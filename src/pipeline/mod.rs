@@ -18,6 +18,8 @@
 //!   boundary), so what was committed is always a whole number of units.
 
 mod batcher;
+mod budget;
+mod collect;
 mod dry;
 mod isolate;
 mod plan;
@@ -35,15 +37,17 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 pub use batcher::Batcher;
+pub use budget::{ErrorBudget, MIN_JUDGED};
 pub use dry::dry_run;
 pub use isolate::{write_unit, UnitOutcome};
 pub use plan::{cores, Method, Plan, COPY_CHUNK, MAX_BATCH};
 pub use progress::{Progress, ProgressSnapshot};
-pub use report::{go_duration, ImportError, ImportReport, Stats, Status};
+pub use report::{go_duration, ImportError, ImportReport, Stats, Status, EXIT_TOO_MANY_REJECTED};
 
-use crate::model::{Record, Rejection};
+use collect::{collect, CollectOptions, Collected, Event};
+
+use crate::model::Record;
 use crate::record::{HeaderFinder, HeaderMap, HeaderOptions, Rules};
-use crate::rejects::RejectCsv;
 use crate::sink::{Sink, WriteKind};
 use crate::source::{self, SourceOptions};
 
@@ -65,6 +69,11 @@ pub struct ImportJob {
     /// Read and validate everything, write nothing: the sink is never
     /// touched and `inserted` counts the rows that passed validation.
     pub dry_run: bool,
+    /// The table the rows go to (reported; today always the tutorial's
+    /// `businesses`).
+    pub table: String,
+    /// When to stop because too many rows are rejected.
+    pub budget: ErrorBudget,
 }
 
 impl ImportJob {
@@ -78,6 +87,8 @@ impl ImportJob {
             rejects_file: None,
             header: HeaderOptions::default(),
             dry_run: false,
+            table: crate::sink::DEFAULT_TABLE.to_string(),
+            budget: ErrorBudget::default(),
         }
     }
 }
@@ -89,14 +100,6 @@ pub struct Control {
     pub cancel: CancellationToken,
     /// Live counters.
     pub progress: Arc<Progress>,
-}
-
-/// What flows from the reader and writers to the collector.
-enum Event {
-    /// Rows committed by a writer.
-    Inserted(usize),
-    /// A row rejected by validation or by the database.
-    Rejected(Rejection),
 }
 
 /// Runs one import to its end and reports exactly what happened.
@@ -122,8 +125,8 @@ pub async fn run(job: ImportJob, plan: &Plan, sink: &Sink, ctl: &Control) -> Imp
 
     let mut job = job;
     job.source.bytes_read = progress.bytes_read.clone();
-    let rejects_file = job.rejects_file.clone();
-    let max_reported = job.max_reported;
+    let table = job.table.clone();
+    let collect_opts = collect_options(&job, &header, &stop);
     let reader = {
         let (event_tx, stop, header, progress) = (
             event_tx.clone(),
@@ -158,7 +161,7 @@ pub async fn run(job: ImportJob, plan: &Plan, sink: &Sink, ctl: &Control) -> Imp
     }
     drop((unit_rx, event_tx));
 
-    let collect = collect(event_rx, max_reported, rejects_file, header.clone());
+    let collect = collect(event_rx, collect_opts);
     let stages = async {
         let read = reader.await.unwrap_or_else(|e| {
             (
@@ -179,12 +182,27 @@ pub async fn run(job: ImportJob, plan: &Plan, sink: &Sink, ctl: &Control) -> Imp
     };
     let (collected, ((summary, read_error), write_error)) = tokio::join!(collect, stages);
     let read = (summary, write_error.or(read_error));
-    assemble(plan, ctl, started, &header, read, collected, false)
+    ImportReport {
+        database: Some(sink.location()),
+        table,
+        ..assemble(plan, ctl, started, &header, read, collected, false)
+    }
 }
 
-/// What the collector returns: inserted, rejected, first rejections, and
-/// an error writing the reject report.
-type Collected = (u64, u64, Vec<Rejection>, Option<ImportError>);
+/// The collector's orders for `job`.
+fn collect_options(
+    job: &ImportJob,
+    header: &Arc<OnceLock<HeaderMap>>,
+    stop: &CancellationToken,
+) -> CollectOptions {
+    CollectOptions {
+        max_reported: job.max_reported,
+        rejects_file: job.rejects_file.clone(),
+        header: header.clone(),
+        budget: job.budget,
+        stop: stop.clone(),
+    }
+}
 
 /// The report of a finished run (real or dry): the first error wins, then
 /// the caller's cancellation, else completed.
@@ -194,14 +212,22 @@ fn assemble(
     started: Instant,
     header: &OnceLock<HeaderMap>,
     (summary, stage_error): (ReadSummary, Option<ImportError>),
-    (inserted, rejected, rejected_rows, report_error): Collected,
+    collected: Collected,
     dry_run: bool,
 ) -> ImportReport {
-    let error = stage_error.or(report_error);
+    // Over budget, the collector stopped the stages: that is the cause.
+    let error = match collected.error {
+        Some(e @ ImportError::TooManyRejected(_)) => Some(e),
+        report_error => stage_error.or(report_error),
+    };
     let status = match (&error, ctl.cancel.is_cancelled()) {
         (Some(_), _) => Status::Failed,
         (None, true) => Status::Cancelled,
         (None, false) => Status::Completed,
+    };
+    let resume_from_row = match status {
+        Status::Completed => None,
+        _ => summary.resume_from(collected.unwritten),
     };
     ImportReport {
         method: plan.method,
@@ -209,14 +235,17 @@ fn assemble(
         error,
         sheet: summary.sheet,
         rows_read: summary.rows_read,
-        inserted,
-        rejected,
+        inserted: collected.inserted,
+        rejected: collected.rejected,
         duration: started.elapsed(),
-        rejected_rows,
+        rejected_rows: collected.first,
         ignored_columns: header.get().map(|h| h.ignored.clone()).unwrap_or_default(),
         header: header.get().cloned(),
         warnings: summary.warnings,
         dry_run,
+        database: None,
+        table: String::new(),
+        resume_from_row,
     }
 }
 
@@ -226,6 +255,30 @@ struct ReadSummary {
     rows_read: u64,
     /// What the reader did that the user should know (e.g. an encoding guess).
     warnings: Vec<String>,
+    /// The last row the reader was given (blank or not), if any.
+    last_row: Option<u32>,
+    /// The reader reached the end of the sheet.
+    at_end: bool,
+    /// The first row of a unit never handed to the writers (stopped while
+    /// it was being filled).
+    unqueued: Option<u32>,
+}
+
+impl ReadSummary {
+    /// The first row not committed (neither inserted nor rejected): the
+    /// smallest of the first row of any unit not wholly written, the first
+    /// row of a unit never queued, and the row after the last one read when
+    /// the reader stopped before the end. `None`: nothing is left.
+    fn resume_from(&self, unwritten: Option<u32>) -> Option<u32> {
+        let unread = match (self.at_end, self.last_row) {
+            (false, Some(last)) => Some(last + 1),
+            _ => None,
+        };
+        [unwritten, self.unqueued, unread]
+            .into_iter()
+            .flatten()
+            .min()
+    }
 }
 
 /// The reader stage: open, find the header, validate each row, send full
@@ -249,11 +302,14 @@ fn read_stage(
     let mut finder = HeaderFinder::new(&summary.sheet, &job.header);
     let mut batcher = Batcher::new(batch_size);
     let mut error: Option<ImportError> = None;
+    let mut broke = false;
     let result = reader.read(&mut |row| {
         use std::ops::ControlFlow::{Break, Continue};
         if stop.is_cancelled() {
+            broke = true;
             return Break(());
         }
+        summary.last_row = Some(row.number);
         if row.is_blank() {
             return Continue(());
         }
@@ -267,6 +323,7 @@ fn read_stage(
                 Ok(None) => return Continue(()),
                 Err(e) => {
                     error = Some(e.into());
+                    broke = true;
                     return Break(());
                 }
             }
@@ -275,7 +332,7 @@ fn read_stage(
         progress.rows_read.fetch_add(1, Relaxed);
         let sent = match map.record(&row, &job.rules) {
             Ok(record) => match batcher.push(record) {
-                Some(unit) => units.send_blocking(unit).is_ok(),
+                Some(unit) => queue(&units, &events, unit),
                 None => true,
             },
             Err(rejection) => {
@@ -286,10 +343,12 @@ fn read_stage(
         if sent {
             Continue(())
         } else {
+            broke = true;
             Break(())
         }
     });
     summary.warnings = reader.warnings();
+    summary.at_end = result.is_ok() && !broke;
     if let Err(e) = result {
         error.get_or_insert(e.into());
     }
@@ -297,14 +356,29 @@ fn read_stage(
         error = Some(finder.finish().into());
     }
     // Rows read before a source error are still written: they were valid.
-    if !stop.is_cancelled() {
-        if let Some(unit) = batcher.finish() {
+    if let Some(unit) = batcher.finish() {
+        if stop.is_cancelled() {
+            summary.unqueued = unit.first().map(|r| r.row);
+        } else {
             // If every writer is gone, the rows stay unprocessed and the
             // writers' error explains why.
-            let _ = units.send_blocking(unit);
+            queue(&units, &events, unit);
         }
     }
     (summary, error)
+}
+
+/// Hands `unit` to the writers, telling the collector first (so that it
+/// knows the unit before any writer can report it written).
+fn queue(
+    units: &async_channel::Sender<Vec<Record>>,
+    events: &mpsc::Sender<Event>,
+    unit: Vec<Record>,
+) -> bool {
+    let Some(first) = unit.first().map(|r| r.row) else {
+        return true;
+    };
+    events.blocking_send(Event::Queued(first)).is_ok() && units.send_blocking(unit).is_ok()
 }
 
 /// A writer: owns one connection, writes units until the channel closes or
@@ -342,7 +416,12 @@ async fn write_stage(
         progress
             .rejected
             .fetch_add(outcome.rejected.len() as u64, Relaxed);
-        let _ = events.send(Event::Inserted(outcome.inserted)).await;
+        let written = Event::Written {
+            unit: unit.first().map_or(0, |r| r.row),
+            inserted: outcome.inserted,
+            unwritten: outcome.unwritten.map(|i| unit[i].row),
+        };
+        let _ = events.send(written).await;
         if let Some(map) = header.get() {
             for (i, reason) in outcome.rejected {
                 let _ = events
@@ -354,63 +433,4 @@ async fn write_stage(
             return Err(e.into());
         }
     }
-}
-
-/// The collector: sole owner of the counts. Keeps the first rejected rows
-/// (lowest row numbers) and streams every rejection to the report file.
-async fn collect(
-    mut events: mpsc::Receiver<Event>,
-    max_reported: usize,
-    rejects_file: Option<PathBuf>,
-    header: Arc<OnceLock<HeaderMap>>,
-) -> (u64, u64, Vec<Rejection>, Option<ImportError>) {
-    let (mut inserted, mut rejected) = (0u64, 0u64);
-    let mut first: Vec<Rejection> = Vec::new();
-    let mut file: Option<RejectCsv> = None;
-    let mut file_error: Option<String> = None;
-    let open = |header: &OnceLock<HeaderMap>| {
-        let path = rejects_file.as_ref()?;
-        let headers = header.get().map(|h| h.headers.clone()).unwrap_or_default();
-        Some(RejectCsv::create(path, &headers))
-    };
-    while let Some(event) = events.recv().await {
-        match event {
-            Event::Inserted(n) => inserted += n as u64,
-            Event::Rejected(r) => {
-                rejected += 1;
-                if file.is_none() && file_error.is_none() {
-                    match open(&header) {
-                        Some(Ok(f)) => file = Some(f),
-                        Some(Err(e)) => file_error = Some(e.to_string()),
-                        None => {}
-                    }
-                }
-                if let Some(f) = &mut file {
-                    if let Err(e) = f.write(&r) {
-                        file_error.get_or_insert(e.to_string());
-                    }
-                }
-                first.push(r);
-                if first.len() >= max_reported.saturating_mul(2).max(64) {
-                    first.sort_by_key(|r| r.row);
-                    first.truncate(max_reported);
-                }
-            }
-        }
-    }
-    first.sort_by_key(|r| r.row);
-    first.truncate(max_reported);
-    if file.is_none() && file_error.is_none() {
-        if let Some(Err(e)) = open(&header) {
-            file_error = Some(e.to_string());
-        }
-    }
-    if let Some(f) = file {
-        if let Err(e) = f.finish() {
-            file_error.get_or_insert(e.to_string());
-        }
-    }
-    let error =
-        file_error.map(|e| ImportError::Internal(format!("cannot write the reject report: {e}")));
-    (inserted, rejected, first, error)
 }

@@ -42,6 +42,9 @@ pub enum DatabaseUrl {
     Sqlite(PathBuf),
 }
 
+/// The table every import writes to (the tutorial's).
+pub const DEFAULT_TABLE: &str = "businesses";
+
 /// The embedded default when no URL is given.
 pub const DEFAULT_SQLITE_FILE: &str = "sheetpipe.db";
 
@@ -160,6 +163,15 @@ impl Sink {
         match self {
             Sink::Postgres(s) => s.ping().await,
             Sink::Sqlite(s) => s.ping().await,
+        }
+    }
+
+    /// Where the rows go, without any password: `postgres://user@host:port/db`
+    /// or `sqlite://PATH`, for reports and messages.
+    pub fn location(&self) -> String {
+        match self {
+            Sink::Postgres(s) => s.location(),
+            Sink::Sqlite(s) => s.location(),
         }
     }
 

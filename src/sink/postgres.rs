@@ -133,6 +133,27 @@ pub struct PgWriter {
 }
 
 impl PgSink {
+    /// Where the rows go, for messages: `postgres://user@host:port/db`
+    /// (no password).
+    pub fn location(&self) -> String {
+        use tokio_postgres::config::Host;
+        let host = match self.config.get_hosts().first() {
+            Some(Host::Tcp(h)) => h.clone(),
+            #[cfg(unix)]
+            Some(Host::Unix(p)) => p.display().to_string(),
+            None => "localhost".to_string(),
+        };
+        let port = self.config.get_ports().first().copied().unwrap_or(5432);
+        let user = self.config.get_user().unwrap_or_default();
+        let db = self.config.get_dbname().unwrap_or(user);
+        let at = if user.is_empty() {
+            String::new()
+        } else {
+            format!("{user}@")
+        };
+        format!("postgres://{at}{host}:{port}/{db}")
+    }
+
     /// This sink with every write's count also recorded in
     /// `import_ledger` for `import_id`, atomically with the rows.
     pub fn with_ledger(&self, import_id: &str) -> PgSink {

@@ -151,6 +151,20 @@ async fn cancel_stops_a_running_import_with_exact_counts() {
         inserted,
         "counts exact for what was committed"
     );
+    // Rows read but never written are their own count, not errors.
+    let stats = &v["stats"];
+    assert_eq!(stats["error_count"], v["progress"]["rejected"], "{v}");
+    let (total, errors, left) = (
+        n_of(stats, "total_records"),
+        n_of(stats, "error_count"),
+        n_of(stats, "unprocessed"),
+    );
+    assert_eq!(inserted + errors + left, total, "{v}");
+    let resume = v["resume_from_row"].as_u64().expect("a row to resume from");
+    assert!(
+        resume >= inserted + 2,
+        "rows before it are all committed: {v}"
+    );
     let table = app.imports_table("status, inserted, finished_at").await;
     assert_eq!(table[0][0].as_deref(), Some("cancelled"));
     assert_eq!(n(&table[0][1]), inserted);
@@ -200,4 +214,8 @@ async fn history_survives_a_restart() {
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].0, "done");
     assert_eq!(events[0].1["status"], "completed");
+}
+
+fn n_of(v: &Value, key: &str) -> u64 {
+    v[key].as_u64().unwrap_or_else(|| panic!("{key} in {v}"))
 }
