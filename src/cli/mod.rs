@@ -4,6 +4,7 @@
 mod bench;
 mod generate;
 mod import;
+mod import_text;
 mod serve;
 
 /// The report as one JSON object (`import --json`, and the HTTP answers).

@@ -15,6 +15,7 @@ mod core_values;
 mod corpus;
 mod corpus_bounds;
 mod faults;
+mod first_hour;
 mod formats;
 mod fuzz_smoke;
 mod helpers;
