@@ -6,6 +6,7 @@
 //! turns each data row into a [`Record`] or a [`Rejection`] that names the
 //! cell (`Sheet1!D214 (Email)`), its original value and the reason.
 
+pub mod convert;
 mod header;
 mod web;
 

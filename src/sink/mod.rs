@@ -9,11 +9,10 @@
 //! of the data (a constraint or a bad value: the caller isolates the bad row),
 //! or failed for another reason (connection lost, table missing: fatal).
 
-pub mod copy_binary;
 pub mod imports;
-mod postgres;
+pub mod postgres;
 mod schema;
-mod sqlite;
+pub mod sqlite;
 
 use std::path::PathBuf;
 

@@ -17,22 +17,13 @@ mod csv;
 mod detect;
 pub mod isolate;
 mod limits;
-mod ods_cells;
-mod ods_scan;
-mod ods_tags;
+mod ods;
 mod range;
-mod wire;
 mod xlsb;
-mod xlsb_merges;
 mod xlsx;
 #[doc(hidden)]
-pub use xlsx_compare::read_both_ways as xlsx_read_both_ways;
-mod xlsx_book;
-mod xlsx_compare;
-mod xlsx_merges;
-mod xlsx_sst;
+pub use xlsx::read_both_ways as xlsx_read_both_ways;
 mod xml;
-mod xmlscan;
 pub mod zipguard;
 
 use std::ops::ControlFlow;

@@ -16,7 +16,7 @@ use std::path::Path;
 use calamine::{Data, Dimensions, Ods, Range, Reader, Xls};
 
 use super::cells::{convert_owned, password_protected, pick_sheet, CountingFile, RowAssembler};
-use super::ods_cells::Extras;
+use super::ods::cells::Extras;
 use super::{Format, Limits, RowReader, SourceError, SourceOptions};
 use crate::model::RawRow;
 
@@ -65,7 +65,8 @@ impl RangeReader {
             if let Ok(formulas) = wb.worksheet_formula(&sheet) {
                 mark_ods_errors(&mut range, &formulas);
             }
-            let found = super::ods_scan::scan(path, &sheet, &mut range, opts.limits.max_cell_bytes);
+            let found =
+                super::ods::scan::scan(path, &sheet, &mut range, opts.limits.max_cell_bytes);
             (sheet, range, found.merges, found.extras)
         };
         Ok(RangeReader {

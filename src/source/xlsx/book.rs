@@ -13,8 +13,8 @@ use std::path::Path;
 
 use calamine::{Sheet, SheetType, SheetVisible};
 
-use super::xml::{self, Event, Xml, XmlError};
-use super::{LimitExceeded, Limits, SourceError};
+use crate::source::xml::{self, Event, Xml, XmlError};
+use crate::source::{LimitExceeded, Limits, SourceError};
 
 /// Largest workbook.xml, styles or relationships part we read.
 const MAX_META_BYTES: u64 = 64 << 20;
@@ -92,7 +92,7 @@ pub(crate) fn entry_index<R: Read + Seek>(zip: &zip::ZipArchive<R>, name: &str) 
 /// Opens the zip container at `path` (for `format`'s messages).
 pub(crate) fn open_zip(
     path: &Path,
-    format: super::Format,
+    format: crate::source::Format,
 ) -> Result<zip::ZipArchive<BufReader<File>>, SourceError> {
     let file = File::open(path).map_err(|source| SourceError::Io {
         path: path.display().to_string(),
@@ -202,7 +202,7 @@ fn rels_of(source: &str) -> String {
 impl Book {
     /// Reads the workbook's structure (not the shared strings).
     pub(crate) fn open(path: &Path) -> Result<Book, SourceError> {
-        let mut zip = open_zip(path, super::Format::Xlsx)?;
+        let mut zip = open_zip(path, crate::source::Format::Xlsx)?;
         let root = small_part(&mut zip, "_rels/.rels")?
             .map(|b| relationships("_rels/.rels", &b))
             .transpose()?

@@ -28,7 +28,7 @@ use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::Path;
 
-use super::xmlscan::{self, Scanner, Visit};
+use super::xml::scan::{self as xmlscan, Scanner, Visit};
 use super::{Format, LimitExceeded, Limits, SourceError};
 
 /// Which checks a part gets beyond the size limits.
@@ -76,7 +76,7 @@ pub fn check_except(
     limits: &Limits,
     deferred: &[String],
 ) -> Result<u64, SourceError> {
-    let mut zip = super::xlsx_book::open_zip(path, format)?;
+    let mut zip = super::xlsx::book::open_zip(path, format)?;
     check_archive(&mut zip, format, limits, deferred)
 }
 
@@ -463,5 +463,4 @@ impl Visit for Judge<'_> {
 }
 
 #[cfg(test)]
-#[path = "zipguard_tests.rs"]
 mod tests;

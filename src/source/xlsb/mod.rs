@@ -7,6 +7,8 @@
 //! Merged ranges come from a walk of the sheet's records before the cells
 //! stream (`xlsb_merges`).
 
+pub(super) mod merges;
+
 use std::io::BufReader;
 use std::ops::ControlFlow;
 use std::path::Path;
@@ -61,7 +63,7 @@ impl RowReader for XlsbReader {
     fn read(&mut self, emit: &mut dyn FnMut(RawRow) -> ControlFlow<()>) -> Result<(), SourceError> {
         let limits = self.limits.clone();
         // Merged ranges first: their records come after the cells.
-        let merges = super::xlsb_merges::merged_ranges(&self.path, &self.sheet)?;
+        let merges = self::merges::merged_ranges(&self.path, &self.sheet)?;
         let mut cells = self
             .workbook
             .worksheet_cells_reader(&self.sheet)

@@ -33,10 +33,10 @@ use std::path::Path;
 
 use calamine::{Data, Dimensions, Range};
 
-use super::ods_cells::{formula_text, Block, Extras};
-use super::ods_tags::{attributes, for_each_event, tag_name, Event};
-use super::xlsx_merges::{attr, unescape, MAX_PART_BYTES};
+use super::cells::{formula_text, Block, Extras};
+use super::tags::{attributes, for_each_event, tag_name, Event};
 use crate::model::Cell;
+use crate::source::xlsx::merges::{attr, unescape, MAX_PART_BYTES};
 
 /// Most `table:table-column` entries remembered for default cell styles
 /// (a sheet has at most 16,384 columns; repeats make one entry).

@@ -6,9 +6,9 @@
 
 use std::io::Read;
 
-use super::xlsx_book::{corrupt, xml_error};
-use super::xml::{self, Event, Xml, XmlError};
-use super::{Limits, SourceError};
+use super::book::{corrupt, xml_error};
+use crate::source::xml::{self, Event, Xml, XmlError};
+use crate::source::{Limits, SourceError};
 
 /// The shared-strings table: one text arena and each string's end.
 #[derive(Debug, Default)]

@@ -2,6 +2,12 @@
 //! the `Business` rows we store, and the `Rejection` that explains a row we
 //! did not store.
 
+mod schema;
+mod value;
+
+pub use schema::{Column, Rule, SqlType, TableSchema, Target, BUSINESSES};
+pub use value::Value;
+
 use serde::Serialize;
 
 /// The nine business fields in the order the tutorial's sheet and table use.

@@ -16,15 +16,23 @@
 //! that do not calculate) is seen as such and its row rejected, instead of
 //! reading as an empty cell.
 
+pub(super) mod book;
+mod compare;
+pub(super) mod merges;
+mod sst;
+
+#[doc(hidden)]
+pub use compare::read_both_ways;
+
 use std::io::Read;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 use calamine::{ExcelDateTime, ExcelDateTimeType};
 
+use self::book::{corrupt, entry_index, io_error, xml_error, Book, Capped, NumberKind};
+use self::sst::{read_rich, SharedStrings};
 use super::cells::{pick_sheet, CountingFile, RowAssembler};
-use super::xlsx_book::{corrupt, entry_index, io_error, xml_error, Book, Capped, NumberKind};
-use super::xlsx_sst::{read_rich, SharedStrings};
 use super::xml::{self, Event, Xml, XmlError};
 use super::{Format, Limits, RowReader, SourceError, SourceOptions};
 use crate::model::{Cell, RawRow};
@@ -143,17 +151,17 @@ impl RowReader for XlsxReader {
             self.inflated,
             false,
             |src| {
-                let merges = super::xlsx_merges::find_merges(&mut *src);
+                let merges = self::merges::find_merges(&mut *src);
                 let mut rest = [0u8; 8192];
                 while src.read(&mut rest).map_err(|e| io_error(&part, e))? > 0 {}
                 Ok(merges)
             },
         )?;
         let merges = merges.unwrap_or_default();
-        if merges.len() > super::xlsb_merges::MAX_RANGES {
+        if merges.len() > super::xlsb::merges::MAX_RANGES {
             return Err(corrupt(format!(
                 "{part}: more than {} merged ranges span several rows",
-                super::xlsb_merges::MAX_RANGES
+                super::xlsb::merges::MAX_RANGES
             )));
         }
         let mut zip = zip::ZipArchive::new(CountingFile::open(&self.path, &self.opts)?)

@@ -24,8 +24,8 @@ use std::path::Path;
 
 use calamine::Dimensions;
 
-use super::xlsx_merges::{rel_target, MAX_PART_BYTES};
-use super::SourceError;
+use crate::source::xlsx::merges::{rel_target, MAX_PART_BYTES};
+use crate::source::SourceError;
 
 /// Most merged ranges spanning several rows kept for one sheet (16 bytes
 /// each); more is refused rather than silently dropped.

@@ -8,11 +8,11 @@ use std::io::BufReader;
 use std::ops::ControlFlow;
 use std::path::Path;
 
-use super::cells::{pick_sheet, RowAssembler};
-use super::xlsx::{read_entry, XlsxReader};
-use super::xlsx_book::open_zip;
-use super::{Format, RowReader, SourceOptions};
+use super::book::open_zip;
+use super::{read_entry, XlsxReader};
 use crate::model::{Cell, RawRow};
+use crate::source::cells::{pick_sheet, RowAssembler};
+use crate::source::{Format, RowReader, SourceOptions};
 
 /// The rows of the default sheet of the .xlsx at `path` as our reader
 /// and as calamine's streaming cell reader (same conversion, same merged
@@ -43,7 +43,7 @@ pub fn read_both_ways(path: &Path) -> (Result<Vec<RawRow>, String>, Result<Vec<R
             Ok((_, part)) => {
                 let mut zip = open_zip(path, Format::Xlsx).map_err(|e| e.to_string())?;
                 read_entry(&mut zip, part, &opts.limits, 0, false, |src| {
-                    Ok(super::xlsx_merges::find_merges(src))
+                    Ok(super::merges::find_merges(src))
                 })
                 .map_err(|e| e.to_string())?
                 .0
@@ -70,7 +70,7 @@ pub fn read_both_ways(path: &Path) -> (Result<Vec<RawRow>, String>, Result<Vec<R
                     | calamine::XlsxFormulaMetadata::Shared { formula, .. } => formula,
                     _ => String::new(),
                 }),
-                (value, _) => super::cells::convert(value),
+                (value, _) => crate::source::cells::convert(value),
             };
             let _more = assembler
                 .push(cell.pos.0, cell.pos.1, value, &mut emit)

@@ -1,6 +1,6 @@
 //! PostgreSQL writers on tokio-postgres: per-row INSERT (prepared once),
 //! multi-row INSERT (prepared per row count, cached), and binary COPY
-//! (encoded by [`super::copy_binary`], streamed one COPY per unit).
+//! (encoded by [`copy_binary`], streamed one COPY per unit).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -10,7 +10,9 @@ use futures::{pin_mut, SinkExt};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Config, NoTls, Statement};
 
-use super::copy_binary;
+pub mod copy_binary;
+pub mod encode;
+
 use super::schema::{self, COLUMNS};
 use super::{DbError, WriteKind, WriteResult};
 use crate::model::Record;

@@ -8,6 +8,8 @@
 //!
 //! Also here: [`Timed`], the wall-time limit every reader gets.
 
+mod wire;
+
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::ops::ControlFlow;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -17,7 +19,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::wire::{self, Frame};
+use self::wire::Frame;
 use super::{Format, Limits, RowReader, SourceError, SourceOptions};
 use crate::model::RawRow;
 
@@ -416,5 +418,4 @@ pub(crate) fn catch_parser_panic<T>(
 }
 
 #[cfg(test)]
-#[path = "isolate_tests.rs"]
 mod tests;

@@ -14,12 +14,12 @@ use calamine::Dimensions;
 use memchr::memmem;
 
 /// Largest workbook / relationships / content part the scans read.
-pub(super) const MAX_PART_BYTES: u64 = 16 << 20;
+pub(crate) const MAX_PART_BYTES: u64 = 16 << 20;
 
 /// The value of attribute `name` (any namespace prefix when `name` starts
 /// with `:`) in one XML start tag. Allocates nothing: the ods scan asks
 /// this several times for every cell.
-pub(super) fn attr<'t>(tag: &'t str, name: &str) -> Option<&'t str> {
+pub(crate) fn attr<'t>(tag: &'t str, name: &str) -> Option<&'t str> {
     let mut from = 0;
     while let Some(found) = tag[from..].find(name) {
         let at = from + found;
@@ -36,7 +36,7 @@ pub(super) fn attr<'t>(tag: &'t str, name: &str) -> Option<&'t str> {
     None
 }
 
-pub(super) fn unescape(text: &str) -> String {
+pub(crate) fn unescape(text: &str) -> String {
     text.replace("&lt;", "<")
         .replace("&gt;", ">")
         .replace("&quot;", "\"")
@@ -45,7 +45,7 @@ pub(super) fn unescape(text: &str) -> String {
 }
 
 /// The target of relationship `rid` in workbook.xml.rels.
-pub(super) fn rel_target(rels: &str, rid: &str) -> Option<String> {
+pub(crate) fn rel_target(rels: &str, rid: &str) -> Option<String> {
     rels.split('<')
         .filter(|t| t.starts_with("Relationship ") || t.contains(":Relationship "))
         .find(|t| attr(t, "Id") == Some(rid))
@@ -75,7 +75,7 @@ pub(super) fn find_merges(mut entry: impl Read) -> Vec<Dimensions> {
                 // Ranges within one row fill nothing (`cells::Merges`);
                 // the rest are capped like xlsb's (the caller refuses more).
                 if let Some(d) = attr(tag, "ref").and_then(parse_range) {
-                    if d.end.0 > d.start.0 && out.len() <= super::xlsb_merges::MAX_RANGES {
+                    if d.end.0 > d.start.0 && out.len() <= crate::source::xlsb::merges::MAX_RANGES {
                         out.push(d);
                     }
                 }

@@ -55,7 +55,8 @@ pub fn trailer(buf: &mut BytesMut) {
     buf.put_i16(-1);
 }
 
-/// Encodes `rows` as one complete binary COPY stream (tests, small units).
+/// Encodes `rows` as one complete binary COPY stream (tests).
+#[cfg(test)]
 pub fn encode(rows: &[Record]) -> BytesMut {
     let mut buf = BytesMut::new();
     header(&mut buf);

@@ -15,8 +15,8 @@ use std::io::{self, Read, Write};
 
 use serde_json::json;
 
-use super::{Format, LimitExceeded, SourceError};
 use crate::model::{Cell, RawRow};
+use crate::source::{Format, LimitExceeded, SourceError};
 
 /// One decoded frame.
 #[derive(Debug)]
@@ -218,7 +218,7 @@ fn decode_error(text: &str) -> SourceError {
         SourceError::Limit(LimitExceeded {
             what: s(&l["what"]),
             limit: l["limit"].as_u64().unwrap_or_default(),
-            flag: super::limits::static_flag(&s(&l["flag"])),
+            flag: crate::source::limits::static_flag(&s(&l["flag"])),
         })
     } else {
         SourceError::Corrupt {

@@ -10,6 +10,8 @@
 //! (quotes included), which is all the workbook readers need. Element and
 //! attribute names are matched by their local name, so `x:c` reads as `c`.
 
+pub(super) mod scan;
+
 use std::io::Read;
 
 /// Longest tag kept whole; a longer one is refused as malformed.
