@@ -18,7 +18,8 @@ pub const LISTED_REJECTS: usize = 10;
 /// Reader warnings listed at most.
 const LISTED_WARNINGS: usize = 3;
 
-/// The progress bar and the task that refreshes it every 100 ms.
+/// The progress bar (percentage and ETA of the reader's position through
+/// the sheet) and the task that refreshes it every 100 ms.
 pub fn progress_bar(
     ctl: &Control,
     dry_run: bool,
@@ -26,7 +27,7 @@ pub fn progress_bar(
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(
         indicatif::ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {msg}",
+            "{spinner} [{elapsed_precise}] {wide_bar} {percent:>3}% ETA {eta} {msg}",
         )
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
@@ -36,8 +37,10 @@ pub fn progress_bar(
     let ticker = tokio::spawn(async move {
         loop {
             let p = progress.snapshot();
-            b.set_length(p.bytes_total);
-            b.set_position(p.bytes_read.min(p.bytes_total));
+            // The reader's own measure (csv: bytes of the file; xlsx: of the
+            // inflated sheet; other formats: sheet rows).
+            b.set_length(p.total);
+            b.set_position(p.done.min(p.total));
             b.set_message(format!(
                 "{} rows read, {} {written}, {} rejected",
                 p.rows_read, p.inserted, p.rejected

@@ -30,7 +30,7 @@ pub async fn dry_run(job: ImportJob, plan: &Plan, ctl: &Control) -> ImportReport
     let (unit_tx, unit_rx) = async_channel::bounded::<Vec<Record>>(2);
     let (event_tx, event_rx) = mpsc::channel::<Event>(1024);
     let mut job = job;
-    job.source.bytes_read = progress.bytes_read.clone();
+    job.source.progress = progress.source.clone();
     let table = job.table.clone();
     let collect_opts = collect_options(&job, &header, &stop);
     let reader = {

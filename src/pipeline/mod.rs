@@ -124,7 +124,7 @@ pub async fn run(job: ImportJob, plan: &Plan, sink: &Sink, ctl: &Control) -> Imp
     let (event_tx, event_rx) = mpsc::channel::<Event>(1024);
 
     let mut job = job;
-    job.source.bytes_read = progress.bytes_read.clone();
+    job.source.progress = progress.source.clone();
     let table = job.table.clone();
     let collect_opts = collect_options(&job, &header, &stop);
     let reader = {
@@ -349,6 +349,9 @@ fn read_stage(
     });
     summary.warnings = reader.warnings();
     summary.at_end = result.is_ok() && !broke;
+    if summary.at_end {
+        job.source.progress.finish();
+    }
     if let Err(e) = result {
         error.get_or_insert(e.into());
     }

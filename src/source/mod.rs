@@ -18,6 +18,7 @@ mod detect;
 pub mod isolate;
 mod limits;
 mod ods;
+pub mod progress;
 mod range;
 mod xlsb;
 mod xlsx;
@@ -28,13 +29,13 @@ pub mod zipguard;
 
 use std::ops::ControlFlow;
 use std::path::Path;
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 pub use self::csv::{sniff_delimiter, Utf16Reader};
 pub use detect::{detect, Format};
 pub use isolate::Isolation;
 pub use limits::{LimitExceeded, Limits};
+pub use progress::{ProgressUnit, ReadPosition, ReadProgress};
 
 use crate::model::RawRow;
 
@@ -84,9 +85,9 @@ pub struct SourceOptions {
     pub sheet: Option<String>,
     /// Hard limits on what the file may make us do.
     pub limits: Limits,
-    /// Updated with how many bytes of the file have been consumed so far,
-    /// for progress reporting (never used for accounting).
-    pub bytes_read: Arc<AtomicU64>,
+    /// How far the reader is through the sheet, for progress reporting
+    /// (never used for accounting; see [`progress`]).
+    pub progress: Arc<ReadProgress>,
     /// Parse in a separate `sheetpipe __read` process (see [`isolate`]);
     /// `None` parses in this process.
     pub isolation: Option<Isolation>,

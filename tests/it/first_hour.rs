@@ -257,3 +257,25 @@ fn run_cli_in(dir: &std::path::Path, url: &str, args: &[&str]) -> String {
         .unwrap();
     stdout(&out)
 }
+
+#[test]
+fn the_summary_fits_a_30_line_terminal_and_a_dry_run_says_valid() {
+    let dir = tempdir();
+    write_xlsx(&dir.path().join("s.xlsx"), &rows_with_bad_emails(60, 40));
+    let out = run_cli(dir.path(), &["import", "s.xlsx", "--dry-run"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.lines().count() <= 30,
+        "{} lines:\n{text}",
+        text.lines().count()
+    );
+    assert!(text.contains("success_count:      20 (valid)"), "{text}");
+    assert!(text.contains("20 rows valid for businesses"), "{text}");
+    assert!(!text.contains("inserted"), "{text}");
+    assert!(text.contains("Rejected rows (first 10 of 40):"), "{text}");
+    assert!(
+        text.contains("use --rejects FILE.csv (or --json)"),
+        "{text}"
+    );
+}

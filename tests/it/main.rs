@@ -22,6 +22,7 @@ mod helpers;
 mod hostile;
 mod isolation;
 mod options;
+mod progress;
 mod strategies;
 mod values;
 mod xlsx_reader;
