@@ -78,64 +78,17 @@ pub struct ImportArgs {
 /// is touched), connects, records the import in the `imports` history,
 /// runs it, records its end, prints the report.
 pub async fn run(args: ImportArgs) -> ExitCode {
-    let file = args.file.display().to_string();
-    // One line on stderr; with --json also the object on stdout. A file
-    // error names the file there, and in the object's `file`.
-    let fail = |code: u8, message: String, about_file: bool| {
-        if args.json {
-            let mut v = json!({ "error": message });
-            if about_file {
-                v["file"] = json!(file);
-            }
-            println!("{v}");
-        }
-        match about_file {
-            true => eprintln!("error: {file}: {message}"),
-            false => eprintln!("error: {message}"),
-        }
-        ExitCode::from(code)
+    let job = match prepare(&args) {
+        Ok(job) => job,
+        Err(failure) => return failure.print(&args),
     };
-    let (header, budget) = match options(&args) {
-        Ok(o) => o,
-        Err(e) => return fail(2, e, false),
-    };
-    let isolation = match args.limits.isolation() {
-        Ok(i) => i,
-        Err(e) => {
-            let why = format!("cannot find this executable to isolate the reader: {e}");
-            return fail(1, why, false);
-        }
-    };
-    let source = SourceOptions {
-        sheet: args.sheet.clone(),
-        limits: args.limits.limits(),
-        isolation,
-        ..SourceOptions::default()
-    };
-    // The file first: a missing or unreadable file never creates a database.
-    if let Err(e) = source::check(&args.file, &source) {
-        let e = pipeline::ImportError::from(e);
-        return fail(e.exit_code(), e.to_string(), true);
-    }
     let target = if args.dry_run {
         None
     } else {
         match connect(&args).await {
             Ok(t) => Some(t),
-            Err((code, e)) => return fail(code, e, false),
+            Err((code, message)) => return Failure::new(code, message).print(&args),
         }
-    };
-    let job = ImportJob {
-        source,
-        rules: Rules {
-            max_cell_chars: args.max_cell_chars,
-            ..Rules::default()
-        },
-        rejects_file: args.rejects.clone(),
-        header,
-        dry_run: args.dry_run,
-        budget,
-        ..ImportJob::new(&args.file)
     };
     let plan = Plan::new(args.method, args.workers, args.batch_size);
     let report = execute(&args, job, &plan, target.as_ref()).await;
@@ -149,6 +102,80 @@ pub async fn run(args: ImportArgs) -> ExitCode {
         (_, Some(e)) => ExitCode::from(e.exit_code()),
         _ => ExitCode::from(EXIT_CANCELLED),
     }
+}
+
+/// Why `import` stopped before it started.
+struct Failure {
+    code: u8,
+    message: String,
+    /// The message is about the file (it is then named before it).
+    about_file: bool,
+}
+
+impl Failure {
+    fn new(code: u8, message: String) -> Failure {
+        Failure {
+            code,
+            message,
+            about_file: false,
+        }
+    }
+
+    /// One line on stderr; with --json also the object on stdout (a file
+    /// error names the file in its `file`).
+    fn print(self, args: &ImportArgs) -> ExitCode {
+        let file = args.file.display().to_string();
+        if args.json {
+            let mut v = json!({ "error": self.message });
+            if self.about_file {
+                v["file"] = json!(file);
+            }
+            println!("{v}");
+        }
+        match self.about_file {
+            true => eprintln!("error: {file}: {}", self.message),
+            false => eprintln!("error: {}", self.message),
+        }
+        ExitCode::from(self.code)
+    }
+}
+
+/// The job the arguments describe, once the file has been checked — before
+/// any database is touched, so a bad file never creates one.
+fn prepare(args: &ImportArgs) -> Result<ImportJob, Failure> {
+    let (header, budget) = options(args).map_err(|e| Failure::new(2, e))?;
+    let isolation = args.limits.isolation().map_err(|e| {
+        Failure::new(
+            1,
+            format!("cannot find this executable to isolate the reader: {e}"),
+        )
+    })?;
+    let source = SourceOptions {
+        sheet: args.sheet.clone(),
+        limits: args.limits.limits(),
+        isolation,
+        ..SourceOptions::default()
+    };
+    if let Err(e) = source::check(&args.file, &source) {
+        let e = pipeline::ImportError::from(e);
+        return Err(Failure {
+            code: e.exit_code(),
+            message: e.to_string(),
+            about_file: true,
+        });
+    }
+    Ok(ImportJob {
+        source,
+        rules: Rules {
+            max_cell_chars: args.max_cell_chars,
+            ..Rules::default()
+        },
+        rejects_file: args.rejects.clone(),
+        header,
+        dry_run: args.dry_run,
+        budget,
+        ..ImportJob::new(&args.file)
+    })
 }
 
 /// The header options and the error budget, or why they are wrong.
