@@ -279,3 +279,80 @@ fn the_summary_fits_a_30_line_terminal_and_a_dry_run_says_valid() {
         "{text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_reports_unprocessed_rows_apart_and_where_to_resume() {
+    let db = TestDb::sqlite();
+    let dir = tempdir();
+    let gen = run_cli(
+        dir.path(),
+        &[
+            "generate",
+            "big.csv",
+            "--rows",
+            "100000",
+            "--bad-rate",
+            "0.01",
+        ],
+    );
+    assert!(gen.status.success());
+    let child = std::process::Command::new(crate::helpers::bin())
+        .args([
+            "import",
+            "big.csv",
+            "--method",
+            "sequential",
+            "--database-url",
+            &db.url,
+        ])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until rows are being written (the ctrl-c handler is set by then).
+    loop {
+        let started = std::path::Path::new(&db.url["sqlite://".len()..]).exists()
+            && db
+                .query("SELECT count(*) FROM sqlite_master WHERE name = 'imports'")
+                .await[0][0]
+                .as_deref()
+                == Some("1");
+        if started && db.count().await > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.starts_with("Import cancelled"), "{text}");
+    let number = |label: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(label))
+            .map_or(0, |v| v.trim().parse().unwrap())
+    };
+    let (total, ok, errors) = (
+        number("total_records:"),
+        number("success_count:"),
+        number("error_count:"),
+    );
+    let left = number("unprocessed:");
+    assert_eq!(ok + errors + left, total, "{text}");
+    assert!(total < 100_000, "stopped early: {text}");
+    assert_eq!(db.count().await, ok);
+    let listed = text
+        .lines()
+        .find(|l| l.starts_with("Rejected rows"))
+        .unwrap_or("");
+    assert!(
+        errors == 0 || listed.ends_with(&format!("of {errors}):")),
+        "error_count is the rejected rows only: {text}"
+    );
+    assert!(text.contains("re-run from row"), "{text}");
+}
