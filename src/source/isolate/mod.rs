@@ -54,7 +54,8 @@ pub fn serve(path: &Path, sheet: Option<String>, limits: Limits) -> u8 {
     0
 }
 
-/// Rows between two progress frames from the isolated reader.
+/// Rows between two progress frames from the isolated reader (one also
+/// follows the first row).
 const PROGRESS_EVERY: u64 = 1024;
 
 fn serve_to(path: &Path, opts: &SourceOptions, out: &mut impl Write) -> std::io::Result<()> {
@@ -69,7 +70,8 @@ fn serve_to(path: &Path, opts: &SourceOptions, out: &mut impl Write) -> std::io:
     let result = reader.read(&mut |row| {
         rows += 1;
         let mut sent = wire::write_row(out, &row);
-        if sent.is_ok() && rows.is_multiple_of(PROGRESS_EVERY) {
+        // The first row's frame carries the total the reader has just set.
+        if sent.is_ok() && (rows == 1 || rows.is_multiple_of(PROGRESS_EVERY)) {
             sent = wire::write_progress(out, opts.progress.position());
         }
         match sent {
