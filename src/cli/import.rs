@@ -11,6 +11,7 @@ use serde_json::json;
 
 use super::import_text::{print_report, progress_bar};
 use super::LimitArgs;
+use crate::model::TableSchema;
 use crate::pipeline::{self, Control, ErrorBudget, ImportJob, ImportReport, Method, Plan, Status};
 use crate::record::{HeaderOptions, Rules};
 use crate::sink::imports::{now, ImportEnd, ImportRow};
@@ -180,7 +181,8 @@ fn prepare(args: &ImportArgs) -> Result<ImportJob, Failure> {
 
 /// The header options and the error budget, or why they are wrong.
 fn options(args: &ImportArgs) -> Result<(HeaderOptions, ErrorBudget), String> {
-    let header = HeaderOptions::new(args.header_row, args.map.as_deref())?;
+    let header = HeaderOptions::new(args.header_row, args.map.as_deref())
+        .and_then(|h| h.check(&TableSchema::businesses()).map(|()| h))?;
     let budget = ErrorBudget::new(args.max_errors, args.max_error_rate)?;
     Ok((header, budget))
 }

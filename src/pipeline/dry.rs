@@ -31,7 +31,7 @@ pub async fn dry_run(job: ImportJob, plan: &Plan, ctl: &Control) -> ImportReport
     let (event_tx, event_rx) = mpsc::channel::<Event>(1024);
     let mut job = job;
     job.source.progress = progress.source.clone();
-    let table = job.table.clone();
+    let table = job.table.name.clone();
     let collect_opts = collect_options(&job, &header, &stop);
     let reader = {
         let (event_tx, header, progress) = (event_tx.clone(), header.clone(), progress.clone());

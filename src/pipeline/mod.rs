@@ -46,7 +46,7 @@ pub use report::{go_duration, ImportError, ImportReport, Stats, Status, EXIT_TOO
 
 use collect::{collect, CollectOptions, Collected, Event};
 
-use crate::model::Record;
+use crate::model::{Record, TableSchema};
 use crate::record::{HeaderFinder, HeaderMap, HeaderOptions, Rules};
 use crate::sink::{Sink, WriteKind};
 use crate::source::{self, SourceOptions};
@@ -69,9 +69,9 @@ pub struct ImportJob {
     /// Read and validate everything, write nothing: the sink is never
     /// touched and `inserted` counts the rows that passed validation.
     pub dry_run: bool,
-    /// The table the rows go to (reported; today always the tutorial's
-    /// `businesses`).
-    pub table: String,
+    /// The target table (default: the `businesses` preset, whose table
+    /// `run` creates when missing).
+    pub table: Arc<TableSchema>,
     /// When to stop because too many rows are rejected.
     pub budget: ErrorBudget,
 }
@@ -87,7 +87,7 @@ impl ImportJob {
             rejects_file: None,
             header: HeaderOptions::default(),
             dry_run: false,
-            table: crate::sink::DEFAULT_TABLE.to_string(),
+            table: Arc::new(TableSchema::businesses()),
             budget: ErrorBudget::default(),
         }
     }
@@ -108,6 +108,25 @@ pub async fn run(job: ImportJob, plan: &Plan, sink: &Sink, ctl: &Control) -> Imp
         return dry_run(job, plan, ctl).await;
     }
     let started = Instant::now();
+    if job.table.is_businesses_preset() {
+        if let Err(e) = sink.ensure_businesses().await {
+            let header = OnceLock::new();
+            let read = (ReadSummary::default(), Some(ImportError::from(e)));
+            return ImportReport {
+                database: Some(sink.location()),
+                table: job.table.name.clone(),
+                ..assemble(
+                    plan,
+                    ctl,
+                    started,
+                    &header,
+                    read,
+                    Collected::default(),
+                    false,
+                )
+            };
+        }
+    }
     let stop = ctl.cancel.child_token();
     let progress = ctl.progress.clone();
     if let Ok(meta) = std::fs::metadata(&job.path) {
@@ -125,7 +144,7 @@ pub async fn run(job: ImportJob, plan: &Plan, sink: &Sink, ctl: &Control) -> Imp
 
     let mut job = job;
     job.source.progress = progress.source.clone();
-    let table = job.table.clone();
+    let table = job.table.name.clone();
     let collect_opts = collect_options(&job, &header, &stop);
     let reader = {
         let (event_tx, stop, header, progress) = (
@@ -299,7 +318,7 @@ fn read_stage(
         Err(e) => return (summary, Some(e.into())),
     };
     summary.sheet = reader.sheet_name().to_string();
-    let mut finder = HeaderFinder::new(&summary.sheet, &job.header);
+    let mut finder = HeaderFinder::for_table(&summary.sheet, &job.header, job.table.clone());
     let mut batcher = Batcher::new(batch_size);
     let mut error: Option<ImportError> = None;
     let mut broke = false;
@@ -409,7 +428,12 @@ async fn write_stage(
                 Err(_) => return Ok(()),
             },
         };
-        let (outcome, fatal) = match write_unit(&mut writer, &unit, kind).await {
+        let Some(map) = header.get() else {
+            return Err(ImportError::Internal(
+                "a unit arrived before the header".into(),
+            ));
+        };
+        let (outcome, fatal) = match write_unit(&mut writer, &unit, kind, &map.target).await {
             Ok(outcome) => (outcome, None),
             Err((outcome, e)) => (outcome, Some(e)),
         };
@@ -425,12 +449,10 @@ async fn write_stage(
             unwritten: outcome.unwritten.map(|i| unit[i].row),
         };
         let _ = events.send(written).await;
-        if let Some(map) = header.get() {
-            for (i, reason) in outcome.rejected {
-                let _ = events
-                    .send(Event::Rejected(map.reject_record(&unit[i], reason)))
-                    .await;
-            }
+        for (i, reason) in outcome.rejected {
+            let _ = events
+                .send(Event::Rejected(map.reject_record(&unit[i], reason)))
+                .await;
         }
         if let Some(e) = fatal {
             return Err(e.into());
