@@ -314,7 +314,7 @@ async fn ctrl_c_reports_unprocessed_rows_apart_and_where_to_resume() {
     loop {
         let started = std::path::Path::new(&db.url["sqlite://".len()..]).exists()
             && db
-                .query("SELECT count(*) FROM sqlite_master WHERE name = 'imports'")
+                .query("SELECT count(*) FROM sqlite_master WHERE name = 'businesses'")
                 .await[0][0]
                 .as_deref()
                 == Some("1");
