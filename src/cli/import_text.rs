@@ -134,7 +134,8 @@ fn stats_lines(report: &ImportReport) -> Vec<String> {
     if s.unprocessed > 0 {
         lines.push(format!("  unprocessed:        {}", s.unprocessed));
     }
-    lines.push(format!("  duration:           {}", s.duration));
+    let took = crate::pipeline::human_duration(report.duration);
+    lines.push(format!("  duration:           {took}"));
     lines.push(format!("  records_per_second: {:.2}", s.records_per_second));
     lines
 }

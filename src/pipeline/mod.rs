@@ -42,7 +42,8 @@ pub use dry::dry_run;
 pub use isolate::{write_unit, UnitOutcome};
 pub use plan::{cores, Method, Plan, COPY_CHUNK, MAX_BATCH};
 pub use progress::{Progress, ProgressSnapshot};
-pub use report::{go_duration, ImportError, ImportReport, Stats, Status, EXIT_TOO_MANY_REJECTED};
+pub use report::EXIT_TOO_MANY_REJECTED;
+pub use report::{go_duration, human_duration, ImportError, ImportReport, Stats, Status};
 
 use collect::{collect, CollectOptions, Collected, Event};
 
