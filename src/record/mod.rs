@@ -8,6 +8,7 @@
 
 pub mod convert;
 mod header;
+pub mod infer;
 mod web;
 
 pub use header::{

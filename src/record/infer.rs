@@ -1,0 +1,164 @@
+//! Inferring a table from the file (`--create`): the column names
+//! ([`column_names`]) and, from every data row the caller passes, each
+//! column's type ([`Inferrer`]).
+//!
+//! Each column keeps a set of candidate types. Every value removes the
+//! candidates it would not survive unchanged (`classify.rs`: `007` keeps
+//! only text, `12.50` only numeric, an Excel date cell date and
+//! timestamp), and [`Inferrer::finish`] picks the narrowest candidate left,
+//! in the fixed order boolean, integer, bigint, numeric, date, timestamp,
+//! timestamptz, time, uuid, text. So the last row counts as much as the
+//! first, and for the chosen type `record::convert` accepts every value the
+//! column held. Classifying is cheap: a scan of the cell's bytes, no
+//! allocation, and nothing at all once a column is down to text.
+
+mod classify;
+mod names;
+
+pub use names::{column_names, MAX_NAME_BYTES};
+
+use crate::model::{Column, RawRow, SqlType};
+use classify::{Claim, ALL, MAX_NUMERIC_DIGITS};
+
+/// Numeric columns get at least this precision, so a later import with
+/// larger amounts still fits (`numeric(18,2)` for amounts seen up to
+/// 12345.67): PostgreSQL stores a numeric by its value, not its declared
+/// precision, so the headroom costs nothing.
+pub const MIN_NUMERIC_PRECISION: u16 = 18;
+
+/// What has been seen in one column so far.
+#[derive(Debug, Clone, Copy)]
+struct Seen {
+    /// The candidate types still possible (bits of `classify`).
+    types: u16,
+    /// Whether any value (not empty, not an error) was seen.
+    any: bool,
+    /// Most digits before the point among numbers.
+    int_digits: u16,
+    /// Most digits after the point among numbers.
+    scale: u16,
+}
+
+impl Default for Seen {
+    fn default() -> Self {
+        Seen {
+            types: ALL,
+            any: false,
+            int_digits: 0,
+            scale: 0,
+        }
+    }
+}
+
+impl Seen {
+    fn add(&mut self, claim: Claim) {
+        match claim {
+            Claim::Nothing => {}
+            Claim::Types(types) => {
+                self.any = true;
+                self.types &= types;
+            }
+            Claim::Number {
+                types,
+                int_digits,
+                scale,
+            } => {
+                self.any = true;
+                self.types &= types;
+                self.int_digits = self.int_digits.max(int_digits);
+                self.scale = self.scale.max(scale);
+            }
+        }
+    }
+
+    /// The narrowest type left.
+    fn sql_type(&self) -> SqlType {
+        if !self.any {
+            return SqlType::Text;
+        }
+        let first = self.types & self.types.wrapping_neg();
+        match first {
+            classify::BOOLEAN => SqlType::Boolean,
+            classify::INTEGER => SqlType::Integer,
+            classify::BIGINT => SqlType::BigInt,
+            classify::NUMERIC => self.numeric(),
+            classify::DATE => SqlType::Date,
+            classify::TIMESTAMP => SqlType::Timestamp,
+            classify::TIMESTAMPTZ => SqlType::TimestampTz,
+            classify::TIME => SqlType::Time,
+            classify::UUID => SqlType::Uuid,
+            _ => SqlType::Text,
+        }
+    }
+
+    /// numeric(p,s): s the most decimals seen, p the most integer digits
+    /// plus s, at least [`MIN_NUMERIC_PRECISION`].
+    fn numeric(&self) -> SqlType {
+        let digits = self.int_digits + self.scale;
+        if digits > MAX_NUMERIC_DIGITS {
+            return SqlType::Text;
+        }
+        SqlType::Numeric {
+            precision: Some(digits.clamp(MIN_NUMERIC_PRECISION, MAX_NUMERIC_DIGITS)),
+            scale: Some(self.scale),
+        }
+    }
+}
+
+/// Infers each column's type from the data rows it is fed.
+#[derive(Debug, Clone, Default)]
+pub struct Inferrer {
+    columns: Vec<Seen>,
+    rows: u64,
+}
+
+impl Inferrer {
+    /// An inferrer that has seen nothing.
+    pub fn new() -> Inferrer {
+        Inferrer::default()
+    }
+
+    /// Takes one data row (cells from column A) into account.
+    pub fn push(&mut self, row: &RawRow) {
+        if self.columns.len() < row.cells.len() {
+            self.columns.resize(row.cells.len(), Seen::default());
+        }
+        for (seen, cell) in self.columns.iter_mut().zip(&row.cells) {
+            // A column already down to text learns nothing more.
+            if !(seen.any && seen.types == 0) {
+                seen.add(classify::classify(cell));
+            }
+        }
+        self.rows += 1;
+    }
+
+    /// How many rows were pushed.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Whether column `index` (0 = A) held any value (not empty, not an
+    /// error): lets the caller drop a trailing column with neither header
+    /// nor data.
+    pub fn has_values(&self, index: usize) -> bool {
+        self.columns.get(index).is_some_and(|s| s.any)
+    }
+
+    /// One column per name, in order (name `i` is column `i`), with the
+    /// narrowest type every value of that column survives; text for a
+    /// column with no values. Every column is nullable and has no default;
+    /// no key is made up.
+    pub fn finish(self, names: &[String]) -> Vec<Column> {
+        names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let seen = self.columns.get(i).copied().unwrap_or_default();
+                Column::new(name.clone(), seen.sql_type())
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests;

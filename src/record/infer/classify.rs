@@ -1,0 +1,285 @@
+//! One cell → the inferable types its value survives unchanged (a
+//! [`Claim`]): a cheap, allocation-free mirror of `record::convert` that is
+//! stricter than it, never looser. `convert` accepts `007` as the integer
+//! 7; inference must not, because the zeros would be lost.
+
+use crate::model::Cell;
+use crate::record::is_space;
+
+/// The candidate types, one bit each, in preference order (narrowest
+/// first). Text is not a bit: every value survives text.
+pub const BOOLEAN: u16 = 1 << 0;
+pub const INTEGER: u16 = 1 << 1;
+pub const BIGINT: u16 = 1 << 2;
+pub const NUMERIC: u16 = 1 << 3;
+pub const DATE: u16 = 1 << 4;
+pub const TIMESTAMP: u16 = 1 << 5;
+pub const TIMESTAMPTZ: u16 = 1 << 6;
+pub const TIME: u16 = 1 << 7;
+pub const UUID: u16 = 1 << 8;
+/// Every candidate: where a column starts before its first value.
+pub const ALL: u16 = (1 << 9) - 1;
+
+/// The largest precision PostgreSQL's numeric declares.
+pub const MAX_NUMERIC_DIGITS: u16 = 1000;
+
+/// What one cell allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// The cell says nothing about the type: empty, white space only, an
+    /// error value or a formula without a cached value (its row is
+    /// rejected whatever the type).
+    Nothing,
+    /// The value survives exactly these types (0: only text).
+    Types(u16),
+    /// A number: these types, and as a decimal this many integer digits
+    /// and decimals (`12.50` → 2, 2).
+    Number {
+        /// The candidate bits (always including [`NUMERIC`]).
+        types: u16,
+        /// Digits before the point (none for `0.5`).
+        int_digits: u16,
+        /// Digits after the point, as written (text) or as Excel shows
+        /// the number (15 significant digits).
+        scale: u16,
+    },
+}
+
+/// Classifies one cell.
+pub fn classify(cell: &Cell) -> Claim {
+    match cell {
+        Cell::Empty | Cell::Error(_) | Cell::FormulaWithoutValue(_) => Claim::Nothing,
+        Cell::Bool(_) => Claim::Types(BOOLEAN),
+        Cell::Int(i) => integer(*i),
+        Cell::Float(f) => float(*f),
+        Cell::Text(s) => text(s.trim_matches(is_space)),
+        Cell::DateTime(s) => match s.is_empty() {
+            true => Claim::Nothing,
+            false => Claim::Types(temporal(s.as_bytes())),
+        },
+    }
+}
+
+fn integer(i: i64) -> Claim {
+    let types = if i32::try_from(i).is_ok() {
+        INTEGER | BIGINT | NUMERIC
+    } else {
+        BIGINT | NUMERIC
+    };
+    let digits = if i == 0 {
+        0
+    } else {
+        i.unsigned_abs().ilog10() + 1
+    };
+    Claim::Number {
+        types,
+        int_digits: digits as u16,
+        scale: 0,
+    }
+}
+
+/// A number cell. Whole numbers below 10^15 are exact integers; anything
+/// else is a decimal as Excel shows it (15 significant digits, so
+/// 0.1+0.2 is 0.3), measured on the text `format_number` writes.
+fn float(f: f64) -> Claim {
+    if !f.is_finite() {
+        return Claim::Types(0);
+    }
+    if f.fract() == 0.0 && f.abs() < 1e15 {
+        return integer(f as i64);
+    }
+    let mut buf = StackText::default();
+    // Same steps as `record::format_number`, without its allocations.
+    use std::fmt::Write;
+    if write!(buf, "{f:.14e}").is_err() {
+        return Claim::Types(0);
+    }
+    let rounded: f64 = buf.as_str().parse().unwrap_or(f);
+    buf.len = 0;
+    if write!(buf, "{rounded}").is_err() {
+        return Claim::Types(0);
+    }
+    match decimal(buf.as_str().trim_start_matches('-').as_bytes()) {
+        Some((int_digits, scale)) => number(NUMERIC, int_digits, scale),
+        None => Claim::Types(0),
+    }
+}
+
+fn number(types: u16, int_digits: usize, scale: usize) -> Claim {
+    if int_digits + scale > MAX_NUMERIC_DIGITS as usize {
+        return Claim::Types(0);
+    }
+    Claim::Number {
+        types,
+        int_digits: int_digits as u16,
+        scale: scale as u16,
+    }
+}
+
+/// A text cell, trimmed as `cell_text` trims it.
+fn text(t: &str) -> Claim {
+    if t.is_empty() {
+        return Claim::Nothing;
+    }
+    if t.eq_ignore_ascii_case("true") || t.eq_ignore_ascii_case("false") {
+        return Claim::Types(BOOLEAN);
+    }
+    let b = t.as_bytes();
+    let digits = b.strip_prefix(b"-").unwrap_or(b);
+    if digits.first().is_some_and(u8::is_ascii_digit) {
+        if let Some((int_digits, scale)) = decimal(digits) {
+            if scale > 0 {
+                return number(NUMERIC, int_digits, scale);
+            }
+            // Beyond i64 a digit string is an identifier, not a quantity.
+            return match t.parse::<i64>() {
+                Ok(i) => integer(i),
+                Err(_) => Claim::Types(0),
+            };
+        }
+    }
+    if is_uuid(b) {
+        return Claim::Types(UUID);
+    }
+    Claim::Types(temporal(b))
+}
+
+/// `123`, `0`, `12.50`, `0.5` (no sign, no exponent, no separators, no
+/// leading zero before another digit, at least one digit either side of a
+/// point) → (integer digits not counting a lone `0`, decimals).
+fn decimal(b: &[u8]) -> Option<(usize, usize)> {
+    let (int, frac) = match b.iter().position(|&c| c == b'.') {
+        Some(dot) => (&b[..dot], Some(&b[dot + 1..])),
+        None => (b, None),
+    };
+    let all_digits = |s: &[u8]| !s.is_empty() && s.iter().all(u8::is_ascii_digit);
+    if !all_digits(int) || (int.len() > 1 && int[0] == b'0') {
+        return None;
+    }
+    let scale = match frac {
+        Some(f) if all_digits(f) => f.len(),
+        Some(_) => return None,
+        None => 0,
+    };
+    let int_digits = if int == b"0" { 0 } else { int.len() };
+    Some((int_digits, scale))
+}
+
+/// `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` in hex digits, either case.
+fn is_uuid(b: &[u8]) -> bool {
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => *c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
+/// ISO 8601: `YYYY-MM-DD` → date (or timestamp at midnight);
+/// `YYYY-MM-DD[T ]HH:MM[:SS[.ffffff]]` → timestamp, and with `Z` or
+/// `±HH:MM` after the seconds → timestamptz; `HH:MM:SS[.ffffff]` → time.
+/// Nothing else (no other layouts, no durations, no more than microseconds).
+fn temporal(b: &[u8]) -> u16 {
+    if b.len() >= 10 && date(&b[..10]) {
+        let rest = &b[10..];
+        if rest.is_empty() {
+            return DATE | TIMESTAMP;
+        }
+        if !matches!(rest[0], b'T' | b' ') {
+            return 0;
+        }
+        return match time_of_day(&rest[1..], true) {
+            Some([]) => TIMESTAMP,
+            Some(zone) if offset(zone) => TIMESTAMPTZ,
+            _ => 0,
+        };
+    }
+    match time_of_day(b, false) {
+        Some([]) => TIME,
+        _ => 0,
+    }
+}
+
+/// `YYYY-MM-DD`, a real day of a year from 1 to 9999.
+fn date(b: &[u8]) -> bool {
+    if b[4] != b'-' || b[7] != b'-' {
+        return false;
+    }
+    match (num(&b[..4]), num(&b[5..7]), num(&b[8..10])) {
+        (Some(y), Some(m), Some(d)) if y >= 1 => {
+            chrono::NaiveDate::from_ymd_opt(y as i32, m, d).is_some()
+        }
+        _ => false,
+    }
+}
+
+/// `HH:MM:SS[.ffffff]` (or `HH:MM` when `minutes_end` allows it, for a
+/// timestamp) at the start of `b` → the rest.
+fn time_of_day(b: &[u8], minutes_end: bool) -> Option<&[u8]> {
+    if b.len() < 5 || b[2] != b':' || num(&b[..2])? > 23 || num(&b[3..5])? > 59 {
+        return None;
+    }
+    if b.len() == 5 && minutes_end {
+        return Some(&b[5..]);
+    }
+    if b.len() < 8 || b[5] != b':' || num(&b[6..8])? > 59 {
+        return None;
+    }
+    let rest = &b[8..];
+    let Some(frac) = rest.strip_prefix(b".") else {
+        return Some(rest);
+    };
+    let n = frac.iter().take_while(|c| c.is_ascii_digit()).count();
+    (1..=6).contains(&n).then_some(&frac[n..])
+}
+
+/// `Z` or `±HH:MM`.
+fn offset(b: &[u8]) -> bool {
+    match b {
+        b"Z" => true,
+        [b'+' | b'-', h1, h2, b':', m1, m2] => {
+            matches!(num(&[*h1, *h2]), Some(h) if h <= 15)
+                && matches!(num(&[*m1, *m2]), Some(m) if m <= 59)
+        }
+        _ => false,
+    }
+}
+
+/// ASCII digits (up to 4) as a number.
+fn num(b: &[u8]) -> Option<u32> {
+    b.iter().try_fold(0u32, |n, c| {
+        c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+    })
+}
+
+/// A fixed buffer for formatting one float without allocating (an f64
+/// prints in at most ~330 bytes; longer writes fail, and the value is then
+/// classified as text).
+struct StackText {
+    bytes: [u8; 400],
+    len: usize,
+}
+
+impl Default for StackText {
+    fn default() -> Self {
+        StackText {
+            bytes: [0; 400],
+            len: 0,
+        }
+    }
+}
+
+impl StackText {
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Write for StackText {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        let dst = self.bytes.get_mut(self.len..end).ok_or(std::fmt::Error)?;
+        dst.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
