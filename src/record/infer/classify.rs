@@ -88,21 +88,37 @@ fn float(f: f64) -> Claim {
     if f.fract() == 0.0 && f.abs() < 1e15 {
         return integer(f as i64);
     }
-    let mut buf = StackText::default();
-    // Same steps as `record::format_number`, without its allocations.
+    // `record::format_number`'s text, without its allocations. When the
+    // shortest text that reads back as `f` has at most 15 significant
+    // digits, rounding to 15 digits gives that same text: skip it.
     use std::fmt::Write;
-    if write!(buf, "{f:.14e}").is_err() {
+    let mut buf = StackText::default();
+    if write!(buf, "{f}").is_err() {
         return Claim::Types(0);
     }
-    let rounded: f64 = buf.as_str().parse().unwrap_or(f);
-    buf.len = 0;
-    if write!(buf, "{rounded}").is_err() {
-        return Claim::Types(0);
+    if significant_digits(buf.as_str()) > 15 {
+        buf.len = 0;
+        if write!(buf, "{f:.14e}").is_err() {
+            return Claim::Types(0);
+        }
+        let rounded: f64 = buf.as_str().parse().unwrap_or(f);
+        buf.len = 0;
+        if write!(buf, "{rounded}").is_err() {
+            return Claim::Types(0);
+        }
     }
     match decimal(buf.as_str().trim_start_matches('-').as_bytes()) {
         Some((int_digits, scale)) => number(NUMERIC, int_digits, scale),
         None => Claim::Types(0),
     }
+}
+
+/// Significant digits of a plain decimal text (`-0.00120` → 2).
+fn significant_digits(s: &str) -> usize {
+    let digits = s.trim_start_matches(['-', '0', '.']).as_bytes();
+    let last = digits.iter().rposition(|c| matches!(c, b'1'..=b'9'));
+    let digits = &digits[..last.map_or(0, |i| i + 1)];
+    digits.iter().filter(|c| c.is_ascii_digit()).count()
 }
 
 fn number(types: u16, int_digits: usize, scale: usize) -> Claim {

@@ -369,3 +369,32 @@ fn every_cell_converts_to_the_type_inferred_for_its_column() {
         infer(&[column]); // asserts every cell survives
     }
 }
+
+#[test]
+fn number_cells_are_measured_on_the_text_excel_shows() {
+    let mut rng = StdRng::seed_from_u64(7);
+    for i in 0..20_000 {
+        let magnitude = 10f64.powi(rng.gen_range(-12..22));
+        let f = match i % 3 {
+            0 => rng.gen_range(-1.0..1.0) * magnitude,
+            1 => (rng.gen_range(-1e6..1e6f64) * 100.0).round() / 100.0,
+            _ => rng.gen_range(0..1000) as f64 * 0.1 + 0.2,
+        };
+        let shown = crate::record::format_number(f);
+        let (int, frac) = shown
+            .trim_start_matches('-')
+            .split_once('.')
+            .unwrap_or((shown.trim_start_matches('-'), ""));
+        let int_digits = if int == "0" { 0 } else { int.len() as u16 };
+        let expected = match f.fract() == 0.0 && f.abs() < 1e15 {
+            true => (int_digits, 0),
+            false => (int_digits, frac.len() as u16),
+        };
+        match classify::classify(&Cell::Float(f)) {
+            classify::Claim::Number {
+                int_digits, scale, ..
+            } => assert_eq!((int_digits, scale), expected, "{f:e} shown as {shown}"),
+            other => panic!("{f:e} classified as {other:?}"),
+        }
+    }
+}
