@@ -161,4 +161,6 @@ impl Inferrer {
 }
 
 #[cfg(test)]
+mod file_tests;
+#[cfg(test)]
 mod tests;

@@ -27,7 +27,7 @@ fn numeric(p: u16, s: u16) -> SqlType {
 /// Infers the types of `columns` (each a column's cells, top to bottom)
 /// and checks the guarantee on every cell: it converts to its column's
 /// type, and a number keeps its value.
-fn infer(columns: &[Vec<Cell>]) -> Vec<SqlType> {
+pub(super) fn infer(columns: &[Vec<Cell>]) -> Vec<SqlType> {
     let height = columns.iter().map(Vec::len).max().unwrap_or(0);
     let mut inferrer = Inferrer::new();
     for r in 0..height {
