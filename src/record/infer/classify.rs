@@ -192,8 +192,10 @@ fn is_uuid(b: &[u8]) -> bool {
 
 /// ISO 8601: `YYYY-MM-DD` → date (or timestamp at midnight);
 /// `YYYY-MM-DD[T ]HH:MM[:SS[.ffffff]]` → timestamp, and with `Z` or
-/// `±HH:MM` after the seconds → timestamptz; `HH:MM:SS[.ffffff]` → time.
-/// Nothing else (no other layouts, no durations, no more than microseconds).
+/// `±HH:MM` after the seconds → timestamptz; `HH:MM[:SS[.ffffff]]` → time;
+/// a duration under a day (`PT10H30M0S`: ODS time cells, Excel `[h]:mm`
+/// cells) → time. Nothing else (no other layouts, no more than
+/// microseconds).
 fn temporal(b: &[u8]) -> u16 {
     if b.len() >= 10 && date(&b[..10]) {
         let rest = &b[10..];
@@ -203,16 +205,42 @@ fn temporal(b: &[u8]) -> u16 {
         if !matches!(rest[0], b'T' | b' ') {
             return 0;
         }
-        return match time_of_day(&rest[1..], true) {
-            Some([]) => TIMESTAMP,
-            Some(zone) if offset(zone) => TIMESTAMPTZ,
+        return match time_of_day(&rest[1..]) {
+            Some(([], _)) => TIMESTAMP,
+            Some((zone, true)) if offset(zone) => TIMESTAMPTZ,
             _ => 0,
         };
     }
-    match time_of_day(b, false) {
-        Some([]) => TIME,
+    match time_of_day(b) {
+        Some(([], _)) => TIME,
+        _ if under_a_day(b) => TIME,
         _ => 0,
     }
+}
+
+/// `PT[nH][nM][n[.f]S]` of less than 24 hours, totalled in milliseconds
+/// exactly as `convert` totals it (so the two agree at the boundary).
+fn under_a_day(b: &[u8]) -> bool {
+    let Some(time) = b.strip_prefix(b"PT") else {
+        return false;
+    };
+    let Ok(mut rest) = std::str::from_utf8(time) else {
+        return false;
+    };
+    let mut ms: f64 = 0.0;
+    for (unit, scale) in [('H', 3_600_000.0), ('M', 60_000.0), ('S', 1000.0)] {
+        if let Some(i) = rest.find(unit) {
+            let n = &rest[..i];
+            let digits = n.bytes().filter(|&c| c != b'.').count();
+            let valid = digits > 0 && n.bytes().all(|c| c.is_ascii_digit() || c == b'.');
+            match n.parse::<f64>() {
+                Ok(v) if valid => ms += v * scale,
+                _ => return false,
+            }
+            rest = &rest[i + 1..];
+        }
+    }
+    rest.is_empty() && !time.is_empty() && (0..86_400_000).contains(&(ms.round() as i64))
 }
 
 /// `YYYY-MM-DD`, a real day of a year from 1 to 9999.
@@ -228,24 +256,24 @@ fn date(b: &[u8]) -> bool {
     }
 }
 
-/// `HH:MM:SS[.ffffff]` (or `HH:MM` when `minutes_end` allows it, for a
-/// timestamp) at the start of `b` → the rest.
-fn time_of_day(b: &[u8], minutes_end: bool) -> Option<&[u8]> {
+/// `HH:MM[:SS[.ffffff]]` at the start of `b` → the rest, and whether
+/// the seconds were written.
+fn time_of_day(b: &[u8]) -> Option<(&[u8], bool)> {
     if b.len() < 5 || b[2] != b':' || num(&b[..2])? > 23 || num(&b[3..5])? > 59 {
         return None;
     }
-    if b.len() == 5 && minutes_end {
-        return Some(&b[5..]);
+    if b.get(5) != Some(&b':') {
+        return Some((&b[5..], false));
     }
-    if b.len() < 8 || b[5] != b':' || num(&b[6..8])? > 59 {
+    if b.len() < 8 || num(&b[6..8])? > 59 {
         return None;
     }
     let rest = &b[8..];
     let Some(frac) = rest.strip_prefix(b".") else {
-        return Some(rest);
+        return Some((rest, true));
     };
     let n = frac.iter().take_while(|c| c.is_ascii_digit()).count();
-    (1..=6).contains(&n).then_some(&frac[n..])
+    (1..=6).contains(&n).then_some((&frac[n..], true))
 }
 
 /// `Z` or `±HH:MM`.

@@ -70,11 +70,16 @@ fn assert_survives(cell: &Cell, ty: &SqlType) {
     }
 }
 
-/// A decimal's text without trailing zeros after its point.
+/// A decimal's text without trailing zeros after its point, and zero
+/// without a sign.
 fn decimal_value(s: &str) -> String {
-    match s.contains('.') {
-        true => s.trim_end_matches('0').trim_end_matches('.').to_string(),
-        false => s.to_string(),
+    let s = match s.contains('.') {
+        true => s.trim_end_matches('0').trim_end_matches('.'),
+        false => s,
+    };
+    match s {
+        "-0" => "0".to_string(),
+        s => s.to_string(),
     }
 }
 
@@ -147,17 +152,19 @@ fn mixed_dates_and_text_are_text() {
 }
 
 #[test]
-fn date_cells_are_date_and_a_time_of_day_anywhere_makes_timestamp() {
+fn date_cells_are_date_a_time_of_day_anywhere_makes_timestamp_and_times_are_time() {
     let dates = vec![dt("2024-01-15"), t("2024-02-29")];
     let stamps = vec![dt("2024-01-15"), dt("2024-01-15T10:30:00")];
     let text_stamps = vec![t("2024-01-15 10:30:00"), t("2024-01-15T10:30")];
-    let times = vec![dt("10:30:00"), t("23:59:59.5")];
+    let times = vec![dt("10:30:00"), t("23:59:59.5"), t("09:00")];
+    let durations = vec![dt("PT10H30M0S"), t("PT8H0M0.250S")];
     assert_eq!(
-        infer(&[dates, stamps, text_stamps, times]),
+        infer(&[dates, stamps, text_stamps, times, durations]),
         [
             SqlType::Date,
             SqlType::Timestamp,
             SqlType::Timestamp,
+            SqlType::Time,
             SqlType::Time
         ]
     );
@@ -311,12 +318,20 @@ fn random_cell(rng: &mut StdRng) -> Cell {
         "42",
         "-17",
         "0",
+        "-0",
+        "0.0",
         "007",
         "12.50",
+        "1.000",
         "0.5",
         "1e5",
         "+3",
         "3000000000",
+        "2147483648",
+        "-2147483649",
+        "9223372036854775807",
+        "9223372036854775808",
+        "-9223372036854775808",
         "9007199254740993",
         "92233720368547758070",
         "true",
@@ -324,12 +339,36 @@ fn random_cell(rng: &mut StdRng) -> Cell {
         "yes",
         "1,234",
         "2024-01-15",
+        "0000-01-01",
+        "9999-12-31",
+        "2024-02-29",
+        "2023-02-29",
         "2024-01-15 10:30:00",
         "2024-01-15T10:30",
         "2024-13-01",
+        "2024-01-15T24:00:00",
+        "2024-01-15T10:30:00.123456",
+        "2024-01-15T10:30:00.1234567",
+        "2024-01-15T10:30:00,5",
         "10:30:00",
+        "10:30",
+        "24:00",
+        "23:59:60",
         "2024-01-15T10:30:00Z",
+        "2024-01-15T10:30Z",
+        "2024-01-15T10:30:00+02:00",
+        "2024-01-15T10:30:00+0200",
+        "2024-01-15T10:30:00-23:59",
+        "PT10H30M0S",
+        "PT23H59M59.999S",
+        "PT23H59M59.9999S",
+        "PT24H0M0S",
+        "-PT1H0M0S",
+        "P1DT0H0M0S",
+        "PT",
+        "PTH",
         "67e55044-10b1-426f-9247-bb680e5fe0c8",
+        "{67e55044-10b1-426f-9247-bb680e5fe0c8}",
         "+1 555 123 4567",
         "555-1234",
         "n/a",
@@ -339,9 +378,36 @@ fn random_cell(rng: &mut StdRng) -> Cell {
         "1.",
         ".5",
         "-",
+        "--5",
+        "1.2.3",
     ];
-    const DATES: &[&str] = &["2024-01-15", "2024-01-15T10:30:00", "10:30:00", "PT1H0M0S"];
-    match rng.gen_range(0..8) {
+    const DATES: &[&str] = &[
+        "2024-01-15",
+        "2024-01-15T10:30:00",
+        "2024-01-15T10:30:00.250",
+        "10:30:00",
+        "1899-12-30T10:30:00",
+        "PT1H0M0S",
+        "PT255H10M10S",
+        "-PT0H1M0S",
+    ];
+    const FLOATS: &[f64] = &[
+        -0.0,
+        1e15,
+        -1e15,
+        1e20,
+        5e-324,
+        1e300,
+        0.1,
+        2147483647.0,
+        2147483648.0,
+        9007199254740993.0,
+        1234567890123456.0,
+        0.30000000000000004,
+    ];
+    match rng.gen_range(0..10) {
+        8 => Cell::Float(FLOATS[rng.gen_range(0..FLOATS.len())]),
+        9 => Cell::Int([i64::MIN, i64::MAX, 0, -1][rng.gen_range(0..4)]),
         0 => Cell::Int(rng.gen_range(-5_000_000_000i64..5_000_000_000)),
         1 => Cell::Float(rng.gen_range(-1e6..1e6)),
         2 => Cell::Float(rng.gen_range(-3000..3000) as f64),
