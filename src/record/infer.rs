@@ -9,8 +9,13 @@
 //! in the fixed order boolean, integer, bigint, numeric, date, timestamp,
 //! timestamptz, time, uuid, text. So the last row counts as much as the
 //! first, and for the chosen type `record::convert` accepts every value the
-//! column held. Classifying is cheap: a scan of the cell's bytes, no
-//! allocation, and nothing at all once a column is down to text.
+//! column held: the classifier claims a type for a value only where
+//! `convert` reads it for that type exactly (it is stricter: `convert`
+//! reads `007` as 7). It is a mirror rather than calls to `convert`
+//! because it runs over every cell of a million-row file: a scan of the
+//! cell's bytes, no allocation, and nothing at all once a column is down
+//! to text. Debug builds check each claim of the first rows against
+//! `convert` itself, and the tests check every cell they infer.
 
 mod classify;
 mod names;
@@ -73,35 +78,15 @@ impl Seen {
 
     /// The narrowest type left.
     fn sql_type(&self) -> SqlType {
-        if !self.any {
-            return SqlType::Text;
-        }
         let first = self.types & self.types.wrapping_neg();
-        match first {
-            classify::BOOLEAN => SqlType::Boolean,
-            classify::INTEGER => SqlType::Integer,
-            classify::BIGINT => SqlType::BigInt,
-            classify::NUMERIC => self.numeric(),
-            classify::DATE => SqlType::Date,
-            classify::TIMESTAMP => SqlType::Timestamp,
-            classify::TIMESTAMPTZ => SqlType::TimestampTz,
-            classify::TIME => SqlType::Time,
-            classify::UUID => SqlType::Uuid,
-            _ => SqlType::Text,
-        }
-    }
-
-    /// numeric(p,s): s the most decimals seen, p the most integer digits
-    /// plus s, at least [`MIN_NUMERIC_PRECISION`].
-    fn numeric(&self) -> SqlType {
         let digits = self.int_digits + self.scale;
-        if digits > MAX_NUMERIC_DIGITS {
+        if !self.any || (first == classify::NUMERIC && digits > MAX_NUMERIC_DIGITS) {
             return SqlType::Text;
         }
-        SqlType::Numeric {
-            precision: Some(digits.clamp(MIN_NUMERIC_PRECISION, MAX_NUMERIC_DIGITS)),
-            scale: Some(self.scale),
-        }
+        // numeric(p,s): s the most decimals seen, p the most integer
+        // digits plus s, at least MIN_NUMERIC_PRECISION.
+        let precision = digits.clamp(MIN_NUMERIC_PRECISION, MAX_NUMERIC_DIGITS);
+        classify::type_of(first, precision, self.scale)
     }
 }
 
@@ -126,7 +111,12 @@ impl Inferrer {
         for (seen, cell) in self.columns.iter_mut().zip(&row.cells) {
             // A column already down to text learns nothing more.
             if !(seen.any && seen.types == 0) {
-                seen.add(classify::classify(cell));
+                let claim = classify::classify(cell);
+                #[cfg(debug_assertions)]
+                if self.rows < classify::CHECKED_ROWS {
+                    classify::check(cell, claim);
+                }
+                seen.add(claim);
             }
         }
         self.rows += 1;

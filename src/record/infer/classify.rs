@@ -3,7 +3,7 @@
 //! stricter than it, never looser. `convert` accepts `007` as the integer
 //! 7; inference must not, because the zeros would be lost.
 
-use crate::model::Cell;
+use crate::model::{Cell, SqlType};
 use crate::record::is_space;
 
 /// The candidate types, one bit each, in preference order (narrowest
@@ -43,6 +43,54 @@ pub enum Claim {
         /// the number (15 significant digits).
         scale: u16,
     },
+}
+
+/// The type a candidate bit stands for (text for none); numeric with the
+/// given precision and scale.
+pub fn type_of(bit: u16, precision: u16, scale: u16) -> SqlType {
+    match bit {
+        BOOLEAN => SqlType::Boolean,
+        INTEGER => SqlType::Integer,
+        BIGINT => SqlType::BigInt,
+        NUMERIC => SqlType::Numeric {
+            precision: Some(precision),
+            scale: Some(scale),
+        },
+        DATE => SqlType::Date,
+        TIMESTAMP => SqlType::Timestamp,
+        TIMESTAMPTZ => SqlType::TimestampTz,
+        TIME => SqlType::Time,
+        UUID => SqlType::Uuid,
+        _ => SqlType::Text,
+    }
+}
+
+/// In debug builds, the cells of the first this many rows are also
+/// checked against `convert` itself, claim by claim, so every test that
+/// infers (the corpus included) checks the classifier.
+#[cfg(debug_assertions)]
+pub const CHECKED_ROWS: u64 = 2_000;
+
+/// Panics unless `convert` accepts `cell` for every type `claim` names
+/// (numbers: for the smallest numeric(p,s) the claim's digits give).
+#[cfg(debug_assertions)]
+pub fn check(cell: &Cell, claim: Claim) {
+    use crate::record::convert::{convert, ConvertOptions};
+    let (types, precision, scale) = match claim {
+        Claim::Nothing => return,
+        Claim::Types(types) => (types, 1, 0),
+        Claim::Number {
+            types,
+            int_digits,
+            scale,
+        } => (types, (int_digits + scale).max(1), scale),
+    };
+    for bit in (0..16).map(|i| 1u16 << i).filter(|b| types & b != 0) {
+        let ty = type_of(bit, precision, scale);
+        if let Err(why) = convert(cell, &ty, &ConvertOptions::default()) {
+            panic!("inference claimed {ty} for {cell:?}, which convert refuses: {why}");
+        }
+    }
 }
 
 /// Classifies one cell.
