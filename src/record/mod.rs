@@ -9,6 +9,7 @@
 pub mod convert;
 mod header;
 pub mod infer;
+pub mod rules;
 mod web;
 
 pub use header::{

@@ -22,5 +22,6 @@ mod hostile;
 mod isolation;
 mod options;
 mod strategies;
+mod typed_cells;
 mod values;
 mod xlsx_reader;

@@ -17,7 +17,7 @@ enum When {
     /// A date and time, with the UTC offset when one was written.
     DateTime(NaiveDateTime, Option<FixedOffset>),
     Time(NaiveTime),
-    /// An ISO 8601 duration (`PT12H30M0S`), in milliseconds.
+    /// An ISO 8601 duration (`PT12H30M0S`), in nanoseconds.
     Duration(i64),
 }
 
@@ -44,26 +44,40 @@ pub(super) fn convert(
         }
         Input::Bool(_) => return Err(not_a(input, "a date or time")),
     };
-    let shown = input.display();
+    // The value as written, for messages only (no allocation on success).
+    let shown = Shown(input);
     match ty {
-        SqlType::Date => to_date(when, &shown).map(Value::Date),
-        SqlType::Timestamp => match to_timestamp(when, &shown)? {
+        SqlType::Date => to_date(when, shown).map(Value::Date),
+        SqlType::Timestamp => match to_timestamp(when, shown)? {
             (t, None) => Ok(Value::Timestamp(t)),
             (_, Some(offset)) => Err(format!(
                 "{shown} has a UTC offset ({offset}); a timestamp column stores no zone: use timestamptz, or write the time without an offset"
             )),
         },
         SqlType::TimestampTz => {
-            let (t, offset) = to_timestamp(when, &shown)?;
+            let (t, offset) = to_timestamp(when, shown)?;
             let utc = t - offset.map_or(Duration::zero(), |o| Duration::seconds(o.local_minus_utc().into()));
             Ok(Value::TimestampTz(DateTime::<Utc>::from_naive_utc_and_offset(utc, Utc)))
         }
-        _ => to_time(when, &shown).map(Value::Time),
+        _ => to_time(when, shown).map(Value::Time),
+    }
+}
+
+/// A cell's value displayed as written, for messages.
+#[derive(Clone, Copy)]
+struct Shown<'a>(Input<'a>);
+
+impl std::fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Input::Text(s) | Input::DateTime(s) => f.write_str(s),
+            other => f.write_str(&other.display()),
+        }
     }
 }
 
 /// A date column takes a date, or a date and time whose time is midnight.
-fn to_date(when: When, shown: &str) -> Result<NaiveDate, String> {
+fn to_date(when: When, shown: Shown<'_>) -> Result<NaiveDate, String> {
     match when {
         When::Date(d) => Ok(d),
         When::DateTime(t, _) if t.time() == NaiveTime::MIN => Ok(t.date()),
@@ -77,7 +91,10 @@ fn to_date(when: When, shown: &str) -> Result<NaiveDate, String> {
 }
 
 /// A timestamp takes a date and time (a date alone is midnight).
-fn to_timestamp(when: When, shown: &str) -> Result<(NaiveDateTime, Option<FixedOffset>), String> {
+fn to_timestamp(
+    when: When,
+    shown: Shown<'_>,
+) -> Result<(NaiveDateTime, Option<FixedOffset>), String> {
     match when {
         When::Date(d) => Ok((d.and_time(NaiveTime::MIN), None)),
         When::DateTime(t, offset) => Ok((t, offset)),
@@ -85,6 +102,8 @@ fn to_timestamp(when: When, shown: &str) -> Result<(NaiveDateTime, Option<FixedO
         When::Duration(_) => Err(format!("{shown} is a duration, not a date and time")),
     }
 }
+
+const NANOS_PER_DAY: i64 = 86_400 * 1_000_000_000;
 
 /// Dates a spreadsheet gives a time of day that has no date: Excel's day
 /// zero in the 1900 system (shown as 1900-01-00, i.e. 1899-12-31, or
@@ -96,8 +115,7 @@ fn is_day_zero(d: NaiveDate) -> bool {
 
 /// A time column takes a time of day, a date-time on day zero, or a
 /// duration under 24 hours (ODS stores time cells as durations).
-fn to_time(when: When, shown: &str) -> Result<NaiveTime, String> {
-    const DAY_MS: i64 = 86_400_000;
+fn to_time(when: When, shown: Shown<'_>) -> Result<NaiveTime, String> {
     match when {
         When::Time(t) => Ok(t),
         When::DateTime(t, None) if is_day_zero(t.date()) => Ok(t.time()),
@@ -109,8 +127,11 @@ fn to_time(when: When, shown: &str) -> Result<NaiveTime, String> {
             t.date()
         )),
         When::Date(_) => Err(format!("{shown} is a date, not a time of day")),
-        When::Duration(ms) if (0..DAY_MS).contains(&ms) => {
-            Ok(NaiveTime::MIN + Duration::milliseconds(ms))
+        When::Duration(n) if (0..NANOS_PER_DAY).contains(&n) && n % 1000 != 0 => Err(format!(
+            "{shown} has more than 6 decimal places of seconds; the database keeps microseconds"
+        )),
+        When::Duration(n) if (0..NANOS_PER_DAY).contains(&n) => {
+            Ok(NaiveTime::MIN + Duration::nanoseconds(n))
         }
         When::Duration(_) => Err(format!(
             "{shown} is a duration outside 0 to 24 hours, not a time of day"
@@ -292,30 +313,34 @@ fn parse_offset(z: &str) -> Option<FixedOffset> {
     FixedOffset::east_opt(sign * (h * 3600 + m * 60) as i32)
 }
 
-/// `[-]P[nD]T[nH][nM][n[.f]S]` in milliseconds.
+/// `[-]P[nD]T[nH][nM][n[.f]S]` in nanoseconds (exactly: `10.123456S`
+/// keeps its microseconds).
 fn parse_duration(s: &str) -> Option<i64> {
     let (negative, body) = match s.strip_prefix('-') {
         Some(b) => (true, b),
         None => (false, s),
     };
-    let body = body.strip_prefix('P')?;
-    let (days, time) = body.split_once('T')?;
-    let mut ms: f64 = match days {
-        "" => 0.0,
-        d => f64::from(num(d.strip_suffix('D')?)?) * 86_400_000.0,
+    let (days, time) = body.strip_prefix('P')?.split_once('T')?;
+    let mut nanos: i64 = match days {
+        "" => 0,
+        d => i64::from(num(d.strip_suffix('D')?)?).checked_mul(NANOS_PER_DAY)?,
     };
     let mut rest = time;
-    for (unit, scale) in [('H', 3_600_000.0), ('M', 60_000.0), ('S', 1000.0)] {
+    for (unit, scale) in [('H', 3_600), ('M', 60), ('S', 1)] {
         if let Some(i) = rest.find(unit) {
-            let n = &rest[..i];
-            let valid = !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit() || b == b'.');
-            ms += n.parse::<f64>().ok().filter(|_| valid)? * scale;
+            let (whole, frac) = rest[..i].split_once('.').unwrap_or((&rest[..i], ""));
+            let frac_ok = frac.len() <= 9 && frac.bytes().all(|b| b.is_ascii_digit());
+            if !frac_ok || (unit != 'S' && !frac.is_empty()) {
+                return None;
+            }
+            let part = i64::from(num(whole)?) * scale * 1_000_000_000
+                + format!("{frac:0<9}").parse::<i64>().ok()?;
+            nanos = nanos.checked_add(part)?;
             rest = &rest[i + 1..];
         }
     }
     if !rest.is_empty() || time.is_empty() {
         return None;
     }
-    let ms = ms.round() as i64;
-    Some(if negative { -ms } else { ms })
+    Some(if negative { -nanos } else { nanos })
 }

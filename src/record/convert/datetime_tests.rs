@@ -238,6 +238,12 @@ fn a_time_column_takes_times_day_zero_date_times_and_short_durations() {
     assert_eq!(c(&text("PT12H30M00S"), t), Ok(Value::Time(hms(12, 30, 0))));
     let ms = NaiveTime::from_hms_milli_opt(0, 0, 1, 500).expect("valid");
     assert_eq!(c(&dt("PT0H0M1.500S"), t), Ok(Value::Time(ms)));
+    let us = NaiveTime::from_hms_micro_opt(10, 10, 10, 123_456).expect("valid");
+    assert_eq!(c(&text("PT10H10M10.123456S"), t), Ok(Value::Time(us)));
+    assert_eq!(c(&text("P0DT1H"), t), Ok(Value::Time(hms(1, 0, 0))));
+    let err = c(&text("PT1H0M0.1234567S"), t).unwrap_err();
+    assert!(err.contains("more than 6 decimal places"), "{err}");
+    assert!(c(&text("PT1.5H"), t).is_err());
 }
 
 #[test]

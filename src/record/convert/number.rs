@@ -52,6 +52,21 @@ impl<'a> Decimal<'a> {
         })
     }
 
+    /// How many significant digits the number has (`-0.0120` has 2).
+    fn significant(&self) -> usize {
+        let (mut count, mut started, mut zeros) = (0, false, 0);
+        for b in self.int.bytes().chain(self.frac.bytes()) {
+            if b != b'0' {
+                count += zeros + 1;
+                zeros = 0;
+                started = true;
+            } else if started {
+                zeros += 1;
+            }
+        }
+        count
+    }
+
     /// The value as (negative, significant digits, position of the point
     /// after the first digit's place): `-0.0120` → (true, "12", -1);
     /// zero → (false, "", 0). Two decimals are equal when these are.
@@ -225,28 +240,50 @@ fn scaled(
 /// stored as a neighbour. real: at most about 7 significant digits.
 pub(super) fn float(input: Input<'_>, ty: &SqlType) -> Result<Value, String> {
     let single = *ty == SqlType::Real;
-    if let Input::Float(f) = input {
-        if !f.is_finite() {
-            return Err(format!("{f} is not a number {ty} can store"));
+    match input {
+        Input::Float(f) if !f.is_finite() => {
+            return Err(format!("{f} is not a number {ty} can store"))
         }
-        if !single {
-            return Ok(Value::Float(f));
+        Input::Float(f) if !single => return Ok(Value::Float(f)),
+        // Integers the float type holds exactly: nothing to check.
+        Input::Int(i) if i.unsigned_abs() <= 1 << if single { 24 } else { 53 } => {
+            return Ok(Value::Float(i as f64))
         }
+        _ => {}
     }
     let text = number_text(input).ok_or_else(|| not_a(input, "a number"))?;
     let d = Decimal::parse(&text)?;
     let parsed: f64 = text.parse().map_err(|_| not_a_number(&text))?;
-    let shortest = if single {
-        let g: f32 = text.parse().map_err(|_| not_a_number(&text))?;
-        if !g.is_finite() {
-            return Err(format!("{text} is out of range for {ty}"));
-        }
-        format!("{g}")
+    // Up to 15 (double) or 6 (real) significant digits always come back
+    // from a normal (not subnormal) float unchanged.
+    let (safe_digits, smallest, largest) = if single {
+        (6, f64::from(f32::MIN_POSITIVE), f64::from(f32::MAX))
     } else {
-        if !parsed.is_finite() {
-            return Err(format!("{text} is out of range for {ty}"));
-        }
-        format!("{parsed}")
+        (15, f64::MIN_POSITIVE, f64::MAX)
+    };
+    let digits = d.significant();
+    let normal = (smallest..=largest).contains(&parsed.abs());
+    if !(digits <= safe_digits && (digits == 0 || normal)) {
+        check_round_trip(&text, &d, parsed, ty)?;
+    }
+    Ok(Value::Float(match input {
+        Input::Float(f) => f,
+        _ => parsed,
+    }))
+}
+
+/// Refuses `text` unless the float nearest it prints back as the same
+/// number.
+fn check_round_trip(text: &str, d: &Decimal<'_>, parsed: f64, ty: &SqlType) -> Result<(), String> {
+    let single = *ty == SqlType::Real;
+    let shortest = if single {
+        let g: f32 = text.parse().map_err(|_| not_a_number(text))?;
+        g.is_finite().then(|| format!("{g}"))
+    } else {
+        parsed.is_finite().then(|| format!("{parsed}"))
+    };
+    let Some(shortest) = shortest else {
+        return Err(format!("{text} is out of range for {ty}"));
     };
     let back = Decimal::parse(&shortest).expect("a float prints as a decimal");
     if back.normalized() != d.normalized() {
@@ -255,8 +292,5 @@ pub(super) fn float(input: Input<'_>, ty: &SqlType) -> Result<Value, String> {
             if single { " or double precision" } else { "" }
         ));
     }
-    Ok(Value::Float(match input {
-        Input::Float(f) => f,
-        _ => parsed,
-    }))
+    Ok(())
 }

@@ -295,3 +295,24 @@ fn float_columns_refuse_booleans_dates_and_words() {
         assert!(c(&Cell::Float(f64::NAN), &ty).is_err());
     }
 }
+
+#[test]
+fn floats_take_every_digit_they_can_hold_back_exactly() {
+    let d = &SqlType::Double;
+    for exact in [
+        "0.123456789012345",
+        "0.30000000000000004",
+        "-1.7976931348623157e308",
+        "5e-324",
+    ] {
+        let want: f64 = exact.parse().expect("a float");
+        assert_eq!(c(&text(exact), d), Ok(Value::Float(want)), "{exact}");
+    }
+    let r = &SqlType::Real;
+    for exact in ["1234567", "0.0001234", "-3.4028235e38", "0.000"] {
+        let want: f64 = exact.parse().expect("a float");
+        assert_eq!(c(&text(exact), r), Ok(Value::Float(want)), "{exact}");
+    }
+    assert!(c(&text("1.23456789"), r).is_err());
+    assert!(c(&text("1e-46"), r).is_err());
+}
