@@ -9,7 +9,16 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rust_xlsxwriter::Workbook;
 
-use crate::model::FIELDS;
+use crate::model::TableSchema;
+
+/// The `businesses` preset's column names, the generated header.
+fn fields() -> Vec<String> {
+    TableSchema::businesses()
+        .columns
+        .into_iter()
+        .map(|c| c.name)
+        .collect()
+}
 
 /// What to generate.
 #[derive(Debug, Clone)]
@@ -122,7 +131,7 @@ const WORDS: &[&str] = &[
     "open late",
 ];
 
-/// Generates one row (in [`FIELDS`] order) and whether it is invalid.
+/// Generates one row (in the preset's column order) and whether it is invalid.
 pub fn row(rng: &mut StdRng, index: u64, bad_rate: f64) -> (Vec<GenValue>, bool) {
     let t = |s: String| GenValue::Text(s);
     let name = format!(
@@ -192,7 +201,7 @@ pub fn generate(path: &Path, opts: &GenerateOptions) -> anyhow::Result<GenerateS
     let mut invalid = 0;
     if matches!(ext.as_str(), "csv" | "txt") {
         let mut out = csv::Writer::from_path(path)?;
-        out.write_record(FIELDS)?;
+        out.write_record(fields())?;
         let mut line: Vec<String> = Vec::with_capacity(9);
         for i in 0..opts.rows {
             let (values, bad) = row(&mut rng, i, opts.bad_rate);
@@ -213,8 +222,8 @@ pub fn generate(path: &Path, opts: &GenerateOptions) -> anyhow::Result<GenerateS
             workbook.add_worksheet_with_constant_memory()?
         };
         sheet.set_name("Businesses")?;
-        for (c, f) in FIELDS.iter().enumerate() {
-            sheet.write_string(0, c as u16, *f)?;
+        for (c, f) in fields().iter().enumerate() {
+            sheet.write_string(0, c as u16, f)?;
         }
         for i in 0..opts.rows {
             let (values, bad) = row(&mut rng, i, opts.bad_rate);

@@ -212,7 +212,10 @@ async fn run_in(
     note: &mut dyn FnMut(&str),
 ) -> anyhow::Result<(Vec<Row>, Vec<String>, FloorTool)> {
     std::fs::create_dir_all(dir)?;
-    crate::sink::Sink::connect(&crate::sink::DatabaseUrl::parse(Some(url))?).await?;
+    crate::sink::Sink::connect(&crate::sink::DatabaseUrl::parse(Some(url))?)
+        .await?
+        .ensure_businesses()
+        .await?;
     let env = Env {
         opts,
         url,

@@ -11,6 +11,7 @@ use clap::Args;
 use serde_json::json;
 
 use super::LimitArgs;
+use crate::model::TableSchema;
 use crate::pipeline::{self, Control, ImportJob, ImportReport, Method, Plan, Status};
 use crate::record::{HeaderOptions, Rules};
 use crate::sink::{DatabaseUrl, Sink};
@@ -74,7 +75,9 @@ pub async fn run(args: ImportArgs) -> ExitCode {
         eprintln!("error: {message}");
         ExitCode::from(code)
     };
-    let header = match HeaderOptions::new(args.header_row, args.map.as_deref()) {
+    let header = match HeaderOptions::new(args.header_row, args.map.as_deref())
+        .and_then(|h| h.check(&TableSchema::businesses()).map(|()| h))
+    {
         Ok(h) => h,
         Err(e) => return fail(2, e, args.json),
     };
@@ -117,6 +120,7 @@ pub async fn run(args: ImportArgs) -> ExitCode {
         rejects_file: args.rejects.clone(),
         header,
         dry_run: args.dry_run,
+        ..ImportJob::new(&args.file)
     };
     let ctl = Control::default();
     let interrupt = {

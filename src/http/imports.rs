@@ -18,6 +18,7 @@ use super::errors::ApiError;
 use super::jobs::{Job, JobStatus};
 use super::runner::{self, Request};
 use super::{upload, AppState};
+use crate::model::TableSchema;
 use crate::pipeline::Method;
 use crate::record::HeaderOptions;
 use crate::sink::imports::ImportRow;
@@ -51,6 +52,7 @@ impl UploadQuery {
         };
         let map = self.map.as_deref().filter(|m| !m.trim().is_empty());
         let header = HeaderOptions::new(header_row, map).map_err(bad)?;
+        header.check(&TableSchema::businesses()).map_err(bad)?;
         let dry_run = match self.dry_run.as_deref().map(str::trim) {
             None | Some("") | Some("false") | Some("0") => false,
             Some("true") | Some("1") => true,

@@ -1,6 +1,7 @@
-//! The data that flows through the pipeline: raw cells as a reader saw them,
-//! the `Business` rows we store, and the `Rejection` that explains a row we
-//! did not store.
+//! The data that flows through the pipeline: raw cells as a reader saw
+//! them, the target table's runtime schema (`schema.rs`), the typed values
+//! and records we store (`value.rs`, [`Record`]), and the [`Rejection`]
+//! that explains a row we did not store.
 
 mod schema;
 mod value;
@@ -9,26 +10,6 @@ pub use schema::{Column, Rule, SqlType, TableSchema, Target, BUSINESSES};
 pub use value::Value;
 
 use serde::Serialize;
-
-/// The nine business fields in the order the tutorial's sheet and table use.
-pub const FIELDS: [&str; 9] = [
-    "name",
-    "category",
-    "phone",
-    "email",
-    "address",
-    "city",
-    "country",
-    "website",
-    "description",
-];
-
-/// Index of `name` in [`FIELDS`]: the only required field.
-pub const NAME: usize = 0;
-/// Index of `email` in [`FIELDS`].
-pub const EMAIL: usize = 3;
-/// Index of `website` in [`FIELDS`].
-pub const WEBSITE: usize = 7;
 
 /// One cell as a reader produced it, before any of our value rules apply.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -73,28 +54,21 @@ impl RawRow {
     }
 }
 
-/// A validated row ready to be written: the nine fields, `name` always set.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Business {
-    /// Values in [`FIELDS`] order; `None` stores NULL.
-    pub fields: [Option<String>; 9],
-}
-
-impl Business {
-    /// The required name.
-    pub fn name(&self) -> &str {
-        self.fields[NAME].as_deref().unwrap_or_default()
-    }
-}
-
-/// A business together with where it came from, so a database rejection can
-/// still name the row.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A validated row ready to be written, with where it came from so that a
+/// database rejection can still name the row.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Record {
     /// Row number as the spreadsheet shows it.
     pub row: u32,
-    /// The values to store.
-    pub business: Business,
+    /// One value per written column, in [`Target`] order.
+    pub values: Vec<Value>,
+}
+
+impl Record {
+    /// Bytes the record holds, roughly (the batcher bounds units by it).
+    pub fn size_bytes(&self) -> usize {
+        std::mem::size_of::<Record>() + self.values.iter().map(Value::size_bytes).sum::<usize>()
+    }
 }
 
 /// Why one row was not stored: where, which column, the value, and why.

@@ -3,7 +3,7 @@
 //! retry each, down to single rows, which are then rejected with the
 //! database's own reason. Every row of the unit ends inserted or rejected.
 
-use crate::model::Record;
+use crate::model::{Record, Target};
 use crate::sink::{DbError, WriteKind, Writer};
 
 /// What became of one unit.
@@ -15,7 +15,7 @@ pub struct UnitOutcome {
     pub rejected: Vec<(usize, String)>,
 }
 
-/// Writes `rows` with `kind`, isolating rows the database refuses.
+/// Writes `rows` into `target` with `kind`, isolating rows the database refuses.
 ///
 /// Per-row kinds write one row per statement. A fatal error stops at once;
 /// rows committed before it are counted by the caller from earlier units
@@ -24,11 +24,12 @@ pub async fn write_unit(
     writer: &mut Writer,
     rows: &[Record],
     kind: WriteKind,
+    target: &Target,
 ) -> Result<UnitOutcome, (UnitOutcome, DbError)> {
     let mut out = UnitOutcome::default();
     if kind == WriteKind::PerRow {
         for (i, row) in rows.iter().enumerate() {
-            match writer.write(std::slice::from_ref(row), kind).await {
+            match writer.write(std::slice::from_ref(row), kind, target).await {
                 Ok(Ok(())) => out.inserted += 1,
                 Ok(Err(reason)) => out.rejected.push((i, reason)),
                 Err(e) => return Err((out, e)),
@@ -40,7 +41,7 @@ pub async fn write_unit(
     // rows are retried in their original order.
     let mut todo = vec![(0, rows.len())];
     while let Some((start, end)) = todo.pop() {
-        match writer.write(&rows[start..end], kind).await {
+        match writer.write(&rows[start..end], kind, target).await {
             Ok(Ok(())) => out.inserted += end - start,
             Ok(Err(reason)) if end - start == 1 => out.rejected.push((start, reason)),
             Ok(Err(_)) => {

@@ -41,7 +41,7 @@ pub use plan::{cores, Method, Plan, COPY_CHUNK, MAX_BATCH};
 pub use progress::{Progress, ProgressSnapshot};
 pub use report::{go_duration, ImportError, ImportReport, Stats, Status};
 
-use crate::model::{Record, Rejection};
+use crate::model::{Record, Rejection, TableSchema};
 use crate::record::{HeaderFinder, HeaderMap, HeaderOptions, Rules};
 use crate::rejects::RejectCsv;
 use crate::sink::{Sink, WriteKind};
@@ -65,6 +65,9 @@ pub struct ImportJob {
     /// Read and validate everything, write nothing: the sink is never
     /// touched and `inserted` counts the rows that passed validation.
     pub dry_run: bool,
+    /// The target table (default: the `businesses` preset, whose table
+    /// `run` creates when missing).
+    pub table: Arc<TableSchema>,
 }
 
 impl ImportJob {
@@ -78,6 +81,7 @@ impl ImportJob {
             rejects_file: None,
             header: HeaderOptions::default(),
             dry_run: false,
+            table: Arc::new(TableSchema::businesses()),
         }
     }
 }
@@ -105,6 +109,21 @@ pub async fn run(job: ImportJob, plan: &Plan, sink: &Sink, ctl: &Control) -> Imp
         return dry_run(job, plan, ctl).await;
     }
     let started = Instant::now();
+    if job.table.is_businesses_preset() {
+        if let Err(e) = sink.ensure_businesses().await {
+            let header = OnceLock::new();
+            let read = (ReadSummary::default(), Some(ImportError::from(e)));
+            return assemble(
+                plan,
+                ctl,
+                started,
+                &header,
+                read,
+                (0, 0, Vec::new(), None),
+                false,
+            );
+        }
+    }
     let stop = ctl.cancel.child_token();
     let progress = ctl.progress.clone();
     if let Ok(meta) = std::fs::metadata(&job.path) {
@@ -246,7 +265,7 @@ fn read_stage(
         Err(e) => return (summary, Some(e.into())),
     };
     summary.sheet = reader.sheet_name().to_string();
-    let mut finder = HeaderFinder::new(&summary.sheet, &job.header);
+    let mut finder = HeaderFinder::for_table(&summary.sheet, &job.header, job.table.clone());
     let mut batcher = Batcher::new(batch_size);
     let mut error: Option<ImportError> = None;
     let result = reader.read(&mut |row| {
@@ -332,7 +351,12 @@ async fn write_stage(
                 Err(_) => return Ok(()),
             },
         };
-        let (outcome, fatal) = match write_unit(&mut writer, &unit, kind).await {
+        let Some(map) = header.get() else {
+            return Err(ImportError::Internal(
+                "a unit arrived before the header".into(),
+            ));
+        };
+        let (outcome, fatal) = match write_unit(&mut writer, &unit, kind, &map.target).await {
             Ok(outcome) => (outcome, None),
             Err((outcome, e)) => (outcome, Some(e)),
         };
@@ -343,12 +367,10 @@ async fn write_stage(
             .rejected
             .fetch_add(outcome.rejected.len() as u64, Relaxed);
         let _ = events.send(Event::Inserted(outcome.inserted)).await;
-        if let Some(map) = header.get() {
-            for (i, reason) in outcome.rejected {
-                let _ = events
-                    .send(Event::Rejected(map.reject_record(&unit[i], reason)))
-                    .await;
-            }
+        for (i, reason) in outcome.rejected {
+            let _ = events
+                .send(Event::Rejected(map.reject_record(&unit[i], reason)))
+                .await;
         }
         if let Some(e) = fatal {
             return Err(e.into());

@@ -85,8 +85,11 @@ pub struct Plan {
 /// cheap to bisect, and the units in flight stay a few MB.
 pub const COPY_CHUNK: usize = 2_000;
 
-/// Largest multi-row unit on any backend (SQLite's 32,766-parameter limit).
-pub const MAX_BATCH: usize = crate::sink::SQLITE_MAX_MULTI_ROW;
+/// Largest multi-row unit. A writer sends a unit as one INSERT when the
+/// backend's parameter limit allows (PostgreSQL 65,535, SQLite 32,766
+/// values: 3,640 rows of the nine business columns), else as several in
+/// one transaction, so a unit stays one atomic write whatever the width.
+pub const MAX_BATCH: usize = 10_000;
 
 impl Plan {
     /// The tutorial's defaults for `method`, with optional overrides.

@@ -1,31 +1,30 @@
-//! Header mapping: which row is the header, and which field each column
-//! fills. Header texts are normalized (BOM, case, surrounding and repeated
-//! spaces, `_`/`-`/`.` separators) and matched against the field names,
-//! their aliases ([`ALIASES`]) and the user's `--map`.
+//! Header mapping for any table: which row is the header, and which
+//! column of the target table each column of the sheet fills. Header texts
+//! are normalized (BOM, case, surrounding and repeated spaces, `_`/`-`/`.`
+//! separators) and matched against the table's column names, the schema's
+//! aliases (the `businesses` preset has [`ALIASES`]) and the user's `--map`.
+//! A header that matches nothing but is close to a column name is reported
+//! with "did you mean …?".
+
+use std::sync::Arc;
 
 use super::{cell_display, is_space};
-use crate::model::{column_letter, RawRow, FIELDS, NAME};
+use crate::model::{column_letter, Column, RawRow, TableSchema, Target};
 
 /// How far down the sheet the header is looked for (row numbers as shown).
 pub const HEADER_SEARCH_ROWS: u32 = 20;
 
-/// Other names people give the nine fields (the field names match too).
-/// Matching is done on normalized text, so `E-mail`, `e_mail` and
-/// `E MAIL` are all `email`.
-pub const ALIASES: &[(&str, &[&str])] = &[
-    ("name", &["business name", "company", "company name"]),
-    ("category", &["type", "industry"]),
-    ("phone", &["phone number", "tel", "telephone", "mobile"]),
-    (
-        "email",
-        &["e-mail", "email address", "e-mail address", "mail"],
-    ),
-    ("address", &["street", "street address", "address line 1"]),
-    ("city", &["town"]),
-    ("country", &["nation", "country code"]),
-    ("website", &["web", "url", "site", "homepage", "web site"]),
-    ("description", &["notes", "about", "details"]),
-];
+/// The `businesses` preset's aliases: other names people give its fields
+/// (the field names match too). Matching is done on normalized text, so
+/// `E-mail`, `e_mail` and `E MAIL` are all `email`.
+pub fn aliases() -> Vec<(String, Vec<String>)> {
+    TableSchema::businesses()
+        .columns
+        .into_iter()
+        .filter(|c| !c.aliases.is_empty())
+        .map(|c| (c.name, c.aliases))
+        .collect()
+}
 
 /// How the header is found and mapped (CLI `--header-row`, `--map`; HTTP
 /// `header_row=`, `map=`).
@@ -34,8 +33,10 @@ pub struct HeaderOptions {
     /// The header's row number as the spreadsheet shows it; `None` = find
     /// it among the first [`HEADER_SEARCH_ROWS`] rows.
     pub header_row: Option<u32>,
-    /// Explicit mappings, header text → field index; they win over aliases.
-    pub map: Vec<(String, usize)>,
+    /// Explicit mappings, header text → column name (or alias) as the user
+    /// wrote it; they win over names and aliases. Checked against the
+    /// table when it is known ([`HeaderOptions::check`]).
+    pub map: Vec<(String, String)>,
 }
 
 impl HeaderOptions {
@@ -54,55 +55,91 @@ impl HeaderOptions {
         })
     }
 
-    /// Parses a `--map` value: `Header=field,Other Header=field`. Field
-    /// names are the nine fields (or their aliases); a header may not
-    /// contain a comma.
-    pub fn parse_map(spec: &str) -> Result<Vec<(String, usize)>, String> {
+    /// Parses a `--map` value: `Header=column,Other Header=column`. A
+    /// header may not contain a comma.
+    pub fn parse_map(spec: &str) -> Result<Vec<(String, String)>, String> {
         let mut out = Vec::new();
         for item in spec
             .split(',')
             .filter(|s| !s.trim_matches(is_space).is_empty())
         {
-            let Some((header, field)) = item.rsplit_once('=') else {
+            let Some((header, column)) = item.rsplit_once('=') else {
                 return Err(format!(
-                    "--map entry {item:?} is not of the form Header=field"
+                    "--map entry {item:?} is not of the form Header=column"
                 ));
             };
             let header = header.trim_matches(is_space);
-            let field_index = field_for(&match_key(field)).ok_or_else(|| {
-                format!(
-                    "--map entry {item:?}: {:?} is not a field; fields are {}",
-                    field.trim(),
-                    FIELDS.join(", ")
-                )
-            })?;
+            let column = column.trim_matches(is_space);
             if header.is_empty() {
                 return Err(format!("--map entry {item:?} has no header text"));
             }
-            out.push((header.to_string(), field_index));
+            if column.is_empty() {
+                return Err(format!("--map entry {item:?} names no column"));
+            }
+            out.push((header.to_string(), column.to_string()));
         }
         Ok(out)
     }
+
+    /// Checks that every `--map` target is a column (or alias) of `table`.
+    pub fn check(&self, table: &TableSchema) -> Result<(), String> {
+        for (header, column) in &self.map {
+            if column_for(table, &match_key(column)).is_none() {
+                return Err(format!(
+                    "--map entry {:?}: {column:?} is not a column of {}; columns are {}",
+                    format!("{header}={column}"),
+                    table.name,
+                    writable_names(table).join(", ")
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The column index `--map` assigns to the header with this key.
+    fn mapped(&self, table: &TableSchema, key: &str) -> Option<Option<usize>> {
+        self.map
+            .iter()
+            .find(|(h, _)| match_key(h) == key)
+            .map(|(_, c)| column_for(table, &match_key(c)))
+    }
+}
+
+/// The names of the columns a file may fill.
+fn writable_names(table: &TableSchema) -> Vec<String> {
+    table.columns.iter().map(|c| c.name.clone()).collect()
 }
 
 /// Why a header row cannot be used.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum HeaderError {
-    /// The header row has no column for `name`.
-    #[error("no column matches 'name' in the header row {row}: found [{}]; expected some of [{}] or an alias (see --map)", found.join(", "), FIELDS.join(", "))]
-    MissingName {
+    /// The header row has no column for a required column.
+    #[error("{} in the header row {row}: found [{}]; {table} expects [{}] (names or aliases; see --map)", missing_text(missing), found.join(", "), expected.join(", "))]
+    MissingRequired {
+        /// The table.
+        table: String,
         /// Header row number.
         row: u32,
+        /// The required columns no header matches.
+        missing: Vec<String>,
         /// The headers present.
         found: Vec<String>,
+        /// The table's columns.
+        expected: Vec<String>,
     },
     /// No row among the first ones looks like a header.
-    #[error("no header row found in rows 1-{HEADER_SEARCH_ROWS}: no column matches 'name' and no row has two known columns; first row {row} has [{}]; expected some of [{}] (use --header-row N or --map 'Header=name')", found.join(", "), FIELDS.join(", "))]
+    #[error("no header row found in rows 1-{HEADER_SEARCH_ROWS}: {}no row has two known columns of {table}; first row {row} has [{}]; expected some of [{}] (use --header-row N or --map 'Header=column')", required_text(required), found.join(", "), expected.join(", "))]
     NotFound {
+        /// The table.
+        table: String,
+        /// Its required columns.
+        required: Vec<String>,
         /// The first non-blank row's number.
         row: u32,
         /// Its cells.
         found: Vec<String>,
+        /// The table's columns.
+        expected: Vec<String>,
     },
     /// `--header-row N` points at a blank or missing row.
     #[error("the header row {0} (--header-row) is empty or beyond the end of the sheet")]
@@ -117,13 +154,16 @@ pub enum HeaderError {
         /// The headers present.
         found: Vec<String>,
     },
-    /// Two columns map to the same field.
+    /// A `--map` target is not a column of the table.
+    #[error("{0}")]
+    MapColumnUnknown(String),
+    /// Two columns map to the same table column.
     #[error(
         "columns {first} and {second} both map to '{field}'; keep one or map one of them elsewhere with --map"
     )]
     Duplicate {
-        /// The field.
-        field: &'static str,
+        /// The table column.
+        field: String,
         /// First column, e.g. `A (Name)`.
         first: String,
         /// Second column.
@@ -134,8 +174,29 @@ pub enum HeaderError {
     NoHeader,
 }
 
+fn required_text(required: &[String]) -> String {
+    if required.is_empty() {
+        String::new()
+    } else {
+        format!("{} and ", missing_text(required))
+    }
+}
+
+fn missing_text(missing: &[String]) -> String {
+    match missing {
+        [one] => format!("no column matches '{one}'"),
+        many => format!(
+            "no columns match {}",
+            many.iter()
+                .map(|m| format!("'{m}'"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
 /// What each column of the sheet means.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct HeaderMap {
     /// Sheet name, for rejections (empty for CSV).
     pub sheet: String,
@@ -143,10 +204,20 @@ pub struct HeaderMap {
     pub row: u32,
     /// The header text of each column, trimmed.
     pub headers: Vec<String>,
-    /// For each column, the field index it fills.
+    /// For each sheet column, the index of the table column it fills.
     pub field_of_column: Vec<Option<usize>>,
-    /// Headers present but not mapped to any field (ignored).
+    /// Headers present but not mapped to any column (ignored).
     pub ignored: Vec<String>,
+    /// Ignored headers close to a column name: (header, column).
+    pub suggestions: Vec<(String, String)>,
+    /// The target table.
+    pub table: Arc<TableSchema>,
+    /// For each sheet column, its position among the written columns
+    /// (the index into every [`Record`](crate::model::Record)'s values).
+    pub slot_of_column: Vec<Option<usize>>,
+    /// What the records are written into: the table and the mapped
+    /// columns, in table order.
+    pub target: Target,
 }
 
 /// Normalizes a header for display and matching: BOM and surrounding
@@ -172,33 +243,82 @@ fn match_key(text: &str) -> String {
     normalize_header(text).replace(' ', "")
 }
 
-/// The field a normalized-key header names by itself or by alias.
-fn field_for(key: &str) -> Option<usize> {
-    if let Some(i) = FIELDS.iter().position(|f| *f == key) {
-        return Some(i);
+/// The table column a normalized-key header names by itself or by alias.
+fn column_for(table: &TableSchema, key: &str) -> Option<usize> {
+    if key.is_empty() {
+        return None;
     }
-    ALIASES.iter().find_map(|(field, aliases)| {
-        aliases
-            .iter()
-            .any(|a| match_key(a) == key)
-            .then(|| FIELDS.iter().position(|f| f == field))
-            .flatten()
-    })
+    let by_name = |c: &Column| match_key(&c.name) == key;
+    let by_alias = |c: &Column| c.aliases.iter().any(|a| match_key(a) == key);
+    table
+        .columns
+        .iter()
+        .position(by_name)
+        .or_else(|| table.columns.iter().position(by_alias))
+}
+
+/// The column name a header that matches nothing is probably meant to be:
+/// a name or alias at most two edits away (one for short names).
+fn did_you_mean(table: &TableSchema, key: &str) -> Option<String> {
+    if key.chars().count() < 3 {
+        return None;
+    }
+    let mut best: Option<(usize, &str)> = None;
+    for c in &table.columns {
+        for candidate in std::iter::once(&c.name).chain(&c.aliases) {
+            let d = edit_distance(key, &match_key(candidate));
+            let allowed = if key.chars().count() <= 4 { 1 } else { 2 };
+            if d <= allowed && best.is_none_or(|(b, _)| d < b) {
+                best = Some((d, c.name.as_str()));
+            }
+        }
+    }
+    best.map(|(_, name)| name.to_string())
+}
+
+/// Levenshtein distance with transpositions counted as one edit
+/// (`categroy` → `category` is 1).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut prev2 = vec![0usize; b.len() + 1];
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        let mut cur = vec![i; b.len() + 1];
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                cur[j] = cur[j].min(prev2[j - 2] + 1);
+            }
+        }
+        prev2 = std::mem::replace(&mut prev, cur);
+    }
+    prev[b.len()]
 }
 
 impl HeaderMap {
-    /// Builds the mapping from the header row with no `--map`.
+    /// Builds the mapping from the header row onto the `businesses`
+    /// preset with no `--map`.
     pub fn from_row(sheet: &str, row: &RawRow) -> Result<HeaderMap, HeaderError> {
-        HeaderMap::build(sheet, row, &[])
+        HeaderMap::build(
+            sheet,
+            row,
+            &HeaderOptions::default(),
+            Arc::new(TableSchema::businesses()),
+        )
     }
 
-    /// Builds the mapping from a header row: the user's `map` first, then
-    /// field names and aliases, ignoring case, spaces and separators.
+    /// Builds the mapping from a header row onto `table`: the user's `map`
+    /// first, then column names and aliases, ignoring case, spaces and
+    /// separators.
     pub fn build(
         sheet: &str,
         row: &RawRow,
-        map: &[(String, usize)],
+        opts: &HeaderOptions,
+        table: Arc<TableSchema>,
     ) -> Result<HeaderMap, HeaderError> {
+        opts.check(&table).map_err(HeaderError::MapColumnUnknown)?;
         let headers: Vec<String> = row
             .cells
             .iter()
@@ -206,7 +326,7 @@ impl HeaderMap {
             .collect();
         let found = || headers.iter().filter(|h| !h.is_empty()).cloned().collect();
         let keys: Vec<String> = headers.iter().map(|h| match_key(h)).collect();
-        if let Some((wanted, _)) = map.iter().find(|(h, _)| !keys.contains(&match_key(h))) {
+        if let Some((wanted, _)) = opts.map.iter().find(|(h, _)| !keys.contains(&match_key(h))) {
             return Err(HeaderError::MapHeaderMissing {
                 wanted: wanted.clone(),
                 row: row.number,
@@ -214,18 +334,17 @@ impl HeaderMap {
             });
         }
         let mut field_of_column = Vec::with_capacity(headers.len());
-        let mut column_of_field: [Option<usize>; 9] = [None; 9];
-        let mut ignored = Vec::new();
+        let mut column_of_field: Vec<Option<usize>> = vec![None; table.columns.len()];
+        let (mut ignored, mut suggestions) = (Vec::new(), Vec::new());
         for (col, key) in keys.iter().enumerate() {
-            let field = match map.iter().find(|(h, _)| match_key(h) == *key) {
-                Some((_, f)) => Some(*f),
-                None if key.is_empty() => None,
-                None => field_for(key),
+            let field = match opts.mapped(&table, key) {
+                Some(f) => f,
+                None => column_for(&table, key),
             };
             if let Some(field) = field {
                 if let Some(first) = column_of_field[field] {
                     return Err(HeaderError::Duplicate {
-                        field: FIELDS[field],
+                        field: table.columns[field].name.clone(),
                         first: describe_column(first, &headers[first]),
                         second: describe_column(col, &headers[col]),
                     });
@@ -233,31 +352,76 @@ impl HeaderMap {
                 column_of_field[field] = Some(col);
             } else if !headers[col].is_empty() {
                 ignored.push(headers[col].clone());
+                if let Some(name) = did_you_mean(&table, key) {
+                    suggestions.push((headers[col].clone(), name));
+                }
             }
             field_of_column.push(field);
         }
-        if column_of_field[NAME].is_none() {
-            return Err(HeaderError::MissingName {
+        let missing: Vec<String> = table
+            .columns
+            .iter()
+            .zip(&column_of_field)
+            .filter(|(c, found)| c.required() && found.is_none())
+            .map(|(c, _)| c.name.clone())
+            .collect();
+        if !missing.is_empty() {
+            return Err(HeaderError::MissingRequired {
+                table: table.name.clone(),
                 row: row.number,
+                missing,
                 found: found(),
+                expected: writable_names(&table),
             });
         }
+        // Written columns in table order; each sheet column's slot in them.
+        let written: Vec<usize> = (0..table.columns.len())
+            .filter(|f| column_of_field[*f].is_some())
+            .collect();
+        let slot_of_column = field_of_column
+            .iter()
+            .map(|f| f.and_then(|f| written.iter().position(|w| *w == f)))
+            .collect();
+        let target = Target {
+            table: table.name.clone(),
+            columns: written.iter().map(|f| table.columns[*f].clone()).collect(),
+        };
         Ok(HeaderMap {
             sheet: sheet.to_string(),
             row: row.number,
             headers,
             field_of_column,
             ignored,
+            suggestions,
+            table,
+            slot_of_column,
+            target,
         })
     }
 
-    /// The mapping found, in column order: (column letter, header, field).
-    pub fn mapping(&self) -> Vec<(String, String, &'static str)> {
+    /// The mapping found, in column order: (column letter, header, table
+    /// column).
+    pub fn mapping(&self) -> Vec<(String, String, String)> {
         self.field_of_column
             .iter()
             .enumerate()
             .filter_map(|(col, f)| {
-                f.map(|f| (column_letter(col), self.headers[col].clone(), FIELDS[f]))
+                f.map(|f| {
+                    let name = self.table.columns[f].name.clone();
+                    (column_letter(col), self.headers[col].clone(), name)
+                })
+            })
+            .collect()
+    }
+
+    /// Ignored headers as people read them: `Categroy (did you mean
+    /// category?)`, `Owner`.
+    pub fn ignored_described(&self) -> Vec<String> {
+        self.ignored
+            .iter()
+            .map(|h| match self.suggestions.iter().find(|(s, _)| s == h) {
+                Some((_, c)) => format!("{h} (did you mean {c}?)"),
+                None => h.clone(),
             })
             .collect()
     }
@@ -274,21 +438,37 @@ pub(crate) fn describe_column(col: usize, header: &str) -> String {
 
 /// Finds the header row among the non-blank rows of a sheet, fed in order.
 /// Rows before the header are dropped: they are not data and not counted.
+///
+/// Without `--header-row`, the header is the first of the first
+/// [`HEADER_SEARCH_ROWS`] rows that names every required column of the
+/// table, or two of its columns (one, for a one-column table).
 #[derive(Debug)]
 pub struct HeaderFinder {
     sheet: String,
     opts: HeaderOptions,
+    table: Arc<TableSchema>,
     first: Option<(u32, Vec<String>)>,
 }
 
 impl HeaderFinder {
-    /// A finder for `sheet` with the user's options.
+    /// A finder for `sheet` with the user's options, for the `businesses`
+    /// preset.
     pub fn new(sheet: &str, opts: &HeaderOptions) -> HeaderFinder {
+        HeaderFinder::for_table(sheet, opts, Arc::new(TableSchema::businesses()))
+    }
+
+    /// A finder for `sheet` mapping onto `table`.
+    pub fn for_table(sheet: &str, opts: &HeaderOptions, table: Arc<TableSchema>) -> HeaderFinder {
         HeaderFinder {
             sheet: sheet.to_string(),
             opts: opts.clone(),
+            table,
             first: None,
         }
+    }
+
+    fn build(&self, row: &RawRow) -> Result<HeaderMap, HeaderError> {
+        HeaderMap::build(&self.sheet, row, &self.opts, self.table.clone())
     }
 
     /// Looks at the next non-blank row: `Ok(Some)` when it is the header,
@@ -298,9 +478,7 @@ impl HeaderFinder {
         if let Some(n) = self.opts.header_row {
             return match row.number.cmp(&n) {
                 std::cmp::Ordering::Less => Ok(None),
-                std::cmp::Ordering::Equal => {
-                    HeaderMap::build(&self.sheet, row, &self.opts.map).map(Some)
-                }
+                std::cmp::Ordering::Equal => self.build(row).map(Some),
                 std::cmp::Ordering::Greater => Err(HeaderError::BlankHeaderRow(n)),
             };
         }
@@ -308,26 +486,24 @@ impl HeaderFinder {
             self.remember(row);
             return Err(self.not_found());
         }
-        let keys: Vec<String> = row
+        let table = &self.table;
+        let fields: Vec<usize> = row
             .cells
             .iter()
-            .map(|c| match_key(&cell_display(c)))
+            .filter_map(|c| {
+                let key = match_key(&cell_display(c));
+                self.opts
+                    .mapped(table, &key)
+                    .unwrap_or_else(|| column_for(table, &key))
+            })
             .collect();
-        let known = |k: &String| {
-            !k.is_empty()
-                && (field_for(k).is_some() || self.opts.map.iter().any(|(h, _)| match_key(h) == *k))
-        };
-        let hits = keys.iter().filter(|k| known(k)).count();
-        let has_name = keys.iter().any(|k| {
-            field_for(k) == Some(NAME)
-                || self
-                    .opts
-                    .map
-                    .iter()
-                    .any(|(h, f)| *f == NAME && match_key(h) == *k)
-        });
-        if hits >= 2 || has_name {
-            return HeaderMap::build(&self.sheet, row, &self.opts.map).map(Some);
+        let required: Vec<usize> = (0..table.columns.len())
+            .filter(|i| table.columns[*i].required())
+            .collect();
+        let has_required = !required.is_empty() && required.iter().all(|r| fields.contains(r));
+        let enough = fields.len() >= 2.min(table.columns.len());
+        if has_required || (enough && !fields.is_empty()) {
+            return self.build(row).map(Some);
         }
         self.remember(row);
         Ok(None)
@@ -353,8 +529,17 @@ impl HeaderFinder {
     fn not_found(&self) -> HeaderError {
         match &self.first {
             Some((row, found)) => HeaderError::NotFound {
+                table: self.table.name.clone(),
+                required: self
+                    .table
+                    .columns
+                    .iter()
+                    .filter(|c| c.required())
+                    .map(|c| c.name.clone())
+                    .collect(),
                 row: *row,
                 found: found.clone(),
+                expected: writable_names(&self.table),
             },
             None => HeaderError::NoHeader,
         }

@@ -1,10 +1,13 @@
-//! From raw rows to businesses: find what each column means (header
-//! mapping), turn each cell into the text a person reading the sheet would
-//! expect, and validate. Pure functions: no I/O, no async, unit tested.
+//! From raw rows to records of the target table: find what each column
+//! means (header mapping onto the runtime schema), turn each cell into the
+//! typed value its column stores (`convert.rs`, with a spreadsheet's
+//! semantics), and apply the column's rules. Pure functions: no I/O, no
+//! async, unit tested.
 //!
-//! `header.rs` finds the header row and maps columns to fields; this module
-//! turns each data row into a [`Record`] or a [`Rejection`] that names the
-//! cell (`Sheet1!D214 (Email)`), its original value and the reason.
+//! `header.rs` finds the header row and maps columns to table columns; this
+//! module turns each data row into a [`Record`] or a [`Rejection`] that
+//! names the cell (`Sheet1!D214 (Email)`), its original value and the
+//! reason.
 
 pub mod convert;
 mod header;
@@ -12,15 +15,14 @@ pub mod infer;
 pub mod rules;
 mod web;
 
+pub use convert::{convert, ConvertOptions};
 pub use header::{
-    normalize_header, HeaderError, HeaderFinder, HeaderMap, HeaderOptions, ALIASES,
+    aliases, normalize_header, HeaderError, HeaderFinder, HeaderMap, HeaderOptions,
     HEADER_SEARCH_ROWS,
 };
 pub use web::{check_email, normalize_website};
 
-use crate::model::{
-    column_letter, Business, Cell, RawRow, Record, Rejection, EMAIL, NAME, WEBSITE,
-};
+use crate::model::{column_letter, Cell, Column, RawRow, Record, Rejection, Rule, Value};
 use header::describe_column;
 
 /// Characters trimmed from both ends of every value: Unicode white space
@@ -34,15 +36,15 @@ pub fn is_space(c: char) -> bool {
 pub struct Rules {
     /// Longest value accepted in any cell, in characters; longer → rejected.
     pub max_cell_chars: usize,
-    /// Longest `name` accepted, in characters.
-    pub max_name_chars: usize,
+    /// How text becomes typed values (`--date-format`).
+    pub convert: ConvertOptions,
 }
 
 impl Default for Rules {
     fn default() -> Self {
         Rules {
             max_cell_chars: 32 * 1024,
-            max_name_chars: 500,
+            convert: ConvertOptions::default(),
         }
     }
 }
@@ -53,63 +55,56 @@ impl HeaderMap {
     /// but rejections are the rare path and are moved on, never copied.)
     #[allow(clippy::result_large_err)]
     pub fn record(&self, row: &RawRow, rules: &Rules) -> Result<Record, Rejection> {
-        let mut fields: [Option<String>; 9] = Default::default();
-        for (col, field) in self.field_of_column.iter().enumerate() {
-            let (Some(field), Some(cell)) = (field, row.cells.get(col)) else {
+        let mut values = vec![Value::Null; self.target.columns.len()];
+        for (col, slot) in self.slot_of_column.iter().enumerate() {
+            let (Some(slot), Some(cell)) = (slot, row.cells.get(col)) else {
                 continue;
             };
-            let value = cell_text(cell).map_err(|reason| {
-                let at = self.cell_ref(row.number, col);
-                self.reject(row, col, format!("the cell {at} {reason}"))
-            })?;
-            if let Some(v) = &value {
-                // Bytes bound chars from above: count only when it matters.
-                let chars = if v.len() > rules.max_cell_chars {
-                    v.chars().count()
-                } else {
-                    0
-                };
-                if chars > rules.max_cell_chars {
-                    return Err(self.reject(
-                        row,
-                        col,
-                        format!(
-                            "the value is {chars} characters long; the limit is {} (--max-cell-chars)",
-                            rules.max_cell_chars
-                        ),
-                    ));
-                }
-            }
-            fields[*field] = value;
+            let column = &self.target.columns[*slot];
+            check_length(cell, rules)
+                .and_then(|()| convert(cell, &column.sql_type, &rules.convert))
+                .and_then(|v| apply_rules(v, column))
+                .map(|v| values[*slot] = v)
+                .map_err(|why| self.reject_value(row, col, column, cell, why))?;
         }
-        let name_col = self.column_of(NAME);
-        match &fields[NAME] {
-            None => return Err(self.reject(row, name_col, "name is required".into())),
-            Some(name) if name.chars().count() > rules.max_name_chars => {
-                return Err(self.reject(
-                    row,
-                    name_col,
-                    format!("name is longer than {} characters", rules.max_name_chars),
-                ))
-            }
-            Some(_) => {}
-        }
-        if let Some(email) = &fields[EMAIL] {
-            if let Err(why) = check_email(email) {
-                return Err(self.reject(row, self.column_of(EMAIL), why));
-            }
-        }
-        if let Some(site) = &fields[WEBSITE] {
-            match normalize_website(site) {
-                Ok(None) => {}
-                Ok(Some(url)) => fields[WEBSITE] = Some(url),
-                Err(why) => return Err(self.reject(row, self.column_of(WEBSITE), why)),
+        for (slot, column) in self.target.columns.iter().enumerate() {
+            if values[slot].is_null() && column.required() {
+                let col = self.column_of_slot(slot);
+                return Err(self.reject(row, col, format!("{} is required", column.name)));
             }
         }
         Ok(Record {
             row: row.number,
-            business: Business { fields },
+            values,
         })
+    }
+
+    /// The rejection for a cell whose value does not fit its column. Text
+    /// columns name the cell as before (`the cell Sheet1!C7 holds …`);
+    /// typed columns name the column and its type too.
+    fn reject_value(
+        &self,
+        row: &RawRow,
+        col: usize,
+        column: &Column,
+        cell: &Cell,
+        why: String,
+    ) -> Rejection {
+        let at = self.cell_ref(row.number, col);
+        let reason = match cell {
+            Cell::Error(_) | Cell::FormulaWithoutValue(_) => format!("the cell {at} {why}"),
+            _ if column.sql_type.is_text() => why,
+            _ => format!("{at} ({}): {why}", column.describe()),
+        };
+        self.reject(row, col, reason)
+    }
+
+    /// The sheet column that fills written column `slot`.
+    fn column_of_slot(&self, slot: usize) -> usize {
+        self.slot_of_column
+            .iter()
+            .position(|s| *s == Some(slot))
+            .unwrap_or(0)
     }
 
     /// `Sheet1!D214` (or `D214` for CSV): a cell as a spreadsheet names it.
@@ -119,14 +114,6 @@ impl HeaderMap {
         } else {
             format!("{}!{}{row}", self.sheet, column_letter(col))
         }
-    }
-
-    /// The column holding `field` (callers only ask for mapped fields).
-    fn column_of(&self, field: usize) -> usize {
-        self.field_of_column
-            .iter()
-            .position(|f| *f == Some(field))
-            .unwrap_or(0)
     }
 
     /// A rejection of `row` for the value in column `col`.
@@ -142,26 +129,69 @@ impl HeaderMap {
     }
 
     /// A rejection of a whole stored record (database refusals). The
-    /// original values are laid out in header order from the stored fields
-    /// (columns mapped to no field are not kept on the fast path, so they
-    /// are empty here).
+    /// original values are laid out in header order from the stored values
+    /// (columns mapped to no table column are not kept on the fast path, so
+    /// they are empty here).
     pub fn reject_record(&self, record: &Record, reason: String) -> Rejection {
+        let original: Vec<String> = self
+            .slot_of_column
+            .iter()
+            .map(|s| s.map(|s| record.values[s].display()).unwrap_or_default())
+            .collect();
+        let value = record
+            .values
+            .first()
+            .map(Value::display)
+            .unwrap_or_default();
         Rejection {
             sheet: self.sheet.clone(),
             row: record.row,
             column: String::new(),
-            value: record.business.name().to_string(),
+            value,
             reason,
-            original: self
-                .field_of_column
-                .iter()
-                .map(|f| {
-                    f.and_then(|f| record.business.fields[f].clone())
-                        .unwrap_or_default()
-                })
-                .collect(),
+            original,
         }
     }
+}
+
+/// A text longer than `--max-cell-chars` is rejected, never cut.
+fn check_length(cell: &Cell, rules: &Rules) -> Result<(), String> {
+    let Cell::Text(v) = cell else { return Ok(()) };
+    // Bytes bound chars from above: count only when it matters.
+    if v.len() <= rules.max_cell_chars {
+        return Ok(());
+    }
+    let chars = v.trim_matches(is_space).chars().count();
+    if chars > rules.max_cell_chars {
+        return Err(format!(
+            "the value is {chars} characters long; the limit is {} (--max-cell-chars)",
+            rules.max_cell_chars
+        ));
+    }
+    Ok(())
+}
+
+/// The column's rules on a converted value; `Url` also normalizes.
+fn apply_rules(value: Value, column: &Column) -> Result<Value, String> {
+    let Value::Text(text) = &value else {
+        return Ok(value);
+    };
+    for rule in &column.rules {
+        match rule {
+            Rule::MaxLength(n) if text.chars().count() > *n => {
+                return Err(format!("{} is longer than {n} characters", column.name));
+            }
+            Rule::Email => check_email(text)?,
+            Rule::Url => {
+                return Ok(match normalize_website(text)? {
+                    Some(url) => Value::Text(url),
+                    None => value,
+                })
+            }
+            _ => {}
+        }
+    }
+    Ok(value)
 }
 
 /// The text to store for a cell: `Ok(None)` for empty, `Err(reason)` for a

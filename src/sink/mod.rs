@@ -9,7 +9,9 @@
 //! of the data (a constraint or a bad value: the caller isolates the bad row),
 //! or failed for another reason (connection lost, table missing: fatal).
 
+pub mod ddl;
 pub mod imports;
+pub mod introspect;
 pub mod postgres;
 mod schema;
 pub mod sqlite;
@@ -17,9 +19,9 @@ pub mod sqlite;
 use std::path::PathBuf;
 
 pub use postgres::{PgSink, PgWriter};
-pub use sqlite::{SqliteSink, SqliteWriter, MAX_MULTI_ROW as SQLITE_MAX_MULTI_ROW};
+pub use sqlite::{SqliteSink, SqliteWriter};
 
-use crate::model::Record;
+use crate::model::{Record, Target};
 
 /// How a writer stores a unit of rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,7 +127,9 @@ pub enum Sink {
 }
 
 impl Sink {
-    /// Connects and creates the `businesses` table and its indexes if missing.
+    /// Connects and creates sheetpipe's own tables (the import history) if
+    /// missing. The target table is the caller's business
+    /// ([`Sink::ensure_businesses`] for the preset).
     pub async fn connect(url: &DatabaseUrl) -> Result<Sink, DbError> {
         match url {
             DatabaseUrl::Postgres(u) => Ok(Sink::Postgres(PgSink::connect(u).await?)),
@@ -170,11 +174,20 @@ impl Sink {
         }
     }
 
-    /// Number of rows in `businesses` (for tests, benchmarks and checks).
-    pub async fn count_rows(&self) -> Result<i64, DbError> {
+    /// Creates the `businesses` preset's table and its six indexes if
+    /// missing.
+    pub async fn ensure_businesses(&self) -> Result<(), DbError> {
         match self {
-            Sink::Postgres(s) => s.count_rows().await,
-            Sink::Sqlite(s) => s.count_rows().await,
+            Sink::Postgres(s) => s.ensure_businesses().await,
+            Sink::Sqlite(s) => s.ensure_businesses().await,
+        }
+    }
+
+    /// Number of rows in `table` (for tests, benchmarks and checks).
+    pub async fn count_rows(&self, table: &str) -> Result<i64, DbError> {
+        match self {
+            Sink::Postgres(s) => s.count_rows(table).await,
+            Sink::Sqlite(s) => s.count_rows(table).await,
         }
     }
 }
@@ -189,11 +202,16 @@ pub enum Writer {
 }
 
 impl Writer {
-    /// Writes `rows` atomically with `kind`.
-    pub async fn write(&mut self, rows: &[Record], kind: WriteKind) -> WriteResult {
+    /// Writes `rows` into `target` atomically with `kind`.
+    pub async fn write(
+        &mut self,
+        rows: &[Record],
+        kind: WriteKind,
+        target: &Target,
+    ) -> WriteResult {
         match self {
-            Writer::Postgres(w) => w.write(rows, kind).await,
-            Writer::Sqlite(w) => w.write(rows, kind).await,
+            Writer::Postgres(w) => w.write(rows, kind, target).await,
+            Writer::Sqlite(w) => w.write(rows, kind, target).await,
         }
     }
 }

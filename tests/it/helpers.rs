@@ -69,6 +69,13 @@ impl TestDb {
 
     /// A connected sink (creates the schema).
     pub async fn sink(&self) -> Sink {
+        let sink = self.bare_sink().await;
+        sink.ensure_businesses().await.expect("businesses table");
+        sink
+    }
+
+    /// A sink on this database without the `businesses` table ensured.
+    pub async fn bare_sink(&self) -> Sink {
         Sink::connect(&DatabaseUrl::parse(Some(&self.url)).unwrap())
             .await
             .expect("connect sink")
@@ -211,7 +218,18 @@ pub fn write_xlsx(path: &Path, rows: &[Vec<X>]) {
 
 /// The nine-column header row as cells.
 pub fn header() -> Vec<X> {
-    sheetpipe::model::FIELDS.iter().map(|f| X::S(f)).collect()
+    const FIELDS: [&str; 9] = [
+        "name",
+        "category",
+        "phone",
+        "email",
+        "address",
+        "city",
+        "country",
+        "website",
+        "description",
+    ];
+    FIELDS.iter().map(|f| X::S(f)).collect()
 }
 
 /// A temporary directory for a test's files.

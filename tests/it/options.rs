@@ -104,7 +104,10 @@ fn map_and_header_row_name_columns_no_alias_knows() {
     let out = run_cli(dir.path(), &["import", "m.csv", "--map", "Firma=nom"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("\"nom\" is not a field"), "{err}");
+    assert!(
+        err.contains("\"nom\" is not a column of businesses"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -1,6 +1,7 @@
-//! PostgreSQL's binary COPY format, encoded by hand for our one row shape
-//! (nine nullable `text` columns): a unit becomes one contiguous buffer —
-//! header, rows, trailer — sent as a single `CopyData` message stream.
+//! PostgreSQL's binary COPY format, encoded by hand for the target's row
+//! shape (each field in its column type's binary format, `encode.rs`): a
+//! unit becomes one contiguous buffer — header, rows, trailer — sent as a
+//! `CopyData` message stream.
 //!
 //! Why not `BinaryCopyInWriter`: it dispatches `ToSql` per value, checks
 //! types per row and flushes through its own buffer; encoding the bytes
@@ -12,7 +13,8 @@
 
 use bytes::{BufMut, BytesMut};
 
-use crate::model::Record;
+use super::encode::put_field;
+use crate::model::{Record, Target};
 
 /// The 11-byte signature, flags and header-extension length.
 const HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
@@ -26,28 +28,18 @@ pub fn header(buf: &mut BytesMut) {
     buf.put_slice(HEADER);
 }
 
-/// Appends one row: the field count, then each field length-prefixed.
-///
-/// A field longer than `i32::MAX` bytes cannot occur: the reader's cell
-/// limit and the record rules cap values far below it.
-pub fn row(buf: &mut BytesMut, record: &Record) {
-    let fields = &record.business.fields;
-    buf.reserve(
-        2 + fields
-            .iter()
-            .map(|f| 4 + f.as_ref().map_or(0, String::len))
-            .sum::<usize>(),
-    );
-    buf.put_i16(fields.len() as i16);
-    for f in fields {
-        match f {
-            None => buf.put_i32(-1),
-            Some(s) => {
-                buf.put_i32(i32::try_from(s.len()).expect("cell limits keep fields small"));
-                buf.put_slice(s.as_bytes());
-            }
-        }
+/// Appends one row: the field count, then each field length-prefixed in
+/// the binary format of its column's type ([`put_field`]). `Err` names a
+/// value that cannot be sent as its column's type.
+pub fn row(buf: &mut BytesMut, record: &Record, target: &Target) -> Result<(), String> {
+    let width = i16::try_from(record.values.len()).map_err(|_| "too many columns".to_string())?;
+    buf.reserve(2 + record.size_bytes());
+    buf.put_i16(width);
+    for (value, column) in record.values.iter().zip(&target.columns) {
+        put_field(buf, value, &column.sql_type)
+            .map_err(|why| format!("{} ({}): {why}", column.name, column.sql_type))?;
     }
+    Ok(())
 }
 
 /// Appends the stream trailer.
@@ -57,11 +49,11 @@ pub fn trailer(buf: &mut BytesMut) {
 
 /// Encodes `rows` as one complete binary COPY stream (tests).
 #[cfg(test)]
-pub fn encode(rows: &[Record]) -> BytesMut {
+pub fn encode(rows: &[Record], target: &Target) -> BytesMut {
     let mut buf = BytesMut::new();
     header(&mut buf);
     for r in rows {
-        row(&mut buf, r);
+        row(&mut buf, r, target).expect("encodable");
     }
     trailer(&mut buf);
     buf
@@ -70,14 +62,22 @@ pub fn encode(rows: &[Record]) -> BytesMut {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Business;
+    use crate::model::{TableSchema, Value};
+
+    fn businesses() -> Target {
+        Target {
+            table: "businesses".into(),
+            columns: TableSchema::businesses().columns,
+        }
+    }
 
     fn record(fields: [Option<&str>; 9]) -> Record {
         Record {
             row: 2,
-            business: Business {
-                fields: fields.map(|f| f.map(str::to_string)),
-            },
+            values: fields
+                .iter()
+                .map(|f| f.map_or(Value::Null, |s| Value::Text(s.to_string())))
+                .collect(),
         }
     }
 
@@ -86,7 +86,7 @@ mod tests {
         let mut f: [Option<&str>; 9] = [None; 9];
         f[0] = Some("Café");
         f[8] = Some("");
-        let buf = encode(&[record(f)]);
+        let buf = encode(&[record(f)], &businesses());
         let mut want = HEADER.to_vec();
         want.extend_from_slice(&9i16.to_be_bytes());
         want.extend_from_slice(&5i32.to_be_bytes());
@@ -101,7 +101,7 @@ mod tests {
 
     #[test]
     fn no_rows_is_header_and_trailer() {
-        let buf = encode(&[]);
+        let buf = encode(&[], &businesses());
         assert_eq!(buf.len(), HEADER.len() + 2);
         assert_eq!(&buf[..11], b"PGCOPY\n\xff\r\n\0");
     }

@@ -7,18 +7,25 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use futures::{pin_mut, SinkExt};
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Config, NoTls, Statement};
 
 pub mod copy_binary;
 pub mod encode;
+pub mod introspect;
 
-use super::schema::{self, COLUMNS};
+use super::schema::{self, quote_table};
 use super::{DbError, WriteKind, WriteResult};
-use crate::model::Record;
+use crate::model::{Record, Target, Value};
 
-/// Most rows in one multi-row INSERT: PostgreSQL allows 65,535 parameters.
-pub const MAX_MULTI_ROW: usize = 65_535 / 9;
+/// Most parameters in one statement (PostgreSQL's protocol limit).
+pub const MAX_PARAMS: usize = 65_535;
+
+/// Most rows of `target` in one multi-row INSERT (one parameter is kept
+/// for the ledger's import id).
+pub fn max_multi_row(target: &Target) -> usize {
+    ((MAX_PARAMS - 1) / target.columns.len().max(1)).max(1)
+}
 
 /// A PostgreSQL database with the schema ensured.
 #[derive(Clone)]
@@ -28,6 +35,9 @@ pub struct PgSink {
     /// `import_ledger`, in the rows' own statement or transaction (see
     /// [`super::Sink::with_ledger`]).
     ledger: Option<std::sync::Arc<str>>,
+    /// Set once the `businesses` preset's table is known to exist, so that
+    /// only the first import of a process pays for ensuring it.
+    preset_ready: std::sync::Arc<tokio::sync::OnceCell<()>>,
 }
 
 /// With a ledger, an INSERT of `rows` rows also appends its count to
@@ -35,15 +45,15 @@ pub struct PgSink {
 /// atomic. The ledger is append-only, so concurrent writers never wait on
 /// one another's row lock (an `UPDATE imports SET inserted = inserted + n`
 /// made every per-row writer queue on one row).
-fn insert_sql(rows: usize, ledgered: bool) -> String {
-    let insert = schema::insert_sql(rows, true);
+fn insert_sql(target: &Target, rows: usize, ledgered: bool) -> String {
+    let insert = schema::insert_sql(target, rows, true);
     if !ledgered {
         return insert;
     }
     format!(
         "WITH ins AS ({insert} RETURNING 1) \
          INSERT INTO import_ledger (import_id, inserted) SELECT ${}, count(*) FROM ins",
-        rows * 9 + 1
+        rows * target.columns.len() + 1
     )
 }
 
@@ -60,12 +70,12 @@ impl PgSink {
         let sink = PgSink {
             config,
             ledger: None,
+            preset_ready: Default::default(),
         };
         let client = sink.client().await?;
         client
             .batch_execute(&format!(
-                "BEGIN; SELECT pg_advisory_xact_lock(7158234); {} {} COMMIT;",
-                schema::POSTGRES,
+                "BEGIN; SELECT pg_advisory_xact_lock(7158234); {} COMMIT;",
                 super::imports::POSTGRES
             ))
             .await
@@ -89,13 +99,9 @@ impl PgSink {
     /// A writer with its own connection.
     pub async fn writer(&self) -> Result<PgWriter, DbError> {
         let client = self.client().await?;
-        let insert_one = client
-            .prepare(&insert_sql(1, self.ledger.is_some()))
-            .await
-            .map_err(fatal)?;
         Ok(PgWriter {
             client,
-            insert_one,
+            target: None,
             multi: HashMap::new(),
             ledger: self.ledger.as_deref().map(str::to_string),
         })
@@ -113,13 +119,28 @@ impl PgSink {
         self.client().await
     }
 
-    /// Rows in `businesses`.
-    pub async fn count_rows(&self) -> Result<i64, DbError> {
-        let client = self.client().await?;
-        let row = client
-            .query_one("SELECT count(*) FROM businesses", &[])
+    /// Creates the `businesses` preset's table and indexes if missing.
+    pub async fn ensure_businesses(&self) -> Result<(), DbError> {
+        self.preset_ready
+            .get_or_try_init(|| async {
+                let client = self.client().await?;
+                client
+                    .batch_execute(&format!(
+                        "BEGIN; SELECT pg_advisory_xact_lock(7158234); {} COMMIT;",
+                        schema::POSTGRES
+                    ))
+                    .await
+                    .map_err(fatal)
+            })
             .await
-            .map_err(fatal)?;
+            .map(drop)
+    }
+
+    /// Rows in `table`.
+    pub async fn count_rows(&self, table: &str) -> Result<i64, DbError> {
+        let client = self.client().await?;
+        let sql = format!("SELECT count(*) FROM {}", quote_table(table));
+        let row = client.query_one(&sql, &[]).await.map_err(fatal)?;
         Ok(row.get(0))
     }
 }
@@ -127,8 +148,10 @@ impl PgSink {
 /// One writer's connection and its prepared statements (confined to it).
 pub struct PgWriter {
     client: Client,
-    insert_one: Statement,
-    /// Multi-row INSERTs prepared so far, by row count.
+    /// The target the statements below were prepared for (one import has
+    /// one target; a new one clears them).
+    target: Option<Target>,
+    /// INSERTs prepared so far, by row count.
     multi: HashMap<usize, Statement>,
     /// The import to record committed counts for in `import_ledger`.
     ledger: Option<String>,
@@ -139,77 +162,95 @@ impl PgSink {
     /// `import_ledger` for `import_id`, atomically with the rows.
     pub fn with_ledger(&self, import_id: &str) -> PgSink {
         PgSink {
-            config: self.config.clone(),
             ledger: Some(import_id.into()),
+            ..self.clone()
         }
     }
 }
 
 impl PgWriter {
-    /// Writes `rows` atomically; with a ledger, the count is recorded in
-    /// `import_ledger` by the same statement (INSERTs) or transaction
-    /// (COPY), so the ledger always equals what the table holds — even if
-    /// this process is killed the next instant.
-    pub async fn write(&mut self, rows: &[Record], kind: WriteKind) -> WriteResult {
-        if self.ledger.is_none() || kind != WriteKind::Copy || rows.len() < 2 {
-            return self.write_rows(rows, kind).await;
+    /// Writes `rows` into `target` atomically; with a ledger, the count is
+    /// recorded in `import_ledger` by the same statement (INSERTs) or
+    /// transaction (COPY, or INSERTs split by the parameter limit), so the
+    /// ledger always equals what the table holds — even if this process is
+    /// killed the next instant.
+    pub async fn write(
+        &mut self,
+        rows: &[Record],
+        kind: WriteKind,
+        target: &Target,
+    ) -> WriteResult {
+        if self.target.as_ref() != Some(target) {
+            self.multi.clear();
+            self.target = Some(target.clone());
+        }
+        let copy = kind == WriteKind::Copy && rows.len() > 1;
+        let ledger_row = copy && self.ledger.is_some();
+        let split = !copy && rows.len() > max_multi_row(target);
+        if !ledger_row && !split {
+            return classify(self.write_rows(rows, kind, target).await);
         }
         self.client.batch_execute("BEGIN").await.map_err(fatal)?;
-        let result = match self.write_rows(rows, kind).await {
-            Ok(Ok(())) => {
-                let n = rows.len() as i64;
-                let counted = self
-                    .client
-                    .execute(
-                        "INSERT INTO import_ledger (import_id, inserted) VALUES ($1, $2)",
-                        &[&self.ledger, &n],
-                    )
-                    .await;
-                match counted {
-                    Ok(_) => self.client.batch_execute("COMMIT").await.map_err(fatal),
-                    Err(e) => Err(fatal(e)),
-                }
-                .map(Ok)
-            }
-            other => other,
-        };
-        if !matches!(result, Ok(Ok(()))) {
-            let _ = self.client.batch_execute("ROLLBACK").await;
+        let mut result = classify(self.write_rows(rows, kind, target).await);
+        if matches!(result, Ok(Ok(()))) && ledger_row {
+            let n = rows.len() as i64;
+            result = self
+                .client
+                .execute(
+                    "INSERT INTO import_ledger (import_id, inserted) VALUES ($1, $2)",
+                    &[&self.ledger, &n],
+                )
+                .await
+                .map(|_| Ok(()))
+                .map_err(fatal);
         }
+        if matches!(result, Ok(Ok(()))) {
+            return self
+                .client
+                .batch_execute("COMMIT")
+                .await
+                .map(Ok)
+                .map_err(fatal);
+        }
+        let _ = self.client.batch_execute("ROLLBACK").await;
         result
     }
 
-    async fn write_rows(&mut self, rows: &[Record], kind: WriteKind) -> WriteResult {
-        let result = match (kind, rows.len()) {
-            (_, 0) => return Ok(Ok(())),
-            (_, 1) => {
-                let params = params(rows, &self.ledger);
-                self.client
-                    .execute(&self.insert_one, &params)
-                    .await
-                    .map(drop)
+    async fn write_rows(
+        &mut self,
+        rows: &[Record],
+        kind: WriteKind,
+        target: &Target,
+    ) -> Result<Result<(), String>, tokio_postgres::Error> {
+        match (kind, rows.len()) {
+            (_, 0) => Ok(Ok(())),
+            (WriteKind::Copy, n) if n > 1 => self.copy(rows, target).await,
+            // Per-row units come one row at a time; several rows must still
+            // be one atomic write (the caller holds a transaction when they
+            // span several statements).
+            _ => {
+                for part in rows.chunks(max_multi_row(target)) {
+                    self.insert(part, target).await?;
+                }
+                Ok(Ok(()))
             }
-            // Callers send per-row units one row at a time; several rows
-            // must still be one atomic write.
-            (WriteKind::PerRow | WriteKind::MultiRow, _) => self.multi_row(rows).await,
-            (WriteKind::Copy, _) => self.copy(rows).await,
-        };
-        classify(result)
+        }
     }
 
-    /// One multi-row INSERT: atomic by itself. Units are capped at
-    /// [`MAX_MULTI_ROW`] by the plan (see `pipeline::Plan::new`).
-    async fn multi_row(&mut self, rows: &[Record]) -> Result<(), tokio_postgres::Error> {
-        assert!(
-            rows.len() <= MAX_MULTI_ROW,
-            "multi-row unit over the parameter limit"
-        );
+    /// One (multi-row) INSERT: atomic by itself.
+    async fn insert(
+        &mut self,
+        rows: &[Record],
+        target: &Target,
+    ) -> Result<(), tokio_postgres::Error> {
         let stmt = match self.multi.get(&rows.len()) {
             Some(s) => s.clone(),
             None => {
+                let width = rows.len() * target.columns.len() + usize::from(self.ledger.is_some());
+                let sql = insert_sql(target, rows.len(), self.ledger.is_some());
                 let s = self
                     .client
-                    .prepare(&insert_sql(rows.len(), self.ledger.is_some()))
+                    .prepare_typed(&sql, &vec![Type::TEXT; width])
                     .await?;
                 // Keep the cache small: full batches, plus the odd short ones.
                 if self.multi.len() > 8 {
@@ -219,26 +260,40 @@ impl PgWriter {
                 s
             }
         };
-        self.client
-            .execute(&stmt, &params(rows, &self.ledger))
-            .await
-            .map(drop)
+        let texts: Vec<Option<String>> = rows
+            .iter()
+            .flat_map(|r| r.values.iter().map(pg_text))
+            .collect();
+        let mut params: Vec<&(dyn ToSql + Sync)> = texts.iter().map(|t| t as _).collect();
+        if let Some(id) = &self.ledger {
+            params.push(id);
+        }
+        self.client.execute(&stmt, &params).await.map(drop)
     }
 
     /// One binary COPY for the unit, streamed in [`copy_binary::SEND_CHUNK`]
-    /// pieces. Atomic: COPY is one statement, so a refused row aborts it all.
-    async fn copy(&mut self, rows: &[Record]) -> Result<(), tokio_postgres::Error> {
-        let sink = self
-            .client
-            .copy_in::<_, Bytes>(&format!(
-                "COPY businesses ({COLUMNS}) FROM STDIN (FORMAT binary)"
-            ))
-            .await?;
+    /// pieces. Atomic: COPY is one statement, so a refused row aborts it
+    /// all. A value that cannot be encoded as its column's type refuses the
+    /// unit as data (the caller isolates the row).
+    async fn copy(
+        &mut self,
+        rows: &[Record],
+        target: &Target,
+    ) -> Result<Result<(), String>, tokio_postgres::Error> {
+        let sql = format!(
+            "COPY {} ({}) FROM STDIN (FORMAT binary)",
+            quote_table(&target.table),
+            schema::column_list(target)
+        );
+        let sink = self.client.copy_in::<_, Bytes>(&sql).await?;
         pin_mut!(sink);
         let mut buf = BytesMut::with_capacity(copy_binary::SEND_CHUNK + 4096);
         copy_binary::header(&mut buf);
         for r in rows {
-            copy_binary::row(&mut buf, r);
+            if let Err(why) = copy_binary::row(&mut buf, r, target) {
+                // Dropping the sink without finishing aborts the COPY.
+                return Ok(Err(format!("row {}: {why}", r.row)));
+            }
             if buf.len() >= copy_binary::SEND_CHUNK {
                 sink.as_mut().send(buf.split().freeze()).await?;
             }
@@ -246,29 +301,31 @@ impl PgWriter {
         copy_binary::trailer(&mut buf);
         sink.as_mut().send(buf.freeze()).await?;
         sink.finish().await?;
-        Ok(())
+        Ok(Ok(()))
     }
 }
 
-/// The nine fields of every row, then the ledger's import id if any.
-fn params<'a>(rows: &'a [Record], ledger: &'a Option<String>) -> Vec<&'a (dyn ToSql + Sync)> {
-    let mut out: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(rows.len() * 9 + 1);
-    for r in rows {
-        for f in &r.business.fields {
-            out.push(f);
+/// A value as the text PostgreSQL parses back exactly (`None` = NULL):
+/// ISO 8601 dates, canonical decimals, the shortest round-trip form of a
+/// float.
+fn pg_text(value: &Value) -> Option<String> {
+    match value {
+        Value::Null => None,
+        Value::Float(f) if f.is_nan() => Some("NaN".into()),
+        Value::Float(f) if f.is_infinite() => {
+            Some(if *f > 0.0 { "Infinity" } else { "-Infinity" }.into())
         }
+        Value::Float(f) => Some(f.to_string()),
+        Value::TimestampTz(t) => Some(t.format("%Y-%m-%d %H:%M:%S%.6f+00").to_string()),
+        other => Some(other.display()),
     }
-    if let Some(id) = ledger {
-        out.push(id);
-    }
-    out
 }
 
 /// Data errors (SQLSTATE classes 22 "data exception" and 23 "integrity
 /// constraint violation") are about rows; anything else stops the import.
-fn classify(result: Result<(), tokio_postgres::Error>) -> WriteResult {
+fn classify(result: Result<Result<(), String>, tokio_postgres::Error>) -> WriteResult {
     match result {
-        Ok(()) => Ok(Ok(())),
+        Ok(r) => Ok(r),
         Err(e) => match e.as_db_error() {
             Some(db) if matches!(&db.code().code()[..2], "22" | "23") => {
                 let mut reason = db.message().to_string();

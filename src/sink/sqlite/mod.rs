@@ -6,17 +6,25 @@
 //! transaction never stalls the async runtime. The copy path is one writer,
 //! one prepared INSERT, one transaction per unit, WAL, a 16 MiB page cache.
 
+pub mod introspect;
+pub mod values;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use rusqlite::{params_from_iter, Connection, ErrorCode};
 
-use super::schema;
+use super::schema::{self, quote_table};
 use super::{DbError, WriteKind, WriteResult};
-use crate::model::Record;
+use crate::model::{Record, Target, Value};
 
-/// Most rows in one multi-row INSERT: SQLite allows 32,766 parameters.
-pub const MAX_MULTI_ROW: usize = 32_766 / 9;
+/// Most parameters in one statement (SQLite's default limit).
+pub const MAX_PARAMS: usize = 32_766;
+
+/// Most rows of `target` in one multi-row INSERT.
+pub fn max_multi_row(target: &Target) -> usize {
+    (MAX_PARAMS / target.columns.len().max(1)).max(1)
+}
 
 /// A SQLite database file with the schema ensured.
 #[derive(Clone)]
@@ -27,6 +35,8 @@ pub struct SqliteSink {
     /// The `imports` row whose `inserted` count each write updates in its
     /// own transaction (see [`super::Sink::with_ledger`]).
     ledger: Option<Arc<str>>,
+    /// Set once the `businesses` preset's table is known to exist.
+    preset_ready: Arc<tokio::sync::OnceCell<()>>,
 }
 
 impl SqliteSink {
@@ -45,7 +55,6 @@ impl SqliteSink {
             // fsyncs, and at the default they dominated a large import.
             conn.pragma_update(None, "cache_size", -16_384)?;
             conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
-            conn.execute_batch(schema::SQLITE)?;
             conn.execute_batch(super::imports::SQLITE)?;
             Ok(conn)
         })
@@ -61,6 +70,7 @@ impl SqliteSink {
             conn: Arc::new(Mutex::new(conn)),
             path,
             ledger: None,
+            preset_ready: Default::default(),
         })
     }
 
@@ -93,9 +103,18 @@ impl SqliteSink {
             .await
     }
 
-    /// Rows in `businesses`.
-    pub async fn count_rows(&self) -> Result<i64, DbError> {
-        self.with_conn(|c| c.query_row("SELECT count(*) FROM businesses", [], |r| r.get(0)))
+    /// Creates the `businesses` preset's table and indexes if missing.
+    pub async fn ensure_businesses(&self) -> Result<(), DbError> {
+        self.preset_ready
+            .get_or_try_init(|| self.with_conn(|c| c.execute_batch(schema::SQLITE)))
+            .await
+            .map(drop)
+    }
+
+    /// Rows in `table`.
+    pub async fn count_rows(&self, table: &str) -> Result<i64, DbError> {
+        let sql = format!("SELECT count(*) FROM {}", quote_table(table));
+        self.with_conn(move |c| c.query_row(&sql, [], |r| r.get(0)))
             .await
     }
 }
@@ -136,7 +155,12 @@ impl SqliteWriter {
     /// Writes `rows` atomically. On a multi-threaded runtime the rows are
     /// written in place (`block_in_place`: no copy of the unit); otherwise
     /// a copy goes to the blocking pool.
-    pub async fn write(&mut self, rows: &[Record], kind: WriteKind) -> WriteResult {
+    pub async fn write(
+        &mut self,
+        rows: &[Record],
+        kind: WriteKind,
+        target: &Target,
+    ) -> WriteResult {
         if rows.is_empty() {
             return Ok(Ok(()));
         }
@@ -145,13 +169,13 @@ impl SqliteWriter {
         let result = if multi_thread {
             tokio::task::block_in_place(|| {
                 let mut guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-                write_ledgered(&mut guard, rows, kind, self.ledger.as_deref())
+                write_ledgered(&mut guard, rows, kind, target, self.ledger.as_deref())
             })
         } else {
-            let rows = rows.to_vec();
+            let (rows, target) = (rows.to_vec(), target.clone());
             let ledger = self.ledger.clone();
             with_conn(&self.conn, move |conn| {
-                write_ledgered(conn, &rows, kind, ledger.as_deref())
+                write_ledgered(conn, &rows, kind, &target, ledger.as_deref())
             })
             .await?
         };
@@ -166,13 +190,14 @@ fn write_ledgered(
     conn: &mut Connection,
     rows: &[Record],
     kind: WriteKind,
+    target: &Target,
     ledger: Option<&str>,
 ) -> Result<(), rusqlite::Error> {
     let Some(id) = ledger else {
-        return write_blocking(conn, rows, kind);
+        return write_blocking(conn, rows, kind, target);
     };
     let tx = conn.transaction()?;
-    insert_rows(&tx, rows, kind)?;
+    insert_rows(&tx, rows, kind, target)?;
     tx.execute(
         "UPDATE imports SET inserted = inserted + ?1 WHERE id = ?2",
         rusqlite::params![rows.len() as i64, id],
@@ -184,41 +209,78 @@ fn write_blocking(
     conn: &mut Connection,
     rows: &[Record],
     kind: WriteKind,
+    target: &Target,
 ) -> Result<(), rusqlite::Error> {
-    if one_statement(rows, kind) {
-        return insert_rows(conn, rows, kind);
+    if one_statement(rows, kind, target) {
+        return insert_rows(conn, rows, kind, target);
     }
     let tx = conn.transaction()?;
-    insert_rows(&tx, rows, kind)?;
+    insert_rows(&tx, rows, kind, target)?;
     tx.commit()
 }
 
 /// Whether `rows` go in one (atomic) INSERT.
-fn one_statement(rows: &[Record], kind: WriteKind) -> bool {
+fn one_statement(rows: &[Record], kind: WriteKind, target: &Target) -> bool {
     rows.len() == 1
-        || (matches!(kind, WriteKind::PerRow | WriteKind::MultiRow) && rows.len() <= MAX_MULTI_ROW)
+        || (matches!(kind, WriteKind::PerRow | WriteKind::MultiRow)
+            && rows.len() <= max_multi_row(target))
 }
 
 /// The INSERTs for `rows`, without a transaction of their own.
-fn insert_rows(conn: &Connection, rows: &[Record], kind: WriteKind) -> Result<(), rusqlite::Error> {
-    let insert = |rows: &[Record]| -> Result<(), rusqlite::Error> {
-        let mut stmt = conn.prepare_cached(&schema::insert_sql(rows.len(), false))?;
-        stmt.execute(params_from_iter(
-            rows.iter().flat_map(|r| r.business.fields.iter()),
-        ))?;
-        Ok(())
-    };
-    if one_statement(rows, kind) {
-        return insert(rows);
+fn insert_rows(
+    conn: &Connection,
+    rows: &[Record],
+    kind: WriteKind,
+    target: &Target,
+) -> Result<(), rusqlite::Error> {
+    if kind != WriteKind::Copy {
+        for part in rows.chunks(max_multi_row(target)) {
+            let mut stmt = conn.prepare_cached(&schema::insert_sql(target, part.len(), false))?;
+            stmt.execute(params_from_iter(
+                part.iter().flat_map(|r| r.values.iter().map(to_sqlite)),
+            ))?;
+        }
+        return Ok(());
     }
     // The copy path: one single-row INSERT prepared once and executed per
     // row (no SQL text built or looked up per row), inside the caller's
     // transaction (one journal commit per unit).
-    let mut stmt = conn.prepare_cached(&schema::insert_sql(1, false))?;
+    let mut stmt = conn.prepare_cached(&schema::insert_sql(target, 1, false))?;
     for row in rows {
-        stmt.execute(params_from_iter(row.business.fields.iter()))?;
+        stmt.execute(params_from_iter(row.values.iter().map(to_sqlite)))?;
     }
     Ok(())
+}
+
+/// A value in SQLite's storage classes: INTEGER for integers and booleans
+/// (1/0), REAL for floats, ISO 8601 TEXT for dates and times, TEXT for the
+/// rest; an exact decimal as INTEGER when integral, REAL when a double
+/// holds its digits exactly (15 significant digits or fewer), else TEXT —
+/// SQLite has no exact decimal type.
+fn to_sqlite(value: &Value) -> rusqlite::types::Value {
+    use rusqlite::types::Value as Sql;
+    match value {
+        Value::Null => Sql::Null,
+        Value::Int(i) => Sql::Integer(*i),
+        Value::Bool(b) => Sql::Integer(i64::from(*b)),
+        Value::Float(f) => Sql::Real(*f),
+        Value::Numeric(s) => numeric_to_sqlite(s),
+        other => Sql::Text(other.display()),
+    }
+}
+
+fn numeric_to_sqlite(text: &str) -> rusqlite::types::Value {
+    use rusqlite::types::Value as Sql;
+    if !text.contains('.') {
+        if let Ok(i) = text.parse::<i64>() {
+            return Sql::Integer(i);
+        }
+    }
+    let digits = text.bytes().filter(u8::is_ascii_digit).count();
+    match text.parse::<f64>() {
+        Ok(f) if digits <= 15 => Sql::Real(f),
+        _ => Sql::Text(text.to_string()),
+    }
 }
 
 /// Constraint and type errors are about rows; anything else is fatal.
