@@ -266,29 +266,38 @@ fn temporal(b: &[u8]) -> u16 {
     }
 }
 
-/// `PT[nH][nM][n[.f]S]` of less than 24 hours, totalled in milliseconds
-/// exactly as `convert` totals it (so the two agree at the boundary).
+/// `PT[nH][nM][n[.ffffff]S]` of less than 24 hours (each unit at most
+/// once, in that order; a fraction on the seconds only, at most
+/// microseconds), as `convert` reads a duration for a time column.
 fn under_a_day(b: &[u8]) -> bool {
-    let Some(time) = b.strip_prefix(b"PT") else {
+    let Some(mut rest) = b.strip_prefix(b"PT") else {
         return false;
     };
-    let Ok(mut rest) = std::str::from_utf8(time) else {
+    if rest.is_empty() {
         return false;
-    };
-    let mut ms: f64 = 0.0;
-    for (unit, scale) in [('H', 3_600_000.0), ('M', 60_000.0), ('S', 1000.0)] {
-        if let Some(i) = rest.find(unit) {
-            let n = &rest[..i];
-            let digits = n.bytes().filter(|&c| c != b'.').count();
-            let valid = digits > 0 && n.bytes().all(|c| c.is_ascii_digit() || c == b'.');
-            match n.parse::<f64>() {
-                Ok(v) if valid => ms += v * scale,
-                _ => return false,
-            }
-            rest = &rest[i + 1..];
-        }
     }
-    rest.is_empty() && !time.is_empty() && (0..86_400_000).contains(&(ms.round() as i64))
+    let mut micros: u64 = 0;
+    for (unit, scale) in [(b'H', 3_600_000_000), (b'M', 60_000_000), (b'S', 1_000_000)] {
+        let Some(i) = rest.iter().position(|&c| c == unit) else {
+            continue;
+        };
+        let (whole, frac) = match rest[..i].iter().position(|&c| c == b'.') {
+            Some(dot) if unit == b'S' => (&rest[..dot], &rest[dot + 1..i]),
+            Some(_) => return false,
+            None => (&rest[..i], &b""[..]),
+        };
+        let digits = |d: &[u8]| d.iter().all(u8::is_ascii_digit);
+        if whole.is_empty() || whole.len() > 5 || !digits(whole) || frac.len() > 6 || !digits(frac)
+        {
+            return false;
+        }
+        let frac_micros = frac.iter().fold(0, |n, c| n * 10 + u64::from(c - b'0'))
+            * 10u64.pow(6 - frac.len() as u32);
+        let whole = whole.iter().fold(0, |n, c| n * 10 + u64::from(c - b'0'));
+        micros += whole * scale + frac_micros;
+        rest = &rest[i + 1..];
+    }
+    rest.is_empty() && micros < 86_400_000_000
 }
 
 /// `YYYY-MM-DD`, a real day of a year from 1 to 9999.
