@@ -42,6 +42,8 @@ struct Seen {
     int_digits: u16,
     /// Most digits after the point among numbers.
     scale: u16,
+    /// Whether some number is one SQLite cannot keep exactly.
+    sqlite_inexact: bool,
 }
 
 impl Default for Seen {
@@ -51,6 +53,7 @@ impl Default for Seen {
             any: false,
             int_digits: 0,
             scale: 0,
+            sqlite_inexact: false,
         }
     }
 }
@@ -67,11 +70,13 @@ impl Seen {
                 types,
                 int_digits,
                 scale,
+                sqlite_exact,
             } => {
                 self.any = true;
                 self.types &= types;
                 self.int_digits = self.int_digits.max(int_digits);
                 self.scale = self.scale.max(scale);
+                self.sqlite_inexact |= !sqlite_exact;
             }
         }
     }
@@ -135,16 +140,31 @@ impl Inferrer {
     }
 
     /// One column per name, in order (name `i` is column `i`), with the
-    /// narrowest type every value of that column survives; text for a
-    /// column with no values. Every column is nullable and has no default;
-    /// no key is made up.
+    /// narrowest type every value of that column survives in PostgreSQL;
+    /// text for a column with no values. Every column is nullable and has
+    /// no default; no key is made up.
     pub fn finish(self, names: &[String]) -> Vec<Column> {
+        self.columns_for(names, false)
+    }
+
+    /// [`finish`](Self::finish) for a SQLite table: SQLite has no exact
+    /// decimal (it keeps 15 significant digits of a numeric), so a
+    /// numeric column holding a decimal with more is text instead.
+    pub fn finish_for_sqlite(self, names: &[String]) -> Vec<Column> {
+        self.columns_for(names, true)
+    }
+
+    fn columns_for(&self, names: &[String], sqlite: bool) -> Vec<Column> {
         names
             .iter()
             .enumerate()
             .map(|(i, name)| {
                 let seen = self.columns.get(i).copied().unwrap_or_default();
-                Column::new(name.clone(), seen.sql_type())
+                let ty = match seen.sql_type() {
+                    SqlType::Numeric { .. } if sqlite && seen.sqlite_inexact => SqlType::Text,
+                    ty => ty,
+                };
+                Column::new(name.clone(), ty)
             })
             .collect()
     }

@@ -42,6 +42,10 @@ pub enum Claim {
         /// Digits after the point, as written (text) or as Excel shows
         /// the number (15 significant digits).
         scale: u16,
+        /// Whether SQLite keeps the value exactly in a numeric column (an
+        /// integer within 64 bits, or at most 15 significant digits:
+        /// `sink::sqlite::values::check_exact`).
+        sqlite_exact: bool,
     },
 }
 
@@ -72,23 +76,31 @@ pub fn type_of(bit: u16, precision: u16, scale: u16) -> SqlType {
 pub const CHECKED_ROWS: u64 = 2_000;
 
 /// Panics unless `convert` accepts `cell` for every type `claim` names
-/// (numbers: for the smallest numeric(p,s) the claim's digits give).
+/// (numbers: for the smallest numeric(p,s) the claim's digits give, and
+/// SQLite keeps the value exactly when the claim says so).
 #[cfg(debug_assertions)]
 pub fn check(cell: &Cell, claim: Claim) {
     use crate::record::convert::{convert, ConvertOptions};
-    let (types, precision, scale) = match claim {
+    use crate::sink::sqlite::values::check_exact;
+    let (types, precision, scale, sqlite_exact) = match claim {
         Claim::Nothing => return,
-        Claim::Types(types) => (types, 1, 0),
+        Claim::Types(types) => (types, 1, 0, false),
         Claim::Number {
             types,
             int_digits,
             scale,
-        } => (types, (int_digits + scale).max(1), scale),
+            sqlite_exact,
+        } => (types, (int_digits + scale).max(1), scale, sqlite_exact),
     };
     for bit in (0..16).map(|i| 1u16 << i).filter(|b| types & b != 0) {
         let ty = type_of(bit, precision, scale);
-        if let Err(why) = convert(cell, &ty, &ConvertOptions::default()) {
-            panic!("inference claimed {ty} for {cell:?}, which convert refuses: {why}");
+        let value = convert(cell, &ty, &ConvertOptions::default()).unwrap_or_else(|why| {
+            panic!("inference claimed {ty} for {cell:?}, which convert refuses: {why}")
+        });
+        if bit == NUMERIC && sqlite_exact {
+            if let Err(why) = check_exact(&value, &ty) {
+                panic!("inference claimed SQLite keeps {cell:?} exactly: {why}");
+            }
         }
     }
 }
@@ -123,6 +135,7 @@ fn integer(i: i64) -> Claim {
         types,
         int_digits: digits as u16,
         scale: 0,
+        sqlite_exact: true,
     }
 }
 
@@ -156,7 +169,7 @@ fn float(f: f64) -> Claim {
         }
     }
     match decimal(buf.as_str().trim_start_matches('-').as_bytes()) {
-        Some((int_digits, scale)) => number(NUMERIC, int_digits, scale),
+        Some(d) => number(d),
         None => Claim::Types(0),
     }
 }
@@ -169,14 +182,16 @@ fn significant_digits(s: &str) -> usize {
     digits.iter().filter(|c| c.is_ascii_digit()).count()
 }
 
-fn number(types: u16, int_digits: usize, scale: usize) -> Claim {
-    if int_digits + scale > MAX_NUMERIC_DIGITS as usize {
+/// A decimal's claim: numeric only.
+fn number(d: Decimal) -> Claim {
+    if d.int_digits + d.scale > MAX_NUMERIC_DIGITS as usize {
         return Claim::Types(0);
     }
     Claim::Number {
-        types,
-        int_digits: int_digits as u16,
-        scale: scale as u16,
+        types: NUMERIC,
+        int_digits: d.int_digits as u16,
+        scale: d.scale as u16,
+        sqlite_exact: d.sqlite_exact,
     }
 }
 
@@ -191,9 +206,9 @@ fn text(t: &str) -> Claim {
     let b = t.as_bytes();
     let digits = b.strip_prefix(b"-").unwrap_or(b);
     if digits.first().is_some_and(u8::is_ascii_digit) {
-        if let Some((int_digits, scale)) = decimal(digits) {
-            if scale > 0 {
-                return number(NUMERIC, int_digits, scale);
+        if let Some(d) = decimal(digits) {
+            if d.scale > 0 {
+                return number(d);
             }
             // Beyond i64 a digit string is an identifier, not a quantity.
             return match t.parse::<i64>() {
@@ -208,10 +223,21 @@ fn text(t: &str) -> Claim {
     Claim::Types(temporal(b))
 }
 
+/// A plain decimal's shape.
+#[derive(Debug, Clone, Copy)]
+struct Decimal {
+    /// Digits before the point, not counting a lone `0`.
+    int_digits: usize,
+    /// Digits after the point.
+    scale: usize,
+    /// SQLite keeps it exactly (see [`Claim::Number`]).
+    sqlite_exact: bool,
+}
+
 /// `123`, `0`, `12.50`, `0.5` (no sign, no exponent, no separators, no
 /// leading zero before another digit, at least one digit either side of a
-/// point) → (integer digits not counting a lone `0`, decimals).
-fn decimal(b: &[u8]) -> Option<(usize, usize)> {
+/// point).
+fn decimal(b: &[u8]) -> Option<Decimal> {
     let (int, frac) = match b.iter().position(|&c| c == b'.') {
         Some(dot) => (&b[..dot], Some(&b[dot + 1..])),
         None => (b, None),
@@ -220,13 +246,36 @@ fn decimal(b: &[u8]) -> Option<(usize, usize)> {
     if !all_digits(int) || (int.len() > 1 && int[0] == b'0') {
         return None;
     }
-    let scale = match frac {
-        Some(f) if all_digits(f) => f.len(),
+    let frac = match frac {
+        Some(f) if all_digits(f) => f,
         Some(_) => return None,
-        None => 0,
+        None => &b""[..],
     };
-    let int_digits = if int == b"0" { 0 } else { int.len() };
-    Some((int_digits, scale))
+    Some(Decimal {
+        int_digits: if int == b"0" { 0 } else { int.len() },
+        scale: frac.len(),
+        sqlite_exact: sqlite_exact(int, frac),
+    })
+}
+
+/// Mirrors `sink::sqlite::values`' numeric storage for digits `int.frac`
+/// (no leading zeros but a lone `0`): an integer within 64 bits (the
+/// fraction zeros), or a REAL of at most 15 significant digits and a
+/// decimal exponent from -307 to 308. (A 19-digit integer is counted
+/// inexact even when it fits 64 bits: stricter, never looser.)
+fn sqlite_exact(int: &[u8], frac: &[u8]) -> bool {
+    if frac.iter().all(|&c| c == b'0') && int.len() <= 18 {
+        return true;
+    }
+    let total = int.len() + frac.len();
+    let digits = || int.iter().chain(frac);
+    let lead = digits().take_while(|&&c| c == b'0').count();
+    if lead == total {
+        return true; // zero
+    }
+    let trail = digits().rev().take_while(|&&c| c == b'0').count();
+    let exponent = int.len() as i64 - 1 - lead as i64;
+    total - lead - trail <= 15 && (-307..=308).contains(&exponent)
 }
 
 /// `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` in hex digits, either case.

@@ -2,6 +2,7 @@ use super::*;
 use crate::model::{Cell, Value};
 use crate::record::cell_text;
 use crate::record::convert::{convert, ConvertOptions};
+use crate::sink::sqlite::values::check_exact;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -25,9 +26,19 @@ fn numeric(p: u16, s: u16) -> SqlType {
 }
 
 /// Infers the types of `columns` (each a column's cells, top to bottom)
-/// and checks the guarantee on every cell: it converts to its column's
-/// type, and a number keeps its value.
+/// for PostgreSQL and checks the guarantee on every cell, for PostgreSQL
+/// and for SQLite: it converts to its column's type, a number keeps its
+/// value, and SQLite stores it exactly.
 pub(super) fn infer(columns: &[Vec<Cell>]) -> Vec<SqlType> {
+    infer_both(columns).0
+}
+
+/// The types inferred for SQLite (checked as [`infer`] checks).
+fn infer_sqlite(columns: &[Vec<Cell>]) -> Vec<SqlType> {
+    infer_both(columns).1
+}
+
+fn infer_both(columns: &[Vec<Cell>]) -> (Vec<SqlType>, Vec<SqlType>) {
     let height = columns.iter().map(Vec::len).max().unwrap_or(0);
     let mut inferrer = Inferrer::new();
     for r in 0..height {
@@ -41,13 +52,20 @@ pub(super) fn infer(columns: &[Vec<Cell>]) -> Vec<SqlType> {
         });
     }
     let names: Vec<String> = (0..columns.len()).map(|i| format!("c{i}")).collect();
-    let inferred = inferrer.finish(&names);
-    for (column, cells) in inferred.iter().zip(columns) {
+    let postgres = inferrer.clone().finish(&names);
+    let sqlite = inferrer.finish_for_sqlite(&names);
+    for ((pg, lite), cells) in postgres.iter().zip(&sqlite).zip(columns) {
         for cell in cells {
-            assert_survives(cell, &column.sql_type);
+            assert_survives(cell, &pg.sql_type);
+            assert_survives(cell, &lite.sql_type);
+            if let Ok(value) = convert(cell, &lite.sql_type, &ConvertOptions::default()) {
+                check_exact(&value, &lite.sql_type)
+                    .unwrap_or_else(|why| panic!("{cell:?} in SQLite: {why}"));
+            }
         }
     }
-    inferred.into_iter().map(|c| c.sql_type).collect()
+    let types = |columns: Vec<Column>| columns.into_iter().map(|c| c.sql_type).collect();
+    (types(postgres), types(sqlite))
 }
 
 /// `convert` accepts `cell` for `ty`, and a number or text comes out with
@@ -143,6 +161,22 @@ fn decimals_are_numeric_with_the_scale_written_and_headroom() {
 fn large_number_cells_are_numeric_as_excel_shows_them() {
     let col = vec![Cell::Float(1e20), Cell::Float(1234567890123456.0)];
     assert_eq!(infer(&[col]), [numeric(21, 0)]);
+}
+
+#[test]
+fn decimals_beyond_15_significant_digits_are_numeric_in_postgres_and_text_in_sqlite() {
+    let long = vec![t("1234567890123456.125"), t("0.5")];
+    let tiny = vec![Cell::Float(1e-310)];
+    let short = vec![t("12.50"), Cell::Float(0.1 + 0.2), t("123456789012345678")];
+    let columns = [long, tiny, short];
+    assert_eq!(
+        infer(&columns),
+        [numeric(19, 3), numeric(310, 310), numeric(20, 2)]
+    );
+    assert_eq!(
+        infer_sqlite(&columns),
+        [SqlType::Text, SqlType::Text, numeric(20, 2)]
+    );
 }
 
 #[test]
