@@ -22,6 +22,8 @@ mod hostile;
 mod introspect;
 mod isolation;
 mod options;
+mod output;
+mod repo;
 mod strategies;
 mod typed_cells;
 mod typed_copy;
