@@ -169,6 +169,35 @@ fn with_format(s: &str, ty: &SqlType, opts: &ConvertOptions) -> Result<When, Str
     ))
 }
 
+/// Why `fmt` cannot serve as `--date-format`: chrono cannot read it, or a
+/// date-time written in it does not read back as a date, a date and time,
+/// or a time of day.
+pub(super) fn check_format(fmt: &str) -> Result<(), String> {
+    use chrono::format::{Item, StrftimeItems};
+    if StrftimeItems::new(fmt).any(|item| matches!(item, Item::Error)) {
+        return Err(format!(
+            "--date-format {fmt} is not a valid format (chrono strftime syntax, e.g. %d/%m/%Y)"
+        ));
+    }
+    let sample = NaiveDate::from_ymd_opt(2024, 3, 15)
+        .and_then(|d| d.and_hms_opt(13, 45, 30))
+        .expect("valid");
+    let mut written = String::new();
+    let zoned = sample.and_utc().fixed_offset();
+    if std::fmt::Write::write_fmt(&mut written, format_args!("{}", zoned.format(fmt))).is_err() {
+        return Err(format!("--date-format {fmt} cannot be written out"));
+    }
+    let opts = ConvertOptions {
+        date_format: Some(fmt.to_string()),
+    };
+    match with_format(&written, &SqlType::Timestamp, &opts) {
+        Ok(_) => Ok(()),
+        Err(_) => Err(format!(
+            "--date-format {fmt} does not name a whole date, date and time, or time of day (it writes 2024-03-15 13:45:30 as '{written}', which does not read back)"
+        )),
+    }
+}
+
 /// Reads ISO 8601: `YYYY-MM-DD`, then optionally `T` or a space and
 /// `HH:MM[:SS[.fraction]]` and `Z` or `±HH[:MM]`; `HH:MM[:SS[.f]]` alone;
 /// or a duration `[-]P[nD]T[nH][nM][n[.f]S]`. `Ok(None)` when the text

@@ -254,3 +254,40 @@ fn jsonb_refuses_the_nul_character_that_json_keeps() {
         Ok(Value::Json(not_nul.into()))
     );
 }
+
+#[test]
+fn every_cell_kind_meets_every_type_as_the_type_table_says() {
+    // Columns: the number 1 as an integer cell, as a float cell, as text;
+    // a date cell; a boolean cell. O converts, X is refused with a reason.
+    let kinds = [
+        Cell::Int(1),
+        Cell::Float(1.0),
+        text("1"),
+        Cell::DateTime("2024-01-02".into()),
+        Cell::Bool(true),
+    ];
+    let table = [
+        "OOOXX", "OOOXX", "OOOXX", // smallint, integer, bigint
+        "OOOXX", "OOOXX", // numeric(12,2), numeric
+        "OOOXX", "OOOXX", // real, double
+        "OOOXO", // boolean
+        "XXXOX", "XXXOX", "XXXOX", // date, timestamp, timestamptz
+        "XXXXX", // time (a date cell is not a time of day)
+        "XXXXX", // uuid
+        "OOOXO", "OOOXO", // json, jsonb
+        "OOOOO", "OOOOO", "OOOOO", // text, varchar(40), varchar
+        "OOOXX", // char(3): the date (10 characters) and TRUE (4) do not fit
+        "OOOXX", // char is char(1)
+    ];
+    let types = every_type();
+    assert_eq!(types.len(), table.len());
+    for (ty, row) in types.iter().zip(table) {
+        for (cell, want) in kinds.iter().zip(row.chars()) {
+            let got = c(cell, ty);
+            match want {
+                'O' => assert!(got.is_ok(), "{cell:?} for {ty}: {got:?}"),
+                _ => assert!(!got.clone().unwrap_err().is_empty(), "{cell:?} for {ty}"),
+            }
+        }
+    }
+}
