@@ -173,4 +173,6 @@ impl Inferrer {
 #[cfg(test)]
 mod file_tests;
 #[cfg(test)]
+mod property_tests;
+#[cfg(test)]
 mod tests;
