@@ -20,9 +20,14 @@ pub struct RejectCsv {
 }
 
 impl RejectCsv {
-    /// Creates the file and writes the header line.
+    /// Creates the file (mode 0600 on Unix: it holds row data) and writes
+    /// the header line.
     pub fn create(path: &Path, headers: &[String]) -> std::io::Result<RejectCsv> {
-        let mut out = csv::Writer::from_writer(BufWriter::new(File::create(path)?));
+        let mut open = std::fs::OpenOptions::new();
+        open.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+        let mut out = csv::Writer::from_writer(BufWriter::new(open.open(path)?));
         let mut line = vec!["sheet", "row", "column", "reason", "value"];
         line.extend(headers.iter().map(String::as_str));
         out.write_record(line.iter().map(|s| escape(s).into_owned().into_bytes()))?;
