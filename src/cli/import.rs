@@ -10,7 +10,7 @@ use std::time::Duration;
 use clap::Args;
 use serde_json::json;
 
-use super::LimitArgs;
+use super::{LimitArgs, PoolArgs};
 use crate::model::TableSchema;
 use crate::pipeline::{self, Control, ImportJob, ImportReport, Method, Plan, Status};
 use crate::record::{HeaderOptions, Rules};
@@ -71,6 +71,9 @@ pub struct ImportArgs {
     /// Reader limits.
     #[command(flatten)]
     pub limits: LimitArgs,
+    /// The PostgreSQL connection pool.
+    #[command(flatten)]
+    pub pool: PoolArgs,
 }
 
 /// Runs `import`.
@@ -95,7 +98,7 @@ pub async fn run(args: ImportArgs) -> ExitCode {
             Ok(u) => u,
             Err(e) => return fail(2, e.to_string(), args.json),
         };
-        match Sink::connect(&url).await {
+        match Sink::connect_with(&url, args.pool.options()).await {
             Ok(s) => Some(s),
             Err(e) => return fail(5, format!("{} ({})", e, url.redacted()), args.json),
         }

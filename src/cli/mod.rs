@@ -80,6 +80,39 @@ pub fn read_child(args: &ReadArgs) -> ExitCode {
     ))
 }
 
+/// The PostgreSQL connection pool's bound, shared by `import` and `serve`
+/// (see `sink::pool`; SQLite ignores it).
+#[derive(Debug, Clone, Args)]
+pub struct PoolArgs {
+    /// Most PostgreSQL connections this process holds at once (writers,
+    /// history and /health share them; writers get all but one).
+    #[arg(long, env = "SHEETPIPE_MAX_CONNECTIONS", default_value_t = crate::sink::pool::DEFAULT_MAX_CONNECTIONS,
+          value_parser = at_least_one)]
+    pub max_connections: usize,
+    /// Seconds to wait for a free PostgreSQL connection before an import's
+    /// first writer (or a history call) fails saying so.
+    #[arg(long, env = "SHEETPIPE_POOL_TIMEOUT", default_value_t = crate::sink::pool::DEFAULT_POOL_TIMEOUT_SECS)]
+    pub pool_timeout: u64,
+}
+
+/// A count that must be 1 or more.
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("{s:?} is not a whole number of 1 or more")),
+    }
+}
+
+impl PoolArgs {
+    /// The pool options these flags describe.
+    pub fn options(&self) -> crate::sink::PoolOptions {
+        crate::sink::PoolOptions {
+            max_connections: self.max_connections,
+            timeout: std::time::Duration::from_secs(self.pool_timeout),
+        }
+    }
+}
+
 /// Reader limits, shared by every command that reads files. Every flag
 /// also reads an environment variable; docs/ROBUSTNESS.md explains each.
 #[derive(Debug, Clone, Args)]
@@ -120,6 +153,9 @@ pub struct LimitArgs {
     /// Address-space ceiling of the isolated reader process, in bytes.
     #[arg(long, env = "SHEETPIPE_MAX_READER_MEMORY", default_value_t = Limits::default().max_reader_memory)]
     pub max_reader_memory: u64,
+    /// Largest single row, all its cells together, in bytes.
+    #[arg(long, env = "SHEETPIPE_MAX_ROW_BYTES", default_value_t = Limits::default().max_row_bytes)]
+    pub max_row_bytes: u64,
     /// Parse the file in a separate process under the memory and time
     /// limits, so that a parser crash fails only this import.
     #[arg(long, env = "SHEETPIPE_ISOLATE", default_value_t = true, action = clap::ArgAction::Set)]
@@ -142,6 +178,7 @@ impl LimitArgs {
             max_shared_strings_bytes: self.max_shared_strings_bytes,
             max_seconds: self.max_seconds,
             max_reader_memory: self.max_reader_memory,
+            max_row_bytes: self.max_row_bytes,
         }
     }
 

@@ -88,7 +88,23 @@ pub struct Plan {
     pub batch_size: usize,
     /// Writer tasks, each with its own connection.
     pub workers: usize,
+    /// A unit is sent once its rows hold this many bytes, even short of
+    /// `batch_size` rows ([`UNIT_BYTES`]).
+    #[serde(skip)]
+    pub unit_bytes: usize,
+    /// Most bytes of rows (units and rejections) one import holds between
+    /// its reader and its writers / collector ([`BYTES_IN_FLIGHT`]).
+    #[serde(skip)]
+    pub bytes_in_flight: usize,
 }
+
+/// Default [`Plan::unit_bytes`]: 8 MiB. A 2,000-row COPY unit of ordinary
+/// rows (~0.5 KB) is ~1 MB, so only rows of large cells reach it.
+pub const UNIT_BYTES: usize = 8 << 20;
+
+/// Default [`Plan::bytes_in_flight`]: 64 MiB per import, whatever the
+/// number of writers (docs/ROBUSTNESS.md, "Memory").
+pub const BYTES_IN_FLIGHT: usize = 64 << 20;
 
 /// Rows per COPY unit, chosen by measurement (docs/BENCHMARKS.md): large
 /// enough that per-COPY overhead (statement start, commit) is lost in the
@@ -129,6 +145,8 @@ impl Plan {
             kind,
             batch_size: batch,
             workers: writers,
+            unit_bytes: UNIT_BYTES,
+            bytes_in_flight: BYTES_IN_FLIGHT,
         }
     }
 }

@@ -1,8 +1,9 @@
 //! Where rows go. A [`Sink`] is a database (PostgreSQL or SQLite) with the
 //! tutorial's `businesses` table ensured; a [`Writer`] is one writer's own
-//! connection (confinement: no connection is shared between PostgreSQL
-//! writers; SQLite's single connection is shared behind a mutex because
-//! SQLite allows one writer at a time).
+//! connection (confinement: a PostgreSQL writer holds one connection of the
+//! bounded [`pool`] for its whole import and shares it with no one;
+//! SQLite's single connection is shared behind a mutex because SQLite
+//! allows one writer at a time).
 //!
 //! Every write is atomic: it either stores all the rows given or none, and
 //! its result says which of three things happened — stored, refused because
@@ -18,6 +19,8 @@ pub mod sqlite;
 
 use std::path::PathBuf;
 
+pub use pool::{PoolOptions, Wait};
+pub use postgres::pool;
 pub use postgres::{PgSink, PgWriter};
 pub use sqlite::{SqliteSink, SqliteWriter};
 
@@ -120,7 +123,7 @@ pub type WriteResult = Result<Result<(), String>, DbError>;
 #[derive(Clone)]
 #[allow(clippy::large_enum_variant)] // one per import, never in a collection
 pub enum Sink {
-    /// PostgreSQL: each writer opens its own connection.
+    /// PostgreSQL: a bounded pool; each writer holds one of its connections.
     Postgres(PgSink),
     /// SQLite: one connection, shared behind a mutex.
     Sqlite(SqliteSink),
@@ -128,11 +131,18 @@ pub enum Sink {
 
 impl Sink {
     /// Connects and creates sheetpipe's own tables (the import history) if
-    /// missing. The target table is the caller's business
-    /// ([`Sink::ensure_businesses`] for the preset).
+    /// missing, with the default pool bound ([`PoolOptions::default`]). The
+    /// target table is the caller's business ([`Sink::ensure_businesses`]
+    /// for the preset).
     pub async fn connect(url: &DatabaseUrl) -> Result<Sink, DbError> {
+        Sink::connect_with(url, PoolOptions::default()).await
+    }
+
+    /// [`Sink::connect`] with the PostgreSQL pool bounded by `pool`
+    /// (`--max-connections`, `--pool-timeout`); SQLite ignores it.
+    pub async fn connect_with(url: &DatabaseUrl, pool: PoolOptions) -> Result<Sink, DbError> {
         match url {
-            DatabaseUrl::Postgres(u) => Ok(Sink::Postgres(PgSink::connect(u).await?)),
+            DatabaseUrl::Postgres(u) => Ok(Sink::Postgres(PgSink::connect(u, pool).await?)),
             DatabaseUrl::Sqlite(p) => Ok(Sink::Sqlite(SqliteSink::open(p).await?)),
         }
     }
@@ -149,12 +159,22 @@ impl Sink {
         }
     }
 
-    /// A writer with its own connection (PostgreSQL) or a handle on the
-    /// shared one (SQLite).
-    pub async fn writer(&self) -> Result<Writer, DbError> {
+    /// A writer holding a pooled connection until dropped (PostgreSQL;
+    /// `wait` says how long to wait for one) or a handle on the shared one
+    /// (SQLite).
+    pub async fn writer(&self, wait: Wait) -> Result<Writer, DbError> {
         match self {
-            Sink::Postgres(s) => Ok(Writer::Postgres(s.writer().await?)),
+            Sink::Postgres(s) => Ok(Writer::Postgres(s.writer(wait).await?)),
             Sink::Sqlite(s) => Ok(Writer::Sqlite(s.writer())),
+        }
+    }
+
+    /// Most writers that can hold a connection at once (PostgreSQL: the
+    /// pool's writer slots, shared by all imports); `None` for SQLite.
+    pub fn writer_slots(&self) -> Option<usize> {
+        match self {
+            Sink::Postgres(s) => Some(s.writer_slots()),
+            Sink::Sqlite(_) => None,
         }
     }
 

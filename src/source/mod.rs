@@ -35,7 +35,7 @@ use std::sync::Arc;
 pub use self::csv::{sniff_delimiter, Utf16Reader};
 pub use detect::{detect, Format};
 pub use isolate::Isolation;
-pub use limits::{LimitExceeded, Limits};
+pub use limits::{LimitExceeded, Limits, DEFAULT_MAX_READER_MEMORY};
 
 use crate::model::RawRow;
 

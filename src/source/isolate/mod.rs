@@ -51,6 +51,8 @@ pub fn serve(path: &Path, sheet: Option<String>, limits: Limits) -> u8 {
     // A write error means the parent went away (cancelled): nothing is
     // left to tell anyone, so it is not an error of this process.
     let _ = serve_to(path, &opts, &mut out).and_then(|()| out.flush());
+    // Measured runs (bench, memory tests) learn this process's peak too.
+    crate::bench::measure::report_peak_rss();
     0
 }
 
@@ -347,10 +349,13 @@ impl RowReader for ChildReader {
                 Frame::Warning(text) => self.warnings.push(text),
                 Frame::Done => {
                     let status = self.wait();
-                    return match status.success() {
-                        true => Ok(()),
-                        false => Err(self.died()),
-                    };
+                    if !status.success() {
+                        return Err(self.died());
+                    }
+                    if let Some(stderr) = self.stderr.take().and_then(|h| h.join().ok()) {
+                        crate::bench::measure::forward_reader_peak_rss(&stderr);
+                    }
+                    return Ok(());
                 }
                 Frame::Error(e) => {
                     let _ = self.wait();
@@ -366,7 +371,9 @@ impl RowReader for ChildReader {
     }
 }
 
-/// Any reader under the wall-time limit, counted from when it was opened.
+/// Any reader under the wall-time limit, counted from when it was opened,
+/// and the row-size limit (in the reader child, before a row is sent, so
+/// the parent never receives a row over it).
 /// (A parser stuck without producing rows is only stopped by isolation.)
 pub struct Timed {
     /// The reader.
@@ -397,7 +404,10 @@ impl RowReader for Timed {
         let inner = &mut self.inner;
         let result = catch_parser_panic(format, || {
             inner.read(&mut |row| {
-                if let Err(e) = limits.check_seconds(started.elapsed()) {
+                let checked = limits
+                    .check_seconds(started.elapsed())
+                    .and_then(|()| limits.check_row_bytes(row.number, row_bytes(&row)));
+                if let Err(e) = checked {
                     late = Some(e);
                     return ControlFlow::Break(());
                 }
@@ -409,6 +419,21 @@ impl RowReader for Timed {
             None => result,
         }
     }
+}
+
+/// The text bytes of a row's cells (numbers and booleans count 8).
+fn row_bytes(row: &RawRow) -> u64 {
+    use crate::model::Cell;
+    row.cells
+        .iter()
+        .map(|c| match c {
+            Cell::Empty => 0,
+            Cell::Int(_) | Cell::Float(_) | Cell::Bool(_) => 8,
+            Cell::Text(t) | Cell::DateTime(t) | Cell::Error(t) | Cell::FormulaWithoutValue(t) => {
+                t.len() as u64
+            }
+        })
+        .sum()
 }
 
 /// Runs parser code, turning a panic inside it (calamine panics on some
