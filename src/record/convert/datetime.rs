@@ -217,7 +217,8 @@ fn parse_iso(s: &str) -> Result<Option<When>, String> {
     if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
         return Ok(None);
     }
-    let (Some(y), Some(m), Some(d)) = (num(&s[0..4]), num(&s[5..7]), num(&s[8..10])) else {
+    let (Some(y), Some(m), Some(d)) = (digits_at(s, 0..4), digits_at(s, 5..7), digits_at(s, 8..10))
+    else {
         return Ok(None);
     };
     let date = ymd(s, y as i32, m, d)?;
@@ -239,6 +240,12 @@ fn parse_iso(s: &str) -> Result<Option<When>, String> {
         },
     };
     Ok(Some(When::DateTime(date.and_time(time), offset)))
+}
+
+/// The digits at byte `range` of `s` as a number (`None` when the range
+/// is not digits, or does not fall on character boundaries).
+fn digits_at(s: &str, range: std::ops::Range<usize>) -> Option<u32> {
+    s.get(range).and_then(num)
 }
 
 /// Digits only, as a number (`None` for anything else).
@@ -289,7 +296,7 @@ fn parse_time<'a>(s: &str, t: &'a str) -> Result<Option<(NaiveTime, &'a str)>, S
     if b.len() < 5 || b[2] != b':' {
         return Ok(None);
     }
-    let (Some(h), Some(m)) = (num(&t[0..2]), num(&t[3..5])) else {
+    let (Some(h), Some(m)) = (digits_at(t, 0..2), digits_at(t, 3..5)) else {
         return Ok(None);
     };
     let (mut sec, mut nanos, mut rest) = (0, 0, &t[5..]);
@@ -333,7 +340,7 @@ fn parse_offset(z: &str) -> Option<FixedOffset> {
     let digits: String = z[1..].chars().filter(|&c| c != ':').collect();
     let (h, m) = match digits.len() {
         2 => (num(&digits)?, 0),
-        4 => (num(&digits[..2])?, num(&digits[2..])?),
+        4 => (digits_at(&digits, 0..2)?, digits_at(&digits, 2..4)?),
         _ => return None,
     };
     if h > 23 || m > 59 {

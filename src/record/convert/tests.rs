@@ -291,3 +291,34 @@ fn every_cell_kind_meets_every_type_as_the_type_table_says() {
         }
     }
 }
+
+#[test]
+fn no_text_makes_any_type_panic() {
+    // Multi-byte characters at every position of date-, time-, number-
+    // and duration-shaped text, for every type.
+    let shapes = [
+        "2024-01-02T10:30:00.123+02:00",
+        "10:30:00",
+        "PT10H30M1.5S",
+        "-12.50e3",
+        "{123e4567-e89b-12d3-a456-426614174000}",
+    ];
+    let opts = ConvertOptions::with_date_format("%d/%m/%Y").expect("valid");
+    for shape in shapes {
+        for at in 0..=shape.len() {
+            for insert in ["é", "€", "😀", ":", "-"] {
+                let mut s = shape.to_string();
+                s.insert_str(at, insert);
+                for ty in every_type() {
+                    let _ = convert(&text(&s), &ty, &opts);
+                    let _ = convert(&Cell::DateTime(s.clone()), &ty, &opts);
+                }
+                let mut cut = shape[..at].to_string();
+                cut.push_str(insert);
+                for ty in every_type() {
+                    let _ = c(&text(&cut), &ty);
+                }
+            }
+        }
+    }
+}
