@@ -177,10 +177,11 @@ fn header_lines(report: &ImportReport) -> Vec<String> {
         }
     }
     if !report.ignored_columns.is_empty() {
-        lines.push(format!(
-            "  ignored columns:    {}",
-            report.ignored_columns.join(", ")
-        ));
+        let described = match &report.header {
+            Some(h) => h.ignored_described(),
+            None => report.ignored_columns.clone(),
+        };
+        lines.push(format!("  ignored columns:    {}", described.join(", ")));
     }
     let shown = report.warnings.iter().take(LISTED_WARNINGS);
     lines.extend(shown.map(|w| format!("  warning: {w}")));

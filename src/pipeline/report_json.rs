@@ -55,6 +55,13 @@ impl ImportReport {
         if !self.ignored_columns.is_empty() {
             out["ignored_columns"] = json!(self.ignored_columns);
         }
+        if let Some(h) = self.header.as_ref().filter(|h| !h.suggestions.is_empty()) {
+            out["suggestions"] = json!(h
+                .suggestions
+                .iter()
+                .map(|(header, column)| json!({"header": header, "did_you_mean": column}))
+                .collect::<Vec<_>>());
+        }
         if let Some(h) = &self.header {
             out["header"] = json!({
                 "row": h.row,

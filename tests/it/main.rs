@@ -14,6 +14,7 @@ mod copy;
 mod core_values;
 mod corpus;
 mod corpus_bounds;
+mod did_you_mean;
 mod faults;
 mod first_hour;
 mod formats;
