@@ -30,7 +30,7 @@ pub async fn dry_run(job: ImportJob, plan: &Plan, ctl: &Control) -> ImportReport
     let (event_tx, event_rx) = mpsc::channel::<Event>(1024);
     let mut job = job;
     job.source.bytes_read = progress.bytes_read.clone();
-    let (rejects_file, max_reported) = (job.rejects_file.clone(), job.max_reported);
+    let (rejects_files, max_reported) = (job.rejects_files.clone(), job.max_reported);
     let reader = {
         let (event_tx, header, progress) = (event_tx.clone(), header.clone(), progress.clone());
         let out = ReadOutputs {
@@ -49,7 +49,7 @@ pub async fn dry_run(job: ImportJob, plan: &Plan, ctl: &Control) -> ImportReport
             let _ = event_tx.send(Event::Inserted(n)).await;
         }
     });
-    let collected = collect(event_rx, max_reported, rejects_file, header.clone());
+    let collected = collect(event_rx, max_reported, rejects_files, header.clone());
     let stages = async {
         let read = reader.await.unwrap_or_else(|e| {
             let e = ImportError::Internal(format!("reader panicked: {e}"));

@@ -50,7 +50,7 @@ pub use report::{go_duration, ImportError, ImportReport, Stats, Status};
 
 use crate::model::{Record, Rejection, TableSchema};
 use crate::record::{HeaderFinder, HeaderMap, HeaderOptions, Rules};
-use crate::rejects::RejectCsv;
+use crate::rejects::RejectFile;
 use crate::sink::{Sink, WriteKind};
 use crate::source::{self, SourceOptions};
 
@@ -65,8 +65,9 @@ pub struct ImportJob {
     pub rules: Rules,
     /// How many rejected rows the report keeps in memory (first by row).
     pub max_reported: usize,
-    /// Where to write every rejected row as CSV, if anywhere.
-    pub rejects_file: Option<PathBuf>,
+    /// Where to write every rejected row: each file as CSV, or as .xlsx
+    /// when its name ends in `.xlsx` (see [`crate::rejects`]).
+    pub rejects_files: Vec<PathBuf>,
     /// Where the header is and how its columns map (`--header-row`, `--map`).
     pub header: HeaderOptions,
     /// Read and validate everything, write nothing: the sink is never
@@ -85,7 +86,7 @@ impl ImportJob {
             source: SourceOptions::default(),
             rules: Rules::default(),
             max_reported: 100,
-            rejects_file: None,
+            rejects_files: Vec::new(),
             header: HeaderOptions::default(),
             dry_run: false,
             table: Arc::new(TableSchema::businesses()),
@@ -155,7 +156,7 @@ pub async fn run(job: ImportJob, plan: &Plan, sink: &Sink, ctl: &Control) -> Imp
 
     let mut job = job;
     job.source.bytes_read = progress.bytes_read.clone();
-    let rejects_file = job.rejects_file.clone();
+    let rejects_files = job.rejects_files.clone();
     let max_reported = job.max_reported;
     let reader = {
         let (event_tx, stop, header, progress) = (
@@ -198,7 +199,7 @@ pub async fn run(job: ImportJob, plan: &Plan, sink: &Sink, ctl: &Control) -> Imp
     }
     drop((unit_rx, event_tx));
 
-    let collect = collect(event_rx, max_reported, rejects_file, header.clone());
+    let collect = collect(event_rx, max_reported, rejects_files, header.clone());
     let stages = async {
         let read = reader.await.unwrap_or_else(|e| {
             (
@@ -382,17 +383,22 @@ fn read_stage(
 async fn collect(
     mut events: mpsc::Receiver<Event>,
     max_reported: usize,
-    rejects_file: Option<PathBuf>,
+    rejects_files: Vec<PathBuf>,
     header: Arc<OnceLock<HeaderMap>>,
 ) -> (u64, u64, Vec<Rejection>, Option<ImportError>) {
     let (mut inserted, mut rejected) = (0u64, 0u64);
     let mut first: Vec<Rejection> = Vec::new();
-    let mut file: Option<RejectCsv> = None;
+    let mut file: Option<Vec<RejectFile>> = None;
     let mut file_error: Option<String> = None;
     let open = |header: &OnceLock<HeaderMap>| {
-        let path = rejects_file.as_ref()?;
+        if rejects_files.is_empty() {
+            return None;
+        }
         let headers = header.get().map(|h| h.headers.clone()).unwrap_or_default();
-        Some(RejectCsv::create(path, &headers))
+        let files = rejects_files
+            .iter()
+            .map(|p| RejectFile::create(p, &headers));
+        Some(files.collect::<std::io::Result<Vec<_>>>())
     };
     while let Some(event) = events.recv().await {
         match event {
@@ -407,7 +413,7 @@ async fn collect(
                         None => {}
                     }
                 }
-                if let Some(f) = &mut file {
+                for f in file.iter_mut().flatten() {
                     if let Err(e) = f.write(&r) {
                         file_error.get_or_insert(e.to_string());
                     }
@@ -431,7 +437,7 @@ async fn collect(
             file_error = Some(e.to_string());
         }
     }
-    if let Some(f) = file {
+    for f in file.into_iter().flatten() {
         if let Err(e) = f.finish() {
             file_error.get_or_insert(e.to_string());
         }

@@ -24,6 +24,7 @@ mod isolation;
 mod memory;
 mod options;
 mod pool;
+mod rejects_xlsx;
 mod strategies;
 mod typed_copy;
 mod typed_sqlite;
