@@ -6,12 +6,24 @@ mod generate;
 mod import;
 mod serve;
 
-/// The report as one JSON object (`import --json`, and the HTTP answers).
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::pipeline::Method;
 use crate::source::Limits;
+
+/// `--method` values: the pipeline's [`Method`] as clap sees it, here so
+/// that the pipeline knows nothing of clap.
+impl clap::ValueEnum for Method {
+    fn value_variants<'a>() -> &'a [Self] {
+        &Method::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.name()).help(self.summary()))
+    }
+}
 
 /// sheetpipe: import spreadsheets into PostgreSQL or SQLite.
 #[derive(Debug, Parser)]
@@ -44,8 +56,8 @@ pub enum Command {
 pub struct ReadArgs {
     /// The file.
     pub file: std::path::PathBuf,
-    /// Sheet to read.
-    #[arg(long)]
+    /// Sheet to read (given as `--sheet=NAME`, so any name passes).
+    #[arg(long, allow_hyphen_values = true)]
     pub sheet: Option<String>,
     /// The parent's limits, as JSON.
     #[arg(long)]
@@ -192,7 +204,8 @@ pub async fn run(cli: Cli) -> ExitCode {
 }
 
 /// The log filter when `RUST_LOG` is unset: a server logs one line per
-/// request and per import step; the other commands only warnings.
+/// request (an import's own steps are at debug), plus warnings and errors;
+/// the other commands only warnings.
 pub fn default_log_filter(command: &Command) -> &'static str {
     match command {
         Command::Serve(_) => "info,tokio_postgres=warn",

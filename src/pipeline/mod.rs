@@ -46,7 +46,7 @@ pub use dry::dry_run;
 pub use isolate::{write_unit, UnitOutcome};
 pub use plan::{cores, Method, Plan, BYTES_IN_FLIGHT, COPY_CHUNK, MAX_BATCH, UNIT_BYTES};
 pub use progress::{Progress, ProgressSnapshot};
-pub use report::{go_duration, ImportError, ImportReport, Stats, Status};
+pub use report::{go_duration, human_duration, ImportError, ImportReport, Stats, Status};
 
 use crate::model::{Record, Rejection, TableSchema};
 use crate::record::{HeaderFinder, HeaderMap, HeaderOptions, Rules};

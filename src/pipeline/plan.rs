@@ -6,7 +6,7 @@ use serde::Serialize;
 use crate::sink::WriteKind;
 
 /// The import methods. The first three are the tutorial's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Method {
     /// One INSERT per row, each its own transaction, one writer.
@@ -35,6 +35,18 @@ impl Method {
             Method::Concurrent => "concurrent",
             Method::Batch => "batch",
             Method::Copy => "copy",
+        }
+    }
+
+    /// What the method does, in one line (the CLI's help).
+    pub fn summary(self) -> &'static str {
+        match self {
+            Method::Sequential => "One INSERT per row, each its own transaction, one writer",
+            Method::Concurrent => "One INSERT per row, each its own transaction, a pool of writers",
+            Method::Batch => "Multi-row INSERTs of `batch_size` rows, a pool of writers",
+            Method::Copy => {
+                "Binary COPY (PostgreSQL) / one prepared transaction per chunk (SQLite)"
+            }
         }
     }
 

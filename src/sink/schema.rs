@@ -59,22 +59,7 @@ CREATE INDEX IF NOT EXISTS idx_businesses_country ON businesses (country);
 CREATE INDEX IF NOT EXISTS idx_businesses_deleted_at ON businesses (deleted_at);
 ";
 
-/// `"name"`: an identifier quoted for SQL (inner quotes doubled), so any
-/// column or table name — spaces, capitals, reserved words — is safe.
-pub fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-/// A table name quoted for SQL; `schema.table` quotes both parts
-/// (PostgreSQL). A name containing a `"` is taken as one identifier.
-pub fn quote_table(name: &str) -> String {
-    match name.split_once('.') {
-        Some((schema, table)) if !name.contains('"') => {
-            format!("{}.{}", quote_ident(schema), quote_ident(table))
-        }
-        _ => quote_ident(name),
-    }
-}
+pub use super::ddl::{quote_ident, quote_table_postgres as quote_table};
 
 /// `"a", "b"`: the target's column list.
 pub fn column_list(target: &Target) -> String {

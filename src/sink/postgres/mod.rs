@@ -309,7 +309,7 @@ impl PgWriter {
         for r in rows {
             if let Err(why) = copy_binary::row(&mut buf, r, target) {
                 // Dropping the sink without finishing aborts the COPY.
-                return Ok(Err(format!("row {}: {why}", r.row)));
+                return Ok(Err(why));
             }
             if buf.len() >= copy_binary::SEND_CHUNK {
                 sink.as_mut().send(buf.split().freeze()).await?;

@@ -16,7 +16,8 @@ use rusqlite::{params_from_iter, Connection, ErrorCode};
 
 use super::schema::{self, quote_table};
 use super::{DbError, WriteKind, WriteResult};
-use crate::model::{Record, Target, Value};
+use crate::model::{Record, Target};
+use values::SqliteValue;
 
 /// Most parameters in one statement (SQLite's default limit).
 pub const MAX_PARAMS: usize = 32_766;
@@ -164,6 +165,15 @@ impl SqliteWriter {
         if rows.is_empty() {
             return Ok(Ok(()));
         }
+        // A decimal SQLite would round is refused as data, so that the
+        // caller isolates and rejects its row instead of storing it changed.
+        for r in rows {
+            for (v, c) in r.values.iter().zip(&target.columns) {
+                if let Err(why) = values::check_exact(v, &c.sql_type) {
+                    return Ok(Err(format!("{} ({}): {why}", c.name, c.sql_type)));
+                }
+            }
+        }
         let multi_thread = tokio::runtime::Handle::try_current()
             .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
         let result = if multi_thread {
@@ -237,7 +247,7 @@ fn insert_rows(
         for part in rows.chunks(max_multi_row(target)) {
             let mut stmt = conn.prepare_cached(&schema::insert_sql(target, part.len(), false))?;
             stmt.execute(params_from_iter(
-                part.iter().flat_map(|r| r.values.iter().map(to_sqlite)),
+                part.iter().flat_map(|r| r.values.iter().map(SqliteValue)),
             ))?;
         }
         return Ok(());
@@ -247,40 +257,9 @@ fn insert_rows(
     // transaction (one journal commit per unit).
     let mut stmt = conn.prepare_cached(&schema::insert_sql(target, 1, false))?;
     for row in rows {
-        stmt.execute(params_from_iter(row.values.iter().map(to_sqlite)))?;
+        stmt.execute(params_from_iter(row.values.iter().map(SqliteValue)))?;
     }
     Ok(())
-}
-
-/// A value in SQLite's storage classes: INTEGER for integers and booleans
-/// (1/0), REAL for floats, ISO 8601 TEXT for dates and times, TEXT for the
-/// rest; an exact decimal as INTEGER when integral, REAL when a double
-/// holds its digits exactly (15 significant digits or fewer), else TEXT —
-/// SQLite has no exact decimal type.
-fn to_sqlite(value: &Value) -> rusqlite::types::Value {
-    use rusqlite::types::Value as Sql;
-    match value {
-        Value::Null => Sql::Null,
-        Value::Int(i) => Sql::Integer(*i),
-        Value::Bool(b) => Sql::Integer(i64::from(*b)),
-        Value::Float(f) => Sql::Real(*f),
-        Value::Numeric(s) => numeric_to_sqlite(s),
-        other => Sql::Text(other.display()),
-    }
-}
-
-fn numeric_to_sqlite(text: &str) -> rusqlite::types::Value {
-    use rusqlite::types::Value as Sql;
-    if !text.contains('.') {
-        if let Ok(i) = text.parse::<i64>() {
-            return Sql::Integer(i);
-        }
-    }
-    let digits = text.bytes().filter(u8::is_ascii_digit).count();
-    match text.parse::<f64>() {
-        Ok(f) if digits <= 15 => Sql::Real(f),
-        _ => Sql::Text(text.to_string()),
-    }
 }
 
 /// Constraint and type errors are about rows; anything else is fatal.

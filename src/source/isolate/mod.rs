@@ -108,9 +108,17 @@ impl ChildReader {
     /// Starts the child and waits for it to open the file.
     pub fn open(iso: &Isolation, path: &Path, opts: &SourceOptions) -> Result<Self, SourceError> {
         let mut cmd = command(iso, path, opts);
-        let spawn_error = |e: std::io::Error| SourceError::Io {
-            path: iso.program.display().to_string(),
-            source: std::io::Error::new(e.kind(), format!("cannot start the reader process: {e}")),
+        // Names the file, never the program: a client must not learn where
+        // the server's binary is (the log has it).
+        let spawn_error = |e: std::io::Error| {
+            tracing::error!(program = %iso.program.display(), "cannot start the reader process: {e}");
+            SourceError::Io {
+                path: path.display().to_string(),
+                source: std::io::Error::new(
+                    e.kind(),
+                    format!("cannot start the reader process: {e}"),
+                ),
+            }
         };
         let mut child = cmd.spawn().map_err(spawn_error)?;
         let stdout = BufReader::with_capacity(256 * 1024, child.stdout.take().expect("piped"));
@@ -219,21 +227,16 @@ impl ChildReader {
     }
 }
 
-/// `sheetpipe __read FILE …` with the rlimits set in the child.
+/// `sheetpipe __read --limits-json=… [--sheet=…] -- FILE` with the rlimits
+/// set in the child. Every value is glued to its flag (`--sheet=-2024`) and
+/// the file comes after `--`, so no value can be read as a flag.
 fn command(iso: &Isolation, path: &Path, opts: &SourceOptions) -> Command {
-    let limits_json = serde_json::to_string(&opts.limits).expect("limits serialize");
     let mut cmd = Command::new(&iso.program);
-    cmd.arg("__read")
-        .arg(path)
-        .arg("--limits-json")
-        .arg(limits_json)
+    cmd.args(read_args(path, opts))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .env("RUST_BACKTRACE", "0");
-    if let Some(sheet) = &opts.sheet {
-        cmd.arg("--sheet").arg(sheet);
-    }
     let (memory, cpu) = (opts.limits.max_reader_memory, opts.limits.max_seconds);
     // SAFETY: the closure runs in the forked child before exec and only
     // calls `getrlimit`/`setrlimit`, which are async-signal-safe; it touches no
@@ -249,6 +252,21 @@ fn command(iso: &Isolation, path: &Path, opts: &SourceOptions) -> Command {
         });
     }
     cmd
+}
+
+/// The arguments of the `__read` child (see [`command`]).
+fn read_args(path: &Path, opts: &SourceOptions) -> Vec<std::ffi::OsString> {
+    let limits_json = serde_json::to_string(&opts.limits).expect("limits serialize");
+    let mut args: Vec<std::ffi::OsString> = vec![
+        "__read".into(),
+        format!("--limits-json={limits_json}").into(),
+    ];
+    if let Some(sheet) = &opts.sheet {
+        args.push(format!("--sheet={sheet}").into());
+    }
+    args.push("--".into());
+    args.push(path.into());
+    args
 }
 
 /// Kills the child when `limit` passes, unless the sender is dropped first.
