@@ -70,9 +70,10 @@ pub struct RejectCsv {
 }
 
 impl RejectCsv {
-    /// Creates the file and writes the header line.
+    /// Creates the file (mode 0600 on Unix: it holds row data) and writes
+    /// the header line.
     pub fn create(path: &Path, headers: &[String]) -> std::io::Result<RejectCsv> {
-        let mut out = csv::Writer::from_writer(BufWriter::new(File::create(path)?));
+        let mut out = csv::Writer::from_writer(BufWriter::new(private_file(path)?));
         let mut line = vec!["sheet", "row", "column", "reason", "value"];
         line.extend(headers.iter().map(String::as_str));
         out.write_record(line.iter().map(|s| escape(s).into_owned().into_bytes()))?;
@@ -97,6 +98,16 @@ impl RejectCsv {
     pub fn finish(mut self) -> std::io::Result<()> {
         self.out.flush()
     }
+}
+
+/// Creates (or truncates) `path` for writing, mode 0600 on Unix: a reject
+/// report holds row data.
+pub(crate) fn private_file(path: &Path) -> std::io::Result<File> {
+    let mut open = std::fs::OpenOptions::new();
+    open.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+    open.open(path)
 }
 
 /// Prefixes `'` to text a spreadsheet program would treat as a formula.

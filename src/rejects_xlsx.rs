@@ -13,7 +13,7 @@
 //! memory until the file is saved, so only the first [`MAX_NOTES`] rejected
 //! rows get one; every row keeps its highlight and its reason column.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rust_xlsxwriter::{Color, Format, FormatPattern, Note, Workbook, XlsxError};
 
@@ -29,7 +29,7 @@ pub const MAX_NOTES: u32 = 10_000;
 
 /// Writes rejected rows to an .xlsx file as they arrive.
 pub struct RejectXlsx {
-    path: PathBuf,
+    file: std::fs::File,
     workbook: Workbook,
     width: usize,
     next_row: u32,
@@ -44,8 +44,9 @@ impl RejectXlsx {
     /// Starts the workbook and writes the header row (saved by
     /// [`RejectXlsx::finish`]).
     pub fn create(path: &Path, headers: &[String]) -> std::io::Result<RejectXlsx> {
-        // Fail early, as the CSV report does, if the file cannot be made.
-        std::fs::File::create(path)?;
+        // Made now (mode 0600, as the CSV), so a path that cannot be
+        // written fails the report at once, not at the end.
+        let file = crate::rejects::private_file(path)?;
         let mut workbook = Workbook::new();
         let width = headers.len();
         let sheet = workbook.add_worksheet_with_constant_memory().map_err(io)?;
@@ -64,7 +65,7 @@ impl RejectXlsx {
             .set_pattern(FormatPattern::Solid)
             .set_background_color(Color::RGB(0xFFC7CE));
         Ok(RejectXlsx {
-            path: path.to_path_buf(),
+            file,
             workbook,
             width,
             next_row: 1,
@@ -114,7 +115,9 @@ impl RejectXlsx {
 
     /// Saves the workbook.
     pub fn finish(mut self) -> std::io::Result<()> {
-        self.workbook.save(&self.path).map_err(io)
+        let mut out = std::io::BufWriter::new(&mut self.file);
+        self.workbook.save_to_writer(&mut out).map_err(io)?;
+        std::io::Write::flush(&mut out)
     }
 }
 

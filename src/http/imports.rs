@@ -7,14 +7,14 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::multipart::{Multipart, MultipartRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::errors::ApiError;
+use super::errors::{ApiError, JsonQuery};
 use super::jobs::{Job, JobStatus};
 use super::runner::{self, Request};
 use super::{upload, AppState};
@@ -70,7 +70,7 @@ impl UploadQuery {
 /// `POST /upload`: import now, answer with the report (the tutorial's call).
 pub async fn upload_sync(
     State(state): State<AppState>,
-    Query(query): Query<UploadQuery>,
+    JsonQuery(query): JsonQuery<UploadQuery>,
     headers: HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, ApiError> {
@@ -82,7 +82,7 @@ pub async fn upload_sync(
 /// `POST /imports`: accept and answer 202 at once; the import runs behind.
 pub async fn upload_async(
     State(state): State<AppState>,
-    Query(query): Query<UploadQuery>,
+    JsonQuery(query): JsonQuery<UploadQuery>,
     headers: HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, ApiError> {
@@ -92,8 +92,10 @@ pub async fn upload_async(
     Ok((StatusCode::ACCEPTED, [(header::LOCATION, url)], Json(body)).into_response())
 }
 
-/// Checks the method, takes a load ticket, receives the file, starts the
-/// import. The cheap refusals come first, before the body is read.
+/// Checks the method and the load, receives the file, takes a load ticket,
+/// starts the import. The cheap refusals come first, before the body is
+/// read; the ticket is taken only once the body is complete, so slow or
+/// stalled bodies never hold a running or queued slot.
 async fn accept(
     state: &AppState,
     query: UploadQuery,
@@ -108,8 +110,9 @@ async fn accept(
     let max = state.config.max_upload_bytes;
     upload::check_content_length(headers, max)?;
     let multipart = multipart.map_err(|e| ApiError::no_file().with_detail(e.body_text()))?;
+    state.registry.has_room()?;
+    let upload = upload::receive(multipart, state.uploads_dir(), max, &state.spool).await?;
     let ticket = state.registry.admit()?;
-    let upload = upload::receive(multipart, state.uploads_dir(), max).await?;
     let sheet = query.sheet.filter(|s| !s.trim().is_empty());
     let req = Request {
         method,
@@ -145,6 +148,17 @@ pub async fn cancel(
 ) -> Result<Response, ApiError> {
     let id = valid_id(&id)?;
     let Some(job) = state.registry.get(&id) else {
+        // Another instance may run it: leave the request for its heartbeat.
+        if state
+            .sink
+            .request_cancel(&id)
+            .await
+            .map_err(ApiError::database)?
+        {
+            tracing::info!(import_id = %id, "cancel requested of the server running it");
+            let body = json!({ "id": id, "status": "cancelling", "status_url": status_url(&id) });
+            return Ok((StatusCode::ACCEPTED, Json(body)).into_response());
+        }
         return match state.sink.get_import(&id).await {
             Ok(Some(row)) => Err(ApiError::new(
                 StatusCode::CONFLICT,
@@ -180,7 +194,7 @@ pub struct ListQuery {
 /// for imports running on this server.
 pub async fn list(
     State(state): State<AppState>,
-    Query(q): Query<ListQuery>,
+    JsonQuery(q): JsonQuery<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let limit = q.limit.unwrap_or(20).clamp(1, 100);
     let offset = q.offset.unwrap_or(0).max(0);
@@ -196,8 +210,11 @@ pub async fn list(
             None => row_json(row),
         })
         .collect();
-    let next = (offset + limit < total)
-        .then(|| format!("/imports?limit={limit}&offset={}", offset + limit));
+    // Checked: `offset` may be as large as i64::MAX.
+    let next = offset
+        .checked_add(limit)
+        .filter(|&end| end < total)
+        .map(|end| format!("/imports?limit={limit}&offset={end}"));
     Ok(Json(json!({
         "imports": imports,
         "limit": limit,
@@ -256,6 +273,17 @@ async fn serve_report(
     let file = match tokio::fs::File::open(path).await {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Ok(Some(ImportRow {
+                rejects_removed_at: Some(at),
+                ..
+            })) = state.sink.get_import(id).await
+            {
+                return Err(ApiError::new(
+                    StatusCode::GONE,
+                    "The rejects report was removed after the retention period",
+                )
+                .with_detail(format!("removed at {at} (--keep-rejects-days)")));
+            }
             return Err(
                 ApiError::new(StatusCode::NOT_FOUND, "No rejects report for this import")
                     .with_detail("the import ended before its header row was read"),
@@ -342,11 +370,13 @@ pub fn row_json(row: &ImportRow) -> Value {
         "started_at": row.started_at,
         "finished_at": row.finished_at,
         "progress": {
-            "rows_read": row.rows_read,
+            "rows_read": row.rows_read.max(row.inserted.saturating_add(row.rejected)),
             "inserted": row.inserted,
             "rejected": row.rejected,
         },
         "error": row.error,
+        "rejects_removed_at": row.rejects_removed_at,
+        "instance_id": row.instance_id,
         "status_url": status_url(id),
         "events_url": format!("/imports/{id}/events"),
         "rejects_url": format!("/imports/{id}/rejects.csv"),
@@ -375,14 +405,17 @@ fn stats_of(row: &ImportRow) -> Value {
         _ => std::time::Duration::ZERO,
     };
     let secs = duration.as_secs_f64();
+    // A row written by a killed process may lag its ledgered counts: the
+    // rows read are at least those inserted or rejected.
+    let total = row.rows_read.max(row.inserted.saturating_add(row.rejected));
     json!({
-        "total_records": row.rows_read,
+        "total_records": total,
         "success_count": row.inserted,
-        "error_count": row.rows_read - row.inserted,
+        "error_count": total - row.inserted,
         "duration": crate::pipeline::go_duration(duration),
         "duration_ms": duration.as_millis() as u64,
         "records_per_second": if secs > 0.0 {
-            (row.rows_read as f64 / secs * 100.0).round() / 100.0
+            (total as f64 / secs * 100.0).round() / 100.0
         } else {
             0.0
         },

@@ -66,6 +66,8 @@ pub async fn start(
         started_at: None,
         finished_at: None,
         error: None,
+        rejects_removed_at: None,
+        instance_id: Some(state.instance_id.clone()),
     };
     if let Err(e) = state.sink.insert_import(&row).await {
         state.registry.remove(&job.id);

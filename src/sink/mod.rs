@@ -12,10 +12,12 @@
 
 pub mod ddl;
 pub mod imports;
+pub mod instances;
 pub mod introspect;
 pub mod postgres;
 mod schema;
 pub mod sqlite;
+pub mod upkeep;
 
 use std::path::PathBuf;
 

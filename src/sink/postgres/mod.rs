@@ -76,11 +76,24 @@ impl PgSink {
             ledger: None,
             preset_ready: Default::default(),
         };
-        let client = sink.client().await?;
+        let client = sink.pool.get().await?;
+        // DDL takes table locks even when it changes nothing (ALTER TABLE:
+        // ACCESS EXCLUSIVE, CREATE INDEX IF NOT EXISTS: SHARE): run it only
+        // when the newest object is missing, so that an instance starting
+        // beside running imports never queues behind or ahead of their
+        // writes (that made 40P01 deadlocks).
+        let present = client
+            .query_one(super::instances::SCHEMA_PRESENT, &[])
+            .await
+            .map_err(fatal)?;
+        if present.get::<_, bool>(0) {
+            return Ok(sink);
+        }
         client
             .batch_execute(&format!(
-                "BEGIN; SELECT pg_advisory_xact_lock(7158234); {} COMMIT;",
-                super::imports::POSTGRES
+                "BEGIN; SELECT pg_advisory_xact_lock(7158234); {} {} COMMIT;",
+                super::imports::POSTGRES,
+                super::instances::POSTGRES
             ))
             .await
             .map_err(fatal)?;

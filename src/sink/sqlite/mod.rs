@@ -57,6 +57,7 @@ impl SqliteSink {
             conn.pragma_update(None, "cache_size", -16_384)?;
             conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
             conn.execute_batch(super::imports::SQLITE)?;
+            super::upkeep::migrate_sqlite(&conn)?;
             Ok(conn)
         })
         .await
