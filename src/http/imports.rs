@@ -19,7 +19,7 @@ use super::jobs::{Job, JobStatus};
 use super::runner::{self, Request};
 use super::{upload, AppState};
 use crate::model::TableSchema;
-use crate::pipeline::Method;
+use crate::pipeline::{ErrorBudget, Method};
 use crate::record::HeaderOptions;
 use crate::sink::imports::ImportRow;
 
@@ -37,9 +37,32 @@ pub struct UploadQuery {
     pub header_row: Option<String>,
     /// `true`: read and validate everything, write nothing.
     pub dry_run: Option<String>,
+    /// Stop after more than this many rejected rows (as `--max-errors`).
+    pub max_errors: Option<String>,
+    /// Stop when more than this share of rows is rejected (as `--max-error-rate`).
+    pub max_error_rate: Option<String>,
 }
 
 impl UploadQuery {
+    /// The error budget, or a 400 naming the bad value.
+    fn budget(&self) -> Result<ErrorBudget, ApiError> {
+        let bad = |e: String| ApiError::new(StatusCode::BAD_REQUEST, e);
+        let max_errors = match self.max_errors.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(n) => Some(
+                n.parse::<u64>()
+                    .map_err(|_| bad(format!("max_errors must be a number of rows, got {n:?}")))?,
+            ),
+        };
+        let max_rate = match self.max_error_rate.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(r) => {
+                Some(ErrorBudget::parse_rate(r).map_err(|e| bad(format!("max_error_rate: {e}")))?)
+            }
+        };
+        ErrorBudget::new(max_errors, max_rate).map_err(bad)
+    }
+
     /// The header options and dry-run flag, or a 400 naming the bad value.
     fn options(&self) -> Result<(HeaderOptions, bool), ApiError> {
         let bad = |e: String| ApiError::new(StatusCode::BAD_REQUEST, e);
@@ -107,6 +130,7 @@ async fn accept(
         Some(m) => Method::parse(m).ok_or_else(ApiError::invalid_method)?,
     };
     let (header, dry_run) = query.options()?;
+    let budget = query.budget()?;
     let max = state.config.max_upload_bytes;
     upload::check_content_length(headers, max)?;
     let multipart = multipart.map_err(|e| ApiError::no_file().with_detail(e.body_text()))?;
@@ -119,6 +143,7 @@ async fn accept(
         sheet,
         header,
         dry_run,
+        budget,
     };
     runner::start(state, upload, req, ticket).await
 }
@@ -345,6 +370,9 @@ pub fn job_json(job: &Job) -> Value {
             "header",
             "warnings",
             "dry_run",
+            "database",
+            "table",
+            "resume_from_row",
         ] {
             if let Some(x) = o.body.get(key) {
                 v[key] = x.clone();
@@ -411,7 +439,8 @@ fn stats_of(row: &ImportRow) -> Value {
     json!({
         "total_records": total,
         "success_count": row.inserted,
-        "error_count": total - row.inserted,
+        "error_count": row.rejected,
+        "unprocessed": total - row.inserted - row.rejected,
         "duration": crate::pipeline::go_duration(duration),
         "duration_ms": duration.as_millis() as u64,
         "records_per_second": if secs > 0.0 {

@@ -188,6 +188,15 @@ impl Sink {
         }
     }
 
+    /// Where the rows go, without any password: `postgres://user@host:port/db`
+    /// or `sqlite://PATH`, for reports and messages.
+    pub fn location(&self) -> String {
+        match self {
+            Sink::Postgres(s) => s.location(),
+            Sink::Sqlite(s) => s.location(),
+        }
+    }
+
     /// "postgres" or "sqlite".
     pub fn backend(&self) -> &'static str {
         match self {

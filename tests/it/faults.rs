@@ -103,7 +103,7 @@ async fn killing_the_connections_mid_import_fails_with_exact_counts() {
         let stats = report.stats();
         assert_eq!(stats.success_count, stored, "{ctx}");
         assert_eq!(
-            stats.success_count + stats.error_count,
+            stats.success_count + stats.error_count + stats.unprocessed,
             stats.total_records,
             "{ctx}"
         );

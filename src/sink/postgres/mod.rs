@@ -41,6 +41,8 @@ pub struct PgSink {
     /// Set once the `businesses` preset's table is known to exist, so that
     /// only the first import of a process pays for ensuring it.
     preset_ready: std::sync::Arc<tokio::sync::OnceCell<()>>,
+    /// Where the rows go, for messages (no password).
+    location: std::sync::Arc<str>,
 }
 
 /// With a ledger, an INSERT of `rows` rows also appends its count to
@@ -72,6 +74,7 @@ impl PgSink {
             config.connect_timeout(Duration::from_secs(10));
         }
         let sink = PgSink {
+            location: location_of(&config).into(),
             pool: PgPool::new(config, options)?,
             ledger: None,
             preset_ready: Default::default(),
@@ -169,6 +172,36 @@ pub struct PgWriter {
     multi: HashMap<usize, Statement>,
     /// The import to record committed counts for in `import_ledger`.
     ledger: Option<String>,
+}
+
+impl PgSink {
+    /// Where the rows go, for messages: `postgres://user@host:port/db`
+    /// (no password).
+    pub fn location(&self) -> String {
+        self.location.to_string()
+    }
+}
+
+/// `postgres://user@host:port/db` for `config`.
+fn location_of(config: &Config) -> String {
+    use tokio_postgres::config::Host;
+    {
+        let host = match config.get_hosts().first() {
+            Some(Host::Tcp(h)) => h.clone(),
+            #[cfg(unix)]
+            Some(Host::Unix(p)) => p.display().to_string(),
+            None => "localhost".to_string(),
+        };
+        let port = config.get_ports().first().copied().unwrap_or(5432);
+        let user = config.get_user().unwrap_or_default();
+        let db = config.get_dbname().unwrap_or(user);
+        let at = if user.is_empty() {
+            String::new()
+        } else {
+            format!("{user}@")
+        };
+        format!("postgres://{at}{host}:{port}/{db}")
+    }
 }
 
 impl PgSink {

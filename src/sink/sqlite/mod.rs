@@ -143,6 +143,11 @@ pub struct SqliteWriter {
 }
 
 impl SqliteSink {
+    /// Where the rows go, for messages: `sqlite://PATH`.
+    pub fn location(&self) -> String {
+        format!("sqlite://{}", self.path.display())
+    }
+
     /// This sink with every write also counted in `imports.inserted` of
     /// `import_id`, in the same transaction.
     pub fn with_ledger(&self, import_id: &str) -> SqliteSink {
