@@ -63,7 +63,9 @@ pub struct ImportArgs {
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
-    /// Write every rejected row to this CSV file.
+    /// Write every rejected row to this file: .xlsx (text cells, the bad
+    /// cell highlighted with a note; fix it and import it again) when the
+    /// name ends in .xlsx, else CSV.
     #[arg(long)]
     pub rejects: Option<PathBuf>,
     /// Longest accepted cell value, in characters (longer → row rejected).
@@ -181,7 +183,7 @@ fn prepare(args: &ImportArgs) -> Result<ImportJob, Failure> {
             max_cell_chars: args.max_cell_chars,
             ..Rules::default()
         },
-        rejects_file: args.rejects.clone(),
+        rejects_files: args.rejects.iter().cloned().collect(),
         header,
         dry_run: args.dry_run,
         budget,

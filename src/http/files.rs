@@ -136,13 +136,17 @@ pub fn lock_sqlite(db: &Path) -> Result<File, String> {
     Ok(file)
 }
 
-/// Reject reports in `dir` last written more than `keep` ago, by import id.
+/// Reject reports in `dir` (`{id}.csv` and `{id}.xlsx`) last written more
+/// than `keep` ago, by import id.
 pub fn expired_reports(dir: &Path, keep: Duration) -> io::Result<Vec<(String, PathBuf)>> {
     let now = SystemTime::now();
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir)?.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(id) = name.strip_suffix(".csv") else {
+        let Some(id) = name
+            .strip_suffix(".csv")
+            .or_else(|| name.strip_suffix(".xlsx"))
+        else {
             continue;
         };
         let Ok(modified) = entry.metadata().and_then(|m| m.modified()) else {
@@ -206,5 +210,20 @@ mod tests {
         let up = UploadsDir::create(data.path()).unwrap();
         let mode = std::fs::metadata(up.path()).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o700);
+    }
+
+    #[test]
+    fn both_reject_reports_of_an_import_expire() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["a.csv", "a.xlsx", "notes.txt"] {
+            std::fs::write(dir.path().join(name), b"x").unwrap();
+        }
+        let mut found: Vec<String> = expired_reports(dir.path(), Duration::ZERO)
+            .unwrap()
+            .into_iter()
+            .map(|(id, p)| format!("{id} {}", p.file_name().unwrap().to_string_lossy()))
+            .collect();
+        found.sort();
+        assert_eq!(found, ["a a.csv", "a a.xlsx"]);
     }
 }

@@ -256,7 +256,32 @@ pub async fn rejects(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = valid_id(&id)?;
-    if let Some(job) = state.registry.get(&id) {
+    let path = state.rejects_path(&id);
+    serve_report(&state, &id, path, "csv", "text/csv; charset=utf-8").await
+}
+
+/// `GET /imports/{id}/rejects.xlsx`: the rejected rows under their own
+/// headers as text cells, the refused cell highlighted with its reason as
+/// a note, the reason in the last column (fix and import again).
+pub async fn rejects_xlsx(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = valid_id(&id)?;
+    let path = state.rejects_xlsx_path(&id);
+    let kind = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+    serve_report(&state, &id, path, "xlsx", kind).await
+}
+
+/// Streams one reject report of an import that has ended.
+async fn serve_report(
+    state: &AppState,
+    id: &str,
+    path: std::path::PathBuf,
+    ext: &str,
+    content_type: &str,
+) -> Result<Response, ApiError> {
+    if let Some(job) = state.registry.get(id) {
         let status = job.state().status;
         if !status.is_final() {
             return Err(ApiError::new(
@@ -267,16 +292,16 @@ pub async fn rejects(
                 ),
             ));
         }
-    } else if matches!(state.sink.get_import(&id).await, Ok(None)) {
-        return Err(ApiError::no_import(&id));
+    } else if matches!(state.sink.get_import(id).await, Ok(None)) {
+        return Err(ApiError::no_import(id));
     }
-    let file = match tokio::fs::File::open(state.rejects_path(&id)).await {
+    let file = match tokio::fs::File::open(path).await {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             if let Ok(Some(ImportRow {
                 rejects_removed_at: Some(at),
                 ..
-            })) = state.sink.get_import(&id).await
+            })) = state.sink.get_import(id).await
             {
                 return Err(ApiError::new(
                     StatusCode::GONE,
@@ -292,10 +317,10 @@ pub async fn rejects(
         Err(e) => return Err(ApiError::internal(e)),
     };
     let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
-    let disposition = format!("attachment; filename=\"{id}-rejects.csv\"");
+    let disposition = format!("attachment; filename=\"{id}-rejects.{ext}\"");
     Ok((
         [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (header::CONTENT_TYPE, content_type.to_string()),
             (header::CONTENT_DISPOSITION, disposition),
         ],
         body,

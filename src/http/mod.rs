@@ -214,6 +214,11 @@ impl AppState {
     pub fn rejects_path(&self, id: &str) -> PathBuf {
         self.rejects_dir.join(format!("{id}.csv"))
     }
+
+    /// The .xlsx rejects report of import `id` (a validated UUID).
+    pub fn rejects_xlsx_path(&self, id: &str) -> PathBuf {
+        self.rejects_dir.join(format!("{id}.xlsx"))
+    }
 }
 
 /// The router with every route and layer.
@@ -237,6 +242,7 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/imports/{id}/events", get(events::events))
         .route("/imports/{id}/rejects.csv", get(imports::rejects))
+        .route("/imports/{id}/rejects.xlsx", get(imports::rejects_xlsx))
         .fallback(|| async { errors::ApiError::new(StatusCode::NOT_FOUND, "Not found") })
         .method_not_allowed_fallback(|| async {
             errors::ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed")

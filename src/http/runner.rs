@@ -137,7 +137,10 @@ fn pipeline_task(
         header: req.header.clone(),
         dry_run: req.dry_run,
         budget: req.budget,
-        rejects_file: Some(state.rejects_path(&job.id)),
+        rejects_files: vec![
+            state.rejects_path(&job.id),
+            state.rejects_xlsx_path(&job.id),
+        ],
         ..ImportJob::new(path)
     };
     let plan = Plan::new(req.method, cfg.workers, cfg.batch_size);

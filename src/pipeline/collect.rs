@@ -16,7 +16,7 @@ use super::inflight::{shrink_for_report, Held};
 use super::ImportError;
 use crate::model::Rejection;
 use crate::record::HeaderMap;
-use crate::rejects::RejectCsv;
+use crate::rejects::RejectFile;
 
 /// What flows from the reader and writers to the collector.
 pub(super) enum Event {
@@ -62,7 +62,7 @@ pub(super) struct CollectOptions {
     /// How many rejections the report keeps in memory.
     pub max_reported: usize,
     /// Where every rejection goes, if anywhere.
-    pub rejects_file: Option<PathBuf>,
+    pub rejects_files: Vec<PathBuf>,
     /// The header (for the reject report's columns).
     pub header: Arc<OnceLock<HeaderMap>>,
     /// When to give up on a file.
@@ -74,7 +74,7 @@ pub(super) struct CollectOptions {
 /// Runs the collector until every sender is gone.
 pub(super) async fn collect(mut events: mpsc::Receiver<Event>, opts: CollectOptions) -> Collected {
     let mut out = Collected::default();
-    let mut report = ReportFile::new(opts.rejects_file.clone());
+    let mut report = ReportFile::new(opts.rejects_files.clone());
     // Units queued and not yet written: first row → first row unwritten.
     let mut pending: BTreeMap<u32, u32> = BTreeMap::new();
     while let Some(event) = events.recv().await {
@@ -134,36 +134,38 @@ fn keep_first(first: &mut Vec<Rejection>, n: usize) {
 
 /// The reject report, created on the first rejection (or at the end, empty,
 /// once the header is known).
+/// The reject reports (CSV and/or .xlsx, by extension), opened at the
+/// first rejection (or at the end, empty, once a header was found).
 struct ReportFile {
-    path: Option<PathBuf>,
-    file: Option<RejectCsv>,
+    paths: Vec<PathBuf>,
+    files: Option<Vec<RejectFile>>,
     error: Option<String>,
 }
 
 impl ReportFile {
-    fn new(path: Option<PathBuf>) -> ReportFile {
+    fn new(paths: Vec<PathBuf>) -> ReportFile {
         ReportFile {
-            path,
-            file: None,
+            paths,
+            files: None,
             error: None,
         }
     }
 
     fn open(&mut self, header: &OnceLock<HeaderMap>) {
-        if self.file.is_some() || self.error.is_some() {
+        if self.files.is_some() || self.error.is_some() || self.paths.is_empty() {
             return;
         }
-        let Some(path) = &self.path else { return };
         let headers = header.get().map(|h| h.headers.clone()).unwrap_or_default();
-        match RejectCsv::create(path, &headers) {
-            Ok(f) => self.file = Some(f),
+        let files = self.paths.iter().map(|p| RejectFile::create(p, &headers));
+        match files.collect::<std::io::Result<Vec<_>>>() {
+            Ok(f) => self.files = Some(f),
             Err(e) => self.error = Some(e.to_string()),
         }
     }
 
     fn write(&mut self, header: &OnceLock<HeaderMap>, r: &Rejection) {
         self.open(header);
-        if let Some(f) = &mut self.file {
+        for f in self.files.iter_mut().flatten() {
             if let Err(e) = f.write(r) {
                 self.error.get_or_insert(e.to_string());
             }
@@ -176,7 +178,7 @@ impl ReportFile {
         if header.get().is_some() {
             self.open(header);
         }
-        if let Some(f) = self.file.take() {
+        for f in self.files.take().into_iter().flatten() {
             if let Err(e) = f.finish() {
                 self.error.get_or_insert(e.to_string());
             }

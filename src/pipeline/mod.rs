@@ -70,8 +70,9 @@ pub struct ImportJob {
     pub rules: Rules,
     /// How many rejected rows the report keeps in memory (first by row).
     pub max_reported: usize,
-    /// Where to write every rejected row as CSV, if anywhere.
-    pub rejects_file: Option<PathBuf>,
+    /// Where to write every rejected row: each file as CSV, or as .xlsx
+    /// when its name ends in `.xlsx` (see [`crate::rejects`]).
+    pub rejects_files: Vec<PathBuf>,
     /// Where the header is and how its columns map (`--header-row`, `--map`).
     pub header: HeaderOptions,
     /// Read and validate everything, write nothing: the sink is never
@@ -92,7 +93,7 @@ impl ImportJob {
             source: SourceOptions::default(),
             rules: Rules::default(),
             max_reported: 100,
-            rejects_file: None,
+            rejects_files: Vec::new(),
             header: HeaderOptions::default(),
             dry_run: false,
             table: Arc::new(TableSchema::businesses()),
@@ -234,7 +235,7 @@ fn collect_options(
 ) -> CollectOptions {
     CollectOptions {
         max_reported: job.max_reported,
-        rejects_file: job.rejects_file.clone(),
+        rejects_files: job.rejects_files.clone(),
         header: header.clone(),
         budget: job.budget,
         stop: stop.clone(),

@@ -230,7 +230,7 @@ async fn a_cancelled_import_reports_unprocessed_rows_apart_and_the_row_to_resume
         cancel.cancel();
     });
     let job = ImportJob {
-        rejects_file: Some(dir.path().join("rej.csv")),
+        rejects_files: vec![dir.path().join("rej.csv")],
         ..ImportJob::new(&file)
     };
     let report = pipeline::run(job, &plan, &sink, &ctl).await;

@@ -28,6 +28,7 @@ mod options;
 mod output;
 mod pool;
 mod progress;
+mod rejects_xlsx;
 mod repo;
 mod strategies;
 mod typed_cells;
