@@ -27,6 +27,19 @@ pub fn quote_table_postgres(name: &str) -> String {
     }
 }
 
+/// A MySQL identifier in backquotes (a backquote doubled).
+pub fn quote_ident_mysql(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
+}
+
+/// `db.table` (or `table`) quoted for MySQL.
+pub fn quote_table_mysql(name: &str) -> String {
+    match name.split_once('.') {
+        Some((db, table)) => format!("{}.{}", quote_ident_mysql(db), quote_ident_mysql(table)),
+        None => quote_ident_mysql(name),
+    }
+}
+
 /// `CREATE TABLE IF NOT EXISTS` for PostgreSQL.
 pub fn create_table_postgres(t: &TableSchema) -> String {
     let columns = t.columns.iter().map(|c| {
