@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every fuzz target for a bounded time (default 60 s each), seeded from
-# the shared corpus (read in place, never copied into the project).
+# the shared corpus (read in place, never copied into the project):
+# $SHEETPIPE_CORPUS, else ../shared/corpus, else ../../shared/corpus.
 # Needs: a nightly toolchain and `cargo install cargo-fuzz`.
 #   fuzz/run.sh [SECONDS] [TARGET…]
 set -euo pipefail
@@ -10,8 +11,8 @@ shift || true
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(xlsx xls xlsb ods csv header_rows)
 corpus=""
-for d in ../shared/corpus ../../shared/corpus; do
-  [ -d "$d" ] && corpus="$(cd "$d" && pwd)" && break
+for d in "${SHEETPIPE_CORPUS:-}" ../shared/corpus ../../shared/corpus; do
+  [ -n "$d" ] && [ -d "$d" ] && corpus="$(cd "$d" && pwd)" && break
 done
 failed=()
 for t in "${targets[@]}"; do

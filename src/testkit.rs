@@ -110,23 +110,85 @@ pub fn many_strings(n: usize, len: usize) -> Vec<String> {
         .collect()
 }
 
-/// A file of the shared corpus of public workbooks: `$SHEETPIPE_CORPUS`,
-/// else `../shared/corpus` from the crate root (a checkout beside
-/// `shared/`, as in CI), else `../../shared/corpus` (a worktree one level
-/// deeper). Missing → the caller's test fails; it is never skipped.
-pub fn corpus(rel: &str) -> std::path::PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dir = match std::env::var_os("SHEETPIPE_CORPUS") {
-        Some(dir) => std::path::PathBuf::from(dir),
+/// What marks a directory as the shared corpus: one of its collections.
+const CORPUS_MARK: &str = "calamine-tests";
+
+/// Where the shared corpus of public workbooks is, decided from the values
+/// of `SHEETPIPE_CORPUS` and `CI` (passed in, so the rule itself is
+/// testable): `$SHEETPIPE_CORPUS`, else `../shared/corpus` from the crate
+/// root (a checkout beside `shared/`), else `../../shared/corpus` (a
+/// worktree one level deeper). A directory counts only when it holds the
+/// corpus (`calamine-tests/`). `Ok(Some(dir))`: found; `Ok(None)`: missing,
+/// skip; `Err(why)`: missing while `CI` is set (to anything but `""`, `0`
+/// or `false`), where the corpus tests must run.
+pub fn locate_corpus(
+    sheetpipe_corpus: Option<&std::ffi::OsStr>,
+    ci: Option<&str>,
+    crate_root: &Path,
+) -> Result<Option<std::path::PathBuf>, String> {
+    let candidates: Vec<std::path::PathBuf> = match sheetpipe_corpus {
+        Some(dir) => vec![dir.into()],
         None => ["../shared/corpus", "../../shared/corpus"]
             .iter()
-            .map(|d| root.join(d))
-            .find(|d| d.is_dir())
-            .unwrap_or_else(|| {
-                panic!("../shared/corpus not found from {root:?}; set SHEETPIPE_CORPUS")
-            }),
+            .map(|d| crate_root.join(d))
+            .collect(),
     };
-    dir.join(rel)
+    if let Some(dir) = candidates.iter().find(|d| d.join(CORPUS_MARK).is_dir()) {
+        return Ok(Some(dir.clone()));
+    }
+    let in_ci = ci.is_some_and(|v| !matches!(v.trim(), "" | "0" | "false" | "FALSE"));
+    let looked = candidates
+        .iter()
+        .map(|d| d.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    if in_ci {
+        Err(format!(
+            "the shared corpus is required in CI (CI is set) but is not at {looked}; \
+             set SHEETPIPE_CORPUS to the shared/corpus directory"
+        ))
+    } else {
+        Ok(None)
+    }
+}
+
+/// The line a test prints when it skips for want of the corpus.
+pub fn corpus_skip_line(test: &str) -> String {
+    format!(
+        "skipped {test}: the shared corpus (shared/corpus, with {CORPUS_MARK}/) was not found; \
+         set SHEETPIPE_CORPUS=/path/to/shared/corpus or put shared/ beside the checkout \
+         (with CI=true a missing corpus fails)"
+    )
+}
+
+/// The shared corpus directory for the running test, by [`locate_corpus`]
+/// over the real environment. Missing: in CI the test fails (panics);
+/// otherwise it prints one line saying it skipped and how to get the corpus
+/// (to the real stderr, past the test harness's capture) and gets `None`.
+pub fn corpus_or_skip() -> Option<std::path::PathBuf> {
+    corpus_or_skip_part(None)
+}
+
+/// [`corpus_or_skip`] for a test that runs without the corpus but skips
+/// its `part` that needs it (the line says `skipped PART of TEST`).
+pub fn corpus_or_skip_part(part: Option<&str>) -> Option<std::path::PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let env = std::env::var_os("SHEETPIPE_CORPUS");
+    let ci = std::env::var("CI").ok();
+    match locate_corpus(env.as_deref(), ci.as_deref(), root) {
+        Ok(Some(dir)) => Some(dir),
+        Err(why) => panic!("{why}"),
+        Ok(None) => {
+            let thread = std::thread::current();
+            let test = thread.name().unwrap_or("a corpus test");
+            let what = match part {
+                Some(part) => format!("{part} of {test}"),
+                None => test.to_string(),
+            };
+            let _ = writeln!(std::io::stderr(), "{}", corpus_skip_line(&what));
+            None
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -302,3 +364,51 @@ pub fn mini_xlsb(path: &Path, sheets: &[(&str, Vec<u8>)]) {
 /// The default sheet of an .xlsx read by our reader and by calamine's
 /// (`tests/it/xlsx_reader.rs`).
 pub use crate::source::xlsx_read_both_ways;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_corpus_directory_is_found_by_its_collections() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join(CORPUS_MARK)).unwrap();
+        let found = locate_corpus(Some(dir.path().as_os_str()), Some("true"), Path::new("/"));
+        assert_eq!(found, Ok(Some(dir.path().to_path_buf())));
+    }
+
+    #[test]
+    fn a_missing_corpus_is_skipped_outside_ci_and_fails_in_ci() {
+        let empty = tempfile::tempdir().unwrap();
+        let at = Some(empty.path().as_os_str());
+        for ci in [None, Some(""), Some("0"), Some("false")] {
+            assert_eq!(locate_corpus(at, ci, Path::new("/")), Ok(None), "{ci:?}");
+        }
+        for ci in ["true", "1", "yes"] {
+            let err = locate_corpus(at, Some(ci), Path::new("/")).unwrap_err();
+            assert!(err.contains(&empty.path().display().to_string()), "{err}");
+            assert!(err.contains("SHEETPIPE_CORPUS"), "{err}");
+        }
+    }
+
+    #[test]
+    fn without_the_variable_the_corpus_is_looked_for_beside_the_checkout() {
+        let top = tempfile::tempdir().unwrap();
+        let checkout = top.path().join("work/sheetpipe");
+        std::fs::create_dir_all(&checkout).unwrap();
+        assert_eq!(locate_corpus(None, None, &checkout), Ok(None));
+        let corpus = top.path().join("work/shared/corpus");
+        std::fs::create_dir_all(corpus.join(CORPUS_MARK)).unwrap();
+        let found = locate_corpus(None, None, &checkout).unwrap().unwrap();
+        assert_eq!(found, checkout.join("../shared/corpus"));
+    }
+
+    #[test]
+    fn the_skip_line_names_the_test_and_both_ways_to_get_the_corpus() {
+        let line = corpus_skip_line("corpus::dates");
+        assert!(line.starts_with("skipped corpus::dates: "), "{line}");
+        assert!(line.contains("SHEETPIPE_CORPUS="), "{line}");
+        assert!(line.contains("shared/ beside the checkout"), "{line}");
+        assert!(!line.contains('\n'));
+    }
+}

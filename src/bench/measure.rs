@@ -52,6 +52,25 @@ pub fn report_peak_rss() {
     }
 }
 
+/// Prefix of the stderr line an import prints, beside its own, with the
+/// peak RSS of its isolated reader child (`sheetpipe __read`).
+pub const READER_PEAK_RSS_LINE: &str = "sheetpipe-reader-peak-rss-kib: ";
+
+/// In an import run with [`PEAK_RSS_ENV`]: passes on the peak RSS its
+/// reader child reported on its stderr (`child_stderr`), as
+/// [`READER_PEAK_RSS_LINE`].
+pub fn forward_reader_peak_rss(child_stderr: &str) {
+    if std::env::var_os(PEAK_RSS_ENV).is_none() {
+        return;
+    }
+    if let Some(kib) = child_stderr
+        .lines()
+        .find_map(|l| l.strip_prefix(PEAK_RSS_LINE))
+    {
+        eprintln!("{READER_PEAK_RSS_LINE}{}", kib.trim());
+    }
+}
+
 fn vm_hwm_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;

@@ -152,13 +152,9 @@ impl BenchReport {
     }
 }
 
-/// `850.3 ms` / `12.41 s`.
+/// `850.3 ms` / `12.41 s`, as the import's text output writes durations.
 fn seconds(s: f64) -> String {
-    if s < 1.0 {
-        format!("{:.1} ms", s * 1000.0)
-    } else {
-        format!("{s:.2} s")
-    }
+    crate::pipeline::human_duration(std::time::Duration::from_secs_f64(s.max(0.0)))
 }
 
 #[cfg(test)]

@@ -16,17 +16,27 @@ use crate::pipeline::Method;
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     /// Row counts to measure, comma-separated.
-    #[arg(long, value_delimiter = ',', default_values_t = [10_000u64, 100_000, 1_000_000])]
+    #[arg(long, value_delimiter = ',', default_value = "10000,100000,1000000")]
     pub rows: Vec<u64>,
     /// Methods to measure, comma-separated.
-    #[arg(long, value_enum, value_delimiter = ',', default_values_t = Method::ALL)]
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "sequential,concurrent,batch,copy"
+    )]
     pub methods: Vec<Method>,
     /// Input formats each method reads, comma-separated (`http`: the .xlsx
     /// through `POST /upload?method=M` of a `sheetpipe serve` child).
-    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [DataFormat::Xlsx, DataFormat::Csv])]
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "xlsx,csv")]
     pub formats: Vec<DataFormat>,
     /// Table states to import into: empty, filled (already holding as many rows).
-    #[arg(long = "into", value_enum, value_delimiter = ',', default_values_t = [Scenario::Empty, Scenario::Filled])]
+    #[arg(
+        long = "into",
+        value_enum,
+        value_delimiter = ',',
+        default_value = "empty,filled"
+    )]
     pub scenarios: Vec<Scenario>,
     /// PostgreSQL server to measure on (a scratch database is created there
     /// and dropped after).
@@ -106,6 +116,37 @@ pub async fn run(args: BenchArgs) -> ExitCode {
             }
             eprintln!("error: bench: {e:#}");
             ExitCode::from(1)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{CommandFactory, Parser};
+
+    /// `bench` alone, for parsing its arguments.
+    #[derive(Debug, Parser)]
+    struct Bench {
+        #[command(flatten)]
+        args: BenchArgs,
+    }
+
+    #[test]
+    fn the_list_defaults_are_shown_comma_separated_as_they_are_typed() {
+        let args = Bench::parse_from(["bench"]).args;
+        assert_eq!(args.rows, [10_000, 100_000, 1_000_000]);
+        assert_eq!(args.methods, Method::ALL);
+        assert_eq!(args.formats, [DataFormat::Xlsx, DataFormat::Csv]);
+        assert_eq!(args.scenarios, [Scenario::Empty, Scenario::Filled]);
+        let help = Bench::command().render_long_help().to_string();
+        for shown in [
+            "[default: 10000,100000,1000000]",
+            "[default: sequential,concurrent,batch,copy]",
+            "[default: xlsx,csv]",
+            "[default: empty,filled]",
+        ] {
+            assert!(help.contains(shown), "{shown} in:\n{help}");
         }
     }
 }

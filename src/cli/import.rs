@@ -10,7 +10,7 @@ use std::time::Duration;
 use clap::Args;
 use serde_json::json;
 
-use super::LimitArgs;
+use super::{LimitArgs, PoolArgs};
 use crate::model::TableSchema;
 use crate::pipeline::{self, Control, ImportJob, ImportReport, Method, Plan, Status};
 use crate::record::{HeaderOptions, Rules};
@@ -20,11 +20,18 @@ use crate::source::SourceOptions;
 /// Exit code of an import stopped by ctrl-c.
 pub const EXIT_CANCELLED: u8 = 130;
 
+/// The help of `import FILE`, from the one list of formats.
+fn file_help() -> String {
+    let list = crate::source::Format::extension_list();
+    format!("The spreadsheet ({list}); its content decides the format")
+}
+
 /// Arguments of `import`.
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    /// The spreadsheet (.xlsx, .xlsm, .xls, .xlsb, .ods, .csv, .tsv); its
-    /// content decides the format.
+    /// The spreadsheet (the extensions of `Format::READABLE`); its content
+    /// decides the format.
+    #[arg(help = file_help())]
     pub file: PathBuf,
     /// Import strategy.
     #[arg(long, value_enum, default_value_t = Method::Copy)]
@@ -39,8 +46,8 @@ pub struct ImportArgs {
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Option<String>,
     /// Sheet to read, by name or 1-based position (default: the first
-    /// visible worksheet).
-    #[arg(long)]
+    /// visible worksheet). A name may start with `-` (`--sheet -2024`).
+    #[arg(long, allow_hyphen_values = true)]
     pub sheet: Option<String>,
     /// Row number of the header (default: found among the first 20 rows).
     #[arg(long)]
@@ -64,6 +71,9 @@ pub struct ImportArgs {
     /// Reader limits.
     #[command(flatten)]
     pub limits: LimitArgs,
+    /// The PostgreSQL connection pool.
+    #[command(flatten)]
+    pub pool: PoolArgs,
 }
 
 /// Runs `import`.
@@ -88,7 +98,7 @@ pub async fn run(args: ImportArgs) -> ExitCode {
             Ok(u) => u,
             Err(e) => return fail(2, e.to_string(), args.json),
         };
-        match Sink::connect(&url).await {
+        match Sink::connect_with(&url, args.pool.options()).await {
             Ok(s) => Some(s),
             Err(e) => return fail(5, format!("{} ({})", e, url.redacted()), args.json),
         }
@@ -186,7 +196,8 @@ fn print_report(args: &ImportArgs, report: &ImportReport) {
         let _ = writeln!(out, "  total_records:      {}", s.total_records);
         let _ = writeln!(out, "  success_count:      {}", s.success_count);
         let _ = writeln!(out, "  error_count:        {}", s.error_count);
-        let _ = writeln!(out, "  duration:           {}", s.duration);
+        let took = crate::pipeline::human_duration(report.duration);
+        let _ = writeln!(out, "  duration:           {took}");
         let _ = writeln!(out, "  records_per_second: {:.2}", s.records_per_second);
         if let Some(h) = &report.header {
             let _ = writeln!(out, "Header (row {}):", h.row);

@@ -6,12 +6,24 @@ mod generate;
 mod import;
 mod serve;
 
-/// The report as one JSON object (`import --json`, and the HTTP answers).
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::pipeline::Method;
 use crate::source::Limits;
+
+/// `--method` values: the pipeline's [`Method`] as clap sees it, here so
+/// that the pipeline knows nothing of clap.
+impl clap::ValueEnum for Method {
+    fn value_variants<'a>() -> &'a [Self] {
+        &Method::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.name()).help(self.summary()))
+    }
+}
 
 /// sheetpipe: import spreadsheets into PostgreSQL or SQLite.
 #[derive(Debug, Parser)]
@@ -44,8 +56,8 @@ pub enum Command {
 pub struct ReadArgs {
     /// The file.
     pub file: std::path::PathBuf,
-    /// Sheet to read.
-    #[arg(long)]
+    /// Sheet to read (given as `--sheet=NAME`, so any name passes).
+    #[arg(long, allow_hyphen_values = true)]
     pub sheet: Option<String>,
     /// The parent's limits, as JSON.
     #[arg(long)]
@@ -66,6 +78,39 @@ pub fn read_child(args: &ReadArgs) -> ExitCode {
         args.sheet.clone(),
         limits,
     ))
+}
+
+/// The PostgreSQL connection pool's bound, shared by `import` and `serve`
+/// (see `sink::pool`; SQLite ignores it).
+#[derive(Debug, Clone, Args)]
+pub struct PoolArgs {
+    /// Most PostgreSQL connections this process holds at once (writers,
+    /// history and /health share them; writers get all but one).
+    #[arg(long, env = "SHEETPIPE_MAX_CONNECTIONS", default_value_t = crate::sink::pool::DEFAULT_MAX_CONNECTIONS,
+          value_parser = at_least_one)]
+    pub max_connections: usize,
+    /// Seconds to wait for a free PostgreSQL connection before an import's
+    /// first writer (or a history call) fails saying so.
+    #[arg(long, env = "SHEETPIPE_POOL_TIMEOUT", default_value_t = crate::sink::pool::DEFAULT_POOL_TIMEOUT_SECS)]
+    pub pool_timeout: u64,
+}
+
+/// A count that must be 1 or more.
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("{s:?} is not a whole number of 1 or more")),
+    }
+}
+
+impl PoolArgs {
+    /// The pool options these flags describe.
+    pub fn options(&self) -> crate::sink::PoolOptions {
+        crate::sink::PoolOptions {
+            max_connections: self.max_connections,
+            timeout: std::time::Duration::from_secs(self.pool_timeout),
+        }
+    }
 }
 
 /// Reader limits, shared by every command that reads files. Every flag
@@ -108,6 +153,9 @@ pub struct LimitArgs {
     /// Address-space ceiling of the isolated reader process, in bytes.
     #[arg(long, env = "SHEETPIPE_MAX_READER_MEMORY", default_value_t = Limits::default().max_reader_memory)]
     pub max_reader_memory: u64,
+    /// Largest single row, all its cells together, in bytes.
+    #[arg(long, env = "SHEETPIPE_MAX_ROW_BYTES", default_value_t = Limits::default().max_row_bytes)]
+    pub max_row_bytes: u64,
     /// Parse the file in a separate process under the memory and time
     /// limits, so that a parser crash fails only this import.
     #[arg(long, env = "SHEETPIPE_ISOLATE", default_value_t = true, action = clap::ArgAction::Set)]
@@ -130,6 +178,7 @@ impl LimitArgs {
             max_shared_strings_bytes: self.max_shared_strings_bytes,
             max_seconds: self.max_seconds,
             max_reader_memory: self.max_reader_memory,
+            max_row_bytes: self.max_row_bytes,
         }
     }
 
@@ -155,7 +204,8 @@ pub async fn run(cli: Cli) -> ExitCode {
 }
 
 /// The log filter when `RUST_LOG` is unset: a server logs one line per
-/// request and per import step; the other commands only warnings.
+/// request (an import's own steps are at debug), plus warnings and errors;
+/// the other commands only warnings.
 pub fn default_log_filter(command: &Command) -> &'static str {
     match command {
         Command::Serve(_) => "info,tokio_postgres=warn",

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::LimitArgs;
+use super::{LimitArgs, PoolArgs};
 use crate::http::{self, AppState, ServeConfig};
 use crate::record::Rules;
 use crate::sink::{DatabaseUrl, Sink};
@@ -51,6 +51,9 @@ pub struct ServeArgs {
     /// Reader limits.
     #[command(flatten)]
     pub limits: LimitArgs,
+    /// The PostgreSQL connection pool.
+    #[command(flatten)]
+    pub pool: PoolArgs,
 }
 
 impl ServeArgs {
@@ -96,7 +99,7 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         Ok(u) => u,
         Err(e) => return fail(2, e.to_string()),
     };
-    let sink = match Sink::connect(&url).await {
+    let sink = match Sink::connect_with(&url, args.pool.options()).await {
         Ok(s) => s,
         Err(e) => return fail(5, format!("{e} ({})", url.redacted())),
     };

@@ -50,6 +50,9 @@ impl UploadQuery {
                     .map_err(|_| bad(format!("header_row must be a row number, got {n:?}")))?,
             ),
         };
+        if let Some(sheet) = &self.sheet {
+            crate::source::check_sheet_choice(sheet).map_err(bad)?;
+        }
         let map = self.map.as_deref().filter(|m| !m.trim().is_empty());
         let header = HeaderOptions::new(header_row, map).map_err(bad)?;
         header.check(&TableSchema::businesses()).map_err(bad)?;
@@ -159,7 +162,7 @@ pub async fn cancel(
         ));
     }
     job.ctl.cancel.cancel();
-    tracing::info!(import_id = %id, "cancel requested");
+    tracing::debug!(import_id = %id, "cancel requested");
     let body = json!({ "id": id, "status": "cancelling", "status_url": status_url(&id) });
     Ok((StatusCode::ACCEPTED, Json(body)).into_response())
 }
@@ -283,6 +286,7 @@ pub fn job_json(job: &Job) -> Value {
             "message",
             "stats",
             "rejected",
+            "rejected_truncated",
             "sheet",
             "ignored_columns",
             "header",

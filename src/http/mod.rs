@@ -19,6 +19,7 @@
 //!   the `imports` table; panics become failed imports.
 //! * [`imports`], [`events`]: the endpoints; [`errors`]: every error answer.
 
+pub mod disposition;
 pub mod errors;
 pub mod events;
 pub mod imports;

@@ -78,7 +78,9 @@ pub async fn start(
 }
 
 async fn run(state: AppState, job: Arc<Job>, upload: Upload, req: Request, ticket: Ticket) {
-    tracing::info!(
+    // An import's own lines are at debug: at the default level the service
+    // logs one line per request (the request's own, when it is answered).
+    tracing::debug!(
         filename = %job.meta.filename,
         bytes = job.meta.bytes,
         sha256 = %job.meta.sha256,
@@ -94,7 +96,7 @@ async fn run(state: AppState, job: Arc<Job>, upload: Upload, req: Request, ticke
             if let Err(e) = state.sink.start_import(&job.id, &at).await {
                 tracing::warn!(error = %e, "cannot record the start of the import");
             }
-            tracing::info!("import running");
+            tracing::debug!("import running");
             let work = pipeline_task(&state, &job, upload.path.to_path_buf(), &req);
             let report = execute(work, req.method, &job.ctl.progress).await;
             drop(permit);
@@ -206,7 +208,7 @@ async fn finish(state: &AppState, job: &Job, report: ImportReport, reason: Optio
     if let Err(e) = state.sink.finish_import(&job.id, &end).await {
         tracing::warn!(error = %e, "cannot record the end of the import");
     }
-    tracing::info!(
+    tracing::debug!(
         status = status.as_str(),
         rows_read = report.rows_read,
         inserted = report.inserted,

@@ -21,9 +21,6 @@ use tokio::io::AsyncWriteExt;
 use super::errors::ApiError;
 use crate::source::{self, Format};
 
-/// Extensions we accept (the tutorial's `.xlsx` and every format we read).
-pub const EXTENSIONS: [&str; 5] = ["xlsx", "xls", "xlsb", "ods", "csv"];
-
 /// Room for the multipart framing around the file in a `Content-Length`.
 pub const MULTIPART_SLACK: u64 = 64 * 1024;
 
@@ -79,11 +76,14 @@ pub async fn receive(
 }
 
 async fn save(mut field: Field<'_>, dir: &Path, max_bytes: u64) -> Result<Upload, ApiError> {
-    let filename = clean_filename(field.file_name().unwrap_or_default());
-    let Some(ext) = accepted_extension(&filename) else {
+    let given = client_filename(&field);
+    // The extension is judged on the whole name, before it is shortened.
+    let ext = accepted_extension(&given);
+    let filename = clean_filename(&given);
+    let Some(ext) = ext else {
         return Err(ApiError::not_excel(format!(
-            "{filename:?}: accepted extensions are .{}",
-            EXTENSIONS.join(", .")
+            "{filename:?}: accepted extensions are {}",
+            Format::extension_list()
         )));
     };
     // The suffix comes from our own list, never from the client's text.
@@ -140,22 +140,47 @@ async fn detect(path: &Path) -> Result<Format, ApiError> {
         .map_err(ApiError::internal)?
         .map_err(ApiError::internal)?;
     match format {
-        Format::Xlsx | Format::Xls | Format::Xlsb | Format::Ods | Format::Csv => Ok(format),
+        f if f.is_readable() => Ok(f),
         other => Err(ApiError::not_excel(other.unsupported_message())),
     }
 }
 
-/// The lowercase extension of `filename` when it is one we accept.
-pub fn accepted_extension(filename: &str) -> Option<&'static str> {
-    let (_, ext) = filename.rsplit_once('.')?;
-    EXTENSIONS
-        .into_iter()
-        .find(|e| e.eq_ignore_ascii_case(ext.trim()))
+/// The client's name for the file: the RFC 5987 `filename*` of the part's
+/// `Content-Disposition` when it has one, else its plain `filename`.
+fn client_filename(field: &Field<'_>) -> String {
+    let extended = field
+        .headers()
+        .get(axum::http::header::CONTENT_DISPOSITION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(super::disposition::extended_filename);
+    extended.unwrap_or_else(|| field.file_name().unwrap_or_default().to_string())
 }
 
-/// The filename as metadata: control characters dropped, at most 255 chars.
+/// The lowercase extension of `filename` when it is one of a format we
+/// read ([`Format::READABLE`]).
+pub fn accepted_extension(filename: &str) -> Option<&'static str> {
+    let (_, ext) = filename.rsplit_once('.')?;
+    Format::by_extension(ext.trim()).map(|(_, e)| e)
+}
+
+/// Longest filename kept as metadata, in characters.
+pub const MAX_FILENAME_CHARS: usize = 255;
+
+/// The filename as metadata: control characters dropped, at most
+/// [`MAX_FILENAME_CHARS`]; a longer name loses the end of its stem, never
+/// its extension.
 pub fn clean_filename(name: &str) -> String {
-    name.chars().filter(|c| !c.is_control()).take(255).collect()
+    let name: Vec<char> = name.chars().filter(|c| !c.is_control()).collect();
+    if name.len() <= MAX_FILENAME_CHARS {
+        return name.into_iter().collect();
+    }
+    let ext = name
+        .iter()
+        .rposition(|&c| c == '.')
+        .map_or(0, |dot| name.len() - dot);
+    let ext = if ext < MAX_FILENAME_CHARS { ext } else { 0 };
+    let stem = &name[..MAX_FILENAME_CHARS - ext];
+    stem.iter().chain(&name[name.len() - ext..]).collect()
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -173,6 +198,8 @@ mod tests {
     #[test]
     fn only_spreadsheet_extensions_are_accepted_whatever_their_case() {
         assert_eq!(accepted_extension("Report.XLSX"), Some("xlsx"));
+        assert_eq!(accepted_extension("macros.xlsm"), Some("xlsm"));
+        assert_eq!(accepted_extension("tabs.TSV"), Some("tsv"));
         assert_eq!(accepted_extension("a.b.csv"), Some("csv"));
         assert_eq!(accepted_extension("data.ods"), Some("ods"));
         assert_eq!(accepted_extension("../../etc/passwd"), None);
@@ -184,6 +211,11 @@ mod tests {
     fn filenames_are_kept_as_text_without_control_characters() {
         assert_eq!(clean_filename("a\r\nb\0.xlsx"), "ab.xlsx");
         assert_eq!(clean_filename(&"x".repeat(400)).len(), 255);
+        let long = format!("{}.csv", "é".repeat(300));
+        let kept = clean_filename(&long);
+        assert_eq!(kept.chars().count(), 255);
+        assert!(kept.ends_with("éé.csv"), "{kept}");
+        assert_eq!(accepted_extension(&kept), Some("csv"));
         assert_eq!(clean_filename("../../etc/passwd"), "../../etc/passwd");
     }
 

@@ -1,37 +1,47 @@
-//! The batcher: groups rows into units of a fixed size. Flushes when full,
-//! and once more at the end for a short last unit (whose true length is
-//! what gets counted, never the nominal batch size).
+//! The batcher: groups rows into units. Flushes when a unit has its row
+//! count or its byte cap (whichever comes first, so that rows of huge cells
+//! never make a huge unit), and once more at the end for a short last unit
+//! (whose true length is what gets counted, never the nominal batch size).
 
-/// Accumulates items into units of `size`.
+/// Accumulates items into units of at most `size` items, flushed early
+/// once their bytes reach `max_bytes`.
 #[derive(Debug)]
 pub struct Batcher<T> {
     size: usize,
+    max_bytes: usize,
     buf: Vec<T>,
+    bytes: usize,
 }
 
 impl<T> Batcher<T> {
-    /// A batcher of units of `size` (at least 1).
-    pub fn new(size: usize) -> Batcher<T> {
+    /// A batcher of units of `size` items (at least 1) and about
+    /// `max_bytes` bytes (a unit is flushed by the item that reaches it).
+    pub fn new(size: usize, max_bytes: usize) -> Batcher<T> {
         let size = size.max(1);
         Batcher {
             size,
-            buf: Vec::with_capacity(size.min(65_536)),
+            max_bytes: max_bytes.max(1),
+            buf: Vec::with_capacity(size.min(4096)),
+            bytes: 0,
         }
     }
 
-    /// Adds one item; returns a full unit when this item completed one.
-    pub fn push(&mut self, item: T) -> Option<Vec<T>> {
+    /// Adds one item of `bytes` bytes; returns a full unit and its bytes
+    /// when this item completed one.
+    pub fn push(&mut self, item: T, bytes: usize) -> Option<(Vec<T>, usize)> {
         self.buf.push(item);
-        (self.buf.len() >= self.size).then(|| self.take())
+        self.bytes = self.bytes.saturating_add(bytes);
+        (self.buf.len() >= self.size || self.bytes >= self.max_bytes).then(|| self.take())
     }
 
-    /// The last, possibly short, unit (None when empty).
-    pub fn finish(&mut self) -> Option<Vec<T>> {
+    /// The last, possibly short, unit and its bytes (None when empty).
+    pub fn finish(&mut self) -> Option<(Vec<T>, usize)> {
         (!self.buf.is_empty()).then(|| self.take())
     }
 
-    fn take(&mut self) -> Vec<T> {
-        std::mem::replace(&mut self.buf, Vec::with_capacity(self.size.min(65_536)))
+    fn take(&mut self) -> (Vec<T>, usize) {
+        let unit = std::mem::replace(&mut self.buf, Vec::with_capacity(self.size.min(4096)));
+        (unit, std::mem::take(&mut self.bytes))
     }
 }
 
@@ -41,12 +51,12 @@ mod tests {
 
     #[test]
     fn a_short_last_batch_keeps_its_true_length() {
-        let mut b = Batcher::new(100);
+        let mut b = Batcher::new(100, usize::MAX);
         let mut units = Vec::new();
         for i in 0..250 {
-            units.extend(b.push(i));
+            units.extend(b.push(i, 1).map(|(u, _)| u));
         }
-        units.extend(b.finish());
+        units.extend(b.finish().map(|(u, _)| u));
         let lens: Vec<usize> = units.iter().map(Vec::len).collect();
         assert_eq!(lens, vec![100, 100, 50]);
         assert_eq!(units.concat(), (0..250).collect::<Vec<_>>());
@@ -54,8 +64,28 @@ mod tests {
 
     #[test]
     fn an_empty_batcher_flushes_nothing() {
-        let mut b: Batcher<u8> = Batcher::new(0);
+        let mut b: Batcher<u8> = Batcher::new(0, 0);
         assert_eq!(b.finish(), None);
-        assert_eq!(b.push(1), Some(vec![1]));
+        assert_eq!(b.push(1, 0), Some((vec![1], 0)));
+    }
+
+    #[test]
+    fn a_unit_is_flushed_when_its_bytes_reach_the_cap_before_its_rows() {
+        // 2,000-row units capped at 1 MiB: rows of 300 KiB flush every 4th.
+        let mut b = Batcher::new(2_000, 1 << 20);
+        let mut units = Vec::new();
+        for i in 0..10 {
+            units.extend(b.push(i, 300 << 10));
+        }
+        units.extend(b.finish());
+        let shape: Vec<(usize, usize)> = units.iter().map(|(u, n)| (u.len(), *n)).collect();
+        assert_eq!(
+            shape,
+            vec![(4, 1200 << 10), (4, 1200 << 10), (2, 600 << 10)]
+        );
+        // Small rows still fill whole units by count.
+        let mut b = Batcher::new(3, 1 << 20);
+        let full: Vec<_> = (0..6).filter_map(|i| b.push(i, 100)).collect();
+        assert_eq!(full, vec![(vec![0, 1, 2], 300), (vec![3, 4, 5], 300)]);
     }
 }

@@ -11,9 +11,9 @@ use std::time::Instant;
 
 use tokio::sync::mpsc;
 
+use super::budget::{Budget, Unit};
 use super::{assemble, collect, read_stage, Control, Event, ImportJob, ImportReport, Plan};
-use super::{ImportError, ReadSummary};
-use crate::model::Record;
+use super::{ImportError, ReadOutputs, ReadSummary};
 use crate::record::HeaderMap;
 
 /// Runs `job` without writing anything (no database needed).
@@ -26,24 +26,27 @@ pub async fn dry_run(job: ImportJob, plan: &Plan, ctl: &Control) -> ImportReport
     }
     let header: Arc<OnceLock<HeaderMap>> = Arc::default();
     // Units are only counted: a small bound keeps memory flat.
-    let (unit_tx, unit_rx) = async_channel::bounded::<Vec<Record>>(2);
+    let (unit_tx, unit_rx) = async_channel::bounded::<Unit>(2);
     let (event_tx, event_rx) = mpsc::channel::<Event>(1024);
     let mut job = job;
     job.source.bytes_read = progress.bytes_read.clone();
     let (rejects_file, max_reported) = (job.rejects_file.clone(), job.max_reported);
     let reader = {
         let (event_tx, header, progress) = (event_tx.clone(), header.clone(), progress.clone());
-        let batch_size = plan.batch_size;
-        tokio::task::spawn_blocking(move || {
-            read_stage(
-                job, batch_size, unit_tx, event_tx, &stop, &header, &progress,
-            )
-        })
+        let out = ReadOutputs {
+            units: unit_tx,
+            events: event_tx,
+            budget: Budget::new(plan.bytes_in_flight),
+            batch_rows: plan.batch_size,
+            unit_bytes: plan.unit_bytes,
+        };
+        tokio::task::spawn_blocking(move || read_stage(job, out, &stop, &header, &progress))
     };
     let counter = tokio::spawn(async move {
         while let Ok(unit) = unit_rx.recv().await {
-            progress.inserted.fetch_add(unit.len() as u64, Relaxed);
-            let _ = event_tx.send(Event::Inserted(unit.len())).await;
+            let n = unit.rows.len();
+            progress.inserted.fetch_add(n as u64, Relaxed);
+            let _ = event_tx.send(Event::Inserted(n)).await;
         }
     });
     let collected = collect(event_rx, max_reported, rejects_file, header.clone());

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! reader (1 blocking thread) ─units─► writers (N tasks) ─events─► collector
-//!   open, header, validate,   bounded     own connection,   bounded   the only
+//!   open, header, validate,   bounded     a pooled conn.,   bounded   the only
 //!   batch; rejects ─────────────────────────────────────────────────► owner of
 //!                                                                     the counts
 //! ```
@@ -18,33 +18,40 @@
 //!   boundary), so what was committed is always a whole number of units.
 
 mod batcher;
+mod budget;
 mod dry;
 mod isolate;
 mod plan;
 mod progress;
 mod report;
 mod report_json;
+mod write;
 
 use std::path::PathBuf;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
+use futures::FutureExt;
 use tokio::sync::mpsc;
+
+use budget::{record_bytes, rejection_bytes, shrink_for_report, Budget, Held, Unit};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
+use write::{first_writer, other_writer, WriteStage};
 
 pub use batcher::Batcher;
+pub use budget::SHOWN_VALUE_CHARS;
 pub use dry::dry_run;
 pub use isolate::{write_unit, UnitOutcome};
-pub use plan::{cores, Method, Plan, COPY_CHUNK, MAX_BATCH};
+pub use plan::{cores, Method, Plan, BYTES_IN_FLIGHT, COPY_CHUNK, MAX_BATCH, UNIT_BYTES};
 pub use progress::{Progress, ProgressSnapshot};
-pub use report::{go_duration, ImportError, ImportReport, Stats, Status};
+pub use report::{go_duration, human_duration, ImportError, ImportReport, Stats, Status};
 
 use crate::model::{Record, Rejection, TableSchema};
 use crate::record::{HeaderFinder, HeaderMap, HeaderOptions, Rules};
 use crate::rejects::RejectCsv;
-use crate::sink::{Sink, WriteKind};
+use crate::sink::Sink;
 use crate::source::{self, SourceOptions};
 
 /// What to import and how to judge it.
@@ -99,8 +106,12 @@ pub struct Control {
 enum Event {
     /// Rows committed by a writer.
     Inserted(usize),
-    /// A row rejected by validation or by the database.
-    Rejected(Rejection),
+    /// A row rejected by validation or by the database, with its share of
+    /// the bytes in flight (none when it was sent after the import stopped).
+    Rejected(Rejection, Option<Held>),
+    /// A written unit's share of the bytes in flight, given back once the
+    /// rejections made from its rows (sent before it) have been collected.
+    Release(Held),
 }
 
 /// Runs one import to its end and reports exactly what happened.
@@ -130,13 +141,13 @@ pub async fn run(job: ImportJob, plan: &Plan, sink: &Sink, ctl: &Control) -> Imp
         progress.bytes_total.store(meta.len(), Relaxed);
     }
     let header: Arc<OnceLock<HeaderMap>> = Arc::default();
-    // SQLite has one writer at a time: for the copy path, one writer task
-    // holding the connection beats two taking turns on it.
-    let workers = match sink {
-        Sink::Sqlite(_) if plan.kind == WriteKind::Copy => 1,
-        _ => plan.workers,
-    };
-    let (unit_tx, unit_rx) = async_channel::bounded::<Vec<Record>>(workers * 2);
+    // The sink says how many writers it can use (SQLite copy: one; the
+    // PostgreSQL pool's writer slots; see `Sink::max_writers`).
+    let workers = plan
+        .workers
+        .min(sink.max_writers(plan.kind).unwrap_or(usize::MAX));
+    let (unit_tx, unit_rx) = async_channel::bounded::<Unit>(workers * 2);
+    let budget = Budget::new(plan.bytes_in_flight);
     let (event_tx, event_rx) = mpsc::channel::<Event>(1024);
 
     let mut job = job;
@@ -150,30 +161,37 @@ pub async fn run(job: ImportJob, plan: &Plan, sink: &Sink, ctl: &Control) -> Imp
             header.clone(),
             progress.clone(),
         );
-        let batch_size = plan.batch_size;
+        let out = ReadOutputs {
+            units: unit_tx,
+            events: event_tx,
+            budget: budget.clone(),
+            batch_rows: plan.batch_size,
+            unit_bytes: plan.unit_bytes,
+        };
         // Stages log inside the caller's span (e.g. the server's import id).
         let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
             let _span = span.enter();
-            read_stage(
-                job, batch_size, unit_tx, event_tx, &stop, &header, &progress,
-            )
+            read_stage(job, out, &stop, &header, &progress)
         })
     };
     let mut writers = tokio::task::JoinSet::new();
-    for _ in 0..workers {
-        writers.spawn(
-            write_stage(
-                sink.clone(),
-                unit_rx.clone(),
-                event_tx.clone(),
-                plan.kind,
-                stop.clone(),
-                header.clone(),
-                progress.clone(),
-            )
-            .in_current_span(),
-        );
+    let first_done = CancellationToken::new();
+    for i in 0..workers {
+        let stage = WriteStage {
+            units: unit_rx.clone(),
+            events: event_tx.clone(),
+            kind: plan.kind,
+            stop: stop.clone(),
+            header: header.clone(),
+            progress: progress.clone(),
+        };
+        let task = if i == 0 {
+            first_writer(sink.clone(), stage, first_done.clone()).boxed()
+        } else {
+            other_writer(sink.clone(), stage, first_done.clone()).boxed()
+        };
+        writers.spawn(task.in_current_span());
     }
     drop((unit_rx, event_tx));
 
@@ -247,14 +265,41 @@ struct ReadSummary {
     warnings: Vec<String>,
 }
 
+/// Where the reader stage sends what it reads, and how it cuts units.
+struct ReadOutputs {
+    units: async_channel::Sender<Unit>,
+    events: mpsc::Sender<Event>,
+    /// The import's bytes in flight: every unit and rejection holds a share.
+    budget: Budget,
+    /// Rows per unit.
+    batch_rows: usize,
+    /// Bytes at which a unit is sent before it has its rows.
+    unit_bytes: usize,
+}
+
+impl ReadOutputs {
+    /// Sends a unit once the budget has room for it; false when the import
+    /// stopped or every writer is gone.
+    fn send_unit(&self, (rows, bytes): (Vec<Record>, usize), stop: &CancellationToken) -> bool {
+        match self.budget.take_blocking(bytes, stop) {
+            Some(held) => self.units.send_blocking(Unit::new(rows, held)).is_ok(),
+            None => false,
+        }
+    }
+
+    /// Sends a rejection (counted even when the import stopped meanwhile).
+    fn send_rejection(&self, r: Rejection, stop: &CancellationToken) -> bool {
+        let held = self.budget.take_blocking(rejection_bytes(&r), stop);
+        self.events.blocking_send(Event::Rejected(r, held)).is_ok()
+    }
+}
+
 /// The reader stage: open, find the header, validate each row, send full
 /// units to the writers and rejections to the collector. Runs on a
 /// blocking thread; returns what it read even when it fails midway.
 fn read_stage(
     job: ImportJob,
-    batch_size: usize,
-    units: async_channel::Sender<Vec<Record>>,
-    events: mpsc::Sender<Event>,
+    out: ReadOutputs,
     stop: &CancellationToken,
     header: &OnceLock<HeaderMap>,
     progress: &Progress,
@@ -266,7 +311,7 @@ fn read_stage(
     };
     summary.sheet = reader.sheet_name().to_string();
     let mut finder = HeaderFinder::for_table(&summary.sheet, &job.header, job.table.clone());
-    let mut batcher = Batcher::new(batch_size);
+    let mut batcher = Batcher::new(out.batch_rows, out.unit_bytes);
     let mut error: Option<ImportError> = None;
     let result = reader.read(&mut |row| {
         use std::ops::ControlFlow::{Break, Continue};
@@ -293,13 +338,16 @@ fn read_stage(
         summary.rows_read += 1;
         progress.rows_read.fetch_add(1, Relaxed);
         let sent = match map.record(&row, &job.rules) {
-            Ok(record) => match batcher.push(record) {
-                Some(unit) => units.send_blocking(unit).is_ok(),
-                None => true,
-            },
+            Ok(record) => {
+                let bytes = record_bytes(&record);
+                match batcher.push(record, bytes) {
+                    Some(unit) => out.send_unit(unit, stop),
+                    None => true,
+                }
+            }
             Err(rejection) => {
                 progress.rejected.fetch_add(1, Relaxed);
-                events.blocking_send(Event::Rejected(rejection)).is_ok()
+                out.send_rejection(rejection, stop)
             }
         };
         if sent {
@@ -320,62 +368,10 @@ fn read_stage(
         if let Some(unit) = batcher.finish() {
             // If every writer is gone, the rows stay unprocessed and the
             // writers' error explains why.
-            let _ = units.send_blocking(unit);
+            let _ = out.send_unit(unit, stop);
         }
     }
     (summary, error)
-}
-
-/// A writer: owns one connection, writes units until the channel closes or
-/// the import stops, isolating rows the database refuses.
-async fn write_stage(
-    sink: Sink,
-    units: async_channel::Receiver<Vec<Record>>,
-    events: mpsc::Sender<Event>,
-    kind: WriteKind,
-    stop: CancellationToken,
-    header: Arc<OnceLock<HeaderMap>>,
-    progress: Arc<Progress>,
-) -> Result<(), ImportError> {
-    let mut writer = tokio::select! {
-        biased;
-        _ = stop.cancelled() => return Ok(()),
-        w = sink.writer() => w?,
-    };
-    loop {
-        let unit = tokio::select! {
-            biased;
-            _ = stop.cancelled() => return Ok(()),
-            unit = units.recv() => match unit {
-                Ok(unit) => unit,
-                Err(_) => return Ok(()),
-            },
-        };
-        let Some(map) = header.get() else {
-            return Err(ImportError::Internal(
-                "a unit arrived before the header".into(),
-            ));
-        };
-        let (outcome, fatal) = match write_unit(&mut writer, &unit, kind, &map.target).await {
-            Ok(outcome) => (outcome, None),
-            Err((outcome, e)) => (outcome, Some(e)),
-        };
-        progress
-            .inserted
-            .fetch_add(outcome.inserted as u64, Relaxed);
-        progress
-            .rejected
-            .fetch_add(outcome.rejected.len() as u64, Relaxed);
-        let _ = events.send(Event::Inserted(outcome.inserted)).await;
-        for (i, reason) in outcome.rejected {
-            let _ = events
-                .send(Event::Rejected(map.reject_record(&unit[i], reason)))
-                .await;
-        }
-        if let Some(e) = fatal {
-            return Err(e.into());
-        }
-    }
 }
 
 /// The collector: sole owner of the counts. Keeps the first rejected rows
@@ -398,7 +394,8 @@ async fn collect(
     while let Some(event) = events.recv().await {
         match event {
             Event::Inserted(n) => inserted += n as u64,
-            Event::Rejected(r) => {
+            Event::Release(held) => drop(held),
+            Event::Rejected(mut r, held) => {
                 rejected += 1;
                 if file.is_none() && file_error.is_none() {
                     match open(&header) {
@@ -412,6 +409,10 @@ async fn collect(
                         file_error.get_or_insert(e.to_string());
                     }
                 }
+                // Written whole; kept (if among the first) cut short, and
+                // its share of the bytes in flight given back.
+                shrink_for_report(&mut r);
+                drop(held);
                 first.push(r);
                 if first.len() >= max_reported.saturating_mul(2).max(64) {
                     first.sort_by_key(|r| r.row);

@@ -6,7 +6,7 @@ use serde::Serialize;
 use crate::sink::WriteKind;
 
 /// The import methods. The first three are the tutorial's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Method {
     /// One INSERT per row, each its own transaction, one writer.
@@ -35,6 +35,18 @@ impl Method {
             Method::Concurrent => "concurrent",
             Method::Batch => "batch",
             Method::Copy => "copy",
+        }
+    }
+
+    /// What the method does, in one line (the CLI's help).
+    pub fn summary(self) -> &'static str {
+        match self {
+            Method::Sequential => "One INSERT per row, each its own transaction, one writer",
+            Method::Concurrent => "One INSERT per row, each its own transaction, a pool of writers",
+            Method::Batch => "Multi-row INSERTs of `batch_size` rows, a pool of writers",
+            Method::Copy => {
+                "Binary COPY (PostgreSQL) / one prepared transaction per chunk (SQLite)"
+            }
         }
     }
 
@@ -76,7 +88,23 @@ pub struct Plan {
     pub batch_size: usize,
     /// Writer tasks, each with its own connection.
     pub workers: usize,
+    /// A unit is sent once its rows hold this many bytes, even short of
+    /// `batch_size` rows ([`UNIT_BYTES`]).
+    #[serde(skip)]
+    pub unit_bytes: usize,
+    /// Most bytes of rows (units and rejections) one import holds between
+    /// its reader and its writers / collector ([`BYTES_IN_FLIGHT`]).
+    #[serde(skip)]
+    pub bytes_in_flight: usize,
 }
+
+/// Default [`Plan::unit_bytes`]: 8 MiB. A 2,000-row COPY unit of ordinary
+/// rows (~0.5 KB) is ~1 MB, so only rows of large cells reach it.
+pub const UNIT_BYTES: usize = 8 << 20;
+
+/// Default [`Plan::bytes_in_flight`]: 64 MiB per import, whatever the
+/// number of writers (docs/ROBUSTNESS.md, "Memory").
+pub const BYTES_IN_FLIGHT: usize = 64 << 20;
 
 /// Rows per COPY unit, chosen by measurement (docs/BENCHMARKS.md): large
 /// enough that per-COPY overhead (statement start, commit) is lost in the
@@ -117,6 +145,8 @@ impl Plan {
             kind,
             batch_size: batch,
             workers: writers,
+            unit_bytes: UNIT_BYTES,
+            bytes_in_flight: BYTES_IN_FLIGHT,
         }
     }
 }

@@ -158,9 +158,44 @@ pub fn go_duration(d: Duration) -> String {
     }
 }
 
+/// A duration for people (text output; JSON keeps [`go_duration`]): `850 µs`,
+/// `94.6 ms`, `1.24 s`, `2 min 5 s`, `1 h 2 min`.
+pub fn human_duration(d: Duration) -> String {
+    let secs = d.as_secs_f64();
+    if secs < 1e-3 {
+        format!("{} µs", d.as_micros())
+    } else if secs < 1.0 {
+        format!("{:.1} ms", secs * 1e3)
+    } else if secs < 60.0 {
+        format!("{secs:.2} s")
+    } else if secs < 3600.0 {
+        let s = d.as_secs();
+        format!("{} min {} s", s / 60, s % 60)
+    } else {
+        let m = d.as_secs() / 60;
+        format!("{} h {} min", m / 60, m % 60)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_for_people_have_a_unit_and_few_digits() {
+        let cases = [
+            (Duration::from_nanos(94_605_426), "94.6 ms"),
+            (Duration::from_micros(1_240_300), "1.24 s"),
+            (Duration::from_micros(850), "850 µs"),
+            (Duration::ZERO, "0 µs"),
+            (Duration::from_millis(999), "999.0 ms"),
+            (Duration::from_secs(125), "2 min 5 s"),
+            (Duration::from_secs(3720), "1 h 2 min"),
+        ];
+        for (d, text) in cases {
+            assert_eq!(human_duration(d), text, "{d:?}");
+        }
+    }
 
     #[test]
     fn durations_read_like_go() {

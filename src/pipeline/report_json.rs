@@ -31,10 +31,12 @@ impl ImportReport {
                 "value": r.value,
                 "reason": r.reason,
             })).collect::<Vec<_>>(),
+            // `rejected` holds the first `max_reported` (100): say when
+            // there are more (every one is in the reject report).
+            "rejected_truncated": self.rejected > self.rejected_rows.len() as u64,
+            // The sheet read; "" for CSV, which has none.
+            "sheet": self.sheet,
         });
-        if !self.sheet.is_empty() {
-            out["sheet"] = json!(self.sheet);
-        }
         if !self.ignored_columns.is_empty() {
             out["ignored_columns"] = json!(self.ignored_columns);
         }

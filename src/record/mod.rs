@@ -11,6 +11,7 @@
 
 pub mod convert;
 mod header;
+pub mod rules;
 mod web;
 
 pub use convert::{convert, ConvertOptions};
@@ -202,19 +203,30 @@ pub fn cell_text(cell: &Cell) -> Result<Option<String>, String> {
         Cell::Float(f) => format_number(*f),
         Cell::Bool(b) => if *b { "TRUE" } else { "FALSE" }.to_string(),
         Cell::DateTime(s) => s.clone(),
-        Cell::Error(e) => return Err(format!("holds the error value {e}")),
+        Cell::Error(_) | Cell::FormulaWithoutValue(_) => {
+            return Err(unusable(cell).unwrap_or_default())
+        }
+    };
+    Ok((!text.is_empty()).then_some(text))
+}
+
+/// Why a cell holds nothing that can be stored (an error value, a formula
+/// without a cached value), or `None` for every other cell.
+pub(crate) fn unusable(cell: &Cell) -> Option<String> {
+    match cell {
+        Cell::Error(e) => Some(format!("holds the error value {e}")),
         Cell::FormulaWithoutValue(f) => {
             let what = if f.is_empty() {
                 "a formula".to_string()
             } else {
                 format!("the formula ={f}")
             };
-            return Err(format!(
+            Some(format!(
                 "holds {what} with no cached value (open the file in a spreadsheet program, recalculate and save it)"
-            ));
+            ))
         }
-    };
-    Ok((!text.is_empty()).then_some(text))
+        _ => None,
+    }
 }
 
 /// A cell as a person sees it, untrimmed, for reports.

@@ -3,22 +3,36 @@
 
 /// Why a domain is not one, or `Ok` for `example.com`, `sub.example.co.uk`:
 /// dotted labels of letters, digits and `-`, ending in a top-level domain
-/// of at least two letters.
-fn check_domain(domain: &str) -> Result<(), &'static str> {
-    // No allocation: this runs for every row with an email or website.
+/// of at least two letters (every top-level domain there is has two or
+/// more). The reason names the domain, and its last label when that is
+/// what is wrong.
+fn check_domain(domain: &str) -> Result<(), String> {
+    // No allocation unless it fails: this runs for every row with an email
+    // or website.
     let labels = domain.split('.').count();
     if labels < 2 || domain.split('.').any(str::is_empty) {
-        return Err("the domain must look like example.com");
+        return Err(format!("the domain '{domain}' must look like example.com"));
     }
     let tld = domain.rsplit('.').next().unwrap_or_default();
-    if tld.chars().count() < 2 || !tld.chars().all(|c| c.is_alphabetic()) {
-        return Err("the domain must end in a top-level domain such as .com");
+    if !tld.chars().all(|c| c.is_alphabetic()) {
+        return Err(format!(
+            "the domain '{domain}' ends in '.{tld}', which is not a top-level domain \
+             (those are letters only, such as .com)"
+        ));
+    }
+    if tld.chars().count() < 2 {
+        return Err(format!(
+            "the domain '{domain}' has a one-letter top-level domain '.{tld}', \
+             and none exists (they have two letters or more, such as .com or .de)"
+        ));
     }
     if !domain
         .chars()
         .all(|c| c.is_alphanumeric() || c == '-' || c == '.')
     {
-        return Err("the domain has characters a domain cannot have");
+        return Err(format!(
+            "the domain '{domain}' has characters a domain cannot have"
+        ));
     }
     Ok(())
 }
@@ -39,7 +53,7 @@ pub fn check_email(email: &str) -> Result<(), String> {
     if local.is_empty() {
         return bad("nothing before '@'");
     }
-    check_domain(domain).or_else(bad)
+    check_domain(domain).or_else(|why| bad(&why))
 }
 
 /// An http(s) URL is kept as is (`Ok(None)`); a bare domain, optionally
@@ -79,7 +93,7 @@ pub fn normalize_website(site: &str) -> Result<Option<String>, String> {
     let is_ipv4 = host.split('.').count() == 4 && host.split('.').all(|p| p.parse::<u8>().is_ok());
     if !(is_ipv4 || (!bare && host == "localhost")) {
         if let Err(why) = check_domain(host) {
-            return bad(why);
+            return bad(&why);
         }
     }
     Ok(bare.then(|| format!("https://{site}")))
@@ -106,6 +120,18 @@ mod tests {
         ] {
             assert!(check_email(bad).is_err(), "{bad}");
         }
+        assert_eq!(
+            check_email("a@b.c").unwrap_err(),
+            "invalid email address: the domain 'b.c' has a one-letter top-level domain '.c', \
+             and none exists (they have two letters or more, such as .com or .de)"
+        );
+        let err = check_email("a@b.123").unwrap_err();
+        assert!(
+            err.contains("'b.123' ends in '.123', which is not"),
+            "{err}"
+        );
+        let err = check_email("a@b").unwrap_err();
+        assert!(err.contains("'b' must look like example.com"), "{err}");
         for two in ["a@b.com, c@d.com", "a@b.com;c@d.com", "a@b.com c@d.com"] {
             let err = check_email(two).unwrap_err();
             assert!(err.contains("more than one"), "{two}: {err}");

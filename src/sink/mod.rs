@@ -1,9 +1,10 @@
 //! Where rows go. A [`Sink`] is a database (PostgreSQL, SQLite or
 //! MySQL/MariaDB) with the
 //! tutorial's `businesses` table ensured; a [`Writer`] is one writer's own
-//! connection (confinement: no connection is shared between PostgreSQL
-//! writers; SQLite's single connection is shared behind a mutex because
-//! SQLite allows one writer at a time).
+//! connection (confinement: a PostgreSQL writer holds one connection of the
+//! bounded [`pool`] for its whole import and shares it with no one;
+//! SQLite's single connection is shared behind a mutex because SQLite
+//! allows one writer at a time).
 //!
 //! Every write is atomic: it either stores all the rows given or none, and
 //! its result says which of three things happened — stored, refused because
@@ -21,6 +22,8 @@ pub mod sqlite;
 use std::path::PathBuf;
 
 pub use mysql::{MySqlSink, MySqlWriter};
+pub use pool::{PoolOptions, Wait};
+pub use postgres::pool;
 pub use postgres::{PgSink, PgWriter};
 pub use sqlite::{SqliteSink, SqliteWriter};
 
@@ -128,7 +131,7 @@ pub type WriteResult = Result<Result<(), String>, DbError>;
 #[derive(Clone)]
 #[allow(clippy::large_enum_variant)] // one per import, never in a collection
 pub enum Sink {
-    /// PostgreSQL: each writer opens its own connection.
+    /// PostgreSQL: a bounded pool; each writer holds one of its connections.
     Postgres(PgSink),
     /// SQLite: one connection, shared behind a mutex.
     Sqlite(SqliteSink),
@@ -138,11 +141,18 @@ pub enum Sink {
 
 impl Sink {
     /// Connects and creates sheetpipe's own tables (the import history) if
-    /// missing. The target table is the caller's business
-    /// ([`Sink::ensure_businesses`] for the preset).
+    /// missing, with the default pool bound ([`PoolOptions::default`]). The
+    /// target table is the caller's business ([`Sink::ensure_businesses`]
+    /// for the preset).
     pub async fn connect(url: &DatabaseUrl) -> Result<Sink, DbError> {
+        Sink::connect_with(url, PoolOptions::default()).await
+    }
+
+    /// [`Sink::connect`] with the PostgreSQL pool bounded by `pool`
+    /// (`--max-connections`, `--pool-timeout`); SQLite ignores it.
+    pub async fn connect_with(url: &DatabaseUrl, pool: PoolOptions) -> Result<Sink, DbError> {
         match url {
-            DatabaseUrl::Postgres(u) => Ok(Sink::Postgres(PgSink::connect(u).await?)),
+            DatabaseUrl::Postgres(u) => Ok(Sink::Postgres(PgSink::connect(u, pool).await?)),
             DatabaseUrl::Sqlite(p) => Ok(Sink::Sqlite(SqliteSink::open(p).await?)),
             DatabaseUrl::Mysql(u) => Ok(Sink::Mysql(MySqlSink::connect(u).await?)),
         }
@@ -161,13 +171,34 @@ impl Sink {
         }
     }
 
-    /// A writer with its own connection (PostgreSQL) or a handle on the
-    /// shared one (SQLite).
-    pub async fn writer(&self) -> Result<Writer, DbError> {
+    /// A writer holding a pooled connection until dropped (PostgreSQL;
+    /// `wait` says how long to wait for one) or a handle on the shared one
+    /// (SQLite).
+    pub async fn writer(&self, wait: Wait) -> Result<Writer, DbError> {
         match self {
-            Sink::Postgres(s) => Ok(Writer::Postgres(s.writer().await?)),
+            Sink::Postgres(s) => Ok(Writer::Postgres(s.writer(wait).await?)),
             Sink::Sqlite(s) => Ok(Writer::Sqlite(s.writer())),
             Sink::Mysql(s) => Ok(Writer::Mysql(s.writer().await?)),
+        }
+    }
+
+    /// Most writers that can hold a connection at once (PostgreSQL: the
+    /// pool's writer slots, shared by all imports); `None` for SQLite.
+    pub fn writer_slots(&self) -> Option<usize> {
+        match self {
+            Sink::Postgres(s) => Some(s.writer_slots()),
+            Sink::Sqlite(_) | Sink::Mysql(_) => None,
+        }
+    }
+
+    /// Most writers worth running at once for `kind`, or `None` for no
+    /// limit: SQLite's copy path has one (a single writer holding the
+    /// connection beats two taking turns on it); PostgreSQL its pool's
+    /// writer slots; MySQL none (each writer has its own connection).
+    pub fn max_writers(&self, kind: WriteKind) -> Option<usize> {
+        match self {
+            Sink::Sqlite(_) if kind == WriteKind::Copy => Some(1),
+            _ => self.writer_slots(),
         }
     }
 

@@ -96,6 +96,11 @@ fn date_cell(dt: &calamine::ExcelDateTime) -> Cell {
         return Cell::DateTime(iso_duration(dt.as_f64()));
     }
     match dt.as_datetime() {
+        // A serial between 0 and 1 is a time of day without a date in
+        // either date system (in 1904 its day would read as 1904-01-01).
+        Some(ndt) if dt.as_f64() > 0.0 && dt.as_f64() < 1.0 => {
+            Cell::DateTime(ndt.format("%H:%M:%S%.f").to_string())
+        }
         Some(ndt) => Cell::DateTime(iso_datetime(ndt)),
         None => Cell::Float(dt.as_f64()),
     }
@@ -123,7 +128,8 @@ fn iso_text(s: &str) -> String {
 }
 
 /// ISO-8601 for a spreadsheet date/time: a date alone when there is no time
-/// of day, a time alone for Excel's day-zero times, both otherwise.
+/// of day, a time alone for Excel's day-zero times, both otherwise;
+/// milliseconds only when there are some.
 pub(crate) fn iso_datetime(dt: chrono::NaiveDateTime) -> String {
     use chrono::Timelike;
     let time_zero = dt.time().num_seconds_from_midnight() == 0 && dt.nanosecond() == 0;
@@ -132,9 +138,9 @@ pub(crate) fn iso_datetime(dt: chrono::NaiveDateTime) -> String {
     if time_zero {
         dt.format("%Y-%m-%d").to_string()
     } else if day_zero {
-        dt.format("%H:%M:%S").to_string()
+        dt.format("%H:%M:%S%.f").to_string()
     } else {
-        dt.format("%Y-%m-%dT%H:%M:%S").to_string()
+        dt.format("%Y-%m-%dT%H:%M:%S%.f").to_string()
     }
 }
 
@@ -326,6 +332,37 @@ mod tests {
             name: name.into(),
             typ,
             visible,
+        }
+    }
+
+    fn date_serial(serial: f64, is_1904: bool) -> Cell {
+        let kind = calamine::ExcelDateTimeType::DateTime;
+        convert(&DataRef::DateTime(calamine::ExcelDateTime::new(
+            serial, kind, is_1904,
+        )))
+    }
+
+    #[test]
+    fn date_cells_become_iso_text_in_both_date_systems() {
+        let dt = |s: &str| Cell::DateTime(s.into());
+        assert_eq!(date_serial(45293.0, false), dt("2024-01-02"));
+        assert_eq!(date_serial(45293.75, false), dt("2024-01-02T18:00:00"));
+        assert_eq!(date_serial(0.0, true), dt("1904-01-01"));
+        assert_eq!(date_serial(43831.75, true), dt("2024-01-02T18:00:00"));
+        assert_eq!(
+            date_serial(45293.5 + 0.5 / 86_400.0, false),
+            dt("2024-01-02T12:00:00.500")
+        );
+    }
+
+    #[test]
+    fn a_pure_time_cell_is_a_time_alone_in_both_date_systems() {
+        for is_1904 in [false, true] {
+            assert_eq!(
+                date_serial(0.75, is_1904),
+                Cell::DateTime("18:00:00".into()),
+                "{is_1904}"
+            );
         }
     }
 

@@ -43,6 +43,52 @@ impl Format {
         }
     }
 
+    /// The formats sheetpipe imports: the one list the CLI's help, the
+    /// HTTP upload check and the docs follow.
+    pub const READABLE: [Format; 5] = [
+        Format::Xlsx,
+        Format::Xls,
+        Format::Xlsb,
+        Format::Ods,
+        Format::Csv,
+    ];
+
+    /// The file extensions (lowercase, no dot) files of this format carry;
+    /// none for the kinds that cannot be imported.
+    pub fn extensions(self) -> &'static [&'static str] {
+        match self {
+            Format::Xlsx => &["xlsx", "xlsm"],
+            Format::Xls => &["xls"],
+            Format::Xlsb => &["xlsb"],
+            Format::Ods => &["ods"],
+            Format::Csv => &["csv", "tsv", "txt"],
+            Format::Encrypted | Format::OtherZip | Format::Binary => &[],
+        }
+    }
+
+    /// True for the formats in [`Format::READABLE`].
+    pub fn is_readable(self) -> bool {
+        !self.extensions().is_empty()
+    }
+
+    /// The format whose extension `ext` is (any case), if it is readable.
+    pub fn by_extension(ext: &str) -> Option<(Format, &'static str)> {
+        Format::READABLE.into_iter().find_map(|f| {
+            let found = f.extensions().iter().find(|e| e.eq_ignore_ascii_case(ext));
+            found.map(|e| (f, *e))
+        })
+    }
+
+    /// Every readable extension as `.xlsx, .xlsm, …` (for messages and help).
+    pub fn extension_list() -> String {
+        Format::READABLE
+            .iter()
+            .flat_map(|f| f.extensions())
+            .map(|e| format!(".{e}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// The message given when this format cannot be imported.
     pub fn unsupported_message(self) -> String {
         match self {
@@ -164,6 +210,23 @@ mod tests {
         let path = dir.path().join("x.xlsx");
         std::fs::write(&path, bytes).unwrap();
         detect(&path).unwrap()
+    }
+
+    #[test]
+    fn every_readable_format_has_extensions_and_the_others_none() {
+        for f in Format::READABLE {
+            assert!(f.is_readable(), "{f:?}");
+        }
+        for f in [Format::Encrypted, Format::OtherZip, Format::Binary] {
+            assert!(!f.is_readable(), "{f:?}");
+        }
+        assert_eq!(Format::by_extension("XLSM"), Some((Format::Xlsx, "xlsm")));
+        assert_eq!(Format::by_extension("tsv"), Some((Format::Csv, "tsv")));
+        assert_eq!(Format::by_extension("zip"), None);
+        assert_eq!(
+            Format::extension_list(),
+            ".xlsx, .xlsm, .xls, .xlsb, .ods, .csv, .tsv, .txt"
+        );
     }
 
     #[test]

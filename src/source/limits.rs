@@ -34,7 +34,14 @@ pub struct Limits {
     pub max_seconds: u64,
     /// Address-space ceiling of an isolated reader process, in bytes.
     pub max_reader_memory: u64,
+    /// Largest single row, all its cells' text together, in bytes.
+    pub max_row_bytes: u64,
 }
+
+/// Default [`Limits::max_reader_memory`]: 256 MiB of address space, so the
+/// reader child and the import around it stay under 512 MB together
+/// (docs/ROBUSTNESS.md, "Memory").
+pub const DEFAULT_MAX_READER_MEMORY: u64 = 256 << 20;
 
 /// Below this many inflated bytes an entry's inflate ratio is not judged:
 /// tiny XML parts legitimately compress 100× and more.
@@ -52,9 +59,11 @@ impl Default for Limits {
             max_inflate_ratio: 1_000,
             max_entry_bytes: 2 << 30,
             max_shared_strings: 10_000_000,
-            max_shared_strings_bytes: 512 << 20,
+            // Below the reader's ceiling, so a big table is reported as such.
+            max_shared_strings_bytes: 160 << 20,
             max_seconds: 3_600,
-            max_reader_memory: 4 << 30,
+            max_reader_memory: DEFAULT_MAX_READER_MEMORY,
+            max_row_bytes: 16 << 20,
         }
     }
 }
@@ -99,6 +108,16 @@ impl Limits {
             self.max_columns as u64,
             || format!("row {row} reaching column {columns}"),
             "--max-columns / SHEETPIPE_MAX_COLUMNS",
+        )
+    }
+
+    /// Checks the size of a whole row (the text of all its cells).
+    pub fn check_row_bytes(&self, row: u32, bytes: u64) -> Result<(), LimitExceeded> {
+        check(
+            bytes,
+            self.max_row_bytes,
+            || format!("row {row}, {bytes} bytes of cells,"),
+            "--max-row-bytes / SHEETPIPE_MAX_ROW_BYTES",
         )
     }
 
@@ -225,7 +244,7 @@ impl Limits {
 }
 
 /// Every flag a [`LimitExceeded`] can name.
-const FLAGS: [&str; 13] = [
+const FLAGS: [&str; 14] = [
     "--max-file-bytes / SHEETPIPE_MAX_FILE_BYTES",
     "--max-rows / SHEETPIPE_MAX_ROWS",
     "--max-columns / SHEETPIPE_MAX_COLUMNS",
@@ -238,6 +257,7 @@ const FLAGS: [&str; 13] = [
     "--max-shared-strings-bytes / SHEETPIPE_MAX_SHARED_STRINGS_BYTES",
     "--max-seconds / SHEETPIPE_MAX_SECONDS",
     "--max-reader-memory / SHEETPIPE_MAX_READER_MEMORY",
+    "--max-row-bytes / SHEETPIPE_MAX_ROW_BYTES",
     "the limit's flag",
 ];
 

@@ -1,12 +1,13 @@
 //! Readers: turn a file into a stream of [`RawRow`]s, one sheet, in order.
-//! xlsx, xlsb and CSV stream (memory holds one row); xls and ods are parsed
+//! xlsx (our own streaming reader, `xlsx/`), xlsb (on calamine's xlsb cells
+//! reader) and CSV stream (memory holds one row); xls and ods are parsed
 //! whole by calamine, which has no streaming reader for them, and their
 //! extent is checked against [`Limits`] before it is walked.
 //!
 //! A reader is *push* based: [`RowReader::read`] calls `emit` for each row and
 //! stops early when `emit` answers [`ControlFlow::Break`] (cancellation, or
 //! the consumer is gone). This keeps borrowing readers such as calamine's
-//! streaming xlsx cell reader simple: the reader owns the workbook and the
+//! streaming xlsb cells reader simple: the reader owns the workbook and the
 //! borrow lives only inside `read`, which runs on one blocking thread.
 //!
 //! The format is judged by the file's content (magic bytes), never by its
@@ -34,7 +35,7 @@ use std::sync::Arc;
 pub use self::csv::{sniff_delimiter, Utf16Reader};
 pub use detect::{detect, Format};
 pub use isolate::Isolation;
-pub use limits::{LimitExceeded, Limits};
+pub use limits::{LimitExceeded, Limits, DEFAULT_MAX_READER_MEMORY};
 
 use crate::model::RawRow;
 
@@ -74,6 +75,19 @@ pub enum SourceError {
     /// A configured limit was reached.
     #[error(transparent)]
     Limit(#[from] LimitExceeded),
+}
+
+/// Checks a sheet name or position given by a user (`--sheet`, `sheet=`)
+/// before any reader sees it: a NUL cannot be in any workbook's sheet name
+/// (nor in a process argument), so it is refused here with a clear reason.
+pub fn check_sheet_choice(sheet: &str) -> Result<(), String> {
+    if sheet.contains('\0') {
+        return Err(format!(
+            "the sheet {:?} contains a NUL character, which no sheet name can hold",
+            sheet.replace('\0', "\\0")
+        ));
+    }
+    Ok(())
 }
 
 /// What a reader needs besides the file.

@@ -1,6 +1,7 @@
-//! Public files nobody on this project wrote (../shared/corpus, read in
-//! place): calamine's own test workbooks, whose contents its tests state,
-//! and the csv-spectrum edge cases. The same content saved as xlsx, xls,
+//! Public files nobody on this project wrote (the shared corpus, read in
+//! place; without it each test skips with one line, in CI it fails):
+//! calamine's own test workbooks, whose contents its tests state, and the
+//! csv-spectrum edge cases. The same content saved as xlsx, xls,
 //! xlsb and ods must read the same.
 
 use std::ops::ControlFlow;
@@ -9,7 +10,7 @@ use std::path::Path;
 use sheetpipe::record::cell_display;
 use sheetpipe::source::{self, SourceOptions};
 
-pub use sheetpipe::testkit::corpus;
+pub use sheetpipe::testkit::{corpus_or_skip, corpus_or_skip_part};
 
 /// Every non-blank row of a sheet as (row number, cells as displayed).
 pub fn rows(path: &Path, sheet: Option<&str>) -> (String, Vec<(u32, Vec<String>)>) {
@@ -36,7 +37,10 @@ fn cells(v: &[&str]) -> Vec<String> {
 
 #[test]
 fn dates_read_the_same_in_1900_and_1904_workbooks_of_every_format() {
-    let (_, reference) = rows(&corpus("calamine-tests/tests/date.xlsx"), None);
+    let Some(c) = corpus_or_skip() else {
+        return;
+    };
+    let (_, reference) = rows(&c.join("calamine-tests/tests/date.xlsx"), None);
     assert_eq!(
         reference,
         vec![
@@ -52,14 +56,17 @@ fn dates_read_the_same_in_1900_and_1904_workbooks_of_every_format() {
         "date_1904.xls",
         "date_1904.xlsb",
     ] {
-        let (_, got) = rows(&corpus(&format!("calamine-tests/tests/{file}")), None);
+        let (_, got) = rows(&c.join(format!("calamine-tests/tests/{file}")), None);
         assert_eq!(got, reference, "{file}");
     }
 }
 
 #[test]
 fn ods_dates_times_and_durations_are_iso_8601() {
-    let (_, got) = rows(&corpus("calamine-tests/tests/date.ods"), None);
+    let Some(c) = corpus_or_skip() else {
+        return;
+    };
+    let (_, got) = rows(&c.join("calamine-tests/tests/date.ods"), None);
     assert_eq!(
         got,
         vec![
@@ -73,25 +80,34 @@ fn ods_dates_times_and_durations_are_iso_8601() {
 
 #[test]
 fn merged_cells_read_the_same_in_xlsx_and_xls() {
-    let (_, xlsx) = rows(&corpus("calamine-tests/tests/merge_cells.xlsx"), None);
-    let (_, xls) = rows(&corpus("calamine-tests/tests/merge_cells.xls"), None);
+    let Some(c) = corpus_or_skip() else {
+        return;
+    };
+    let (_, xlsx) = rows(&c.join("calamine-tests/tests/merge_cells.xlsx"), None);
+    let (_, xls) = rows(&c.join("calamine-tests/tests/merge_cells.xls"), None);
     assert_eq!(xlsx, xls);
     assert_eq!(xlsx[0].1[0], "Row Merge");
 }
 
 #[test]
 fn line_breaks_inside_cells_are_kept() {
+    let Some(c) = corpus_or_skip() else {
+        return;
+    };
     for file in ["has_x000D_.xlsx", "has_x000D_inline.xlsx"] {
-        let (_, got) = rows(&corpus(&format!("calamine-tests/tests/{file}")), None);
+        let (_, got) = rows(&c.join(format!("calamine-tests/tests/{file}")), None);
         assert_eq!(got[0].1[0], "ABC\r\nDEF", "{file}");
     }
 }
 
 #[test]
 fn the_same_workbook_reads_the_same_in_xlsx_xls_xlsb_and_ods() {
-    let (sheet, reference) = rows(&corpus("calamine-tests/tests/issues.xlsx"), None);
+    let Some(c) = corpus_or_skip() else {
+        return;
+    };
+    let (sheet, reference) = rows(&c.join("calamine-tests/tests/issues.xlsx"), None);
     for file in ["issues.xls", "issues.xlsb", "issues.ods"] {
-        let (s, got) = rows(&corpus(&format!("calamine-tests/tests/{file}")), None);
+        let (s, got) = rows(&c.join(format!("calamine-tests/tests/{file}")), None);
         assert_eq!(s, sheet, "{file}");
         assert_eq!(got[0], reference[0], "{file}");
     }
@@ -99,7 +115,10 @@ fn the_same_workbook_reads_the_same_in_xlsx_xls_xlsb_and_ods() {
 
 #[test]
 fn csv_spectrum_quotes_newlines_and_utf8_parse_exactly() {
-    let (_, got) = rows(&corpus("csv-spectrum/quotes_and_newlines.csv"), None);
+    let Some(c) = corpus_or_skip() else {
+        return;
+    };
+    let (_, got) = rows(&c.join("csv-spectrum/quotes_and_newlines.csv"), None);
     assert_eq!(
         got,
         vec![
@@ -108,25 +127,28 @@ fn csv_spectrum_quotes_newlines_and_utf8_parse_exactly() {
             (3, cells(&["3", "4"])),
         ]
     );
-    let (_, got) = rows(&corpus("csv-spectrum/comma_in_quotes.csv"), None);
+    let (_, got) = rows(&c.join("csv-spectrum/comma_in_quotes.csv"), None);
     assert_eq!(
         got[1].1,
         cells(&["John", "Doe", "120 any st.", "Anytown, WW", "08123"])
     );
-    let (_, got) = rows(&corpus("csv-spectrum/utf8.csv"), None);
+    let (_, got) = rows(&c.join("csv-spectrum/utf8.csv"), None);
     assert_eq!(got[2].1, cells(&["4", "5", "ʤ"]));
-    let (_, lf) = rows(&corpus("csv-spectrum/newlines.csv"), None);
+    let (_, lf) = rows(&c.join("csv-spectrum/newlines.csv"), None);
     assert_eq!(lf[2], (3, cells(&["Once upon \na time", "5", "6"])));
     // Numbered as a spreadsheet shows the file: a record, not a line.
     assert_eq!(lf[3], (4, cells(&["7", "8", "9"])));
-    let (_, escaped) = rows(&corpus("csv-spectrum/escaped_quotes.csv"), None);
+    let (_, escaped) = rows(&c.join("csv-spectrum/escaped_quotes.csv"), None);
     assert_eq!(escaped[1].1, cells(&["1", "ha \"ha\" ha"]));
 }
 
 #[test]
 fn sheets_are_picked_the_same_way_in_every_workbook_format() {
+    let Some(c) = corpus_or_skip() else {
+        return;
+    };
     for ext in ["xlsx", "xls", "xlsb", "ods"] {
-        let file = corpus(&format!("calamine-tests/tests/any_sheets.{ext}"));
+        let file = c.join(format!("calamine-tests/tests/any_sheets.{ext}"));
         assert_eq!(rows(&file, None).0, "Visible", "{ext}");
         assert_eq!(rows(&file, Some("hidden")).0, "Hidden", "{ext}");
         assert_eq!(rows(&file, Some("3")).0, "VeryHidden", "{ext}");
@@ -144,8 +166,11 @@ fn sheets_are_picked_the_same_way_in_every_workbook_format() {
 
 #[test]
 fn ods_merged_cells_are_filled_like_the_other_formats() {
+    let Some(c) = corpus_or_skip() else {
+        return;
+    };
     // A2:A3 is merged and holds "A"; B3 is a plain empty cell.
-    let (_, got) = rows(&corpus("calamine-tests/tests/merged_cells.ods"), None);
+    let (_, got) = rows(&c.join("calamine-tests/tests/merged_cells.ods"), None);
     assert_eq!(
         got,
         vec![
@@ -154,7 +179,53 @@ fn ods_merged_cells_are_filled_like_the_other_formats() {
             (3, cells(&["A", "", "C"])),
         ]
     );
-    let (_, xlsx) = rows(&corpus("calamine-tests/tests/merged_range.xlsx"), None);
-    let (_, xls) = rows(&corpus("calamine-tests/tests/merged_range.xls"), None);
+    let (_, xlsx) = rows(&c.join("calamine-tests/tests/merged_range.xlsx"), None);
+    let (_, xls) = rows(&c.join("calamine-tests/tests/merged_range.xls"), None);
     assert_eq!(xlsx, xls);
+}
+
+/// This test binary itself, running one corpus test with `SHEETPIPE_CORPUS`
+/// at an empty directory; `ci` is the value of `CI` (`None`: unset).
+fn corpus_test_without_corpus(ci: Option<&str>) -> std::process::Output {
+    let empty = tempfile::tempdir().unwrap();
+    let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+    cmd.args([
+        "--exact",
+        "corpus::csv_spectrum_quotes_newlines_and_utf8_parse_exactly",
+    ])
+    .env("SHEETPIPE_CORPUS", empty.path())
+    .env_remove("CI");
+    if let Some(ci) = ci {
+        cmd.env("CI", ci);
+    }
+    cmd.output().unwrap()
+}
+
+#[test]
+fn without_the_corpus_a_corpus_test_passes_saying_in_one_line_what_it_skipped() {
+    let out = corpus_test_without_corpus(None);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("1 passed"), "{stdout}");
+    let skipped: Vec<&str> = stderr.lines().filter(|l| l.contains("skipped")).collect();
+    assert_eq!(skipped.len(), 1, "{stderr}");
+    assert!(
+        skipped[0]
+            .starts_with("skipped corpus::csv_spectrum_quotes_newlines_and_utf8_parse_exactly: "),
+        "{stderr}"
+    );
+    assert!(skipped[0].contains("set SHEETPIPE_CORPUS="), "{stderr}");
+}
+
+#[test]
+fn without_the_corpus_a_corpus_test_fails_in_ci() {
+    let out = corpus_test_without_corpus(Some("true"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(stdout.contains("1 failed"), "{stdout}");
+    assert!(
+        stdout.contains("the shared corpus is required in CI"),
+        "{stdout}"
+    );
 }

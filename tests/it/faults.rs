@@ -1,7 +1,8 @@
 //! Faults during an import, on a real PostgreSQL: the writers' connections
 //! killed mid-import (`pg_terminate_backend`), and the database gone at the
 //! start. Every time: a failed status naming the database, exact counts of
-//! what was committed (the table agrees), no panic.
+//! what was committed (the table agrees), no panic; and the pool discards
+//! the killed connections, so the next import gets fresh ones.
 
 use std::time::Duration;
 
@@ -41,6 +42,8 @@ fn generate(dir: &std::path::Path, rows: &str) -> std::path::PathBuf {
 async fn killing_the_connections_mid_import_fails_with_exact_counts() {
     let dir = tempdir();
     let file = generate(dir.path(), "200000");
+    let small = dir.path().join("small.csv");
+    std::fs::write(&small, crate::api::csv_bytes(500)).unwrap();
     for (method, batch) in [
         (Method::Batch, Some(50)),
         (Method::Copy, Some(2000)),
@@ -51,7 +54,7 @@ async fn killing_the_connections_mid_import_fails_with_exact_counts() {
         let ctl = Control::default();
         let plan = Plan::new(method, Some(2), batch);
         let import = {
-            let (sink, ctl, file) = (sink.clone(), ctl.clone(), file.clone());
+            let (sink, ctl, file, plan) = (sink.clone(), ctl.clone(), file.clone(), plan.clone());
             tokio::spawn(
                 async move { pipeline::run(ImportJob::new(file), &plan, &sink, &ctl).await },
             )
@@ -104,6 +107,12 @@ async fn killing_the_connections_mid_import_fails_with_exact_counts() {
             stats.total_records,
             "{ctx}"
         );
+        // The pool discards the killed connections: the next import on the
+        // same sink gets fresh ones and completes.
+        let again = pipeline::run(ImportJob::new(&small), &plan, &sink, &Control::default()).await;
+        assert_eq!(again.status, Status::Completed, "{ctx}: {:?}", again.error);
+        assert_eq!(again.inserted + again.rejected, again.rows_read, "{ctx}");
+        assert_eq!(db.count().await, stored + again.inserted, "{ctx}");
     }
 }
 

@@ -144,3 +144,36 @@ async fn isolated_and_in_process_readers_store_the_same_rows() {
     assert!(tables[0].2 > 0, "the file has invalid rows");
     assert_eq!(tables[0], tables[1]);
 }
+
+/// A workbook whose second sheet, the one to import, is named `-2024`.
+pub fn dash_sheet_workbook(path: &std::path::Path) {
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let notes = wb.add_worksheet().set_name("Notes").unwrap();
+    notes.write_string(0, 0, "nothing here").unwrap();
+    let ws = wb.add_worksheet().set_name("-2024").unwrap();
+    ws.write_string(0, 0, "name").unwrap();
+    ws.write_string(1, 0, "Shop One").unwrap();
+    wb.save(path).unwrap();
+}
+
+#[test]
+fn a_sheet_named_like_a_flag_is_chosen_through_the_isolated_reader() {
+    let dir = tempdir();
+    dash_sheet_workbook(&dir.path().join("w.xlsx"));
+    let spaced: &[&str] = &[
+        "import",
+        "w.xlsx",
+        "--sheet",
+        "-2024",
+        "--dry-run",
+        "--json",
+    ];
+    let glued: &[&str] = &["import", "w.xlsx", "--sheet=-2024", "--dry-run", "--json"];
+    for args in [spaced, glued] {
+        let out = run_cli(dir.path(), args);
+        let json = json_out(&out);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {json}");
+        assert_eq!(json["sheet"], "-2024", "{json}");
+        assert_eq!(json["stats"]["success_count"], 1, "{json}");
+    }
+}

@@ -128,3 +128,53 @@ fn an_unknown_sheet_lists_the_sheets() {
     );
     assert_eq!(json_out(&out)["sheet"], "Second");
 }
+
+/// The issue's own file, with every line ending a CSV comes with and in
+/// UTF-8 and UTF-16 (LE/BE with BOM): the header is row 1, the bad row is
+/// row 3, its cell B3, and `--header-row 1` picks the first line.
+#[test]
+fn csv_rows_are_numbered_alike_with_lf_crlf_or_cr_endings_in_utf8_and_utf16() {
+    let dir = tempdir();
+    for eol in ["\n", "\r\n", "\r"] {
+        let text = format!("name,email{eol}Good,g@example.com{eol}Bad,nope{eol}");
+        let utf16 =
+            |le: bool| -> Vec<u8> {
+                let bom: [u8; 2] = if le { [0xFF, 0xFE] } else { [0xFE, 0xFF] };
+                let body = text.encode_utf16().flat_map(|u| {
+                    if le {
+                        u.to_le_bytes()
+                    } else {
+                        u.to_be_bytes()
+                    }
+                });
+                bom.into_iter().chain(body).collect()
+            };
+        for (encoding, bytes) in [
+            ("UTF-8", text.as_bytes().to_vec()),
+            ("UTF-16LE", utf16(true)),
+            ("UTF-16BE", utf16(false)),
+        ] {
+            std::fs::write(dir.path().join("a.csv"), bytes).unwrap();
+            let args = [
+                "import",
+                "a.csv",
+                "--dry-run",
+                "--json",
+                "--header-row",
+                "1",
+            ];
+            let out = run_cli(dir.path(), &args);
+            let case = format!("{eol:?} in {encoding}");
+            assert_eq!(out.status.code(), Some(0), "{case}");
+            let json = json_out(&out);
+            assert_eq!(json["header"]["row"], 1, "{case}: {json}");
+            assert_eq!(json["stats"]["success_count"], 1, "{case}: {json}");
+            let rejected = &json["rejected"][0];
+            assert_eq!(rejected["row"], 3, "{case}: {json}");
+            assert!(
+                rejected["cell"].as_str().unwrap().contains("B3"),
+                "{case}: {json}"
+            );
+        }
+    }
+}

@@ -8,15 +8,17 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use futures::{pin_mut, SinkExt};
 use tokio_postgres::types::{ToSql, Type};
-use tokio_postgres::{Client, Config, NoTls, Statement};
+use tokio_postgres::{Config, Statement};
 
 pub mod copy_binary;
 pub mod encode;
 pub mod introspect;
+pub mod pool;
 
 use super::schema::{self, quote_table};
 use super::{DbError, WriteKind, WriteResult};
 use crate::model::{Record, Target, Value};
+use pool::{PgPool, PoolOptions, Pooled, Wait};
 
 /// Most parameters in one statement (PostgreSQL's protocol limit).
 pub const MAX_PARAMS: usize = 65_535;
@@ -27,10 +29,11 @@ pub fn max_multi_row(target: &Target) -> usize {
     ((MAX_PARAMS - 1) / target.columns.len().max(1)).max(1)
 }
 
-/// A PostgreSQL database with the schema ensured.
+/// A PostgreSQL database with the schema ensured, and the bounded pool of
+/// connections every clone shares (see [`pool`]).
 #[derive(Clone)]
 pub struct PgSink {
-    config: Config,
+    pool: PgPool,
     /// The import whose committed count each write records in
     /// `import_ledger`, in the rows' own statement or transaction (see
     /// [`super::Sink::with_ledger`]).
@@ -58,9 +61,10 @@ fn insert_sql(target: &Target, rows: usize, ledgered: bool) -> String {
 }
 
 impl PgSink {
-    /// Connects once to create the schema (under an advisory lock, so that
-    /// concurrent first imports do not race on CREATE TABLE).
-    pub async fn connect(url: &str) -> Result<PgSink, DbError> {
+    /// Builds the pool and creates the schema on one of its connections
+    /// (under an advisory lock, so that concurrent first imports do not race
+    /// on CREATE TABLE).
+    pub async fn connect(url: &str, options: PoolOptions) -> Result<PgSink, DbError> {
         let mut config: Config = url
             .parse()
             .map_err(|e| DbError::new(format!("invalid PostgreSQL URL: {e}")))?;
@@ -68,7 +72,7 @@ impl PgSink {
             config.connect_timeout(Duration::from_secs(10));
         }
         let sink = PgSink {
-            config,
+            pool: PgPool::new(config, options)?,
             ledger: None,
             preset_ready: Default::default(),
         };
@@ -83,22 +87,14 @@ impl PgSink {
         Ok(sink)
     }
 
-    async fn client(&self) -> Result<Client, DbError> {
-        let (client, connection) =
-            self.config.connect(NoTls).await.map_err(|e| {
-                DbError::new(format!("cannot connect to PostgreSQL: {}", describe(&e)))
-            })?;
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(error = %e, "postgres connection ended");
-            }
-        });
-        Ok(client)
+    async fn client(&self) -> Result<Pooled, DbError> {
+        self.pool.get().await
     }
 
-    /// A writer with its own connection.
-    pub async fn writer(&self) -> Result<PgWriter, DbError> {
-        let client = self.client().await?;
+    /// A writer holding a pooled connection (and a writer slot) until it is
+    /// dropped; `wait` says how long to wait for one.
+    pub async fn writer(&self, wait: Wait) -> Result<PgWriter, DbError> {
+        let client = self.pool.writer(wait).await?;
         Ok(PgWriter {
             client,
             target: None,
@@ -107,15 +103,20 @@ impl PgSink {
         })
     }
 
-    /// `SELECT 1` on a fresh connection.
+    /// How many writers may hold connections at once (all imports together).
+    pub fn writer_slots(&self) -> usize {
+        self.pool.options().writer_slots()
+    }
+
+    /// `SELECT 1` on a pooled connection.
     pub async fn ping(&self) -> Result<(), DbError> {
         let client = self.client().await?;
         client.simple_query("SELECT 1").await.map_err(fatal)?;
         Ok(())
     }
 
-    /// A fresh connection for other tables (the `imports` history).
-    pub(super) async fn connection(&self) -> Result<Client, DbError> {
+    /// A pooled connection for other tables (the `imports` history).
+    pub(super) async fn connection(&self) -> Result<Pooled, DbError> {
         self.client().await
     }
 
@@ -147,7 +148,7 @@ impl PgSink {
 
 /// One writer's connection and its prepared statements (confined to it).
 pub struct PgWriter {
-    client: Client,
+    client: Pooled,
     /// The target the statements below were prepared for (one import has
     /// one target; a new one clears them).
     target: Option<Target>,
@@ -180,6 +181,23 @@ impl PgWriter {
         kind: WriteKind,
         target: &Target,
     ) -> WriteResult {
+        // Until the write has ended cleanly the connection may be inside a
+        // transaction or a COPY: if this future is dropped, or the write
+        // fails, the connection is closed rather than handed to another user.
+        self.client.discard_on_drop(true);
+        let (result, clean) = self.write_atomic(rows, kind, target).await;
+        self.client.discard_on_drop(result.is_err() || !clean);
+        result
+    }
+
+    /// The write, and whether the connection is left clean (outside any
+    /// transaction) — not so when a ROLLBACK after a refused write failed.
+    async fn write_atomic(
+        &mut self,
+        rows: &[Record],
+        kind: WriteKind,
+        target: &Target,
+    ) -> (WriteResult, bool) {
         if self.target.as_ref() != Some(target) {
             self.multi.clear();
             self.target = Some(target.clone());
@@ -188,9 +206,11 @@ impl PgWriter {
         let ledger_row = copy && self.ledger.is_some();
         let split = !copy && rows.len() > max_multi_row(target);
         if !ledger_row && !split {
-            return classify(self.write_rows(rows, kind, target).await);
+            return (classify(self.write_rows(rows, kind, target).await), true);
         }
-        self.client.batch_execute("BEGIN").await.map_err(fatal)?;
+        if let Err(e) = self.client.batch_execute("BEGIN").await {
+            return (Err(fatal(e)), false);
+        }
         let mut result = classify(self.write_rows(rows, kind, target).await);
         if matches!(result, Ok(Ok(()))) && ledger_row {
             let n = rows.len() as i64;
@@ -205,15 +225,12 @@ impl PgWriter {
                 .map_err(fatal);
         }
         if matches!(result, Ok(Ok(()))) {
-            return self
-                .client
-                .batch_execute("COMMIT")
-                .await
-                .map(Ok)
-                .map_err(fatal);
+            let committed = self.client.batch_execute("COMMIT").await;
+            let clean = committed.is_ok();
+            return (committed.map(Ok).map_err(fatal), clean);
         }
-        let _ = self.client.batch_execute("ROLLBACK").await;
-        result
+        let clean = self.client.batch_execute("ROLLBACK").await.is_ok();
+        (result, clean)
     }
 
     async fn write_rows(
@@ -346,7 +363,7 @@ fn fatal(e: tokio_postgres::Error) -> DbError {
 
 /// The server's own words when it sent any, else the driver's error with
 /// its causes ("error connecting to server: Connection refused").
-fn describe(e: &tokio_postgres::Error) -> String {
+pub(super) fn describe(e: &tokio_postgres::Error) -> String {
     if let Some(db) = e.as_db_error() {
         return format!("{} ({})", db.message(), db.code().code());
     }

@@ -19,7 +19,8 @@ use crate::model::{Cell, RawRow};
 /// How much of the file the delimiter sniffer looks at.
 const SNIFF_BYTES: usize = 64 * 1024;
 
-/// The end of the parser's input as seen so far.
+/// The end of the parser's input as seen so far, and where its line
+/// breaks are.
 #[derive(Debug, Default)]
 struct Tail {
     /// Bytes handed to the parser.
@@ -28,6 +29,19 @@ struct Tail {
     last: std::sync::atomic::AtomicU8,
     /// The input is exhausted.
     eof: std::sync::atomic::AtomicBool,
+    /// Line breaks (`\n`, `\r\n` or a lone `\r`, as a spreadsheet program
+    /// counts them) handed to the parser.
+    breaks: std::sync::Mutex<Breaks>,
+}
+
+/// Line breaks by byte offset: those not yet passed by the parser (at most
+/// one read-ahead buffer's worth) and the count of those it has passed.
+#[derive(Debug, Default)]
+struct Breaks {
+    ahead: std::collections::VecDeque<u64>,
+    passed: u64,
+    /// The last byte seen was `\r` (a `\n` next is the same break).
+    after_cr: bool,
 }
 
 impl Tail {
@@ -36,8 +50,44 @@ impl Tail {
     fn ends_unterminated_at(&self, pos: u64) -> bool {
         self.eof.load(Ordering::Relaxed)
             && pos == self.total.load(Ordering::Relaxed)
-            && self.last.load(Ordering::Relaxed) != b'\n'
+            && !matches!(self.last.load(Ordering::Relaxed), b'\n' | b'\r')
     }
+
+    /// Notes the line breaks of `bytes`, which start at byte `at`.
+    fn note(&self, at: u64, bytes: &[u8]) {
+        let mut breaks = self.breaks.lock().unwrap_or_else(|e| e.into_inner());
+        for i in memchr::memchr2_iter(b'\r', b'\n', bytes) {
+            let after_cr = if i == 0 {
+                breaks.after_cr
+            } else {
+                bytes[i - 1] == b'\r'
+            };
+            if bytes[i] == b'\r' || !after_cr {
+                breaks.ahead.push_back(at + i as u64);
+            }
+        }
+        if let Some(&b) = bytes.last() {
+            breaks.after_cr = b == b'\r';
+        }
+    }
+
+    /// The line (1-based) that byte `pos` of the input is on, for positions
+    /// that never decrease.
+    fn line_at(&self, pos: u64) -> u64 {
+        let mut breaks = self.breaks.lock().unwrap_or_else(|e| e.into_inner());
+        while breaks.ahead.front().is_some_and(|&b| b < pos) {
+            breaks.ahead.pop_front();
+            breaks.passed += 1;
+        }
+        1 + breaks.passed
+    }
+}
+
+/// Line breaks inside one field, counted as [`Tail`] counts them.
+fn breaks_in(field: &[u8]) -> u64 {
+    memchr::memchr2_iter(b'\r', b'\n', field)
+        .filter(|&i| field[i] == b'\r' || i == 0 || field[i - 1] != b'\r')
+        .count() as u64
 }
 
 /// Passes bytes to the parser, noting the [`Tail`].
@@ -52,7 +102,8 @@ impl Read for TailReader {
         match n {
             0 => self.tail.eof.store(true, Ordering::Relaxed),
             _ => {
-                self.tail.total.fetch_add(n as u64, Ordering::Relaxed);
+                let at = self.tail.total.fetch_add(n as u64, Ordering::Relaxed);
+                self.tail.note(at, &buf[..n]);
                 self.tail.last.store(buf[n - 1], Ordering::Relaxed);
             }
         }
@@ -175,14 +226,12 @@ impl RowReader for CsvReader {
             // The record's position is where the reader started, before any
             // skipped blank lines; its end is exact: the line after its
             // terminator (the same line when the file ends without one).
-            let breaks: u64 = record
-                .iter()
-                .map(|f| f.iter().filter(|&&b| b == b'\n').count() as u64)
-                .sum();
-            let end = self.reader.position().line();
-            let terminated = !self
-                .tail
-                .ends_unterminated_at(self.reader.position().byte());
+            // Lines are counted here, not by the csv crate (which counts
+            // only `\n`), so CRLF, CR-only and LF files number alike.
+            let breaks: u64 = record.iter().map(breaks_in).sum();
+            let end_byte = self.reader.position().byte();
+            let end = self.tail.line_at(end_byte);
+            let terminated = !self.tail.ends_unterminated_at(end_byte);
             let first_line = end - breaks - u64::from(terminated);
             let number = u32::try_from(first_line.saturating_sub(inner_breaks)).unwrap_or(u32::MAX);
             inner_breaks += breaks;
@@ -341,6 +390,65 @@ mod tests {
                 .unwrap();
             assert_eq!(numbers, vec![1, 3, 4, 6], "ending {ending:?}");
         }
+    }
+
+    /// `text` in each encoding a CSV comes in: UTF-8 with and without BOM,
+    /// UTF-16 LE and BE with BOM.
+    fn encoded(text: &str) -> Vec<(&'static str, Vec<u8>)> {
+        let utf16 = |le: bool| -> Vec<u8> {
+            let bom: &[u8] = if le { &[0xFF, 0xFE] } else { &[0xFE, 0xFF] };
+            let units = text.encode_utf16();
+            let body = units.flat_map(move |u| if le { u.to_le_bytes() } else { u.to_be_bytes() });
+            bom.iter().copied().chain(body).collect()
+        };
+        vec![
+            ("UTF-8", text.as_bytes().to_vec()),
+            ("UTF-8 BOM", [b"\xEF\xBB\xBF", text.as_bytes()].concat()),
+            ("UTF-16LE", utf16(true)),
+            ("UTF-16BE", utf16(false)),
+        ]
+    }
+
+    #[test]
+    fn row_numbers_are_the_same_for_lf_crlf_and_cr_in_every_encoding() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rows.csv");
+        for eol in ["\n", "\r\n", "\r"] {
+            for last in [eol, ""] {
+                let text =
+                    format!("title{eol}{eol}name,notes{eol}A,\"two{eol}lines\"{eol}{eol}B,x{last}");
+                for (encoding, bytes) in encoded(&text) {
+                    std::fs::write(&path, bytes).unwrap();
+                    let mut reader = CsvReader::open(&path, &SourceOptions::default()).unwrap();
+                    let mut rows = Vec::new();
+                    reader
+                        .read(&mut |row| {
+                            rows.push((row.number, row.cells.len()));
+                            ControlFlow::Continue(())
+                        })
+                        .unwrap();
+                    let case = format!("{eol:?} (last {last:?}) in {encoding}");
+                    assert_eq!(rows, vec![(1, 1), (3, 2), (4, 2), (6, 2)], "{case}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_quoted_line_break_keeps_its_own_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("q.csv");
+        std::fs::write(&path, "name\r\n\"a\r\nb\"\r\nc\r\n").unwrap();
+        let mut reader = CsvReader::open(&path, &SourceOptions::default()).unwrap();
+        let mut rows = Vec::new();
+        reader
+            .read(&mut |row| {
+                rows.push((row.number, crate::record::cell_display(&row.cells[0])));
+                ControlFlow::Continue(())
+            })
+            .unwrap();
+        let expected = [(1, "name"), (2, "a\r\nb"), (3, "c")];
+        assert_eq!(rows, expected.map(|(n, s)| (n, s.to_string())));
     }
 
     #[test]

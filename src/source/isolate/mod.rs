@@ -51,6 +51,8 @@ pub fn serve(path: &Path, sheet: Option<String>, limits: Limits) -> u8 {
     // A write error means the parent went away (cancelled): nothing is
     // left to tell anyone, so it is not an error of this process.
     let _ = serve_to(path, &opts, &mut out).and_then(|()| out.flush());
+    // Measured runs (bench, memory tests) learn this process's peak too.
+    crate::bench::measure::report_peak_rss();
     0
 }
 
@@ -106,9 +108,17 @@ impl ChildReader {
     /// Starts the child and waits for it to open the file.
     pub fn open(iso: &Isolation, path: &Path, opts: &SourceOptions) -> Result<Self, SourceError> {
         let mut cmd = command(iso, path, opts);
-        let spawn_error = |e: std::io::Error| SourceError::Io {
-            path: iso.program.display().to_string(),
-            source: std::io::Error::new(e.kind(), format!("cannot start the reader process: {e}")),
+        // Names the file, never the program: a client must not learn where
+        // the server's binary is (the log has it).
+        let spawn_error = |e: std::io::Error| {
+            tracing::error!(program = %iso.program.display(), "cannot start the reader process: {e}");
+            SourceError::Io {
+                path: path.display().to_string(),
+                source: std::io::Error::new(
+                    e.kind(),
+                    format!("cannot start the reader process: {e}"),
+                ),
+            }
         };
         let mut child = cmd.spawn().map_err(spawn_error)?;
         let stdout = BufReader::with_capacity(256 * 1024, child.stdout.take().expect("piped"));
@@ -217,21 +227,16 @@ impl ChildReader {
     }
 }
 
-/// `sheetpipe __read FILE …` with the rlimits set in the child.
+/// `sheetpipe __read --limits-json=… [--sheet=…] -- FILE` with the rlimits
+/// set in the child. Every value is glued to its flag (`--sheet=-2024`) and
+/// the file comes after `--`, so no value can be read as a flag.
 fn command(iso: &Isolation, path: &Path, opts: &SourceOptions) -> Command {
-    let limits_json = serde_json::to_string(&opts.limits).expect("limits serialize");
     let mut cmd = Command::new(&iso.program);
-    cmd.arg("__read")
-        .arg(path)
-        .arg("--limits-json")
-        .arg(limits_json)
+    cmd.args(read_args(path, opts))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .env("RUST_BACKTRACE", "0");
-    if let Some(sheet) = &opts.sheet {
-        cmd.arg("--sheet").arg(sheet);
-    }
     let (memory, cpu) = (opts.limits.max_reader_memory, opts.limits.max_seconds);
     // SAFETY: the closure runs in the forked child before exec and only
     // calls `getrlimit`/`setrlimit`, which are async-signal-safe; it touches no
@@ -247,6 +252,21 @@ fn command(iso: &Isolation, path: &Path, opts: &SourceOptions) -> Command {
         });
     }
     cmd
+}
+
+/// The arguments of the `__read` child (see [`command`]).
+fn read_args(path: &Path, opts: &SourceOptions) -> Vec<std::ffi::OsString> {
+    let limits_json = serde_json::to_string(&opts.limits).expect("limits serialize");
+    let mut args: Vec<std::ffi::OsString> = vec![
+        "__read".into(),
+        format!("--limits-json={limits_json}").into(),
+    ];
+    if let Some(sheet) = &opts.sheet {
+        args.push(format!("--sheet={sheet}").into());
+    }
+    args.push("--".into());
+    args.push(path.into());
+    args
 }
 
 /// Kills the child when `limit` passes, unless the sender is dropped first.
@@ -329,10 +349,13 @@ impl RowReader for ChildReader {
                 Frame::Warning(text) => self.warnings.push(text),
                 Frame::Done => {
                     let status = self.wait();
-                    return match status.success() {
-                        true => Ok(()),
-                        false => Err(self.died()),
-                    };
+                    if !status.success() {
+                        return Err(self.died());
+                    }
+                    if let Some(stderr) = self.stderr.take().and_then(|h| h.join().ok()) {
+                        crate::bench::measure::forward_reader_peak_rss(&stderr);
+                    }
+                    return Ok(());
                 }
                 Frame::Error(e) => {
                     let _ = self.wait();
@@ -348,7 +371,9 @@ impl RowReader for ChildReader {
     }
 }
 
-/// Any reader under the wall-time limit, counted from when it was opened.
+/// Any reader under the wall-time limit, counted from when it was opened,
+/// and the row-size limit (in the reader child, before a row is sent, so
+/// the parent never receives a row over it).
 /// (A parser stuck without producing rows is only stopped by isolation.)
 pub struct Timed {
     /// The reader.
@@ -379,7 +404,10 @@ impl RowReader for Timed {
         let inner = &mut self.inner;
         let result = catch_parser_panic(format, || {
             inner.read(&mut |row| {
-                if let Err(e) = limits.check_seconds(started.elapsed()) {
+                let checked = limits
+                    .check_seconds(started.elapsed())
+                    .and_then(|()| limits.check_row_bytes(row.number, row_bytes(&row)));
+                if let Err(e) = checked {
                     late = Some(e);
                     return ControlFlow::Break(());
                 }
@@ -391,6 +419,21 @@ impl RowReader for Timed {
             None => result,
         }
     }
+}
+
+/// The text bytes of a row's cells (numbers and booleans count 8).
+fn row_bytes(row: &RawRow) -> u64 {
+    use crate::model::Cell;
+    row.cells
+        .iter()
+        .map(|c| match c {
+            Cell::Empty => 0,
+            Cell::Int(_) | Cell::Float(_) | Cell::Bool(_) => 8,
+            Cell::Text(t) | Cell::DateTime(t) | Cell::Error(t) | Cell::FormulaWithoutValue(t) => {
+                t.len() as u64
+            }
+        })
+        .sum()
 }
 
 /// Runs parser code, turning a panic inside it (calamine panics on some

@@ -60,3 +60,16 @@ fn a_reader_past_its_wall_time_stops_with_the_limit_named() {
         .unwrap();
     assert_eq!(seen, 10);
 }
+
+#[test]
+fn no_sheet_name_or_path_can_become_a_flag_of_the_reader_process() {
+    let opts = SourceOptions {
+        sheet: Some("-2024".into()),
+        ..SourceOptions::default()
+    };
+    let args = read_args(Path::new("-rf.csv"), &opts);
+    let args: Vec<&str> = args.iter().map(|a| a.to_str().unwrap()).collect();
+    assert_eq!(args[0], "__read");
+    assert!(args[1].starts_with("--limits-json={"), "{args:?}");
+    assert_eq!(args[2..], ["--sheet=-2024", "--", "-rf.csv"]);
+}

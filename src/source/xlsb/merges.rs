@@ -318,7 +318,10 @@ mod tests {
     #[test]
     fn the_corpus_xlsb_files_walk_cleanly_and_have_no_merged_cells() {
         use calamine::Reader;
-        let dir = crate::testkit::corpus("calamine-tests/tests");
+        let Some(corpus) = crate::testkit::corpus_or_skip() else {
+            return;
+        };
+        let dir = corpus.join("calamine-tests/tests");
         let mut files = 0;
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();

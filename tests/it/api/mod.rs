@@ -5,7 +5,9 @@
 mod background;
 mod contract;
 mod faults;
+mod filenames;
 mod load;
+mod logs;
 mod options;
 pub mod process;
 mod shutdown;

@@ -97,3 +97,40 @@ async fn the_sheet_option_picks_a_sheet_by_name_in_the_background() {
     assert_eq!(done["sheet"], "Shops", "{done}");
     assert_eq!(app.db.count().await, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sheet_named_like_a_flag_reaches_the_isolated_reader_intact() {
+    let app = super::spawn_app_with(crate::helpers::TestDb::sqlite(), |c| {
+        c.source.isolation = Some(sheetpipe::source::Isolation {
+            program: crate::helpers::bin(),
+        });
+    })
+    .await;
+    let dir = crate::helpers::tempdir();
+    let path = dir.path().join("w.xlsx");
+    crate::isolation::dash_sheet_workbook(&path);
+    let bytes = std::fs::read(&path).unwrap();
+    let res = app.upload("/upload?sheet=-2024", "w.xlsx", bytes).await;
+    assert_eq!(res.status(), 200);
+    let v: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(v["sheet"], "-2024", "{v}");
+    assert_eq!(v["stats"]["success_count"], 1, "{v}");
+    assert_eq!(app.db.count().await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nul_in_the_sheet_is_a_400_that_names_it_and_nothing_of_the_server() {
+    let app = spawn_app().await;
+    let res = app
+        .upload("/upload?sheet=a%00b", "t.csv", titled_csv())
+        .await;
+    assert_eq!(res.status(), 400);
+    let v: serde_json::Value = res.json().await.unwrap();
+    let err = v["error"].as_str().unwrap();
+    assert!(err.contains("NUL"), "{v}");
+    let bin = crate::helpers::bin();
+    let text = v.to_string();
+    assert!(!text.contains(bin.to_str().unwrap()), "{v}");
+    assert!(!text.contains("target/"), "{v}");
+    assert!(app.uploads_left().is_empty());
+}

@@ -24,16 +24,32 @@ pub struct ServeProcess {
 impl ServeProcess {
     /// Starts `serve` on `db`, keeping its data in `data`, with extra `args`.
     pub fn start(db: &TestDb, data: &Path, args: &[&str]) -> ServeProcess {
-        let mut child = Command::new(bin())
-            .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+        let mut cmd = Self::command(db, data, args);
+        cmd.env("RUST_LOG", "error").stderr(Stdio::inherit());
+        Self::spawn(cmd)
+    }
+
+    /// [`ServeProcess::start`] with the default log filter and its log
+    /// (stderr) redirected to a pipe, `child.stderr`, as to a file.
+    pub fn start_logging(db: &TestDb, data: &Path, args: &[&str]) -> ServeProcess {
+        let mut cmd = Self::command(db, data, args);
+        cmd.env_remove("RUST_LOG").stderr(Stdio::piped());
+        Self::spawn(cmd)
+    }
+
+    fn command(db: &TestDb, data: &Path, args: &[&str]) -> Command {
+        let mut cmd = Command::new(bin());
+        cmd.args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
             .arg(data)
             .args(args)
             .env("DATABASE_URL", &db.url)
-            .env("RUST_LOG", "error")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
+            .stdout(Stdio::piped());
+        cmd
+    }
+
+    /// Spawns `cmd` and waits for the line saying where it listens.
+    fn spawn(mut cmd: Command) -> ServeProcess {
+        let mut child = cmd.spawn().unwrap();
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
