@@ -129,6 +129,47 @@ fn sqlite_default(ty: &SqlType) -> Option<&'static str> {
     })
 }
 
+/// `CREATE TABLE IF NOT EXISTS` for MySQL/MariaDB (backquoted names,
+/// InnoDB, utf8mb4), with type names that map back to the same
+/// [`SqlType`] (see `mysql::introspect` and docs/TYPES.md).
+pub fn create_table_mysql(t: &TableSchema) -> String {
+    let columns = t.columns.iter().map(|c| {
+        let default = if c.has_default {
+            mysql_default(&c.sql_type)
+        } else {
+            None
+        };
+        let ty = crate::sink::mysql::introspect::type_name(&c.sql_type);
+        let mut line = column_line(c, &ty, default);
+        line.replace_range(..quote_ident(&c.name).len(), &quote_ident_mysql(&c.name));
+        line
+    });
+    let key = |cols: &[String]| {
+        let quoted: Vec<String> = cols.iter().map(|c| quote_ident_mysql(c)).collect();
+        quoted.join(", ")
+    };
+    let mut lines: Vec<String> = columns.collect();
+    if !t.primary_key.is_empty() {
+        lines.push(format!("PRIMARY KEY ({})", key(&t.primary_key)));
+    }
+    for u in &t.unique {
+        lines.push(format!("UNIQUE ({})", key(u)));
+    }
+    format!(
+        "CREATE TABLE IF NOT EXISTS {} (\n    {}\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+        quote_table_mysql(&t.name),
+        lines.join(",\n    ")
+    )
+}
+
+fn mysql_default(ty: &SqlType) -> Option<&'static str> {
+    Some(match ty {
+        t if is_integer(t) => "AUTO_INCREMENT",
+        SqlType::Timestamp | SqlType::TimestampTz => "DEFAULT CURRENT_TIMESTAMP(6)",
+        _ => return None,
+    })
+}
+
 /// `"name" type [default] [NOT NULL]`.
 fn column_line(c: &Column, ty: &str, default: Option<&str>) -> String {
     let mut line = format!("{} {ty}", quote_ident(&c.name));

@@ -314,7 +314,7 @@ async fn a_load_data_that_warns_is_refused_whole_and_leaves_nothing_behind() {
             Value::Null,
         ],
     };
-    let mut w = sink.writer().await.unwrap();
+    let mut w = sink.writer(sheetpipe::sink::Wait::Bounded).await.unwrap();
     let unit = [row("ok", "2024-01-01"), row("TOOLONG", "2024-01-02")];
     let refused = w.write(&unit, WriteKind::Copy, &target).await.unwrap();
     let why = refused.expect_err("a clipped value must refuse the unit");
@@ -338,4 +338,72 @@ async fn a_load_data_that_warns_is_refused_whole_and_leaves_nothing_behind() {
         db.query("SELECT code, due FROM trap").await,
         [[Some("ok".into()), Some("2024-01-01".into())]]
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn introspecting_a_created_mysql_table_gives_its_schema_back() {
+    use sheetpipe::sink::ddl::create_table_mysql;
+    use sheetpipe::sink::introspect::IntrospectError;
+    use sheetpipe::sink::mysql::introspect::{list_tables, table_schema};
+    let Some(db) = TestDb::mysql().await else {
+        return;
+    };
+    db.bare_sink().await;
+    let numeric = SqlType::Numeric {
+        precision: Some(12),
+        scale: Some(2),
+    };
+    let types = [
+        SqlType::SmallInt,
+        SqlType::Integer,
+        SqlType::BigInt,
+        numeric,
+        SqlType::Real,
+        SqlType::Double,
+        SqlType::Boolean,
+        SqlType::Date,
+        SqlType::Timestamp,
+        SqlType::TimestampTz,
+        SqlType::Time,
+        SqlType::Uuid,
+        SqlType::Json,
+        SqlType::Text,
+        SqlType::Varchar(Some(20)),
+        SqlType::Char(Some(4)),
+    ];
+    let mut columns = vec![Column {
+        nullable: false,
+        has_default: true,
+        ..Column::new("id", SqlType::BigInt)
+    }];
+    columns.extend(
+        types
+            .iter()
+            .enumerate()
+            .map(|(i, t)| Column::new(format!("c{i}"), t.clone())),
+    );
+    let t = TableSchema {
+        name: "every`type".into(),
+        columns,
+        primary_key: vec!["id".into()],
+        unique: vec![vec!["c14".into(), "c15".into()]],
+    };
+    let mut conn = mysql_db::connect(&db.url).await;
+    conn.query_drop(create_table_mysql(&t)).await.unwrap();
+    assert_eq!(table_schema(&mut conn, "every`type").await.unwrap(), t);
+    conn.query_drop("CREATE TABLE blobs (b BLOB, e ENUM('a','b'))")
+        .await
+        .unwrap();
+    let listed = list_tables(&mut conn).await.unwrap();
+    assert_eq!(listed.len(), 2, "sheetpipe's own tables are not offered");
+    match table_schema(&mut conn, "blobs").await {
+        Err(IntrospectError::Unsupported { columns, .. }) => {
+            assert_eq!(columns.len(), 2, "{columns:?}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        table_schema(&mut conn, "nope").await,
+        Err(IntrospectError::NotFound { .. })
+    ));
 }

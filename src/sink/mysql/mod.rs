@@ -8,6 +8,7 @@
 //! bad value is an error, never a silently changed one.
 
 pub mod history;
+pub mod introspect;
 pub mod values;
 mod write;
 
