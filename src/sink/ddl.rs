@@ -50,7 +50,7 @@ pub fn create_table_postgres(t: &TableSchema) -> String {
         };
         column_line(c, &c.sql_type.postgres_name(), default)
     });
-    create(&quote_table_postgres(&t.name), columns, t)
+    create(&quote_table_postgres(&t.name), columns, t, quote_ident)
 }
 
 /// `CREATE TABLE IF NOT EXISTS` for SQLite, with type names that map back
@@ -75,7 +75,7 @@ pub fn create_table_sqlite(t: &TableSchema) -> String {
         };
         column_line(c, &sqlite_type_name(&c.sql_type), default)
     });
-    create(&quote_ident(&t.name), columns, t)
+    create(&quote_ident(&t.name), columns, t, quote_ident)
 }
 
 /// The SQLite spelling of a type: `INTEGER`-family names by width,
@@ -140,26 +140,16 @@ pub fn create_table_mysql(t: &TableSchema) -> String {
             None
         };
         let ty = crate::sink::mysql::introspect::type_name(&c.sql_type);
-        let mut line = column_line(c, &ty, default);
-        line.replace_range(..quote_ident(&c.name).len(), &quote_ident_mysql(&c.name));
-        line
+        let line = column_line(c, &ty, default);
+        // The line starts with the PostgreSQL-quoted name: backquote it.
+        format!(
+            "{}{}",
+            quote_ident_mysql(&c.name),
+            &line[quote_ident(&c.name).len()..]
+        )
     });
-    let key = |cols: &[String]| {
-        let quoted: Vec<String> = cols.iter().map(|c| quote_ident_mysql(c)).collect();
-        quoted.join(", ")
-    };
-    let mut lines: Vec<String> = columns.collect();
-    if !t.primary_key.is_empty() {
-        lines.push(format!("PRIMARY KEY ({})", key(&t.primary_key)));
-    }
-    for u in &t.unique {
-        lines.push(format!("UNIQUE ({})", key(u)));
-    }
-    format!(
-        "CREATE TABLE IF NOT EXISTS {} (\n    {}\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
-        quote_table_mysql(&t.name),
-        lines.join(",\n    ")
-    )
+    let ddl = create(&quote_table_mysql(&t.name), columns, t, quote_ident_mysql);
+    format!("{ddl} ENGINE=InnoDB DEFAULT CHARSET=utf8mb4")
 }
 
 fn mysql_default(ty: &SqlType) -> Option<&'static str> {
@@ -184,9 +174,14 @@ fn column_line(c: &Column, ty: &str, default: Option<&str>) -> String {
 }
 
 /// The statement: columns, then the primary key, then unique constraints.
-fn create(table: &str, columns: impl Iterator<Item = String>, t: &TableSchema) -> String {
+fn create(
+    table: &str,
+    columns: impl Iterator<Item = String>,
+    t: &TableSchema,
+    quote: fn(&str) -> String,
+) -> String {
     let key = |cols: &[String]| {
-        let quoted: Vec<String> = cols.iter().map(|c| quote_ident(c)).collect();
+        let quoted: Vec<String> = cols.iter().map(|c| quote(c)).collect();
         quoted.join(", ")
     };
     let mut lines: Vec<String> = columns.collect();
