@@ -51,6 +51,7 @@ pub mod model;
 pub mod pipeline;
 pub mod record;
 pub mod rejects;
+pub mod rejects_xlsx;
 pub mod sink;
 pub mod source;
 #[doc(hidden)]

@@ -4,12 +4,62 @@
 //! starts with `=`, `+`, `-`, `@`, tab or CR is prefixed with `'` so it is
 //! never evaluated as a formula. Only the report is escaped; stored data
 //! is never altered.
+//!
+//! How the guard reads back: the `'` is part of the CSV text. A spreadsheet
+//! program opening the file shows `'=1+1` as the text `=1+1` (the quote is
+//! its own "this is text" mark), but a program reading the CSV — sheetpipe
+//! included — gets `'=1+1`, so a fixed CSV imported again stores the quote.
+//! For a report to fix and import again, use the .xlsx report
+//! ([`crate::rejects_xlsx`]): it needs no guard, its cells are text.
+//!
+//! [`RejectFile`] picks the format by the file's extension.
 
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::Path;
 
 use crate::model::Rejection;
+use crate::rejects_xlsx::RejectXlsx;
+
+/// A reject report file: .xlsx when its name ends in `.xlsx` (any case),
+/// else CSV.
+#[allow(clippy::large_enum_variant)] // a handful per import, never in bulk
+pub enum RejectFile {
+    /// The CSV report.
+    Csv(RejectCsv),
+    /// The .xlsx report.
+    Xlsx(RejectXlsx),
+}
+
+impl RejectFile {
+    /// Creates the file, in the format its extension names, with `headers`.
+    pub fn create(path: &Path, headers: &[String]) -> std::io::Result<RejectFile> {
+        let xlsx = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("xlsx"));
+        Ok(if xlsx {
+            RejectFile::Xlsx(RejectXlsx::create(path, headers)?)
+        } else {
+            RejectFile::Csv(RejectCsv::create(path, headers)?)
+        })
+    }
+
+    /// Appends one rejected row.
+    pub fn write(&mut self, r: &Rejection) -> std::io::Result<()> {
+        match self {
+            RejectFile::Csv(f) => f.write(r),
+            RejectFile::Xlsx(f) => f.write(r),
+        }
+    }
+
+    /// Flushes (CSV) or saves (.xlsx) the file.
+    pub fn finish(self) -> std::io::Result<()> {
+        match self {
+            RejectFile::Csv(f) => f.finish(),
+            RejectFile::Xlsx(f) => f.finish(),
+        }
+    }
+}
 
 /// Writes rejected rows to a CSV file as they arrive.
 pub struct RejectCsv {
@@ -20,9 +70,10 @@ pub struct RejectCsv {
 }
 
 impl RejectCsv {
-    /// Creates the file and writes the header line.
+    /// Creates the file (mode 0600 on Unix: it holds row data) and writes
+    /// the header line.
     pub fn create(path: &Path, headers: &[String]) -> std::io::Result<RejectCsv> {
-        let mut out = csv::Writer::from_writer(BufWriter::new(File::create(path)?));
+        let mut out = csv::Writer::from_writer(BufWriter::new(private_file(path)?));
         let mut line = vec!["sheet", "row", "column", "reason", "value"];
         line.extend(headers.iter().map(String::as_str));
         out.write_record(line.iter().map(|s| escape(s).into_owned().into_bytes()))?;
@@ -47,6 +98,16 @@ impl RejectCsv {
     pub fn finish(mut self) -> std::io::Result<()> {
         self.out.flush()
     }
+}
+
+/// Creates (or truncates) `path` for writing, mode 0600 on Unix: a reject
+/// report holds row data.
+pub(crate) fn private_file(path: &Path) -> std::io::Result<File> {
+    let mut open = std::fs::OpenOptions::new();
+    open.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+    open.open(path)
 }
 
 /// Prefixes `'` to text a spreadsheet program would treat as a formula.

@@ -5,17 +5,18 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::Args;
 use serde_json::json;
 
+use super::import_text::{print_report, progress_bar};
 use super::{LimitArgs, PoolArgs};
 use crate::model::TableSchema;
-use crate::pipeline::{self, Control, ImportJob, ImportReport, Method, Plan, Status};
+use crate::pipeline::{self, Control, ErrorBudget, ImportJob, ImportReport, Method, Plan, Status};
 use crate::record::{HeaderOptions, Rules};
+use crate::sink::imports::{now, ImportEnd, ImportRow};
 use crate::sink::{DatabaseUrl, Sink};
-use crate::source::SourceOptions;
+use crate::source::{self, SourceOptions};
 
 /// Exit code of an import stopped by ctrl-c.
 pub const EXIT_CANCELLED: u8 = 130;
@@ -62,12 +63,22 @@ pub struct ImportArgs {
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
-    /// Write every rejected row to this CSV file.
+    /// Write every rejected row to this file: .xlsx (text cells, the bad
+    /// cell highlighted with a note; fix it and import it again) when the
+    /// name ends in .xlsx, else CSV.
     #[arg(long)]
     pub rejects: Option<PathBuf>,
     /// Longest accepted cell value, in characters (longer → row rejected).
     #[arg(long, env = "SHEETPIPE_MAX_CELL_CHARS", default_value_t = Rules::default().max_cell_chars)]
     pub max_cell_chars: usize,
+    /// Stop the import when more than N rows are rejected (exit code 6).
+    #[arg(long, env = "SHEETPIPE_MAX_ERRORS", value_name = "N")]
+    pub max_errors: Option<u64>,
+    /// Stop the import when more than this share of the rows judged so far
+    /// is rejected: 0.05 or 5% (judged after 100 rows, and at the end;
+    /// exit code 6).
+    #[arg(long, env = "SHEETPIPE_MAX_ERROR_RATE", value_name = "R", value_parser = ErrorBudget::parse_rate)]
+    pub max_error_rate: Option<f64>,
     /// Reader limits.
     #[command(flatten)]
     pub limits: LimitArgs,
@@ -76,62 +87,165 @@ pub struct ImportArgs {
     pub pool: PoolArgs,
 }
 
-/// Runs `import`.
+/// Runs `import`: checks the arguments and the file (before any database
+/// is touched), connects, records the import in the `imports` history,
+/// runs it, records its end, prints the report.
 pub async fn run(args: ImportArgs) -> ExitCode {
-    let fail = |code: u8, message: String, json: bool| {
-        if json {
-            println!("{}", json!({ "error": message }));
-        }
-        eprintln!("error: {message}");
-        ExitCode::from(code)
+    let job = match prepare(&args) {
+        Ok(job) => job,
+        Err(failure) => return failure.print(&args),
     };
-    let header = match HeaderOptions::new(args.header_row, args.map.as_deref())
-        .and_then(|h| h.check(&TableSchema::businesses()).map(|()| h))
-    {
-        Ok(h) => h,
-        Err(e) => return fail(2, e, args.json),
-    };
-    let sink = if args.dry_run {
+    let target = if args.dry_run {
         None
     } else {
-        let url = match DatabaseUrl::parse(args.database_url.as_deref()) {
-            Ok(u) => u,
-            Err(e) => return fail(2, e.to_string(), args.json),
-        };
-        match Sink::connect_with(&url, args.pool.options()).await {
-            Ok(s) => Some(s),
-            Err(e) => return fail(5, format!("{} ({})", e, url.redacted()), args.json),
-        }
-    };
-    let isolation = match args.limits.isolation() {
-        Ok(i) => i,
-        Err(e) => {
-            return fail(
-                1,
-                format!("cannot find this executable to isolate the reader: {e}"),
-                args.json,
-            )
+        match connect(&args).await {
+            Ok(t) => Some(t),
+            Err((code, message)) => return Failure::new(code, message).print(&args),
         }
     };
     let plan = Plan::new(args.method, args.workers, args.batch_size);
-    let job = ImportJob {
-        path: args.file.clone(),
-        source: SourceOptions {
-            sheet: args.sheet.clone(),
-            limits: args.limits.limits(),
-            isolation,
-            ..SourceOptions::default()
-        },
+    let report = execute(&args, job, &plan, target.as_ref()).await;
+    if let Some((sink, id)) = &target {
+        record_end(sink, id, &report).await;
+    }
+    print_report(&args, &report, target.as_ref().map(|(_, id)| id.as_str()));
+    crate::bench::measure::report_peak_rss();
+    match (&report.status, &report.error) {
+        (Status::Completed, _) => ExitCode::SUCCESS,
+        (_, Some(e)) => ExitCode::from(e.exit_code()),
+        _ => ExitCode::from(EXIT_CANCELLED),
+    }
+}
+
+/// Why `import` stopped before it started.
+struct Failure {
+    code: u8,
+    message: String,
+    /// The message is about the file (it is then named before it).
+    about_file: bool,
+}
+
+impl Failure {
+    fn new(code: u8, message: String) -> Failure {
+        Failure {
+            code,
+            message,
+            about_file: false,
+        }
+    }
+
+    /// One line on stderr; with --json also the object on stdout (a file
+    /// error names the file in its `file`).
+    fn print(self, args: &ImportArgs) -> ExitCode {
+        let file = args.file.display().to_string();
+        if args.json {
+            let mut v = json!({ "error": self.message });
+            if self.about_file {
+                v["file"] = json!(file);
+            }
+            println!("{v}");
+        }
+        match self.about_file {
+            true => eprintln!("error: {file}: {}", self.message),
+            false => eprintln!("error: {}", self.message),
+        }
+        ExitCode::from(self.code)
+    }
+}
+
+/// The job the arguments describe, once the file has been checked — before
+/// any database is touched, so a bad file never creates one.
+fn prepare(args: &ImportArgs) -> Result<ImportJob, Failure> {
+    let (header, budget) = options(args).map_err(|e| Failure::new(2, e))?;
+    let isolation = args.limits.isolation().map_err(|e| {
+        Failure::new(
+            1,
+            format!("cannot find this executable to isolate the reader: {e}"),
+        )
+    })?;
+    let source = SourceOptions {
+        sheet: args.sheet.clone(),
+        limits: args.limits.limits(),
+        isolation,
+        ..SourceOptions::default()
+    };
+    if let Err(e) = source::check(&args.file, &source) {
+        let e = pipeline::ImportError::from(e);
+        return Err(Failure {
+            code: e.exit_code(),
+            message: e.to_string(),
+            about_file: true,
+        });
+    }
+    Ok(ImportJob {
+        source,
         rules: Rules {
             max_cell_chars: args.max_cell_chars,
             ..Rules::default()
         },
-        max_reported: 100,
-        rejects_file: args.rejects.clone(),
+        rejects_files: args.rejects.iter().cloned().collect(),
         header,
         dry_run: args.dry_run,
+        budget,
         ..ImportJob::new(&args.file)
+    })
+}
+
+/// The header options and the error budget, or why they are wrong.
+fn options(args: &ImportArgs) -> Result<(HeaderOptions, ErrorBudget), String> {
+    let header = HeaderOptions::new(args.header_row, args.map.as_deref())
+        .and_then(|h| h.check(&TableSchema::businesses()).map(|()| h))?;
+    let budget = ErrorBudget::new(args.max_errors, args.max_error_rate)?;
+    Ok((header, budget))
+}
+
+/// Connects to the database and records the import as `running` in its
+/// `imports` history. Returns the sink writing through the import's ledger
+/// (counts exact even if this process is killed) and the import's id.
+async fn connect(args: &ImportArgs) -> Result<(Sink, String), (u8, String)> {
+    let url = DatabaseUrl::parse(args.database_url.as_deref()).map_err(|e| (2, e.to_string()))?;
+    let sink = Sink::connect_with(&url, args.pool.options())
+        .await
+        .map_err(|e| (5, format!("{} ({})", e, url.redacted())))?;
+    let id = uuid::Uuid::new_v4().to_string();
+    let at = now();
+    let row = ImportRow {
+        id: id.clone(),
+        filename: args.file.display().to_string(),
+        sha256: String::new(),
+        method: args.method.name().to_string(),
+        status: "running".to_string(),
+        bytes: std::fs::metadata(&args.file).map_or(0, |m| m.len() as i64),
+        rows_read: 0,
+        inserted: 0,
+        rejected: 0,
+        created_at: at.clone(),
+        started_at: Some(at.clone()),
+        finished_at: None,
+        error: None,
+        rejects_removed_at: None,
+        instance_id: None,
     };
+    let recorded = match sink.insert_import(&row).await {
+        Ok(()) => sink.start_import(&id, &at).await,
+        Err(e) => Err(e),
+    };
+    recorded.map_err(|e| {
+        (
+            5,
+            format!("cannot record the import in the imports table: {e}"),
+        )
+    })?;
+    Ok((sink.with_ledger(&id), id))
+}
+
+/// Runs the import under ctrl-c and, on a terminal, a progress bar.
+async fn execute(
+    args: &ImportArgs,
+    job: ImportJob,
+    plan: &Plan,
+    target: Option<&(Sink, String)>,
+) -> ImportReport {
     let ctl = Control::default();
     let interrupt = {
         let cancel = ctl.cancel.clone();
@@ -141,98 +255,43 @@ pub async fn run(args: ImportArgs) -> ExitCode {
             }
         })
     };
-    let bar = (!args.json && std::io::stdout().is_terminal()).then(|| progress_bar(&ctl));
-    let report = match &sink {
-        Some(sink) => pipeline::run(job, &plan, sink, &ctl).await,
-        None => pipeline::dry_run(job, &plan, &ctl).await,
+    let bar =
+        (!args.json && std::io::stdout().is_terminal()).then(|| progress_bar(&ctl, args.dry_run));
+    let report = match target {
+        Some((sink, _)) => pipeline::run(job, plan, sink, &ctl).await,
+        None => pipeline::dry_run(job, plan, &ctl).await,
     };
     interrupt.abort();
     if let Some((bar, ticker)) = bar {
         ticker.abort();
         bar.finish_and_clear();
     }
-    print_report(&args, &report);
-    crate::bench::measure::report_peak_rss();
-    match (&report.status, &report.error) {
-        (Status::Completed, _) => ExitCode::SUCCESS,
-        (_, Some(e)) => ExitCode::from(e.exit_code()),
-        _ => ExitCode::from(EXIT_CANCELLED),
-    }
+    report
 }
 
-fn progress_bar(ctl: &Control) -> (indicatif::ProgressBar, tokio::task::JoinHandle<()>) {
-    let bar = indicatif::ProgressBar::new(0);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {msg}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    let progress = ctl.progress.clone();
-    let b = bar.clone();
-    let ticker = tokio::spawn(async move {
-        loop {
-            let p = progress.snapshot();
-            b.set_length(p.bytes_total);
-            b.set_position(p.bytes_read.min(p.bytes_total));
-            b.set_message(format!(
-                "{} rows read, {} inserted, {} rejected",
-                p.rows_read, p.inserted, p.rejected
-            ));
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    });
-    (bar, ticker)
-}
-
-fn print_report(args: &ImportArgs, report: &ImportReport) {
-    use std::fmt::Write as _;
-    let mut out = String::new();
-    if args.json {
-        let _ = writeln!(out, "{}", report.to_json());
-    } else {
-        let s = report.stats();
-        let _ = writeln!(out, "{} (method: {})", report.message(), report.method);
-        let _ = writeln!(out, "  total_records:      {}", s.total_records);
-        let _ = writeln!(out, "  success_count:      {}", s.success_count);
-        let _ = writeln!(out, "  error_count:        {}", s.error_count);
-        let took = crate::pipeline::human_duration(report.duration);
-        let _ = writeln!(out, "  duration:           {took}");
-        let _ = writeln!(out, "  records_per_second: {:.2}", s.records_per_second);
-        if let Some(h) = &report.header {
-            let _ = writeln!(out, "Header (row {}):", h.row);
-            for (column, header, field) in h.mapping() {
-                let _ = writeln!(out, "  {column} {header:?} -> {field}");
-            }
-        }
-        for w in &report.warnings {
-            let _ = writeln!(out, "  warning: {w}");
-        }
-        if !report.ignored_columns.is_empty() {
-            let _ = writeln!(
-                out,
-                "  ignored columns:    {}",
-                report.ignored_columns.join(", ")
-            );
-        }
-        if !report.rejected_rows.is_empty() {
-            let _ = writeln!(
-                out,
-                "Rejected rows (first {} of {}):",
-                report.rejected_rows.len().min(20),
-                report.rejected
-            );
-            for r in report.rejected_rows.iter().take(20) {
-                let _ = writeln!(out, "  {}: {} (value: {:?})", r.place(), r.reason, r.value);
-            }
-        }
-        if let Some(path) = &args.rejects {
-            let _ = writeln!(out, "Every rejected row: {}", path.display());
-        }
-    }
-    // A closed stdout (`| head`) is not an error worth a panic.
-    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), out.as_bytes());
-    if let Some(e) = &report.error {
-        eprintln!("error: {}: {e}", args.file.display());
+/// Records the end of the import in its `imports` row (a failure to do so
+/// is a warning: the rows and the report are what matter).
+async fn record_end(sink: &Sink, id: &str, report: &ImportReport) {
+    let status = match report.status {
+        Status::Completed => "completed",
+        Status::Failed => "failed",
+        Status::Cancelled => "cancelled",
+    };
+    let error = match (&report.error, report.status) {
+        (Some(e), _) => Some(e.to_string()),
+        (None, Status::Cancelled) => Some("cancelled by ctrl-c".to_string()),
+        _ => None,
+    };
+    let at = now();
+    let end = ImportEnd {
+        status,
+        rows_read: report.rows_read as i64,
+        inserted: report.inserted as i64,
+        rejected: report.rejected as i64,
+        finished_at: &at,
+        error: error.as_deref(),
+    };
+    if let Err(e) = sink.finish_import(id, &end).await {
+        tracing::warn!(error = %e, "cannot record the end of the import");
     }
 }

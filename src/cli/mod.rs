@@ -4,6 +4,7 @@
 mod bench;
 mod generate;
 mod import;
+mod import_text;
 mod serve;
 
 use std::process::ExitCode;

@@ -9,6 +9,7 @@ use std::time::Duration;
 use clap::Args;
 
 use super::{LimitArgs, PoolArgs};
+use crate::http::listen::ConnLimits;
 use crate::http::{self, AppState, ServeConfig};
 use crate::record::Rules;
 use crate::sink::{DatabaseUrl, Sink};
@@ -29,6 +30,34 @@ pub struct ServeArgs {
     /// Largest accepted upload, in bytes (larger → 413).
     #[arg(long, env = "SHEETPIPE_MAX_UPLOAD_BYTES", default_value_t = http::DEFAULT_MAX_UPLOAD_BYTES)]
     pub max_upload_bytes: u64,
+    /// Disk budget of every upload file at once (being received, queued or
+    /// running), in bytes; a body that would go over → 503 + Retry-After.
+    #[arg(long, env = "SHEETPIPE_MAX_SPOOL_BYTES", default_value_t = http::upload::DEFAULT_MAX_SPOOL_BYTES)]
+    pub max_spool_bytes: u64,
+    /// Seconds a request body may send nothing before it is answered 408
+    /// and closed.
+    #[arg(long, env = "SHEETPIPE_UPLOAD_IDLE_TIMEOUT", default_value_t = http::upload::DEFAULT_IDLE_TIMEOUT.as_secs())]
+    pub upload_idle_timeout: u64,
+    /// Seconds to receive a request's line and headers (also the longest an
+    /// idle keep-alive connection stays open).
+    #[arg(long, env = "SHEETPIPE_HEADER_TIMEOUT", default_value_t = ConnLimits::default().header_timeout.as_secs())]
+    pub header_timeout: u64,
+    /// Open connections at once; beyond → 503 and closed.
+    #[arg(long, env = "SHEETPIPE_MAX_HTTP_CONNECTIONS", default_value_t = ConnLimits::default().max_connections)]
+    pub max_http_connections: usize,
+    /// Open connections from one client address (0: no cap, e.g. behind a
+    /// load balancer).
+    #[arg(long, env = "SHEETPIPE_MAX_HTTP_CONNECTIONS_PER_CLIENT", default_value_t = ConnLimits::default().max_per_client)]
+    pub max_http_connections_per_client: usize,
+    /// Days reject reports are kept after their import (0: forever); then
+    /// removed, and the import's history says when.
+    #[arg(long, env = "SHEETPIPE_KEEP_REJECTS_DAYS", default_value_t = 30)]
+    pub keep_rejects_days: u64,
+    /// Seconds without a heartbeat after which another instance on the same
+    /// PostgreSQL database takes this one for dead and fails its unfinished
+    /// imports (their committed rows counted exactly).
+    #[arg(long, env = "SHEETPIPE_LEASE_SECONDS", default_value_t = crate::sink::instances::DEFAULT_LEASE.as_secs())]
+    pub lease_seconds: u64,
     /// Imports running at once (default: cores).
     #[arg(long, env = "SHEETPIPE_MAX_RUNNING")]
     pub max_running: Option<usize>,
@@ -62,6 +91,17 @@ impl ServeArgs {
         ServeConfig {
             data_dir: self.data_dir.clone(),
             max_upload_bytes: self.max_upload_bytes,
+            max_spool_bytes: self.max_spool_bytes,
+            // At least three heartbeats (one a second) per lease.
+            lease: Duration::from_secs(self.lease_seconds.max(3)),
+            keep_rejects: (self.keep_rejects_days > 0)
+                .then(|| Duration::from_secs(self.keep_rejects_days.saturating_mul(86_400))),
+            upload_idle_timeout: Duration::from_secs(self.upload_idle_timeout.max(1)),
+            conn: ConnLimits {
+                header_timeout: Duration::from_secs(self.header_timeout.max(1)),
+                max_connections: self.max_http_connections.max(1),
+                max_per_client: self.max_http_connections_per_client,
+            },
             max_running: self
                 .max_running
                 .filter(|&n| n > 0)
@@ -99,21 +139,18 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         Ok(u) => u,
         Err(e) => return fail(2, e.to_string()),
     };
+    // SQLite serves one instance: a second one on the same file says so.
+    let _sqlite_lock = match &url {
+        DatabaseUrl::Sqlite(path) => match http::files::lock_sqlite(path) {
+            Ok(lock) => Some(lock),
+            Err(e) => return fail(5, e),
+        },
+        DatabaseUrl::Postgres(_) | DatabaseUrl::Mysql(_) => None,
+    };
     let sink = match Sink::connect_with(&url, args.pool.options()).await {
         Ok(s) => s,
         Err(e) => return fail(5, format!("{e} ({})", url.redacted())),
     };
-    match sink
-        .interrupt_unfinished_imports(&crate::sink::imports::now())
-        .await
-    {
-        Ok(0) => {}
-        Ok(n) => tracing::warn!(
-            count = n,
-            "imports left unfinished by a previous run marked failed"
-        ),
-        Err(e) => return fail(5, format!("cannot check the imports table: {e}")),
-    }
     let config = args.config();
     let state = match AppState::new(sink, config) {
         Ok(s) => s,
@@ -122,6 +159,9 @@ pub async fn run(args: ServeArgs) -> ExitCode {
             return fail(1, format!("cannot prepare the data directory {dir}: {e}"));
         }
     };
+    if let Err(e) = http::cluster::join(&state).await {
+        return fail(5, format!("cannot check the imports table: {e}"));
+    }
     let listener = match tokio::net::TcpListener::bind(&args.bind).await {
         Ok(l) => l,
         Err(e) => return fail(2, format!("cannot listen on {}: {e}", args.bind)),

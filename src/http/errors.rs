@@ -2,6 +2,8 @@
 //! (plus an optional `detail`). The tutorial's messages are kept word for
 //! word; internal details are logged once and never sent to the client.
 
+use axum::extract::{FromRequestParts, Query};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -75,6 +77,15 @@ impl ApiError {
         }
     }
 
+    /// 408: the body sent nothing for `idle`; the connection is closed.
+    pub fn stalled(idle: std::time::Duration) -> ApiError {
+        ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!("Upload stalled: no data for {}s", idle.as_secs()),
+        )
+        .with_detail("raise it with --upload-idle-timeout / SHEETPIPE_UPLOAD_IDLE_TIMEOUT")
+    }
+
     /// 404 for an unknown import id.
     pub fn no_import(id: &str) -> ApiError {
         ApiError::new(StatusCode::NOT_FOUND, format!("No import with id {id}"))
@@ -112,6 +123,12 @@ impl IntoResponse for ApiError {
             body["detail"] = json!(d);
         }
         let mut response = (self.status, Json(body)).into_response();
+        if self.status == StatusCode::REQUEST_TIMEOUT {
+            // The rest of the body is not read: the connection cannot be reused.
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         if let Some(secs) = self.retry_after {
             response
                 .headers_mut()
@@ -119,6 +136,43 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+/// axum's `Query`, whose rejection (a bad number, an unknown value) is a
+/// JSON 400 like every other error instead of plain text.
+#[derive(Debug)]
+pub struct JsonQuery<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for JsonQuery<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(q)) => Ok(JsonQuery(q)),
+            Err(e) => Err(
+                ApiError::new(StatusCode::BAD_REQUEST, "Invalid query string")
+                    .with_detail(e.body_text()),
+            ),
+        }
+    }
+}
+
+/// The longest `X-Request-Id` kept from a client.
+pub const MAX_REQUEST_ID: usize = 64;
+
+/// Whether a client's `X-Request-Id` is safe to log and echo: 1 to
+/// [`MAX_REQUEST_ID`] characters of `A-Z a-z 0-9 . _ : -`. Anything else
+/// (spaces, quotes, `=`, control or non-ASCII bytes that could forge log
+/// fields) is replaced by a generated id.
+pub fn is_clean_request_id(id: &[u8]) -> bool {
+    (1..=MAX_REQUEST_ID).contains(&id.len())
+        && id
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
 }
 
 #[cfg(test)]
@@ -131,6 +185,17 @@ mod tests {
             invalid_method_message(),
             "Invalid method. Use: sequential, concurrent, batch, or copy"
         );
+    }
+
+    #[test]
+    fn only_plain_request_ids_are_kept() {
+        assert!(is_clean_request_id(b"trace-me-42"));
+        assert!(is_clean_request_id(b"7f0c1a2b-0000-4000-8000-000000000000"));
+        assert!(!is_clean_request_id(b""));
+        assert!(!is_clean_request_id(b"a status=500 user=admin"));
+        assert!(!is_clean_request_id(b"x\"y"));
+        assert!(!is_clean_request_id("caf\u{e9}".as_bytes()));
+        assert!(!is_clean_request_id(&[b'a'; 65]));
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! queued or running, a `progress` event at least every [`PERIOD`] (and at
 //! every status change); then one `done` event carrying the full status
 //! (stats, first rejected rows, error), and the stream ends. An import known
-//! only from the table gets its `done` event at once.
+//! only from the table gets its `done` event at once when it has ended;
+//! one run by another instance is followed in the table (progress every
+//! second) until it ends.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -18,6 +20,7 @@ use super::errors::ApiError;
 use super::imports::{job_json, row_json, valid_id};
 use super::jobs::Job;
 use super::AppState;
+use crate::sink::imports::ImportRow;
 
 /// Longest gap between two progress events (the issue asks for ≤ 250 ms).
 pub const PERIOD: Duration = Duration::from_millis(200);
@@ -34,10 +37,9 @@ pub async fn events(
             .into_response());
     }
     match state.sink.get_import(&id).await {
-        Ok(Some(row)) => {
-            let done = futures::stream::iter([Ok::<_, Infallible>(event("done", &row_json(&row)))]);
-            Ok(Sse::new(done).into_response())
-        }
+        Ok(Some(row)) => Ok(Sse::new(row_stream(state, row))
+            .keep_alive(KeepAlive::default())
+            .into_response()),
         Ok(None) => Err(ApiError::no_import(&id)),
         Err(e) => Err(ApiError::database(e)),
     }
@@ -52,6 +54,37 @@ enum Phase {
     First,
     Running,
     Done,
+}
+
+/// How often an import run by another instance is read from the table.
+pub const TABLE_PERIOD: Duration = Duration::from_secs(1);
+
+/// An import known only from the table — ended, or run by another
+/// instance: `progress` from the table every [`TABLE_PERIOD`] until it has
+/// ended, then `done`.
+fn row_stream(state: AppState, row: ImportRow) -> impl Stream<Item = Result<Event, Infallible>> {
+    futures::stream::unfold((Some(row), true), move |(row, fresh)| {
+        let state = state.clone();
+        async move {
+            let mut row = row?;
+            if !fresh {
+                tokio::time::sleep(TABLE_PERIOD).await;
+                if let Ok(Some(r)) = state.sink.get_import(&row.id).await {
+                    row = r; // otherwise the database will answer next time
+                }
+            }
+            let v = row_json(&row);
+            if row_is_final(&row) {
+                return Some((Ok(event("done", &v)), (None, false)));
+            }
+            let data = json!({ "id": row.id, "status": row.status, "progress": v["progress"] });
+            Some((Ok(event("progress", &data)), (Some(row), false)))
+        }
+    })
+}
+
+fn row_is_final(row: &ImportRow) -> bool {
+    !matches!(row.status.as_str(), "queued" | "running")
 }
 
 fn job_stream(job: Arc<Job>) -> impl Stream<Item = Result<Event, Infallible>> {

@@ -7,19 +7,19 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::multipart::{Multipart, MultipartRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::errors::ApiError;
+use super::errors::{ApiError, JsonQuery};
 use super::jobs::{Job, JobStatus};
 use super::runner::{self, Request};
 use super::{upload, AppState};
 use crate::model::TableSchema;
-use crate::pipeline::Method;
+use crate::pipeline::{ErrorBudget, Method};
 use crate::record::HeaderOptions;
 use crate::sink::imports::ImportRow;
 
@@ -37,9 +37,32 @@ pub struct UploadQuery {
     pub header_row: Option<String>,
     /// `true`: read and validate everything, write nothing.
     pub dry_run: Option<String>,
+    /// Stop after more than this many rejected rows (as `--max-errors`).
+    pub max_errors: Option<String>,
+    /// Stop when more than this share of rows is rejected (as `--max-error-rate`).
+    pub max_error_rate: Option<String>,
 }
 
 impl UploadQuery {
+    /// The error budget, or a 400 naming the bad value.
+    fn budget(&self) -> Result<ErrorBudget, ApiError> {
+        let bad = |e: String| ApiError::new(StatusCode::BAD_REQUEST, e);
+        let max_errors = match self.max_errors.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(n) => Some(
+                n.parse::<u64>()
+                    .map_err(|_| bad(format!("max_errors must be a number of rows, got {n:?}")))?,
+            ),
+        };
+        let max_rate = match self.max_error_rate.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(r) => {
+                Some(ErrorBudget::parse_rate(r).map_err(|e| bad(format!("max_error_rate: {e}")))?)
+            }
+        };
+        ErrorBudget::new(max_errors, max_rate).map_err(bad)
+    }
+
     /// The header options and dry-run flag, or a 400 naming the bad value.
     fn options(&self) -> Result<(HeaderOptions, bool), ApiError> {
         let bad = |e: String| ApiError::new(StatusCode::BAD_REQUEST, e);
@@ -70,7 +93,7 @@ impl UploadQuery {
 /// `POST /upload`: import now, answer with the report (the tutorial's call).
 pub async fn upload_sync(
     State(state): State<AppState>,
-    Query(query): Query<UploadQuery>,
+    JsonQuery(query): JsonQuery<UploadQuery>,
     headers: HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, ApiError> {
@@ -82,7 +105,7 @@ pub async fn upload_sync(
 /// `POST /imports`: accept and answer 202 at once; the import runs behind.
 pub async fn upload_async(
     State(state): State<AppState>,
-    Query(query): Query<UploadQuery>,
+    JsonQuery(query): JsonQuery<UploadQuery>,
     headers: HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, ApiError> {
@@ -92,8 +115,10 @@ pub async fn upload_async(
     Ok((StatusCode::ACCEPTED, [(header::LOCATION, url)], Json(body)).into_response())
 }
 
-/// Checks the method, takes a load ticket, receives the file, starts the
-/// import. The cheap refusals come first, before the body is read.
+/// Checks the method and the load, receives the file, takes a load ticket,
+/// starts the import. The cheap refusals come first, before the body is
+/// read; the ticket is taken only once the body is complete, so slow or
+/// stalled bodies never hold a running or queued slot.
 async fn accept(
     state: &AppState,
     query: UploadQuery,
@@ -105,17 +130,20 @@ async fn accept(
         Some(m) => Method::parse(m).ok_or_else(ApiError::invalid_method)?,
     };
     let (header, dry_run) = query.options()?;
+    let budget = query.budget()?;
     let max = state.config.max_upload_bytes;
     upload::check_content_length(headers, max)?;
     let multipart = multipart.map_err(|e| ApiError::no_file().with_detail(e.body_text()))?;
+    state.registry.has_room()?;
+    let upload = upload::receive(multipart, state.uploads_dir(), max, &state.spool).await?;
     let ticket = state.registry.admit()?;
-    let upload = upload::receive(multipart, state.uploads_dir(), max).await?;
     let sheet = query.sheet.filter(|s| !s.trim().is_empty());
     let req = Request {
         method,
         sheet,
         header,
         dry_run,
+        budget,
     };
     runner::start(state, upload, req, ticket).await
 }
@@ -145,6 +173,17 @@ pub async fn cancel(
 ) -> Result<Response, ApiError> {
     let id = valid_id(&id)?;
     let Some(job) = state.registry.get(&id) else {
+        // Another instance may run it: leave the request for its heartbeat.
+        if state
+            .sink
+            .request_cancel(&id)
+            .await
+            .map_err(ApiError::database)?
+        {
+            tracing::info!(import_id = %id, "cancel requested of the server running it");
+            let body = json!({ "id": id, "status": "cancelling", "status_url": status_url(&id) });
+            return Ok((StatusCode::ACCEPTED, Json(body)).into_response());
+        }
         return match state.sink.get_import(&id).await {
             Ok(Some(row)) => Err(ApiError::new(
                 StatusCode::CONFLICT,
@@ -180,7 +219,7 @@ pub struct ListQuery {
 /// for imports running on this server.
 pub async fn list(
     State(state): State<AppState>,
-    Query(q): Query<ListQuery>,
+    JsonQuery(q): JsonQuery<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let limit = q.limit.unwrap_or(20).clamp(1, 100);
     let offset = q.offset.unwrap_or(0).max(0);
@@ -196,8 +235,11 @@ pub async fn list(
             None => row_json(row),
         })
         .collect();
-    let next = (offset + limit < total)
-        .then(|| format!("/imports?limit={limit}&offset={}", offset + limit));
+    // Checked: `offset` may be as large as i64::MAX.
+    let next = offset
+        .checked_add(limit)
+        .filter(|&end| end < total)
+        .map(|end| format!("/imports?limit={limit}&offset={end}"));
     Ok(Json(json!({
         "imports": imports,
         "limit": limit,
@@ -214,7 +256,32 @@ pub async fn rejects(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = valid_id(&id)?;
-    if let Some(job) = state.registry.get(&id) {
+    let path = state.rejects_path(&id);
+    serve_report(&state, &id, path, "csv", "text/csv; charset=utf-8").await
+}
+
+/// `GET /imports/{id}/rejects.xlsx`: the rejected rows under their own
+/// headers as text cells, the refused cell highlighted with its reason as
+/// a note, the reason in the last column (fix and import again).
+pub async fn rejects_xlsx(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = valid_id(&id)?;
+    let path = state.rejects_xlsx_path(&id);
+    let kind = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+    serve_report(&state, &id, path, "xlsx", kind).await
+}
+
+/// Streams one reject report of an import that has ended.
+async fn serve_report(
+    state: &AppState,
+    id: &str,
+    path: std::path::PathBuf,
+    ext: &str,
+    content_type: &str,
+) -> Result<Response, ApiError> {
+    if let Some(job) = state.registry.get(id) {
         let status = job.state().status;
         if !status.is_final() {
             return Err(ApiError::new(
@@ -225,12 +292,23 @@ pub async fn rejects(
                 ),
             ));
         }
-    } else if matches!(state.sink.get_import(&id).await, Ok(None)) {
-        return Err(ApiError::no_import(&id));
+    } else if matches!(state.sink.get_import(id).await, Ok(None)) {
+        return Err(ApiError::no_import(id));
     }
-    let file = match tokio::fs::File::open(state.rejects_path(&id)).await {
+    let file = match tokio::fs::File::open(path).await {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Ok(Some(ImportRow {
+                rejects_removed_at: Some(at),
+                ..
+            })) = state.sink.get_import(id).await
+            {
+                return Err(ApiError::new(
+                    StatusCode::GONE,
+                    "The rejects report was removed after the retention period",
+                )
+                .with_detail(format!("removed at {at} (--keep-rejects-days)")));
+            }
             return Err(
                 ApiError::new(StatusCode::NOT_FOUND, "No rejects report for this import")
                     .with_detail("the import ended before its header row was read"),
@@ -239,10 +317,10 @@ pub async fn rejects(
         Err(e) => return Err(ApiError::internal(e)),
     };
     let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
-    let disposition = format!("attachment; filename=\"{id}-rejects.csv\"");
+    let disposition = format!("attachment; filename=\"{id}-rejects.{ext}\"");
     Ok((
         [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (header::CONTENT_TYPE, content_type.to_string()),
             (header::CONTENT_DISPOSITION, disposition),
         ],
         body,
@@ -292,6 +370,9 @@ pub fn job_json(job: &Job) -> Value {
             "header",
             "warnings",
             "dry_run",
+            "database",
+            "table",
+            "resume_from_row",
         ] {
             if let Some(x) = o.body.get(key) {
                 v[key] = x.clone();
@@ -317,11 +398,13 @@ pub fn row_json(row: &ImportRow) -> Value {
         "started_at": row.started_at,
         "finished_at": row.finished_at,
         "progress": {
-            "rows_read": row.rows_read,
+            "rows_read": row.rows_read.max(row.inserted.saturating_add(row.rejected)),
             "inserted": row.inserted,
             "rejected": row.rejected,
         },
         "error": row.error,
+        "rejects_removed_at": row.rejects_removed_at,
+        "instance_id": row.instance_id,
         "status_url": status_url(id),
         "events_url": format!("/imports/{id}/events"),
         "rejects_url": format!("/imports/{id}/rejects.csv"),
@@ -350,14 +433,18 @@ fn stats_of(row: &ImportRow) -> Value {
         _ => std::time::Duration::ZERO,
     };
     let secs = duration.as_secs_f64();
+    // A row written by a killed process may lag its ledgered counts: the
+    // rows read are at least those inserted or rejected.
+    let total = row.rows_read.max(row.inserted.saturating_add(row.rejected));
     json!({
-        "total_records": row.rows_read,
+        "total_records": total,
         "success_count": row.inserted,
-        "error_count": row.rows_read - row.inserted,
+        "error_count": row.rejected,
+        "unprocessed": total - row.inserted - row.rejected,
         "duration": crate::pipeline::go_duration(duration),
         "duration_ms": duration.as_millis() as u64,
         "records_per_second": if secs > 0.0 {
-            (row.rows_read as f64 / secs * 100.0).round() / 100.0
+            (total as f64 / secs * 100.0).round() / 100.0
         } else {
             0.0
         },

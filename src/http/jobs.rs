@@ -3,8 +3,9 @@
 //! semaphores that bound the load and the shutdown story.
 //!
 //! * `admission` (max_running + max_queued permits) — an import holds one
-//!   ticket from the moment its request arrives until it has ended; when none
-//!   is left the answer is 503 + `Retry-After`, before the body is read.
+//!   ticket from the moment its body has been received until it has ended;
+//!   when none is left the answer is 503 + `Retry-After` (checked before the
+//!   body is read too, without taking one, so a full server refuses early).
 //! * `running` (max_running permits) — held while the pipeline runs: at most
 //!   that many imports use the database at once; the rest wait, queued.
 //! * `draining` — cancelled when shutdown starts: no new tickets, queued
@@ -205,6 +206,20 @@ impl Registry {
             .try_acquire_owned()
             .map(|p| Ticket { _permit: p })
             .map_err(|_| ApiError::busy("Server busy: too many imports running or queued"))
+    }
+
+    /// 503 when no ticket is left or the server is shutting down; takes
+    /// nothing (the ticket is taken once the body has arrived).
+    pub fn has_room(&self) -> Result<(), ApiError> {
+        if self.draining.is_cancelled() {
+            return Err(ApiError::busy("Server is shutting down"));
+        }
+        if self.admission.available_permits() == 0 {
+            return Err(ApiError::busy(
+                "Server busy: too many imports running or queued",
+            ));
+        }
+        Ok(())
     }
 
     /// Registers a new import (status `queued`).

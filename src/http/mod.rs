@@ -19,11 +19,14 @@
 //!   the `imports` table; panics become failed imports.
 //! * [`imports`], [`events`]: the endpoints; [`errors`]: every error answer.
 
+pub mod cluster;
 pub mod disposition;
 pub mod errors;
 pub mod events;
+pub mod files;
 pub mod imports;
 pub mod jobs;
+pub mod listen;
 pub mod runner;
 pub mod upload;
 
@@ -58,6 +61,16 @@ pub struct ServeConfig {
     pub data_dir: PathBuf,
     /// Largest accepted upload, in bytes.
     pub max_upload_bytes: u64,
+    /// Disk budget of every upload file at once (received, queued, running).
+    pub max_spool_bytes: u64,
+    /// Longest a request body may send nothing (then 408, closed).
+    pub upload_idle_timeout: Duration,
+    /// Header read timeout and connection caps.
+    pub conn: listen::ConnLimits,
+    /// How long reject reports are kept after their import (None: forever).
+    pub keep_rejects: Option<Duration>,
+    /// An instance silent this long is taken for dead (PostgreSQL).
+    pub lease: Duration,
     /// Imports running at once.
     pub max_running: usize,
     /// Imports waiting for a running slot (uploads in progress included).
@@ -98,6 +111,11 @@ impl Default for ServeConfig {
         ServeConfig {
             data_dir: PathBuf::from("sheetpipe-data"),
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            max_spool_bytes: upload::DEFAULT_MAX_SPOOL_BYTES,
+            upload_idle_timeout: upload::DEFAULT_IDLE_TIMEOUT,
+            conn: listen::ConnLimits::default(),
+            keep_rejects: Some(files::DEFAULT_KEEP_REJECTS),
+            lease: crate::sink::instances::DEFAULT_LEASE,
             max_running: crate::pipeline::cores(),
             max_queued: 64,
             shutdown_grace: Duration::from_secs(30),
@@ -122,8 +140,12 @@ pub struct Shared {
     pub config: ServeConfig,
     /// Every import of this process.
     pub registry: jobs::Registry,
+    /// The disk budget of upload files.
+    pub spool: upload::Spool,
+    /// This instance's id in `sheetpipe_instances` (a UUID).
+    pub instance_id: String,
     /// Private (0700) directory for uploads, removed when the server ends.
-    uploads: tempfile::TempDir,
+    uploads: files::UploadsDir,
     /// Where each import's rejects report is kept (`{id}.csv`).
     rejects_dir: PathBuf,
 }
@@ -136,19 +158,25 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    /// Creates the data directories and the registry.
+    /// Creates the data directories (0700) and the registry; removes the
+    /// upload directories of processes that are gone.
     pub fn new(sink: Sink, config: ServeConfig) -> std::io::Result<AppState> {
+        files::private_dir(&config.data_dir)?;
         let rejects_dir = config.data_dir.join("rejects");
-        std::fs::create_dir_all(&rejects_dir)?;
-        // mkdtemp: a fresh directory only this user can enter.
-        let uploads = tempfile::Builder::new()
-            .prefix("uploads-")
-            .tempdir_in(&config.data_dir)?;
+        files::private_dir(&rejects_dir)?;
+        match files::sweep_uploads(&config.data_dir)? {
+            0 => {}
+            n => tracing::warn!(files = n, "removed uploads left by a process that is gone"),
+        }
+        let uploads = files::UploadsDir::create(&config.data_dir)?;
         let registry = jobs::Registry::new(config.max_running, config.max_queued);
+        let spool = upload::Spool::new(config.max_spool_bytes, config.upload_idle_timeout);
         Ok(AppState(Arc::new(Shared {
             sink,
             config,
             registry,
+            spool,
+            instance_id: uuid::Uuid::new_v4().to_string(),
             uploads,
             rejects_dir,
         })))
@@ -159,9 +187,37 @@ impl AppState {
         self.uploads.path()
     }
 
+    /// Removes reject reports older than `keep_rejects`, noting each in its
+    /// import's row.
+    pub async fn expire_rejects(&self) {
+        let Some(keep) = self.config.keep_rejects else {
+            return;
+        };
+        let expired = match files::expired_reports(&self.rejects_dir, keep) {
+            Ok(e) => e,
+            Err(e) => return tracing::warn!(error = %e, "cannot list the reject reports"),
+        };
+        for (id, path) in expired {
+            if let Err(e) = std::fs::remove_file(&path) {
+                tracing::warn!(error = %e, path = %path.display(), "cannot remove a reject report");
+                continue;
+            }
+            let at = crate::sink::imports::now();
+            if let Err(e) = self.sink.mark_rejects_removed(&id, &at).await {
+                tracing::warn!(error = %e, import_id = %id, "cannot record a removed reject report");
+            }
+            tracing::info!(import_id = %id, "reject report removed after the retention period");
+        }
+    }
+
     /// The rejects report of import `id` (a validated UUID).
     pub fn rejects_path(&self, id: &str) -> PathBuf {
         self.rejects_dir.join(format!("{id}.csv"))
+    }
+
+    /// The .xlsx rejects report of import `id` (a validated UUID).
+    pub fn rejects_xlsx_path(&self, id: &str) -> PathBuf {
+        self.rejects_dir.join(format!("{id}.xlsx"))
     }
 }
 
@@ -186,7 +242,11 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/imports/{id}/events", get(events::events))
         .route("/imports/{id}/rejects.csv", get(imports::rejects))
+        .route("/imports/{id}/rejects.xlsx", get(imports::rejects_xlsx))
         .fallback(|| async { errors::ApiError::new(StatusCode::NOT_FOUND, "Not found") })
+        .method_not_allowed_fallback(|| async {
+            errors::ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed")
+        })
         .with_state(state)
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(PropagateRequestIdLayer::x_request_id())
@@ -198,6 +258,23 @@ pub fn app(state: AppState) -> Router {
                 .on_failure(()),
         )
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(axum::middleware::map_request(drop_unclean_request_id))
+}
+
+/// Removes a client's `X-Request-Id` that is not safe to log or echo, so
+/// that `SetRequestIdLayer` generates one in its place.
+async fn drop_unclean_request_id<B>(mut req: Request<B>) -> Request<B> {
+    let ids = req.headers().get_all("x-request-id");
+    let mut it = ids.iter();
+    let keep = match (it.next(), it.next()) {
+        (Some(id), None) => errors::is_clean_request_id(id.as_bytes()),
+        (None, _) => true,
+        _ => false, // several: none is trusted
+    };
+    if !keep {
+        req.headers_mut().remove("x-request-id");
+    }
+    req
 }
 
 fn request_span<B>(req: &Request<B>) -> tracing::Span {
@@ -235,6 +312,17 @@ async fn health(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
+/// How often the reject reports' retention is applied.
+const UPKEEP_PERIOD: Duration = Duration::from_secs(3600);
+
+/// At start and every [`UPKEEP_PERIOD`]: old reject reports removed.
+async fn upkeep(state: AppState) {
+    loop {
+        state.expire_rejects().await;
+        tokio::time::sleep(UPKEEP_PERIOD).await;
+    }
+}
+
 /// Serves until `shutdown` resolves, then shuts down gracefully: stop
 /// accepting connections, let running imports finish within the grace
 /// period, cancel the rest (each recorded in the `imports` table), wait for
@@ -244,25 +332,44 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    cluster::join(&state)
+        .await
+        .map_err(|e| std::io::Error::other(format!("cannot register with the database: {e}")))?;
+    let heartbeat = tokio::spawn(cluster::run(state.clone()));
     let stop_accepting = CancellationToken::new();
-    let server = axum::serve(listener, app(state.clone()))
-        .with_graceful_shutdown(stop_accepting.clone().cancelled_owned());
-    let mut server = tokio::spawn(async move { server.await });
+    let kill = CancellationToken::new();
+    let conns = tokio_util::task::TaskTracker::new();
+    let accept = listen::accept_loop(
+        listener,
+        app(state.clone()),
+        state.config.conn,
+        stop_accepting.clone(),
+        kill.clone(),
+        conns.clone(),
+    );
+    let mut server = tokio::spawn(accept);
+    let upkeep = tokio::spawn(upkeep(state.clone()));
     tokio::select! {
-        ended = &mut server => return ended.unwrap_or_else(|e| Err(std::io::Error::other(e))),
+        ended = &mut server => return ended.map_err(std::io::Error::other),
         () = shutdown => {}
     }
     tracing::info!("shutdown requested: no new connections");
+    upkeep.abort();
     stop_accepting.cancel();
     state.registry.shutdown(state.config.shutdown_grace).await;
+    heartbeat.abort();
+    cluster::leave(&state).await;
     // Every import has ended, so every waiting request has its answer and
     // every event stream its last event; give them a moment to be sent.
-    match tokio::time::timeout(Duration::from_secs(10), &mut server).await {
-        Ok(ended) => ended.unwrap_or_else(|e| Err(std::io::Error::other(e))),
-        Err(_) => {
-            tracing::warn!("connections still open 10s after the imports ended: closing them");
-            server.abort();
-            Ok(())
-        }
+    let _ = server.await;
+    conns.close();
+    if tokio::time::timeout(Duration::from_secs(10), conns.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open 10s after the imports ended: closing them");
+        kill.cancel();
+        conns.wait().await;
     }
+    Ok(())
 }

@@ -17,7 +17,8 @@ use super::errors::ApiError;
 use super::jobs::{Job, JobMeta, JobStatus, Outcome, Ticket};
 use super::upload::Upload;
 use super::AppState;
-use crate::pipeline::{self, ImportError, ImportJob, ImportReport, Method, Plan, Progress, Status};
+use crate::pipeline::{self, ErrorBudget, ImportError, ImportJob, ImportReport, Method, Plan};
+use crate::pipeline::{Progress, Status};
 use crate::record::HeaderOptions;
 use crate::sink::imports::{now, ImportEnd, ImportRow};
 use crate::source::{SourceError, SourceOptions};
@@ -33,6 +34,8 @@ pub struct Request {
     pub header: HeaderOptions,
     /// Read and validate only (`dry_run=true`).
     pub dry_run: bool,
+    /// When to stop for too many rejected rows (`max_errors=`, `max_error_rate=`).
+    pub budget: ErrorBudget,
 }
 
 /// Records the upload as a queued import and starts its task. The ticket
@@ -66,6 +69,8 @@ pub async fn start(
         started_at: None,
         finished_at: None,
         error: None,
+        rejects_removed_at: None,
+        instance_id: Some(state.instance_id.clone()),
     };
     if let Err(e) = state.sink.insert_import(&row).await {
         state.registry.remove(&job.id);
@@ -131,7 +136,11 @@ fn pipeline_task(
         rules: cfg.rules.clone(),
         header: req.header.clone(),
         dry_run: req.dry_run,
-        rejects_file: Some(state.rejects_path(&job.id)),
+        budget: req.budget,
+        rejects_files: vec![
+            state.rejects_path(&job.id),
+            state.rejects_xlsx_path(&job.id),
+        ],
         ..ImportJob::new(path)
     };
     let plan = Plan::new(req.method, cfg.workers, cfg.batch_size);
@@ -238,9 +247,10 @@ pub fn answer(report: &ImportReport, draining: bool) -> (StatusCode, serde_json:
             body["detail"] = json!(why);
             StatusCode::BAD_REQUEST
         }
-        (_, Some(ImportError::Source(_) | ImportError::Header(_))) => {
-            StatusCode::UNPROCESSABLE_ENTITY
-        }
+        (
+            _,
+            Some(ImportError::Source(_) | ImportError::Header(_) | ImportError::TooManyRejected(_)),
+        ) => StatusCode::UNPROCESSABLE_ENTITY,
         (_, Some(ImportError::Database(_))) => StatusCode::SERVICE_UNAVAILABLE,
         _ => {
             // The cause is in the log and the imports table, not in the answer.
@@ -292,6 +302,10 @@ mod tests {
         assert_eq!(body["error"], "Only Excel files allowed");
         r.error = Some(ImportError::Source(SourceError::Empty));
         assert_eq!(answer(&r, false).0, StatusCode::UNPROCESSABLE_ENTITY);
+        r.error = Some(ImportError::TooManyRejected("too many".into()));
+        let (code, body) = answer(&r, false);
+        assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(body["message"], "Import stopped: too many rejected rows");
         r.status = Status::Completed;
         r.error = None;
         assert_eq!(answer(&r, false).0, StatusCode::OK);

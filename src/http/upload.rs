@@ -9,14 +9,25 @@
 //! A body over the size limit is answered 413 as soon as the limit is
 //! crossed (or before reading anything, when `Content-Length` already says
 //! so): it is never buffered.
+//!
+//! Slow and stalled bodies: a body that sends nothing for the idle timeout
+//! is answered 408 and its connection closed. Every upload file — being
+//! received, queued or running — holds its size from one disk budget, the
+//! [`Spool`] (reserved as the bytes arrive, so a stalled body holds only
+//! what it sent); a body that would go over it is answered 503 +
+//! `Retry-After`. How many bodies arrive at once is bounded by the
+//! connection caps (`listen`).
 
 use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::multipart::{Field, Multipart, MultipartError};
 use axum::http::{HeaderMap, StatusCode};
 use sha2::{Digest, Sha256};
 use tempfile::TempPath;
 use tokio::io::AsyncWriteExt;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::errors::ApiError;
 use crate::source::{self, Format};
@@ -37,6 +48,56 @@ pub struct Upload {
     pub bytes: u64,
     /// The format its content shows.
     pub format: Format,
+    /// Its share of the [`Spool`], given back when the file is removed.
+    _spooled: Option<OwnedSemaphorePermit>,
+}
+
+/// Default disk budget of every upload file at once: 2 GiB.
+pub const DEFAULT_MAX_SPOOL_BYTES: u64 = 2 << 30;
+
+/// Default time a body may send nothing before it is answered 408.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The disk budget of upload files, and how long a body may stall.
+#[derive(Debug, Clone)]
+pub struct Spool {
+    /// Permits of 1 KiB each.
+    kib: Arc<Semaphore>,
+    /// Longest wait for the next bytes of a body.
+    pub idle_timeout: Duration,
+}
+
+impl Spool {
+    /// A budget of `max_bytes` (rounded up to whole KiB).
+    pub fn new(max_bytes: u64, idle_timeout: Duration) -> Spool {
+        let kib = usize::try_from(max_bytes.div_ceil(1024))
+            .unwrap_or(usize::MAX)
+            .min(Semaphore::MAX_PERMITS);
+        Spool {
+            kib: Arc::new(Semaphore::new(kib)),
+            idle_timeout,
+        }
+    }
+
+    /// Grows `held` to cover `bytes`, or 503 when the budget is spent.
+    fn reserve(&self, held: &mut Option<OwnedSemaphorePermit>, bytes: u64) -> Result<(), ApiError> {
+        let need = bytes.div_ceil(1024) as usize;
+        let have = held.as_ref().map_or(0, OwnedSemaphorePermit::num_permits);
+        if need <= have {
+            return Ok(());
+        }
+        let more = u32::try_from(need - have).unwrap_or(u32::MAX);
+        let permit = self
+            .kib
+            .clone()
+            .try_acquire_many_owned(more)
+            .map_err(|_| ApiError::busy("Server busy: the upload spool is full"))?;
+        match held {
+            Some(h) => h.merge(permit),
+            None => *held = Some(permit),
+        }
+        Ok(())
+    }
 }
 
 /// Answers 413 before reading the body when `Content-Length` is already
@@ -60,22 +121,37 @@ pub async fn receive(
     mut multipart: Multipart,
     dir: &Path,
     max_bytes: u64,
+    spool: &Spool,
 ) -> Result<Upload, ApiError> {
     loop {
-        let field = multipart
-            .next_field()
-            .await
+        let field = stalled(spool, multipart.next_field())
+            .await?
             .map_err(|e| multipart_error(e, "Invalid multipart body", max_bytes))?;
         let Some(field) = field else {
             return Err(ApiError::no_file());
         };
         if field.name() == Some("file") {
-            return save(field, dir, max_bytes).await;
+            return save(field, dir, max_bytes, spool).await;
         }
     }
 }
 
-async fn save(mut field: Field<'_>, dir: &Path, max_bytes: u64) -> Result<Upload, ApiError> {
+/// `next` within the idle timeout, or 408.
+async fn stalled<T>(
+    spool: &Spool,
+    next: impl std::future::Future<Output = T>,
+) -> Result<T, ApiError> {
+    tokio::time::timeout(spool.idle_timeout, next)
+        .await
+        .map_err(|_| ApiError::stalled(spool.idle_timeout))
+}
+
+async fn save(
+    mut field: Field<'_>,
+    dir: &Path,
+    max_bytes: u64,
+    spool: &Spool,
+) -> Result<Upload, ApiError> {
     let given = client_filename(&field);
     // The extension is judged on the whole name, before it is shortened.
     let ext = accepted_extension(&given);
@@ -96,15 +172,16 @@ async fn save(mut field: Field<'_>, dir: &Path, max_bytes: u64) -> Result<Upload
     let mut file = tokio::fs::File::from_std(file);
     let mut hasher = Sha256::new();
     let mut bytes = 0u64;
-    while let Some(chunk) = field
-        .chunk()
-        .await
+    let mut spooled = None;
+    while let Some(chunk) = stalled(spool, field.chunk())
+        .await?
         .map_err(|e| multipart_error(e, "Upload interrupted", max_bytes))?
     {
         bytes += chunk.len() as u64;
         if bytes > max_bytes {
             return Err(ApiError::too_large(max_bytes));
         }
+        spool.reserve(&mut spooled, bytes)?;
         hasher.update(&chunk);
         file.write_all(&chunk).await.map_err(ApiError::internal)?;
     }
@@ -120,6 +197,7 @@ async fn save(mut field: Field<'_>, dir: &Path, max_bytes: u64) -> Result<Upload
         sha256: hex(&hasher.finalize()),
         bytes,
         format,
+        _spooled: spooled,
     })
 }
 
@@ -229,6 +307,25 @@ mod tests {
         assert!(check_content_length(&h, 1000).is_err());
         h.insert(axum::http::header::CONTENT_LENGTH, "2000".parse().unwrap());
         assert!(check_content_length(&h, 1000).is_ok(), "framing slack");
+    }
+
+    #[test]
+    fn the_spool_budget_is_held_until_the_upload_is_dropped() {
+        let spool = Spool::new(4096, DEFAULT_IDLE_TIMEOUT);
+        let mut a = None;
+        spool.reserve(&mut a, 1).unwrap();
+        spool.reserve(&mut a, 3000).unwrap();
+        assert_eq!(
+            a.as_ref().unwrap().num_permits(),
+            3,
+            "whole KiB, grown in place"
+        );
+        let mut b = None;
+        let err = spool.reserve(&mut b, 2048).unwrap_err();
+        assert_eq!(err.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(err.retry_after.is_some());
+        drop(a);
+        assert!(spool.reserve(&mut b, 4096).is_ok());
     }
 
     #[test]

@@ -1,122 +1,84 @@
-//! The bytes in flight of one import: every unit between the reader and
-//! the writers, and every rejection on its way to the collector, holds a
-//! share of a fixed budget ([`super::Plan::bytes_in_flight`]) until it has
-//! been written (or dropped). The reader waits when the budget is spent, so
-//! the memory an import holds in rows is bounded in bytes, not only in
-//! rows, whatever the cells' sizes and the number of writers.
+//! The error budget: `--max-errors N` and `--max-error-rate R` (HTTP
+//! `max_errors=`, `max_error_rate=`). The collector asks after every event,
+//! so an import over budget stops early, and once more at the end.
+//!
+//! * `max_errors`: more than N rejected rows stops the import.
+//! * `max_error_rate`: the rate is rejected ÷ judged, where *judged* rows
+//!   are those already inserted or rejected (rows read but still in flight
+//!   are not judged yet). While the import runs it is judged only once at
+//!   least [`MIN_JUDGED`] rows are; at the end over every row, however few.
+//!   Rows already committed when the budget is exceeded stay committed.
 
-use std::sync::Arc;
+/// Rows judged before the running rate counts (the final check has no minimum).
+pub const MIN_JUDGED: u64 = 100;
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-
-use crate::model::{Record, Rejection};
-use tokio_util::sync::CancellationToken;
-
-/// A budget of bytes, counted in KiB (a semaphore's permits).
-#[derive(Debug, Clone)]
-pub(crate) struct Budget {
-    kib: Arc<Semaphore>,
-    cap_kib: u32,
+/// When to give up on a file. `Default`: never.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ErrorBudget {
+    /// Most rejected rows allowed.
+    pub max_errors: Option<u64>,
+    /// Highest share of rejected rows allowed, in [0, 1].
+    pub max_rate: Option<f64>,
 }
 
-/// A share of the budget, given back when dropped.
-#[derive(Debug)]
-pub(crate) struct Held {
-    _permit: OwnedSemaphorePermit,
-}
-
-impl Budget {
-    /// A budget of `bytes` (at least 1 KiB).
-    pub(crate) fn new(bytes: usize) -> Budget {
-        let cap_kib = u32::try_from(bytes.div_ceil(1024))
-            .unwrap_or(u32::MAX >> 3)
-            .clamp(1, Semaphore::MAX_PERMITS as u32);
-        Budget {
-            kib: Arc::new(Semaphore::new(cap_kib as usize)),
-            cap_kib,
+impl ErrorBudget {
+    /// A budget, or why a rate is out of range.
+    pub fn new(max_errors: Option<u64>, max_rate: Option<f64>) -> Result<ErrorBudget, String> {
+        if let Some(r) = max_rate {
+            if !(0.0..=1.0).contains(&r) {
+                return Err(format!(
+                    "the error rate must be a fraction between 0 and 1 (0.05 = 5%), got {r}"
+                ));
+            }
         }
+        Ok(ErrorBudget {
+            max_errors,
+            max_rate,
+        })
     }
 
-    /// Waits for `bytes` of the budget (one thing larger than the whole
-    /// budget takes all of it); `None` when `stop` is cancelled first.
-    pub(crate) async fn take(&self, bytes: usize, stop: &CancellationToken) -> Option<Held> {
-        let kib = u32::try_from(bytes.div_ceil(1024))
-            .unwrap_or(u32::MAX)
-            .clamp(1, self.cap_kib);
-        tokio::select! {
-            biased;
-            _ = stop.cancelled() => None,
-            permit = self.kib.clone().acquire_many_owned(kib) => permit.ok().map(|p| Held { _permit: p }),
+    /// Parses an error rate: a fraction (`0.05`) or a percentage (`5%`).
+    pub fn parse_rate(text: &str) -> Result<f64, String> {
+        let t = text.trim();
+        let (number, scale) = match t.strip_suffix('%') {
+            Some(n) => (n.trim(), 100.0),
+            None => (t, 1.0),
+        };
+        let rate = number
+            .parse::<f64>()
+            .ok()
+            .filter(|r| r.is_finite())
+            .map(|r| r / scale)
+            .ok_or_else(|| {
+                format!("the error rate must be a number such as 0.05 or 5%, got {t:?}")
+            })?;
+        ErrorBudget::new(None, Some(rate)).map(|_| rate)
+    }
+
+    /// Why the budget is exceeded with these counts, if it is. `at_end`:
+    /// every row has been judged (the rate then needs no minimum).
+    pub fn exceeded(&self, inserted: u64, rejected: u64, at_end: bool) -> Option<String> {
+        if let Some(max) = self.max_errors {
+            if rejected > max {
+                return Some(format!(
+                    "too many rejected rows: more than the {max} allowed (max errors)"
+                ));
+            }
         }
-    }
-
-    /// [`Budget::take`] from a blocking thread (the reader stage).
-    pub(crate) fn take_blocking(&self, bytes: usize, stop: &CancellationToken) -> Option<Held> {
-        futures::executor::block_on(self.take(bytes, stop))
-    }
-}
-
-/// A unit of rows on its way to a writer, with its share of the budget.
-#[derive(Debug)]
-pub(crate) struct Unit {
-    /// The rows.
-    pub rows: Vec<Record>,
-    held: Held,
-}
-
-impl Unit {
-    /// `rows` holding `held`.
-    pub(crate) fn new(rows: Vec<Record>, held: Held) -> Unit {
-        Unit { rows, held }
-    }
-
-    /// Drops the rows, keeping their share of the budget.
-    pub(crate) fn release(self) -> Held {
-        self.held
-    }
-}
-
-/// About how many bytes a record holds (its text and its fixed part).
-pub(crate) fn record_bytes(r: &Record) -> usize {
-    r.size_bytes()
-}
-
-/// About how many bytes a rejection holds.
-pub(crate) fn rejection_bytes(r: &Rejection) -> usize {
-    std::mem::size_of::<Rejection>()
-        + r.sheet.len()
-        + r.column.len()
-        + r.value.len()
-        + r.reason.len()
-        + r.original.iter().map(|v| v.len() + 24).sum::<usize>()
-}
-
-/// Longest offending value (in characters) a rejection keeps once it is
-/// only shown (the first rejections of the report: text output, JSON, job
-/// status): twice the default cell rule, so a value rejected for its length
-/// is still shown whole. The reject files get every value whole.
-pub const SHOWN_VALUE_CHARS: usize = 64 * 1024;
-
-/// Longest original cell, and most cells, a shown rejection keeps.
-const SHOWN_ORIGINAL_CHARS: usize = 1_024;
-const SHOWN_ORIGINAL_CELLS: usize = 256;
-
-/// Cuts a shown rejection (with `…`), so that the rejections a report
-/// keeps cannot hold megabytes each: at most ~0.5 MB, 200 of them at once.
-pub(crate) fn shrink_for_report(r: &mut Rejection) {
-    cut(&mut r.value, SHOWN_VALUE_CHARS);
-    r.original.truncate(SHOWN_ORIGINAL_CELLS);
-    r.original
-        .iter_mut()
-        .for_each(|v| cut(v, SHOWN_ORIGINAL_CHARS));
-}
-
-fn cut(v: &mut String, chars: usize) {
-    if v.len() > chars {
-        if let Some((at, _)) = v.char_indices().nth(chars) {
-            v.truncate(at);
-            v.push('…');
+        let rate = self.max_rate?;
+        let judged = inserted + rejected;
+        if judged == 0 || (!at_end && judged < MIN_JUDGED) {
+            return None;
         }
+        let share = rejected as f64 / judged as f64;
+        (share > rate).then(|| {
+            format!(
+                "too many rejected rows: {rejected} of the {judged} rows judged ({:.1}%) is over \
+                 the {:.1}% allowed (max error rate)",
+                share * 100.0,
+                rate * 100.0
+            )
+        })
     }
 }
 
@@ -124,57 +86,38 @@ fn cut(v: &mut String, chars: usize) {
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn the_budget_waits_until_a_share_is_given_back() {
-        let budget = Budget::new(4 << 10);
-        let stop = CancellationToken::new();
-        let a = budget.take(3 << 10, &stop).await.unwrap();
-        // 3 KiB of 4 held: 2 KiB must wait; it is served once `a` is dropped.
-        let waiting = {
-            let (budget, stop) = (budget.clone(), stop.clone());
-            tokio::spawn(async move { budget.take(2 << 10, &stop).await.is_some() })
-        };
-        tokio::task::yield_now().await;
-        assert!(!waiting.is_finished());
-        drop(a);
-        assert!(waiting.await.unwrap());
-        // Bigger than the whole budget: takes all of it rather than waiting forever.
-        assert!(budget.take(1 << 30, &stop).await.is_some());
+    #[test]
+    fn the_count_allows_exactly_max_errors_rejected_rows() {
+        let b = ErrorBudget::new(Some(10), None).unwrap();
+        assert_eq!(b.exceeded(0, 10, false), None);
+        assert!(b.exceeded(0, 11, false).unwrap().contains("10 allowed"));
+        assert_eq!(ErrorBudget::default().exceeded(0, 1_000_000, true), None);
     }
 
     #[test]
-    fn shown_rejections_are_cut_to_a_bounded_size() {
-        let mut r = Rejection {
-            sheet: String::new(),
-            row: 2,
-            column: "A (name)".into(),
-            value: "é".repeat(100_000),
-            reason: "too long".into(),
-            original: vec!["é".repeat(5_000); 300],
-        };
-        r.original[1] = "short".into();
-        shrink_for_report(&mut r);
-        assert_eq!(r.value.chars().count(), SHOWN_VALUE_CHARS + 1);
-        assert!(r.value.ends_with('…'));
-        assert_eq!(r.original.len(), 256);
-        assert_eq!(r.original[0].chars().count(), 1_025);
-        assert_eq!(r.original[1], "short");
-        // A value just over the 32 Ki-character rule is shown whole.
-        let mut r2 = Rejection {
-            value: "x".repeat(32 * 1024 + 1),
-            original: vec![],
-            ..r
-        };
-        shrink_for_report(&mut r2);
-        assert_eq!(r2.value.len(), 32 * 1024 + 1);
+    fn the_running_rate_waits_for_enough_judged_rows_but_the_final_one_does_not() {
+        let b = ErrorBudget::new(None, Some(0.1)).unwrap();
+        assert_eq!(b.exceeded(1, 5, false), None, "6 rows judged: too few");
+        assert!(
+            b.exceeded(1, 5, true).is_some(),
+            "at the end 5 of 6 is over 10%"
+        );
+        assert_eq!(b.exceeded(90, 10, false), None, "10% is not over 10%");
+        let why = b.exceeded(89, 11, false).unwrap();
+        assert!(why.contains("11 of the 100 rows judged (11.0%)"), "{why}");
+        assert_eq!(b.exceeded(0, 0, true), None);
     }
 
-    #[tokio::test]
-    async fn a_cancelled_import_stops_waiting_for_the_budget() {
-        let budget = Budget::new(1024);
-        let stop = CancellationToken::new();
-        let _all = budget.take(1024, &stop).await.unwrap();
-        stop.cancel();
-        assert!(budget.take(1, &stop).await.is_none());
+    #[test]
+    fn rates_read_as_fractions_or_percentages_and_out_of_range_ones_are_refused() {
+        assert_eq!(ErrorBudget::parse_rate("0.05"), Ok(0.05));
+        assert_eq!(ErrorBudget::parse_rate(" 5% "), Ok(0.05));
+        assert!(ErrorBudget::parse_rate("1.5")
+            .unwrap_err()
+            .contains("between 0 and 1"));
+        assert!(ErrorBudget::parse_rate("lots")
+            .unwrap_err()
+            .contains("\"lots\""));
+        assert!(ErrorBudget::parse_rate("NaN").is_err());
     }
 }

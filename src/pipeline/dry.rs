@@ -11,9 +11,9 @@ use std::time::Instant;
 
 use tokio::sync::mpsc;
 
-use super::budget::{Budget, Unit};
-use super::{assemble, collect, read_stage, Control, Event, ImportJob, ImportReport, Plan};
-use super::{ImportError, ReadOutputs, ReadSummary};
+use super::inflight::{Budget, Unit};
+use super::{assemble, collect, collect_options, read_stage, Control, Event};
+use super::{ImportError, ImportJob, ImportReport, Plan, ReadOutputs, ReadSummary};
 use crate::record::HeaderMap;
 
 /// Runs `job` without writing anything (no database needed).
@@ -29,8 +29,9 @@ pub async fn dry_run(job: ImportJob, plan: &Plan, ctl: &Control) -> ImportReport
     let (unit_tx, unit_rx) = async_channel::bounded::<Unit>(2);
     let (event_tx, event_rx) = mpsc::channel::<Event>(1024);
     let mut job = job;
-    job.source.bytes_read = progress.bytes_read.clone();
-    let (rejects_file, max_reported) = (job.rejects_file.clone(), job.max_reported);
+    job.source.progress = progress.source.clone();
+    let table = job.table.name.clone();
+    let collect_opts = collect_options(&job, &header, &stop);
     let reader = {
         let (event_tx, header, progress) = (event_tx.clone(), header.clone(), progress.clone());
         let out = ReadOutputs {
@@ -46,10 +47,17 @@ pub async fn dry_run(job: ImportJob, plan: &Plan, ctl: &Control) -> ImportReport
         while let Ok(unit) = unit_rx.recv().await {
             let n = unit.rows.len();
             progress.inserted.fetch_add(n as u64, Relaxed);
-            let _ = event_tx.send(Event::Inserted(n)).await;
+            let written = Event::Written {
+                unit: unit.rows.first().map_or(0, |r| r.row),
+                inserted: n,
+                unwritten: None,
+            };
+            let _ = event_tx.send(written).await;
+            // Counted: its share of the bytes in flight goes back.
+            let _ = event_tx.send(Event::Release(unit.release())).await;
         }
     });
-    let collected = collect(event_rx, max_reported, rejects_file, header.clone());
+    let collected = collect(event_rx, collect_opts);
     let stages = async {
         let read = reader.await.unwrap_or_else(|e| {
             let e = ImportError::Internal(format!("reader panicked: {e}"));
@@ -59,5 +67,8 @@ pub async fn dry_run(job: ImportJob, plan: &Plan, ctl: &Control) -> ImportReport
         read
     };
     let (collected, read) = tokio::join!(collected, stages);
-    assemble(plan, ctl, started, &header, read, collected, true)
+    ImportReport {
+        table,
+        ..assemble(plan, ctl, started, &header, read, collected, true)
+    }
 }

@@ -13,6 +13,10 @@ pub struct UnitOutcome {
     pub inserted: usize,
     /// Rows refused, by index in the unit, with the database's reason.
     pub rejected: Vec<(usize, String)>,
+    /// After a fatal error: the index of the first row not written. Rows
+    /// are written in order (bisection retries left halves first), so every
+    /// row before it is inserted or rejected and none from it on.
+    pub unwritten: Option<usize>,
 }
 
 /// Writes `rows` into `target` with `kind`, isolating rows the database refuses.
@@ -32,7 +36,10 @@ pub async fn write_unit(
             match writer.write(std::slice::from_ref(row), kind, target).await {
                 Ok(Ok(())) => out.inserted += 1,
                 Ok(Err(reason)) => out.rejected.push((i, reason)),
-                Err(e) => return Err((out, e)),
+                Err(e) => {
+                    out.unwritten = Some(i);
+                    return Err((out, e));
+                }
             }
         }
         return Ok(out);
@@ -49,7 +56,10 @@ pub async fn write_unit(
                 todo.push((mid, end));
                 todo.push((start, mid));
             }
-            Err(e) => return Err((out, e)),
+            Err(e) => {
+                out.unwritten = Some(start);
+                return Err((out, e));
+            }
         }
     }
     Ok(out)

@@ -19,7 +19,9 @@
 
 mod batcher;
 mod budget;
+mod collect;
 mod dry;
+mod inflight;
 mod isolate;
 mod plan;
 mod progress;
@@ -35,22 +37,25 @@ use std::time::Instant;
 use futures::FutureExt;
 use tokio::sync::mpsc;
 
-use budget::{record_bytes, rejection_bytes, shrink_for_report, Budget, Held, Unit};
+use inflight::{record_bytes, rejection_bytes, Budget, Unit};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use write::{first_writer, other_writer, WriteStage};
 
 pub use batcher::Batcher;
-pub use budget::SHOWN_VALUE_CHARS;
+pub use budget::{ErrorBudget, MIN_JUDGED};
 pub use dry::dry_run;
+pub use inflight::SHOWN_VALUE_CHARS;
 pub use isolate::{write_unit, UnitOutcome};
 pub use plan::{cores, Method, Plan, BYTES_IN_FLIGHT, COPY_CHUNK, MAX_BATCH, UNIT_BYTES};
 pub use progress::{Progress, ProgressSnapshot};
+pub use report::EXIT_TOO_MANY_REJECTED;
 pub use report::{go_duration, human_duration, ImportError, ImportReport, Stats, Status};
+
+use collect::{collect, CollectOptions, Collected, Event};
 
 use crate::model::{Record, Rejection, TableSchema};
 use crate::record::{HeaderFinder, HeaderMap, HeaderOptions, Rules};
-use crate::rejects::RejectCsv;
 use crate::sink::Sink;
 use crate::source::{self, SourceOptions};
 
@@ -65,8 +70,9 @@ pub struct ImportJob {
     pub rules: Rules,
     /// How many rejected rows the report keeps in memory (first by row).
     pub max_reported: usize,
-    /// Where to write every rejected row as CSV, if anywhere.
-    pub rejects_file: Option<PathBuf>,
+    /// Where to write every rejected row: each file as CSV, or as .xlsx
+    /// when its name ends in `.xlsx` (see [`crate::rejects`]).
+    pub rejects_files: Vec<PathBuf>,
     /// Where the header is and how its columns map (`--header-row`, `--map`).
     pub header: HeaderOptions,
     /// Read and validate everything, write nothing: the sink is never
@@ -75,6 +81,8 @@ pub struct ImportJob {
     /// The target table (default: the `businesses` preset, whose table
     /// `run` creates when missing).
     pub table: Arc<TableSchema>,
+    /// When to stop because too many rows are rejected.
+    pub budget: ErrorBudget,
 }
 
 impl ImportJob {
@@ -85,10 +93,11 @@ impl ImportJob {
             source: SourceOptions::default(),
             rules: Rules::default(),
             max_reported: 100,
-            rejects_file: None,
+            rejects_files: Vec::new(),
             header: HeaderOptions::default(),
             dry_run: false,
             table: Arc::new(TableSchema::businesses()),
+            budget: ErrorBudget::default(),
         }
     }
 }
@@ -102,18 +111,6 @@ pub struct Control {
     pub progress: Arc<Progress>,
 }
 
-/// What flows from the reader and writers to the collector.
-enum Event {
-    /// Rows committed by a writer.
-    Inserted(usize),
-    /// A row rejected by validation or by the database, with its share of
-    /// the bytes in flight (none when it was sent after the import stopped).
-    Rejected(Rejection, Option<Held>),
-    /// A written unit's share of the bytes in flight, given back once the
-    /// rejections made from its rows (sent before it) have been collected.
-    Release(Held),
-}
-
 /// Runs one import to its end and reports exactly what happened.
 pub async fn run(job: ImportJob, plan: &Plan, sink: &Sink, ctl: &Control) -> ImportReport {
     if job.dry_run {
@@ -124,15 +121,19 @@ pub async fn run(job: ImportJob, plan: &Plan, sink: &Sink, ctl: &Control) -> Imp
         if let Err(e) = sink.ensure_businesses().await {
             let header = OnceLock::new();
             let read = (ReadSummary::default(), Some(ImportError::from(e)));
-            return assemble(
-                plan,
-                ctl,
-                started,
-                &header,
-                read,
-                (0, 0, Vec::new(), None),
-                false,
-            );
+            return ImportReport {
+                database: Some(sink.location()),
+                table: job.table.name.clone(),
+                ..assemble(
+                    plan,
+                    ctl,
+                    started,
+                    &header,
+                    read,
+                    Collected::default(),
+                    false,
+                )
+            };
         }
     }
     let stop = ctl.cancel.child_token();
@@ -151,9 +152,9 @@ pub async fn run(job: ImportJob, plan: &Plan, sink: &Sink, ctl: &Control) -> Imp
     let (event_tx, event_rx) = mpsc::channel::<Event>(1024);
 
     let mut job = job;
-    job.source.bytes_read = progress.bytes_read.clone();
-    let rejects_file = job.rejects_file.clone();
-    let max_reported = job.max_reported;
+    job.source.progress = progress.source.clone();
+    let table = job.table.name.clone();
+    let collect_opts = collect_options(&job, &header, &stop);
     let reader = {
         let (event_tx, stop, header, progress) = (
             event_tx.clone(),
@@ -195,7 +196,7 @@ pub async fn run(job: ImportJob, plan: &Plan, sink: &Sink, ctl: &Control) -> Imp
     }
     drop((unit_rx, event_tx));
 
-    let collect = collect(event_rx, max_reported, rejects_file, header.clone());
+    let collect = collect(event_rx, collect_opts);
     let stages = async {
         let read = reader.await.unwrap_or_else(|e| {
             (
@@ -216,12 +217,27 @@ pub async fn run(job: ImportJob, plan: &Plan, sink: &Sink, ctl: &Control) -> Imp
     };
     let (collected, ((summary, read_error), write_error)) = tokio::join!(collect, stages);
     let read = (summary, write_error.or(read_error));
-    assemble(plan, ctl, started, &header, read, collected, false)
+    ImportReport {
+        database: Some(sink.location()),
+        table,
+        ..assemble(plan, ctl, started, &header, read, collected, false)
+    }
 }
 
-/// What the collector returns: inserted, rejected, first rejections, and
-/// an error writing the reject report.
-type Collected = (u64, u64, Vec<Rejection>, Option<ImportError>);
+/// The collector's orders for `job`.
+fn collect_options(
+    job: &ImportJob,
+    header: &Arc<OnceLock<HeaderMap>>,
+    stop: &CancellationToken,
+) -> CollectOptions {
+    CollectOptions {
+        max_reported: job.max_reported,
+        rejects_files: job.rejects_files.clone(),
+        header: header.clone(),
+        budget: job.budget,
+        stop: stop.clone(),
+    }
+}
 
 /// The report of a finished run (real or dry): the first error wins, then
 /// the caller's cancellation, else completed.
@@ -231,14 +247,22 @@ fn assemble(
     started: Instant,
     header: &OnceLock<HeaderMap>,
     (summary, stage_error): (ReadSummary, Option<ImportError>),
-    (inserted, rejected, rejected_rows, report_error): Collected,
+    collected: Collected,
     dry_run: bool,
 ) -> ImportReport {
-    let error = stage_error.or(report_error);
+    // Over budget, the collector stopped the stages: that is the cause.
+    let error = match collected.error {
+        Some(e @ ImportError::TooManyRejected(_)) => Some(e),
+        report_error => stage_error.or(report_error),
+    };
     let status = match (&error, ctl.cancel.is_cancelled()) {
         (Some(_), _) => Status::Failed,
         (None, true) => Status::Cancelled,
         (None, false) => Status::Completed,
+    };
+    let resume_from_row = match status {
+        Status::Completed => None,
+        _ => summary.resume_from(collected.unwritten),
     };
     ImportReport {
         method: plan.method,
@@ -246,14 +270,17 @@ fn assemble(
         error,
         sheet: summary.sheet,
         rows_read: summary.rows_read,
-        inserted,
-        rejected,
+        inserted: collected.inserted,
+        rejected: collected.rejected,
         duration: started.elapsed(),
-        rejected_rows,
+        rejected_rows: collected.first,
         ignored_columns: header.get().map(|h| h.ignored.clone()).unwrap_or_default(),
         header: header.get().cloned(),
         warnings: summary.warnings,
         dry_run,
+        database: None,
+        table: String::new(),
+        resume_from_row,
     }
 }
 
@@ -263,6 +290,30 @@ struct ReadSummary {
     rows_read: u64,
     /// What the reader did that the user should know (e.g. an encoding guess).
     warnings: Vec<String>,
+    /// The last row the reader was given (blank or not), if any.
+    last_row: Option<u32>,
+    /// The reader reached the end of the sheet.
+    at_end: bool,
+    /// The first row of a unit never handed to the writers (stopped while
+    /// it was being filled).
+    unqueued: Option<u32>,
+}
+
+impl ReadSummary {
+    /// The first row not committed (neither inserted nor rejected): the
+    /// smallest of the first row of any unit not wholly written, the first
+    /// row of a unit never queued, and the row after the last one read when
+    /// the reader stopped before the end. `None`: nothing is left.
+    fn resume_from(&self, unwritten: Option<u32>) -> Option<u32> {
+        let unread = match (self.at_end, self.last_row) {
+            (false, Some(last)) => Some(last + 1),
+            _ => None,
+        };
+        [unwritten, self.unqueued, unread]
+            .into_iter()
+            .flatten()
+            .min()
+    }
 }
 
 /// Where the reader stage sends what it reads, and how it cuts units.
@@ -280,7 +331,15 @@ struct ReadOutputs {
 impl ReadOutputs {
     /// Sends a unit once the budget has room for it; false when the import
     /// stopped or every writer is gone.
+    /// The collector hears of the unit first, so it knows the unit before
+    /// any writer can report it written.
     fn send_unit(&self, (rows, bytes): (Vec<Record>, usize), stop: &CancellationToken) -> bool {
+        let Some(first) = rows.first().map(|r| r.row) else {
+            return true;
+        };
+        if self.events.blocking_send(Event::Queued(first)).is_err() {
+            return false;
+        }
         match self.budget.take_blocking(bytes, stop) {
             Some(held) => self.units.send_blocking(Unit::new(rows, held)).is_ok(),
             None => false,
@@ -313,11 +372,14 @@ fn read_stage(
     let mut finder = HeaderFinder::for_table(&summary.sheet, &job.header, job.table.clone());
     let mut batcher = Batcher::new(out.batch_rows, out.unit_bytes);
     let mut error: Option<ImportError> = None;
+    let mut broke = false;
     let result = reader.read(&mut |row| {
         use std::ops::ControlFlow::{Break, Continue};
         if stop.is_cancelled() {
+            broke = true;
             return Break(());
         }
+        summary.last_row = Some(row.number);
         if row.is_blank() {
             return Continue(());
         }
@@ -331,6 +393,7 @@ fn read_stage(
                 Ok(None) => return Continue(()),
                 Err(e) => {
                     error = Some(e.into());
+                    broke = true;
                     return Break(());
                 }
             }
@@ -353,10 +416,15 @@ fn read_stage(
         if sent {
             Continue(())
         } else {
+            broke = true;
             Break(())
         }
     });
     summary.warnings = reader.warnings();
+    summary.at_end = result.is_ok() && !broke;
+    if summary.at_end {
+        job.source.progress.finish();
+    }
     if let Err(e) = result {
         error.get_or_insert(e.into());
     }
@@ -364,76 +432,14 @@ fn read_stage(
         error = Some(finder.finish().into());
     }
     // Rows read before a source error are still written: they were valid.
-    if !stop.is_cancelled() {
-        if let Some(unit) = batcher.finish() {
+    if let Some(unit) = batcher.finish() {
+        if stop.is_cancelled() {
+            summary.unqueued = unit.0.first().map(|r| r.row);
+        } else {
             // If every writer is gone, the rows stay unprocessed and the
             // writers' error explains why.
             let _ = out.send_unit(unit, stop);
         }
     }
     (summary, error)
-}
-
-/// The collector: sole owner of the counts. Keeps the first rejected rows
-/// (lowest row numbers) and streams every rejection to the report file.
-async fn collect(
-    mut events: mpsc::Receiver<Event>,
-    max_reported: usize,
-    rejects_file: Option<PathBuf>,
-    header: Arc<OnceLock<HeaderMap>>,
-) -> (u64, u64, Vec<Rejection>, Option<ImportError>) {
-    let (mut inserted, mut rejected) = (0u64, 0u64);
-    let mut first: Vec<Rejection> = Vec::new();
-    let mut file: Option<RejectCsv> = None;
-    let mut file_error: Option<String> = None;
-    let open = |header: &OnceLock<HeaderMap>| {
-        let path = rejects_file.as_ref()?;
-        let headers = header.get().map(|h| h.headers.clone()).unwrap_or_default();
-        Some(RejectCsv::create(path, &headers))
-    };
-    while let Some(event) = events.recv().await {
-        match event {
-            Event::Inserted(n) => inserted += n as u64,
-            Event::Release(held) => drop(held),
-            Event::Rejected(mut r, held) => {
-                rejected += 1;
-                if file.is_none() && file_error.is_none() {
-                    match open(&header) {
-                        Some(Ok(f)) => file = Some(f),
-                        Some(Err(e)) => file_error = Some(e.to_string()),
-                        None => {}
-                    }
-                }
-                if let Some(f) = &mut file {
-                    if let Err(e) = f.write(&r) {
-                        file_error.get_or_insert(e.to_string());
-                    }
-                }
-                // Written whole; kept (if among the first) cut short, and
-                // its share of the bytes in flight given back.
-                shrink_for_report(&mut r);
-                drop(held);
-                first.push(r);
-                if first.len() >= max_reported.saturating_mul(2).max(64) {
-                    first.sort_by_key(|r| r.row);
-                    first.truncate(max_reported);
-                }
-            }
-        }
-    }
-    first.sort_by_key(|r| r.row);
-    first.truncate(max_reported);
-    if file.is_none() && file_error.is_none() {
-        if let Some(Err(e)) = open(&header) {
-            file_error = Some(e.to_string());
-        }
-    }
-    if let Some(f) = file {
-        if let Err(e) = f.finish() {
-            file_error.get_or_insert(e.to_string());
-        }
-    }
-    let error =
-        file_error.map(|e| ImportError::Internal(format!("cannot write the reject report: {e}")));
-    (inserted, rejected, first, error)
 }

@@ -24,6 +24,10 @@ pub enum Status {
     Failed,
 }
 
+/// Exit code of an import stopped by its error budget (`--max-errors`,
+/// `--max-error-rate`).
+pub const EXIT_TOO_MANY_REJECTED: u8 = 6;
+
 /// Why an import could not run (or could not run to the end).
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
@@ -36,6 +40,10 @@ pub enum ImportError {
     /// The database failed (not a row's fault).
     #[error(transparent)]
     Database(#[from] DbError),
+    /// More rows were rejected than `--max-errors` / `--max-error-rate`
+    /// allow: the import was stopped (what was committed stays).
+    #[error("{0}")]
+    TooManyRejected(String),
     /// A bug: a stage panicked. The import fails; the process lives.
     #[error("internal error: {0}")]
     Internal(String),
@@ -48,6 +56,7 @@ impl ImportError {
             ImportError::Source(SourceError::Limit(_)) => 4,
             ImportError::Source(_) | ImportError::Header(_) => 3,
             ImportError::Database(_) => 5,
+            ImportError::TooManyRejected(_) => EXIT_TOO_MANY_REJECTED,
             ImportError::Internal(_) => 1,
         }
     }
@@ -85,6 +94,17 @@ pub struct ImportReport {
     /// True when nothing was written (`--dry-run`): `inserted` then counts
     /// the rows that passed validation.
     pub dry_run: bool,
+    /// Where the rows went: the database without its password
+    /// (`postgres://user@host:port/db`, `sqlite://PATH`); `None` when no
+    /// database was connected (a dry run, or an import that never started).
+    pub database: Option<String>,
+    /// The table the rows went (or, in a dry run, would go) to.
+    pub table: String,
+    /// For an import that stopped early: the first row not committed — the
+    /// smallest row number that is neither inserted nor rejected (writers
+    /// commit out of order, so rows after it may be committed). A re-run of
+    /// the rows from here on misses nothing; `None` when nothing is left.
+    pub resume_from_row: Option<u32>,
 }
 
 /// The tutorial's `stats` object, plus `duration_ms`.
@@ -94,8 +114,12 @@ pub struct Stats {
     pub total_records: u64,
     /// Rows inserted.
     pub success_count: u64,
-    /// Rows rejected (plus, for a stopped import, rows read but never written).
+    /// Rows rejected (validation or database).
     pub error_count: u64,
+    /// Rows read but neither inserted nor rejected (a cancelled or failed
+    /// import: rows in flight when it stopped). `success_count + error_count
+    /// + unprocessed == total_records`.
+    pub unprocessed: u64,
     /// Go-style duration text, e.g. `1.234s`.
     pub duration: String,
     /// Duration in milliseconds.
@@ -108,7 +132,7 @@ impl ImportReport {
     /// Rows read but neither inserted nor rejected: non-zero only for a
     /// cancelled or failed import (rows queued when it stopped).
     pub fn unprocessed(&self) -> u64 {
-        self.rows_read - self.inserted - self.rejected
+        self.rows_read.saturating_sub(self.inserted + self.rejected)
     }
 
     /// The tutorial's stats.
@@ -117,7 +141,8 @@ impl ImportReport {
         Stats {
             total_records: self.rows_read,
             success_count: self.inserted,
-            error_count: self.rows_read - self.inserted,
+            error_count: self.rejected,
+            unprocessed: self.unprocessed(),
             duration: go_duration(self.duration),
             duration_ms: self.duration.as_millis() as u64,
             records_per_second: if secs > 0.0 {

@@ -5,7 +5,7 @@
 
 use serde_json::json;
 
-use super::{ImportReport, Status};
+use super::{ImportError, ImportReport, Status};
 
 impl ImportReport {
     /// The `message` field: the tutorial's words on success.
@@ -13,7 +13,16 @@ impl ImportReport {
         match self.status {
             Status::Completed if self.dry_run => "Dry run completed: nothing was written",
             Status::Completed => "Import completed successfully",
+            Status::Cancelled if self.dry_run => "Dry run cancelled",
             Status::Cancelled => "Import cancelled",
+            Status::Failed if matches!(self.error, Some(ImportError::TooManyRejected(_))) => {
+                if self.dry_run {
+                    "Dry run stopped: too many rejected rows"
+                } else {
+                    "Import stopped: too many rejected rows"
+                }
+            }
+            Status::Failed if self.dry_run => "Dry run failed",
             Status::Failed => "Import failed",
         }
     }
@@ -37,8 +46,21 @@ impl ImportReport {
             // The sheet read; "" for CSV, which has none.
             "sheet": self.sheet,
         });
+        if let Some(db) = &self.database {
+            out["database"] = json!(db);
+        }
+        if !self.table.is_empty() {
+            out["table"] = json!(self.table);
+        }
         if !self.ignored_columns.is_empty() {
             out["ignored_columns"] = json!(self.ignored_columns);
+        }
+        if let Some(h) = self.header.as_ref().filter(|h| !h.suggestions.is_empty()) {
+            out["suggestions"] = json!(h
+                .suggestions
+                .iter()
+                .map(|(header, column)| json!({"header": header, "did_you_mean": column}))
+                .collect::<Vec<_>>());
         }
         if let Some(h) = &self.header {
             out["header"] = json!({
@@ -53,6 +75,9 @@ impl ImportReport {
         }
         if self.dry_run {
             out["dry_run"] = json!(true);
+        }
+        if let Some(row) = self.resume_from_row {
+            out["resume_from_row"] = json!(row);
         }
         if let Some(e) = &self.error {
             out["error"] = json!(e.to_string());

@@ -10,7 +10,7 @@ use std::sync::{Arc, OnceLock};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::budget::Unit;
+use super::inflight::Unit;
 use super::{write_unit, Event, ImportError, Progress};
 use crate::record::HeaderMap;
 use crate::sink::{Sink, Wait, WriteKind, Writer};
@@ -96,7 +96,12 @@ impl WriteStage {
             progress
                 .rejected
                 .fetch_add(outcome.rejected.len() as u64, Relaxed);
-            let _ = events.send(Event::Inserted(outcome.inserted)).await;
+            let written = Event::Written {
+                unit: unit.rows.first().map_or(0, |r| r.row),
+                inserted: outcome.inserted,
+                unwritten: outcome.unwritten.map(|i| unit.rows[i].row),
+            };
+            let _ = events.send(written).await;
             for (i, reason) in outcome.rejected {
                 let r = map.reject_record(&unit.rows[i], reason);
                 let _ = events.send(Event::Rejected(r, None)).await;

@@ -20,6 +20,18 @@ pub struct ConvertOptions {
     pub date_format: Option<String>,
 }
 
+impl ConvertOptions {
+    /// Options with a `--date-format`, checked once: a format chrono
+    /// cannot read, or one that cannot name a whole date, date and time,
+    /// or time of day (`%d/%m`: no year), is an error naming it.
+    pub fn with_date_format(fmt: &str) -> Result<ConvertOptions, String> {
+        datetime::check_format(fmt)?;
+        Ok(ConvertOptions {
+            date_format: Some(fmt.to_string()),
+        })
+    }
+}
+
 /// A cell with a value, borrowed and trimmed: what every per-type
 /// function reads.
 #[derive(Debug, Clone, Copy, PartialEq)]

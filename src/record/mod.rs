@@ -11,6 +11,7 @@
 
 pub mod convert;
 mod header;
+pub mod infer;
 pub mod rules;
 mod web;
 

@@ -30,6 +30,9 @@ enum Check {
 /// A column's rules, compiled once.
 #[derive(Debug)]
 pub struct ColumnRules {
+    /// The column's name, as the required and length messages say it
+    /// (`name is required`, the tutorial's wording).
+    name: String,
     /// NULL is refused with "is required".
     required: bool,
     /// NULL is refused because the column is NOT NULL (it has a default,
@@ -84,6 +87,7 @@ impl ColumnRules {
             });
         }
         Ok(ColumnRules {
+            name: column.name.clone(),
             required: column.required(),
             not_null: !column.nullable,
             checks,
@@ -96,7 +100,7 @@ impl ColumnRules {
     pub fn check(&self, value: Value) -> Result<Value, String> {
         if value.is_null() {
             return if self.required {
-                Err("is required".into())
+                Err(format!("{} is required", self.name))
             } else if self.not_null {
                 Err("is empty, and the column is NOT NULL (its default applies only when the file has no such column)".into())
             } else {
@@ -105,7 +109,7 @@ impl ColumnRules {
         }
         let mut value = value;
         for check in &self.checks {
-            value = apply(check, value)?;
+            value = apply(check, value, &self.name)?;
         }
         Ok(value)
     }
@@ -135,7 +139,7 @@ fn parse_in(ty: &SqlType, text: &str) -> Result<Value, String> {
     )
 }
 
-fn apply(check: &Check, value: Value) -> Result<Value, String> {
+fn apply(check: &Check, value: Value, name: &str) -> Result<Value, String> {
     let shown = || value.display();
     match check {
         Check::Min(bound, written) if compare(&value, bound) == Some(Ordering::Less) => {
@@ -147,12 +151,12 @@ fn apply(check: &Check, value: Value) -> Result<Value, String> {
         Check::MinLength(n) | Check::MaxLength(n) => {
             let chars = shown().chars().count();
             match check {
-                Check::MinLength(_) if chars < *n => Err(format!(
-                    "the text is {chars} characters long; at least {n} are required"
-                )),
-                Check::MaxLength(_) if chars > *n => Err(format!(
-                    "the text is {chars} characters long; at most {n} are allowed"
-                )),
+                Check::MinLength(_) if chars < *n => {
+                    Err(format!("{name} is shorter than {n} characters"))
+                }
+                Check::MaxLength(_) if chars > *n => {
+                    Err(format!("{name} is longer than {n} characters"))
+                }
                 _ => Ok(value),
             }
         }

@@ -413,3 +413,26 @@ fn a_shared_formula_without_a_value_is_named_as_a_formula() {
     );
     assert_eq!(cell_display(&Cell::FormulaWithoutValue(String::new())), "");
 }
+
+#[test]
+fn a_header_one_or_two_edits_from_a_column_is_suggested_never_mapped() {
+    let map = header(&["name", "Categroy", "Adress", "Owner", "Cty"]);
+    assert_eq!(map.field_of_column[1..], [None, None, None, None]);
+    assert_eq!(
+        map.suggestions,
+        vec![
+            ("Categroy".to_string(), "category".to_string()),
+            ("Adress".to_string(), "address".to_string()),
+            ("Cty".to_string(), "city".to_string()),
+        ]
+    );
+    assert_eq!(
+        map.ignored_described(),
+        [
+            "Categroy (did you mean category?)",
+            "Adress (did you mean address?)",
+            "Owner",
+            "Cty (did you mean city?)"
+        ]
+    );
+}

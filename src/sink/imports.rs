@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS import_ledger (
     inserted    BIGINT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS idx_import_ledger_import_id ON import_ledger (import_id);
+ALTER TABLE imports ADD COLUMN IF NOT EXISTS rejects_removed_at TIMESTAMPTZ;
 ";
 
 /// SQLite DDL, idempotent. The rowid orders the listing.
@@ -53,7 +54,8 @@ CREATE TABLE IF NOT EXISTS imports (
     created_at  TEXT NOT NULL,
     started_at  TEXT,
     finished_at TEXT,
-    error       TEXT
+    error       TEXT,
+    rejects_removed_at TEXT
 );
 ";
 
@@ -86,6 +88,11 @@ pub struct ImportRow {
     pub finished_at: Option<String>,
     /// Why it failed or was cancelled.
     pub error: Option<String>,
+    /// When its reject report was removed (kept for `--keep-rejects-days`).
+    pub rejects_removed_at: Option<String>,
+    /// The `serve` instance that accepted it (PostgreSQL; see
+    /// [`super::instances`]).
+    pub instance_id: Option<String>,
 }
 
 /// The final state of an import, written once when it ends.
@@ -115,29 +122,33 @@ const PG_TS: &str = "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'";
 fn pg_select() -> String {
     let ts = |c: &str| format!("to_char({c} AT TIME ZONE 'UTC', {PG_TS})");
     format!(
-        "SELECT id, filename, sha256, method, status, bytes, rows_read, inserted, rejected, \
-         {}, {}, {}, error FROM imports",
+        "SELECT id, filename, sha256, method, status, bytes, rows_read, \
+         inserted + COALESCE((SELECT sum(l.inserted) FROM import_ledger l \
+         WHERE l.import_id = imports.id), 0)::bigint, rejected, \
+         {}, {}, {}, error, {}, instance_id FROM imports",
         ts("created_at"),
         ts("started_at"),
-        ts("finished_at")
+        ts("finished_at"),
+        ts("rejects_removed_at")
     )
 }
 
 const SQLITE_SELECT: &str = "SELECT id, filename, sha256, method, status, bytes, rows_read, \
-     inserted, rejected, created_at, started_at, finished_at, error FROM imports";
+     inserted, rejected, created_at, started_at, finished_at, error, rejects_removed_at, \
+     NULL FROM imports";
 
 impl Sink {
     /// Records a newly accepted import as `queued`.
     pub async fn insert_import(&self, row: &ImportRow) -> Result<(), DbError> {
         const PG: &str = "INSERT INTO imports (id, filename, sha256, method, status, bytes, \
-             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7::text::timestamptz)";
+             created_at, instance_id) VALUES ($1, $2, $3, $4, $5, $6, $7::text::timestamptz, $8)";
         const LITE: &str = "INSERT INTO imports (id, filename, sha256, method, status, bytes, \
              created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
         let r = row.clone();
         match self {
             Sink::Mysql(s) => super::mysql::history::insert(s, &r).await,
             Sink::Postgres(s) => {
-                let params: [&(dyn ToSql + Sync); 7] = [
+                let params: [&(dyn ToSql + Sync); 8] = [
                     &r.id,
                     &r.filename,
                     &r.sha256,
@@ -145,6 +156,7 @@ impl Sink {
                     &r.status,
                     &r.bytes,
                     &r.created_at,
+                    &r.instance_id,
                 ];
                 pg_execute(s, PG, &params).await
             }
@@ -180,54 +192,6 @@ impl Sink {
             Sink::Sqlite(s) => {
                 let (id, at) = (id.to_string(), started_at.to_string());
                 s.with_conn(move |c| c.execute(LITE, [id, at]).map(drop))
-                    .await
-            }
-        }
-    }
-
-    /// At startup: imports a previous process left `queued` or `running`
-    /// (it was killed, or the machine stopped) are marked `failed`, their
-    /// error saying so. Their `inserted` count is exact: every write
-    /// recorded its count in the rows' own transaction — on SQLite in
-    /// `imports.inserted`, on PostgreSQL in `import_ledger`, summed here
-    /// ([`Sink::with_ledger`]).
-    /// Returns how many were marked.
-    pub async fn interrupt_unfinished_imports(&self, at: &str) -> Result<u64, DbError> {
-        const REASON: &str =
-            "'interrupted: the server stopped while this import was ' || status || \
-             '; ' || inserted || ' rows had been committed (counted in inserted); \
-             the rest of the file was not imported'";
-        let pg = format!(
-            "UPDATE imports SET error = {REASON}, status = 'failed', \
-             finished_at = $1::text::timestamptz WHERE status IN ('queued', 'running')"
-        );
-        let lite = format!(
-            "UPDATE imports SET error = {REASON}, status = 'failed', finished_at = ?1 \
-             WHERE status IN ('queued', 'running')"
-        );
-        match self {
-            Sink::Mysql(s) => super::mysql::history::interrupt_unfinished(s, at).await,
-            Sink::Postgres(s) => {
-                // On PostgreSQL the committed counts are in the append-only
-                // `import_ledger` (see `PgWriter::write`): fold them in first.
-                let mut client = s.connection().await?;
-                let tx = client.transaction().await.map_err(pg_error)?;
-                tx.batch_execute(
-                    "UPDATE imports SET inserted = inserted + COALESCE((SELECT sum(l.inserted) \
-                     FROM import_ledger l WHERE l.import_id = imports.id), 0) \
-                     WHERE status IN ('queued', 'running'); \
-                     DELETE FROM import_ledger WHERE import_id IN \
-                     (SELECT id FROM imports WHERE status IN ('queued', 'running'));",
-                )
-                .await
-                .map_err(pg_error)?;
-                let marked = tx.execute(&pg, &[&at]).await.map_err(pg_error)?;
-                tx.commit().await.map_err(pg_error)?;
-                Ok(marked)
-            }
-            Sink::Sqlite(s) => {
-                let at = at.to_string();
-                s.with_conn(move |c| c.execute(&lite, [at]).map(|n| n as u64))
                     .await
             }
         }
@@ -334,7 +298,7 @@ impl Sink {
     }
 }
 
-async fn pg_execute(
+pub(super) async fn pg_execute(
     sink: &super::PgSink,
     sql: &str,
     params: &[&(dyn ToSql + Sync)],
@@ -344,7 +308,7 @@ async fn pg_execute(
     Ok(())
 }
 
-fn pg_error(e: tokio_postgres::Error) -> DbError {
+pub(super) fn pg_error(e: tokio_postgres::Error) -> DbError {
     match e.as_db_error() {
         Some(db) => DbError::new(format!(
             "imports table: {} ({})",
@@ -370,6 +334,8 @@ fn pg_row(r: &tokio_postgres::Row) -> ImportRow {
         started_at: r.get(10),
         finished_at: r.get(11),
         error: r.get(12),
+        rejects_removed_at: r.get(13),
+        instance_id: r.get(14),
     }
 }
 
@@ -388,6 +354,8 @@ fn sqlite_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ImportRow> {
         started_at: r.get(10)?,
         finished_at: r.get(11)?,
         error: r.get(12)?,
+        rejects_removed_at: r.get(13)?,
+        instance_id: r.get(14)?,
     })
 }
 
@@ -411,6 +379,8 @@ mod tests {
             started_at: None,
             finished_at: None,
             error: None,
+            rejects_removed_at: None,
+            instance_id: None,
         }
     }
 

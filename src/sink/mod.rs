@@ -13,11 +13,13 @@
 
 pub mod ddl;
 pub mod imports;
+pub mod instances;
 pub mod introspect;
 pub mod mysql;
 pub mod postgres;
 mod schema;
 pub mod sqlite;
+pub mod upkeep;
 
 use std::path::PathBuf;
 
@@ -208,6 +210,16 @@ impl Sink {
             Sink::Postgres(s) => s.ping().await,
             Sink::Sqlite(s) => s.ping().await,
             Sink::Mysql(s) => s.ping().await,
+        }
+    }
+
+    /// Where the rows go, without any password: `postgres://user@host:port/db`
+    /// or `sqlite://PATH`, for reports and messages.
+    pub fn location(&self) -> String {
+        match self {
+            Sink::Postgres(s) => s.location(),
+            Sink::Sqlite(s) => s.location(),
+            Sink::Mysql(s) => s.location(),
         }
     }
 

@@ -4,10 +4,7 @@
 //! merged ranges, and counting bytes read for progress.
 
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
 use std::ops::ControlFlow;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 
 use calamine::{Data, DataRef, Dimensions, Sheet, SheetType, SheetVisible};
 
@@ -280,47 +277,15 @@ impl Merges {
     }
 }
 
-/// A file that records the furthest byte read, for progress reporting.
-pub(crate) struct CountingFile {
-    inner: File,
-    pos: u64,
-    seen: Arc<AtomicU64>,
-}
-
-impl CountingFile {
-    /// Opens `path` for a workbook reader: buffered, and reporting how far
-    /// it has read into the import's byte counter (`opts.bytes_read`).
-    pub(crate) fn open(
-        path: &std::path::Path,
-        opts: &super::SourceOptions,
-    ) -> Result<std::io::BufReader<CountingFile>, SourceError> {
-        let inner = File::open(path).map_err(|source| SourceError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
-        let file = CountingFile {
-            inner,
-            pos: 0,
-            seen: opts.bytes_read.clone(),
-        };
-        Ok(std::io::BufReader::with_capacity(64 * 1024, file))
-    }
-}
-
-impl Read for CountingFile {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.pos += n as u64;
-        self.seen.fetch_max(self.pos, Ordering::Relaxed);
-        Ok(n)
-    }
-}
-
-impl Seek for CountingFile {
-    fn seek(&mut self, pos: SeekFrom) -> std::io::Result<u64> {
-        self.pos = self.inner.seek(pos)?;
-        Ok(self.pos)
-    }
+/// Opens `path` for a workbook reader, buffered.
+pub(crate) fn open_buffered(
+    path: &std::path::Path,
+) -> Result<std::io::BufReader<File>, SourceError> {
+    let file = File::open(path).map_err(|source| SourceError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    Ok(std::io::BufReader::with_capacity(64 * 1024, file))
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ mod detect;
 pub mod isolate;
 mod limits;
 mod ods;
+pub mod progress;
 mod range;
 mod xlsb;
 mod xlsx;
@@ -29,13 +30,13 @@ pub mod zipguard;
 
 use std::ops::ControlFlow;
 use std::path::Path;
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 pub use self::csv::{sniff_delimiter, Utf16Reader};
 pub use detect::{detect, Format};
 pub use isolate::Isolation;
 pub use limits::{LimitExceeded, Limits, DEFAULT_MAX_READER_MEMORY};
+pub use progress::{ProgressUnit, ReadPosition, ReadProgress};
 
 use crate::model::RawRow;
 
@@ -43,7 +44,7 @@ use crate::model::RawRow;
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
     /// The file could not be opened or read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read the file: {source}")]
     Io {
         /// The file.
         path: String,
@@ -98,9 +99,9 @@ pub struct SourceOptions {
     pub sheet: Option<String>,
     /// Hard limits on what the file may make us do.
     pub limits: Limits,
-    /// Updated with how many bytes of the file have been consumed so far,
-    /// for progress reporting (never used for accounting).
-    pub bytes_read: Arc<AtomicU64>,
+    /// How far the reader is through the sheet, for progress reporting
+    /// (never used for accounting; see [`progress`]).
+    pub progress: Arc<ReadProgress>,
     /// Parse in a separate `sheetpipe __read` process (see [`isolate`]);
     /// `None` parses in this process.
     pub isolation: Option<Isolation>,
@@ -129,7 +130,7 @@ pub fn open(path: &Path, opts: &SourceOptions) -> Result<Box<dyn RowReader>, Sou
     let started = std::time::Instant::now();
     let inner = match &opts.isolation {
         Some(iso) => {
-            precheck(path, opts)?;
+            check(path, opts)?;
             Box::new(isolate::ChildReader::open(iso, path, opts)?)
         }
         None => open_here(path, opts)?,
@@ -141,32 +142,36 @@ pub fn open(path: &Path, opts: &SourceOptions) -> Result<Box<dyn RowReader>, Sou
     }))
 }
 
-/// The checks that need no parsing: the file exists, is not empty, and is
-/// within the size limit.
-fn precheck(path: &Path, opts: &SourceOptions) -> Result<(), SourceError> {
-    let meta = std::fs::metadata(path).map_err(|source| SourceError::Io {
-        path: path.display().to_string(),
-        source,
-    })?;
-    opts.limits.check_file_bytes(meta.len())?;
-    if meta.len() == 0 {
-        return Err(SourceError::Empty);
-    }
-    Ok(())
-}
-
-/// Opens `path` in this process.
-fn open_here(path: &Path, opts: &SourceOptions) -> Result<Box<dyn RowReader>, SourceError> {
+/// The checks that need no parsing, cheap enough to run before anything
+/// else (the CLI runs them before it connects to a database): the file
+/// exists and can be opened, is not empty, is within the size limit, and its
+/// content is of a format sheetpipe reads. Returns that format.
+pub fn check(path: &Path, opts: &SourceOptions) -> Result<Format, SourceError> {
     let io = |source| SourceError::Io {
         path: path.display().to_string(),
         source,
     };
     let meta = std::fs::metadata(path).map_err(io)?;
+    if meta.is_dir() {
+        return Err(io(std::io::Error::new(
+            std::io::ErrorKind::IsADirectory,
+            "it is a directory",
+        )));
+    }
     opts.limits.check_file_bytes(meta.len())?;
     if meta.len() == 0 {
         return Err(SourceError::Empty);
     }
     let format = detect(path).map_err(io)?;
+    match format {
+        Format::Xlsx | Format::Xlsb | Format::Xls | Format::Ods | Format::Csv => Ok(format),
+        other => Err(SourceError::Unsupported(other.unsupported_message())),
+    }
+}
+
+/// Opens `path` in this process.
+fn open_here(path: &Path, opts: &SourceOptions) -> Result<Box<dyn RowReader>, SourceError> {
+    let format = check(path, opts)?;
     // The .xlsx reader runs the guard itself (it reads some parts once,
     // under the guard's limits, instead of having them inflated twice).
     if matches!(format, Format::Xlsb | Format::Ods) {

@@ -15,8 +15,9 @@ use std::path::Path;
 
 use calamine::{Data, Dimensions, Ods, Range, Reader, Xls};
 
-use super::cells::{convert_owned, password_protected, pick_sheet, CountingFile, RowAssembler};
+use super::cells::{convert_owned, open_buffered, password_protected, pick_sheet, RowAssembler};
 use super::ods::cells::Extras;
+use super::progress::{counting_rows, ReadProgress};
 use super::{Format, Limits, RowReader, SourceError, SourceOptions};
 use crate::model::RawRow;
 
@@ -30,12 +31,13 @@ pub struct RangeReader {
     /// or with cached text but no value type), by row.
     extras: Extras,
     limits: Limits,
+    progress: std::sync::Arc<ReadProgress>,
 }
 
 impl RangeReader {
     /// Opens an .xls or .ods workbook and takes the sheet's cells.
     pub fn open(path: &Path, format: Format, opts: &SourceOptions) -> Result<Self, SourceError> {
-        let file = CountingFile::open(path, opts)?;
+        let file = open_buffered(path)?;
         let corrupt = |message: String| SourceError::Corrupt {
             format: format.name(),
             message,
@@ -76,6 +78,7 @@ impl RangeReader {
             merges,
             extras,
             limits: opts.limits.clone(),
+            progress: opts.progress.clone(),
         })
     }
 }
@@ -145,6 +148,9 @@ impl RowReader for RangeReader {
     }
 
     fn read(&mut self, emit: &mut dyn FnMut(RawRow) -> ControlFlow<()>) -> Result<(), SourceError> {
+        // Progress: rows reached of the range's height (it is all in memory).
+        let height = self.range.end().map_or(0, |(r, _)| u64::from(r) + 1);
+        let emit = &mut counting_rows(&self.progress, height, emit);
         let mut rows = RowAssembler::new(&self.limits, std::mem::take(&mut self.merges));
         let mut extras = std::mem::take(&mut self.extras);
         let (r0, c0) = self.range.start().unwrap_or((0, 0));

@@ -202,3 +202,71 @@ async fn copy_at_its_default_unit_rejects_only_the_refused_rows_on_both_backends
         assert_eq!(stored[0][1].as_deref(), Some("0"), "{ctx}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_import_reports_unprocessed_rows_apart_and_the_row_to_resume_from() {
+    let dir = tempdir();
+    let file = dir.path().join("c.csv");
+    // Data row i is sheet row i + 2 and named `r{i+2}`; every 7th has a bad email.
+    let mut text = String::from("name,email\n");
+    for i in 0..20_000 {
+        let email = if i % 7 == 3 {
+            "nope".to_string()
+        } else {
+            format!("e{i}@x.com")
+        };
+        text.push_str(&format!("r{},{email}\n", i + 2));
+    }
+    std::fs::write(&file, text).unwrap();
+    let db = TestDb::postgres().await;
+    let sink = db.sink().await;
+    let ctl = Control::default();
+    let plan = Plan::new(Method::Batch, Some(3), Some(20));
+    let (cancel, progress) = (ctl.cancel.clone(), ctl.progress.clone());
+    tokio::spawn(async move {
+        while progress.inserted.load(std::sync::atomic::Ordering::Relaxed) < 200 {
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+        cancel.cancel();
+    });
+    let job = ImportJob {
+        rejects_files: vec![dir.path().join("rej.csv")],
+        ..ImportJob::new(&file)
+    };
+    let report = pipeline::run(job, &plan, &sink, &ctl).await;
+    assert_eq!(report.status, Status::Cancelled);
+    let stats = report.stats();
+    assert_eq!(
+        stats.error_count, report.rejected,
+        "error_count is rejected rows only"
+    );
+    assert_eq!(
+        stats.unprocessed,
+        report.rows_read - report.inserted - report.rejected
+    );
+    assert_eq!(
+        stats.success_count + stats.error_count + stats.unprocessed,
+        stats.total_records
+    );
+    let report_lines = std::fs::read_to_string(dir.path().join("rej.csv")).unwrap();
+    assert_eq!(report_lines.lines().count() as u64, stats.error_count + 1);
+
+    let resume = report.resume_from_row.expect("stopped before the end");
+    let mut done: std::collections::HashSet<u32> = db
+        .query("SELECT name FROM businesses")
+        .await
+        .into_iter()
+        .map(|r| r[0].as_deref().unwrap()[1..].parse().unwrap())
+        .collect();
+    assert_eq!(done.len() as u64, report.inserted);
+    for line in report_lines.lines().skip(1) {
+        done.insert(line.split(',').nth(1).unwrap().parse().unwrap());
+    }
+    assert!(
+        (2..resume).all(|row| done.contains(&row)),
+        "every row before {resume} is inserted or rejected"
+    );
+    assert!(!done.contains(&resume), "row {resume} is neither");
+    assert_eq!(report.to_json()["resume_from_row"], resume);
+    assert_eq!(report.to_json()["stats"]["unprocessed"], stats.unprocessed);
+}

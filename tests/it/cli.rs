@@ -99,10 +99,11 @@ fn a_missing_file_exits_3_and_a_dead_database_exits_5() {
     let dir = tempdir();
     let out = run_cli(dir.path(), &["import", "nope.xlsx", "--json"]);
     assert_eq!(out.status.code(), Some(3));
+    assert_eq!(json_out(&out)["file"], "nope.xlsx");
     assert!(json_out(&out)["error"]
         .as_str()
         .unwrap()
-        .contains("nope.xlsx"));
+        .contains("cannot read the file"));
 
     let file = dir.path().join("ok.xlsx");
     write_xlsx(&file, &[header(), vec![X::S("Acme")]]);

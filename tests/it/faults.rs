@@ -103,7 +103,7 @@ async fn killing_the_connections_mid_import_fails_with_exact_counts() {
         let stats = report.stats();
         assert_eq!(stats.success_count, stored, "{ctx}");
         assert_eq!(
-            stats.success_count + stats.error_count,
+            stats.success_count + stats.error_count + stats.unprocessed,
             stats.total_records,
             "{ctx}"
         );
@@ -166,7 +166,7 @@ async fn a_server_killed_mid_import_restarts_with_the_import_failed_and_counted_
     for db in TestDb::both().await {
         let data = tempdir();
         let big = crate::api::csv_bytes(50_000);
-        let server = ServeProcess::start(&db, data.path(), &[]);
+        let server = ServeProcess::start(&db, data.path(), LEASE);
         let id = server.start_import(big).await;
         server
             .wait(&id, |v| v["progress"]["inserted"].as_u64() > Some(0))
@@ -177,6 +177,7 @@ async fn a_server_killed_mid_import_restarts_with_the_import_failed_and_counted_
         let status = server.child.wait().unwrap();
         assert_eq!(status.code(), None, "killed by a signal");
         drop(server);
+        db.settle().await;
 
         let stored = db.count().await;
         // What was committed is recorded atomically with the rows: on
@@ -203,6 +204,11 @@ async fn a_server_killed_mid_import_restarts_with_the_import_failed_and_counted_
             "{ctx}: the ledger is exact"
         );
         assert!(stored > 0 && stored < 50_000, "{ctx}");
+        assert_eq!(
+            crate::api::uploads_left(data.path()).len(),
+            1,
+            "{ctx}: the killed server's upload is still on disk"
+        );
 
         restarted_server_reports_and_serves(&db, data.path(), &id, stored, &ctx).await;
     }
@@ -237,6 +243,9 @@ async fn a_parser_abort_fails_one_upload_and_the_service_stays_up() {
     assert_eq!(body["stats"]["success_count"], 50);
 }
 
+/// A short lease, so that a killed server is taken for dead quickly.
+const LEASE: &[&str] = &["--lease-seconds", "5"];
+
 /// After the kill: a new server on the same database reports the import
 /// failed (interrupted) with its exact count, and imports normally.
 async fn restarted_server_reports_and_serves(
@@ -246,12 +255,32 @@ async fn restarted_server_reports_and_serves(
     stored: u64,
     ctx: &str,
 ) {
-    let server = ServeProcess::start(db, data, &[]);
-    let v = server.status(id).await;
+    let server = ServeProcess::start(db, data, LEASE);
+    assert!(
+        crate::api::uploads_left(data).is_empty(),
+        "{ctx}: the dead server's upload is swept at start"
+    );
+    // On PostgreSQL once the dead server's lease has expired.
+    let v = server.wait(id, |v| v["status"] != "running").await;
     assert_eq!(v["status"], "failed", "{ctx}: {v}");
     assert_eq!(
         v["progress"]["inserted"].as_u64(),
         Some(stored),
+        "{ctx}: {v}"
+    );
+    let stats = &v["stats"];
+    let (total, ok, bad) = (
+        stats["total_records"].as_u64().unwrap(),
+        stats["success_count"].as_u64().unwrap(),
+        stats["error_count"].as_i64().unwrap(),
+    );
+    assert!(
+        bad >= 0 && total == ok + bad as u64,
+        "{ctx}: the rebuilt status adds up: {v}"
+    );
+    assert_eq!(ok, stored, "{ctx}: {v}");
+    assert!(
+        v["progress"]["rows_read"].as_u64().unwrap() >= stored,
         "{ctx}: {v}"
     );
     let error = v["error"].as_str().unwrap_or_default();

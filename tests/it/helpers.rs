@@ -157,6 +157,28 @@ impl TestDb {
         let _ = self.query(sql).await;
     }
 
+    /// Waits (bounded) until no other session runs a statement on this
+    /// PostgreSQL database: a killed client's last statement may still be
+    /// committing on the server. SQLite: at once.
+    pub async fn settle(&self) {
+        if self.name.is_none() {
+            return;
+        }
+        for _ in 0..400 {
+            let busy = self
+                .query(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+                     AND pid <> pg_backend_pid() AND state = 'active'",
+                )
+                .await;
+            if busy[0][0].as_deref() == Some("0") {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("statements still running on the database");
+    }
+
     /// `SELECT count(*) FROM businesses`.
     pub async fn count(&self) -> u64 {
         self.query("SELECT count(*) FROM businesses").await[0][0]

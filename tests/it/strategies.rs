@@ -87,7 +87,7 @@ async fn every_strategy_on_both_backends_stores_exactly_the_valid_rows() {
             assert_eq!(stored, good, "{ctx}");
             let stats = report.stats();
             assert_eq!(
-                stats.success_count + stats.error_count,
+                stats.success_count + stats.error_count + stats.unprocessed,
                 stats.total_records,
                 "{ctx}"
             );

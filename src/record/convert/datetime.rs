@@ -169,6 +169,35 @@ fn with_format(s: &str, ty: &SqlType, opts: &ConvertOptions) -> Result<When, Str
     ))
 }
 
+/// Why `fmt` cannot serve as `--date-format`: chrono cannot read it, or a
+/// date-time written in it does not read back as a date, a date and time,
+/// or a time of day.
+pub(super) fn check_format(fmt: &str) -> Result<(), String> {
+    use chrono::format::{Item, StrftimeItems};
+    if StrftimeItems::new(fmt).any(|item| matches!(item, Item::Error)) {
+        return Err(format!(
+            "--date-format {fmt} is not a valid format (chrono strftime syntax, e.g. %d/%m/%Y)"
+        ));
+    }
+    let sample = NaiveDate::from_ymd_opt(2024, 3, 15)
+        .and_then(|d| d.and_hms_opt(13, 45, 30))
+        .expect("valid");
+    let mut written = String::new();
+    let zoned = sample.and_utc().fixed_offset();
+    if std::fmt::Write::write_fmt(&mut written, format_args!("{}", zoned.format(fmt))).is_err() {
+        return Err(format!("--date-format {fmt} cannot be written out"));
+    }
+    let opts = ConvertOptions {
+        date_format: Some(fmt.to_string()),
+    };
+    match with_format(&written, &SqlType::Timestamp, &opts) {
+        Ok(_) => Ok(()),
+        Err(_) => Err(format!(
+            "--date-format {fmt} does not name a whole date, date and time, or time of day (it writes 2024-03-15 13:45:30 as '{written}', which does not read back)"
+        )),
+    }
+}
+
 /// Reads ISO 8601: `YYYY-MM-DD`, then optionally `T` or a space and
 /// `HH:MM[:SS[.fraction]]` and `Z` or `±HH[:MM]`; `HH:MM[:SS[.f]]` alone;
 /// or a duration `[-]P[nD]T[nH][nM][n[.f]S]`. `Ok(None)` when the text
@@ -188,7 +217,8 @@ fn parse_iso(s: &str) -> Result<Option<When>, String> {
     if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
         return Ok(None);
     }
-    let (Some(y), Some(m), Some(d)) = (num(&s[0..4]), num(&s[5..7]), num(&s[8..10])) else {
+    let (Some(y), Some(m), Some(d)) = (digits_at(s, 0..4), digits_at(s, 5..7), digits_at(s, 8..10))
+    else {
         return Ok(None);
     };
     let date = ymd(s, y as i32, m, d)?;
@@ -210,6 +240,12 @@ fn parse_iso(s: &str) -> Result<Option<When>, String> {
         },
     };
     Ok(Some(When::DateTime(date.and_time(time), offset)))
+}
+
+/// The digits at byte `range` of `s` as a number (`None` when the range
+/// is not digits, or does not fall on character boundaries).
+fn digits_at(s: &str, range: std::ops::Range<usize>) -> Option<u32> {
+    s.get(range).and_then(num)
 }
 
 /// Digits only, as a number (`None` for anything else).
@@ -260,7 +296,7 @@ fn parse_time<'a>(s: &str, t: &'a str) -> Result<Option<(NaiveTime, &'a str)>, S
     if b.len() < 5 || b[2] != b':' {
         return Ok(None);
     }
-    let (Some(h), Some(m)) = (num(&t[0..2]), num(&t[3..5])) else {
+    let (Some(h), Some(m)) = (digits_at(t, 0..2), digits_at(t, 3..5)) else {
         return Ok(None);
     };
     let (mut sec, mut nanos, mut rest) = (0, 0, &t[5..]);
@@ -304,7 +340,7 @@ fn parse_offset(z: &str) -> Option<FixedOffset> {
     let digits: String = z[1..].chars().filter(|&c| c != ':').collect();
     let (h, m) = match digits.len() {
         2 => (num(&digits)?, 0),
-        4 => (num(&digits[..2])?, num(&digits[2..])?),
+        4 => (digits_at(&digits, 0..2)?, digits_at(&digits, 2..4)?),
         _ => return None,
     };
     if h > 23 || m > 59 {

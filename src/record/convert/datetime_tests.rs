@@ -294,3 +294,21 @@ fn a_date_cell_with_text_that_is_not_iso_is_refused_as_such() {
         "the date cell holds 'sometime', which is not ISO 8601 date/time text"
     );
 }
+
+#[test]
+fn a_date_format_is_checked_once_before_any_row() {
+    for good in [
+        "%d/%m/%Y",
+        "%m/%d/%Y %H:%M",
+        "%d.%m.%Y %H:%M:%S %z",
+        "%H.%M",
+    ] {
+        let opts = ConvertOptions::with_date_format(good).unwrap();
+        assert_eq!(opts.date_format.as_deref(), Some(good));
+    }
+    let err = ConvertOptions::with_date_format("%d/%m/%Q").unwrap_err();
+    assert!(err.contains("is not a valid format"), "{err}");
+    let err = ConvertOptions::with_date_format("%d/%m").unwrap_err();
+    assert!(err.contains("does not name a whole date"), "{err}");
+    assert!(err.contains("'15/03'"), "{err}");
+}

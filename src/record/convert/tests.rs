@@ -254,3 +254,71 @@ fn jsonb_refuses_the_nul_character_that_json_keeps() {
         Ok(Value::Json(not_nul.into()))
     );
 }
+
+#[test]
+fn every_cell_kind_meets_every_type_as_the_type_table_says() {
+    // Columns: the number 1 as an integer cell, as a float cell, as text;
+    // a date cell; a boolean cell. O converts, X is refused with a reason.
+    let kinds = [
+        Cell::Int(1),
+        Cell::Float(1.0),
+        text("1"),
+        Cell::DateTime("2024-01-02".into()),
+        Cell::Bool(true),
+    ];
+    let table = [
+        "OOOXX", "OOOXX", "OOOXX", // smallint, integer, bigint
+        "OOOXX", "OOOXX", // numeric(12,2), numeric
+        "OOOXX", "OOOXX", // real, double
+        "OOOXO", // boolean
+        "XXXOX", "XXXOX", "XXXOX", // date, timestamp, timestamptz
+        "XXXXX", // time (a date cell is not a time of day)
+        "XXXXX", // uuid
+        "OOOXO", "OOOXO", // json, jsonb
+        "OOOOO", "OOOOO", "OOOOO", // text, varchar(40), varchar
+        "OOOXX", // char(3): the date (10 characters) and TRUE (4) do not fit
+        "OOOXX", // char is char(1)
+    ];
+    let types = every_type();
+    assert_eq!(types.len(), table.len());
+    for (ty, row) in types.iter().zip(table) {
+        for (cell, want) in kinds.iter().zip(row.chars()) {
+            let got = c(cell, ty);
+            match want {
+                'O' => assert!(got.is_ok(), "{cell:?} for {ty}: {got:?}"),
+                _ => assert!(!got.clone().unwrap_err().is_empty(), "{cell:?} for {ty}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn no_text_makes_any_type_panic() {
+    // Multi-byte characters at every position of date-, time-, number-
+    // and duration-shaped text, for every type.
+    let shapes = [
+        "2024-01-02T10:30:00.123+02:00",
+        "10:30:00",
+        "PT10H30M1.5S",
+        "-12.50e3",
+        "{123e4567-e89b-12d3-a456-426614174000}",
+    ];
+    let opts = ConvertOptions::with_date_format("%d/%m/%Y").expect("valid");
+    for shape in shapes {
+        for at in 0..=shape.len() {
+            for insert in ["é", "€", "😀", ":", "-"] {
+                let mut s = shape.to_string();
+                s.insert_str(at, insert);
+                for ty in every_type() {
+                    let _ = convert(&text(&s), &ty, &opts);
+                    let _ = convert(&Cell::DateTime(s.clone()), &ty, &opts);
+                }
+                let mut cut = shape[..at].to_string();
+                cut.push_str(insert);
+                for ty in every_type() {
+                    let _ = c(&text(&cut), &ty);
+                }
+            }
+        }
+    }
+}

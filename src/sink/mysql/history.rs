@@ -27,7 +27,8 @@ CREATE TABLE IF NOT EXISTS imports (
     created_at  VARCHAR(32) NOT NULL,
     started_at  VARCHAR(32),
     finished_at VARCHAR(32),
-    error       TEXT
+    error       TEXT,
+    rejects_removed_at VARCHAR(32)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 CREATE TABLE IF NOT EXISTS import_ledger (
     import_id   VARCHAR(64) NOT NULL,
@@ -37,7 +38,7 @@ CREATE TABLE IF NOT EXISTS import_ledger (
 ";
 
 const SELECT: &str = "SELECT id, filename, sha256, method, status, bytes, rows_read, \
-     inserted, rejected, created_at, started_at, finished_at, error FROM imports";
+     inserted, rejected, created_at, started_at, finished_at, error, rejects_removed_at FROM imports";
 
 fn err(e: mysql_async::Error) -> DbError {
     DbError::new(format!("imports table: {}", fatal(e).message))
@@ -62,6 +63,12 @@ pub async fn insert(s: &MySqlSink, r: &ImportRow) -> Result<(), DbError> {
 /// Marks an import `running`.
 pub async fn start(s: &MySqlSink, id: &str, at: &str) -> Result<(), DbError> {
     let sql = "UPDATE imports SET status = 'running', started_at = ? WHERE id = ?";
+    s.conn().await?.exec_drop(sql, (at, id)).await.map_err(err)
+}
+
+/// Records that import `id`'s reject report was removed at `at`.
+pub async fn mark_rejects_removed(s: &MySqlSink, id: &str, at: &str) -> Result<(), DbError> {
+    let sql = "UPDATE imports SET rejects_removed_at = ? WHERE id = ?";
     s.conn().await?.exec_drop(sql, (at, id)).await.map_err(err)
 }
 
@@ -165,5 +172,8 @@ fn from_row(mut r: Row) -> Result<ImportRow, DbError> {
         started_at: take(&mut r, 10)?,
         finished_at: take(&mut r, 11)?,
         error: take(&mut r, 12)?,
+        rejects_removed_at: take(&mut r, 13)?,
+        // One instance per MySQL database (no leases yet): no owner kept.
+        instance_id: None,
     })
 }

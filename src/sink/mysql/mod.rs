@@ -64,6 +64,25 @@ pub struct MySqlSink {
     preset_ready: Arc<tokio::sync::OnceCell<()>>,
 }
 
+impl MySqlSink {
+    /// Where the rows go, for messages: `mysql://user@host:port/db` (no
+    /// password).
+    pub fn location(&self) -> String {
+        let user = self.opts.user().unwrap_or_default();
+        let at = if user.is_empty() {
+            String::new()
+        } else {
+            format!("{user}@")
+        };
+        let db = self.opts.db_name().unwrap_or_default();
+        format!(
+            "mysql://{at}{}:{}/{db}",
+            self.opts.ip_or_hostname(),
+            self.opts.tcp_port()
+        )
+    }
+}
+
 /// The URL as mysql_async reads it: `mariadb://` is `mysql://`.
 pub fn driver_url(url: &str) -> String {
     match url.strip_prefix("mariadb://") {

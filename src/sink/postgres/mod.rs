@@ -41,6 +41,8 @@ pub struct PgSink {
     /// Set once the `businesses` preset's table is known to exist, so that
     /// only the first import of a process pays for ensuring it.
     preset_ready: std::sync::Arc<tokio::sync::OnceCell<()>>,
+    /// Where the rows go, for messages (no password).
+    location: std::sync::Arc<str>,
 }
 
 /// With a ledger, an INSERT of `rows` rows also appends its count to
@@ -72,15 +74,29 @@ impl PgSink {
             config.connect_timeout(Duration::from_secs(10));
         }
         let sink = PgSink {
+            location: location_of(&config).into(),
             pool: PgPool::new(config, options)?,
             ledger: None,
             preset_ready: Default::default(),
         };
-        let client = sink.client().await?;
+        let client = sink.pool.get().await?;
+        // DDL takes table locks even when it changes nothing (ALTER TABLE:
+        // ACCESS EXCLUSIVE, CREATE INDEX IF NOT EXISTS: SHARE): run it only
+        // when the newest object is missing, so that an instance starting
+        // beside running imports never queues behind or ahead of their
+        // writes (that made 40P01 deadlocks).
+        let present = client
+            .query_one(super::instances::SCHEMA_PRESENT, &[])
+            .await
+            .map_err(fatal)?;
+        if present.get::<_, bool>(0) {
+            return Ok(sink);
+        }
         client
             .batch_execute(&format!(
-                "BEGIN; SELECT pg_advisory_xact_lock(7158234); {} COMMIT;",
-                super::imports::POSTGRES
+                "BEGIN; SELECT pg_advisory_xact_lock(7158234); {} {} COMMIT;",
+                super::imports::POSTGRES,
+                super::instances::POSTGRES
             ))
             .await
             .map_err(fatal)?;
@@ -156,6 +172,36 @@ pub struct PgWriter {
     multi: HashMap<usize, Statement>,
     /// The import to record committed counts for in `import_ledger`.
     ledger: Option<String>,
+}
+
+impl PgSink {
+    /// Where the rows go, for messages: `postgres://user@host:port/db`
+    /// (no password).
+    pub fn location(&self) -> String {
+        self.location.to_string()
+    }
+}
+
+/// `postgres://user@host:port/db` for `config`.
+fn location_of(config: &Config) -> String {
+    use tokio_postgres::config::Host;
+    {
+        let host = match config.get_hosts().first() {
+            Some(Host::Tcp(h)) => h.clone(),
+            #[cfg(unix)]
+            Some(Host::Unix(p)) => p.display().to_string(),
+            None => "localhost".to_string(),
+        };
+        let port = config.get_ports().first().copied().unwrap_or(5432);
+        let user = config.get_user().unwrap_or_default();
+        let db = config.get_dbname().unwrap_or(user);
+        let at = if user.is_empty() {
+            String::new()
+        } else {
+            format!("{user}@")
+        };
+        format!("postgres://{at}{host}:{port}/{db}")
+    }
 }
 
 impl PgSink {

@@ -57,6 +57,7 @@ impl SqliteSink {
             conn.pragma_update(None, "cache_size", -16_384)?;
             conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
             conn.execute_batch(super::imports::SQLITE)?;
+            super::upkeep::migrate_sqlite(&conn)?;
             Ok(conn)
         })
         .await
@@ -142,6 +143,11 @@ pub struct SqliteWriter {
 }
 
 impl SqliteSink {
+    /// Where the rows go, for messages: `sqlite://PATH`.
+    pub fn location(&self) -> String {
+        format!("sqlite://{}", self.path.display())
+    }
+
     /// This sink with every write also counted in `imports.inserted` of
     /// `import_id`, in the same transaction.
     pub fn with_ledger(&self, import_id: &str) -> SqliteSink {

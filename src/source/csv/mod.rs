@@ -13,6 +13,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use super::progress::{CountingRead, ProgressUnit};
 use super::{Format, Limits, RowReader, SourceError, SourceOptions};
 use crate::model::{Cell, RawRow};
 
@@ -118,7 +119,6 @@ pub struct CsvReader {
     /// ended with a line break (for row numbering).
     tail: Arc<Tail>,
     limits: Limits,
-    bytes_read: Arc<AtomicU64>,
     encoding: &'static str,
     /// Fields decoded as Windows-1252, and the first row holding one.
     fallback: (u64, u32),
@@ -145,7 +145,15 @@ impl CsvReader {
             _ => (None, 0),
         };
         file.seek(SeekFrom::Start(bom)).map_err(io)?;
-        let file = BufReader::with_capacity(256 * 1024, file);
+        // Progress: bytes of the file handed to the decoder and parser
+        // (their buffers are small, so this is close to what was parsed).
+        let size = file.metadata().map_err(io)?.len();
+        opts.progress.start(ProgressUnit::Bytes, size);
+        let file = CountingRead {
+            inner: BufReader::with_capacity(256 * 1024, file),
+            progress: opts.progress.clone(),
+            read: bom,
+        };
         let (input, sample, name): (Box<dyn Read + Send>, Vec<u8>, &'static str) = match encoding {
             Some(enc) => {
                 let (text, _) = enc.decode_without_bom_handling(&head[2..]);
@@ -171,7 +179,6 @@ impl CsvReader {
             reader,
             tail,
             limits: opts.limits.clone(),
-            bytes_read: opts.bytes_read.clone(),
             encoding: name,
             fallback: (0, 0),
         })
@@ -242,8 +249,6 @@ impl RowReader for CsvReader {
                 self.limits.check_cell_bytes(number, field.len())?;
                 cells.push(self.field(number, field));
             }
-            self.bytes_read
-                .store(self.reader.position().byte(), Ordering::Relaxed);
             if emit(RawRow { number, cells }).is_break() {
                 return Ok(());
             }

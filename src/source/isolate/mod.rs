@@ -56,19 +56,25 @@ pub fn serve(path: &Path, sheet: Option<String>, limits: Limits) -> u8 {
     0
 }
 
+/// Rows between two progress frames from the isolated reader (one also
+/// follows the first row).
+const PROGRESS_EVERY: u64 = 1024;
+
 fn serve_to(path: &Path, opts: &SourceOptions, out: &mut impl Write) -> std::io::Result<()> {
     let mut reader = match super::open(path, opts) {
         Ok(r) => r,
         Err(e) => return wire::write_error(out, &e),
     };
     wire::write_opened(out, reader.format(), reader.sheet_name())?;
+    wire::write_progress(out, opts.progress.position())?;
     let mut io_error = None;
     let mut rows = 0u64;
     let result = reader.read(&mut |row| {
         rows += 1;
         let mut sent = wire::write_row(out, &row);
-        if sent.is_ok() && rows.is_multiple_of(4096) {
-            sent = wire::write_progress(out, opts.bytes_read.load(Ordering::Relaxed));
+        // The first row's frame carries the total the reader has just set.
+        if sent.is_ok() && (rows == 1 || rows.is_multiple_of(PROGRESS_EVERY)) {
+            sent = wire::write_progress(out, opts.progress.position());
         }
         match sent {
             Ok(()) => ControlFlow::Continue(()),
@@ -81,7 +87,10 @@ fn serve_to(path: &Path, opts: &SourceOptions, out: &mut impl Write) -> std::io:
     if let Some(e) = io_error {
         return Err(e);
     }
-    wire::write_progress(out, opts.bytes_read.load(Ordering::Relaxed))?;
+    if result.is_ok() {
+        opts.progress.finish();
+    }
+    wire::write_progress(out, opts.progress.position())?;
     for warning in reader.warnings() {
         wire::write_warning(out, &warning)?;
     }
@@ -345,7 +354,7 @@ impl RowReader for ChildReader {
                         return Ok(());
                     }
                 }
-                Frame::Progress(bytes) => self.opts.bytes_read.store(bytes, Ordering::Relaxed),
+                Frame::Progress(at) => self.opts.progress.set(at),
                 Frame::Warning(text) => self.warnings.push(text),
                 Frame::Done => {
                     let status = self.wait();

@@ -16,7 +16,7 @@ use std::io::{self, Read, Write};
 use serde_json::json;
 
 use crate::model::{Cell, RawRow};
-use crate::source::{Format, LimitExceeded, SourceError};
+use crate::source::{Format, LimitExceeded, ProgressUnit, ReadPosition, SourceError};
 
 /// One decoded frame.
 #[derive(Debug)]
@@ -25,8 +25,8 @@ pub enum Frame {
     Opened(Format, String),
     /// A row.
     Row(RawRow),
-    /// Progress in bytes.
-    Progress(u64),
+    /// How far the reader is (see `source::progress`).
+    Progress(ReadPosition),
     /// A reader warning.
     Warning(String),
     /// The reader finished.
@@ -78,10 +78,12 @@ pub fn write_row(out: &mut impl Write, row: &RawRow) -> io::Result<()> {
     Ok(())
 }
 
-/// Writes a 'P' frame.
-pub fn write_progress(out: &mut impl Write, bytes: u64) -> io::Result<()> {
+/// Writes a 'P' frame: done and total (u64 each), then the unit's code.
+pub fn write_progress(out: &mut impl Write, at: ReadPosition) -> io::Result<()> {
     out.write_all(b"P")?;
-    out.write_all(&bytes.to_le_bytes())
+    out.write_all(&at.done.to_le_bytes())?;
+    out.write_all(&at.total.to_le_bytes())?;
+    out.write_all(&[at.unit.code()])
 }
 
 /// Writes a 'W' frame.
@@ -175,7 +177,16 @@ pub fn read_frame(input: &mut impl Read) -> io::Result<Option<Frame>> {
             }
             Frame::Row(RawRow { number, cells })
         }
-        b'P' => Frame::Progress(u64::from_le_bytes(get(input)?)),
+        b'P' => {
+            let done = u64::from_le_bytes(get(input)?);
+            let total = u64::from_le_bytes(get(input)?);
+            let [unit] = get::<1>(input)?;
+            Frame::Progress(ReadPosition {
+                done,
+                total,
+                unit: ProgressUnit::from_code(unit),
+            })
+        }
         b'W' => Frame::Warning(get_str(input)?),
         b'D' => Frame::Done,
         b'E' => Frame::Error(decode_error(&get_str(input)?)),
@@ -255,7 +266,12 @@ mod tests {
         let mut buf = Vec::new();
         write_opened(&mut buf, Format::Xlsx, "Sheet1").unwrap();
         write_row(&mut buf, &row).unwrap();
-        write_progress(&mut buf, 99).unwrap();
+        let at = ReadPosition {
+            done: 99,
+            total: 400,
+            unit: ProgressUnit::Rows,
+        };
+        write_progress(&mut buf, at).unwrap();
         write_warning(&mut buf, "decoded as Windows-1252").unwrap();
         write_error(&mut buf, &limit).unwrap();
         write_done(&mut buf).unwrap();
@@ -266,7 +282,7 @@ mod tests {
         assert!(matches!(read_frame(&mut input).unwrap(), Some(Frame::Row(r)) if r == row));
         assert!(matches!(
             read_frame(&mut input).unwrap(),
-            Some(Frame::Progress(99))
+            Some(Frame::Progress(p)) if p == at
         ));
         assert!(
             matches!(read_frame(&mut input).unwrap(), Some(Frame::Warning(w)) if w == "decoded as Windows-1252")

@@ -15,27 +15,30 @@ use std::path::Path;
 
 use calamine::{Reader, Xlsb};
 
-use super::cells::{convert, password_protected, pick_sheet, CountingFile, RowAssembler};
+use super::cells::{convert, open_buffered, password_protected, pick_sheet, RowAssembler};
+use super::progress::{counting_rows, ReadProgress};
 use super::{Format, Limits, RowReader, SourceError, SourceOptions};
 use crate::model::RawRow;
 
 /// Reads one worksheet of an .xlsb workbook.
 pub struct XlsbReader {
-    workbook: Xlsb<BufReader<CountingFile>>,
+    workbook: Xlsb<BufReader<std::fs::File>>,
     sheet: String,
     limits: Limits,
+    progress: std::sync::Arc<ReadProgress>,
     path: std::path::PathBuf,
 }
 
 impl XlsbReader {
     /// Opens the workbook and resolves the sheet.
     pub fn open(path: &Path, opts: &SourceOptions) -> Result<Self, SourceError> {
-        let workbook = Xlsb::new(CountingFile::open(path, opts)?).map_err(corrupt)?;
+        let workbook = Xlsb::new(open_buffered(path)?).map_err(corrupt)?;
         let sheet = pick_sheet(workbook.sheets_metadata(), opts.sheet.as_deref())?;
         Ok(XlsbReader {
             workbook,
             sheet,
             limits: opts.limits.clone(),
+            progress: opts.progress.clone(),
             path: path.to_path_buf(),
         })
     }
@@ -68,6 +71,14 @@ impl RowReader for XlsbReader {
             .workbook
             .worksheet_cells_reader(&self.sheet)
             .map_err(corrupt)?;
+        // Progress: rows reached of the sheet's declared dimension (none
+        // declared, or a single cell: unknown).
+        let dim = cells.dimensions();
+        let last_row = match dim.start == dim.end {
+            true => 0,
+            false => u64::from(dim.end.0) + 1,
+        };
+        let emit = &mut counting_rows(&self.progress, last_row, emit);
         let mut rows = RowAssembler::new(&limits, merges);
         while let Some(cell) = cells.next_cell().map_err(corrupt)? {
             let (r, c) = cell.get_position();

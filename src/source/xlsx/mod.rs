@@ -32,7 +32,8 @@ use calamine::{ExcelDateTime, ExcelDateTimeType};
 
 use self::book::{corrupt, entry_index, io_error, xml_error, Book, Capped, NumberKind};
 use self::sst::{read_rich, SharedStrings};
-use super::cells::{pick_sheet, CountingFile, RowAssembler};
+use super::cells::{open_buffered, pick_sheet, RowAssembler};
+use super::progress::{CountingRead, ProgressUnit};
 use super::xml::{self, Event, Xml, XmlError};
 use super::{Format, Limits, RowReader, SourceError, SourceOptions};
 use crate::model::{Cell, RawRow};
@@ -144,7 +145,7 @@ impl RowReader for XlsxReader {
         // Merged ranges first: their XML comes after the rows. This pass
         // also inflates the whole sheet through the limits and checks its
         // declared size and CRC, as the zip guard does for other parts.
-        let (merges, _) = read_entry(
+        let (merges, sheet_bytes) = read_entry(
             &mut self.book.zip,
             &part,
             &limits,
@@ -164,7 +165,7 @@ impl RowReader for XlsxReader {
                 super::xlsb::merges::MAX_RANGES
             )));
         }
-        let mut zip = zip::ZipArchive::new(CountingFile::open(&self.path, &self.opts)?)
+        let mut zip = zip::ZipArchive::new(open_buffered(&self.path)?)
             .map_err(|e| corrupt(format!("the zip container is unreadable ({e})")))?;
         let sheet = SheetRead {
             book: &self.book,
@@ -173,8 +174,17 @@ impl RowReader for XlsxReader {
             part: &part,
         };
         let mut rows = RowAssembler::new(&limits, merges);
+        // Progress: the sheet's XML inflated so far, of its size (the first
+        // pass measured it; the compressed file says nothing).
+        self.opts.progress.start(ProgressUnit::Bytes, sheet_bytes);
+        let progress = self.opts.progress.clone();
         let (done, _) = read_entry(&mut zip, &part, &limits, self.inflated, false, |src| {
-            sheet.cells(src, &mut rows, emit)
+            let mut counted = CountingRead {
+                inner: src,
+                progress,
+                read: 0,
+            };
+            sheet.cells(&mut counted, &mut rows, emit)
         })?;
         if done == Some(ControlFlow::Continue(())) {
             rows.finish(emit);

@@ -31,6 +31,11 @@ async fn a_background_import_reports_status_stats_and_every_rejected_row() {
     assert_eq!(v["progress"]["inserted"], 5);
     assert_eq!(v["progress"]["rejected"], 1);
     assert_eq!(v["progress"]["bytes_total"], v["bytes"]);
+    // The reader's own measure: the sheet's inflated XML, all of it.
+    assert_eq!(v["progress"]["unit"], "bytes");
+    assert_eq!(v["progress"]["fraction"], 1.0);
+    assert_eq!(v["progress"]["done"], v["progress"]["total"]);
+    assert_ne!(v["progress"]["total"], v["bytes"], "not the zip's size");
     assert_eq!(v["stats"]["success_count"], 5);
     assert_eq!(v["rejected"][0]["row"], 7);
     assert!(v["error"].is_null());
@@ -98,6 +103,16 @@ async fn events_stream_progress_then_one_final_event() {
         .map(|(_, v)| v["progress"]["inserted"].as_u64().unwrap())
         .collect();
     assert!(inserted.windows(2).all(|w| w[0] <= w[1]), "{inserted:?}");
+    // Every event carries the reader's fraction (null until it is known).
+    let fractions: Vec<f64> = progress
+        .iter()
+        .map(|(_, v)| {
+            let p = &v["progress"];
+            assert!(p.get("fraction").is_some() && p["unit"] == "bytes", "{v}");
+            p["fraction"].as_f64().unwrap_or(0.0)
+        })
+        .collect();
+    assert!(fractions.windows(2).all(|w| w[0] <= w[1]), "{fractions:?}");
     let done = &last.1;
     assert_eq!(done["status"], "completed");
     assert_eq!(done["stats"]["total_records"], 600);
@@ -151,6 +166,20 @@ async fn cancel_stops_a_running_import_with_exact_counts() {
         inserted,
         "counts exact for what was committed"
     );
+    // Rows read but never written are their own count, not errors.
+    let stats = &v["stats"];
+    assert_eq!(stats["error_count"], v["progress"]["rejected"], "{v}");
+    let (total, errors, left) = (
+        n_of(stats, "total_records"),
+        n_of(stats, "error_count"),
+        n_of(stats, "unprocessed"),
+    );
+    assert_eq!(inserted + errors + left, total, "{v}");
+    let resume = v["resume_from_row"].as_u64().expect("a row to resume from");
+    assert!(
+        resume >= inserted + 2,
+        "rows before it are all committed: {v}"
+    );
     let table = app.imports_table("status, inserted, finished_at").await;
     assert_eq!(table[0][0].as_deref(), Some("cancelled"));
     assert_eq!(n(&table[0][1]), inserted);
@@ -200,4 +229,8 @@ async fn history_survives_a_restart() {
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].0, "done");
     assert_eq!(events[0].1["status"], "completed");
+}
+
+fn n_of(v: &Value, key: &str) -> u64 {
+    v[key].as_u64().unwrap_or_else(|| panic!("{key} in {v}"))
 }

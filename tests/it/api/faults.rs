@@ -68,3 +68,45 @@ async fn a_panicking_import_fails_alone_and_the_server_lives_on() {
     assert_eq!(r.status(), 200);
     assert!(app.uploads_left().is_empty());
 }
+
+/// Holds every import before it starts until the test releases it.
+static GATE: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(0);
+
+fn waits_at_the_gate(
+    job: ImportJob,
+    plan: Plan,
+    sink: Sink,
+    ctl: Control,
+) -> BoxFuture<'static, ImportReport> {
+    Box::pin(async move {
+        GATE.acquire().await.unwrap().forget();
+        pipeline::run(job, &plan, &sink, &ctl).await
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_periodic_sweep_never_marks_this_servers_own_running_import() {
+    for db in TestDb::both().await {
+        let app = spawn_app_with(db, |c| {
+            c.importer = waits_at_the_gate;
+            c.lease = std::time::Duration::from_secs(1); // a sweep every heartbeat
+        })
+        .await;
+        let r = app.upload("/imports", "g.xlsx", sheet_bytes(3, "g")).await;
+        let id = r.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        app.wait_for(&id, |v| v["status"] == "running").await;
+        // Several heartbeats (and sweeps) pass while the import runs.
+        tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
+        let ctx = app.db.backend();
+        let row = app.imports_table("status, error").await;
+        assert_eq!(row[0][0].as_deref(), Some("running"), "{ctx}: {row:?}");
+        assert_eq!(row[0][1], None, "{ctx}");
+        GATE.add_permits(1);
+        let done = app.wait_final(&id).await;
+        assert_eq!(done["status"], "completed", "{ctx}: {done}");
+        assert_eq!(app.db.count().await, 3, "{ctx}");
+    }
+}

@@ -3,9 +3,13 @@
 //! HTTP client. Logs stay silent unless `TEST_LOG` is set.
 
 mod background;
+mod clients;
 mod contract;
 mod faults;
 mod filenames;
+mod files;
+mod hygiene;
+mod instances;
 mod load;
 mod logs;
 mod options;
@@ -180,7 +184,7 @@ impl TestApp {
 pub fn uploads_left(data_dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for dir in std::fs::read_dir(data_dir).unwrap().flatten() {
-        if dir.file_name().to_string_lossy().starts_with("uploads-") {
+        if dir.file_name().to_string_lossy().starts_with("uploads-") && dir.path().is_dir() {
             out.extend(
                 std::fs::read_dir(dir.path())
                     .unwrap()

@@ -56,16 +56,63 @@ async fn bad_option_values_are_400_before_the_body_is_read() {
         ("header_row=0", "counts from 1"),
         ("map=Trading%20As%3Downer", "owner"),
         ("dry_run=maybe", "dry_run"),
+        ("max_errors=-1", "max_errors"),
+        ("max_error_rate=lots", "max_error_rate"),
+        ("max_error_rate=1.5", "between 0 and 1"),
     ] {
-        let res = app
-            .upload(&format!("/upload?{query}"), "t.csv", titled_csv())
-            .await;
-        assert_eq!(res.status(), 400, "{query}");
-        let v: serde_json::Value = res.json().await.unwrap();
-        let err = v["error"].as_str().unwrap();
-        assert!(err.contains(needle), "{query}: {err}");
+        for endpoint in ["/upload", "/imports"] {
+            let res = app
+                .upload(&format!("{endpoint}?{query}"), "t.csv", titled_csv())
+                .await;
+            assert_eq!(res.status(), 400, "{endpoint}?{query}");
+            let v: serde_json::Value = res.json().await.unwrap();
+            let err = v["error"].as_str().unwrap();
+            assert!(err.contains(needle), "{query}: {err}");
+        }
     }
     assert!(app.uploads_left().is_empty());
+    assert!(
+        app.imports_table("id").await.is_empty(),
+        "no import started"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_over_its_error_budget_is_422_saying_so_and_names_where_rows_go() {
+    let app = spawn_app().await;
+    let query = "header_row=3&map=Trading%20As%3Dname";
+    let res = app
+        .upload(
+            &format!("/upload?{query}&max_errors=0"),
+            "t.csv",
+            titled_csv(),
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    let v: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(
+        v["message"], "Import stopped: too many rejected rows",
+        "{v}"
+    );
+    assert!(v["error"].as_str().unwrap().contains("0 allowed"), "{v}");
+    let res = app
+        .upload(
+            &format!("/upload?{query}&max_error_rate=50%25"),
+            "t.csv",
+            titled_csv(),
+        )
+        .await;
+    assert_eq!(res.status(), 200, "1 of 2 is not over 50%");
+    let v: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(v["table"], "businesses", "{v}");
+    let db = v["database"].as_str().unwrap();
+    assert!(
+        db.starts_with("postgres://postgres@127.0.0.1:5432/sheetpipe_test_"),
+        "{db}"
+    );
+    let id = v["import_id"].as_str().unwrap();
+    let (_, status) = app.get_json(&format!("/imports/{id}")).await;
+    assert_eq!(status["table"], "businesses", "{status}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -25,7 +25,8 @@ impl ServeProcess {
     /// Starts `serve` on `db`, keeping its data in `data`, with extra `args`.
     pub fn start(db: &TestDb, data: &Path, args: &[&str]) -> ServeProcess {
         let mut cmd = Self::command(db, data, args);
-        cmd.env("RUST_LOG", "error").stderr(Stdio::inherit());
+        let log = std::env::var("SERVE_LOG").unwrap_or_else(|_| "error".into());
+        cmd.env("RUST_LOG", log).stderr(Stdio::inherit());
         Self::spawn(cmd)
     }
 
@@ -113,14 +114,15 @@ impl ServeProcess {
         self.get(&format!("/imports/{id}")).await
     }
 
-    /// Polls `GET path` until `cond` holds for its answer.
+    /// Polls `GET path` until `cond` holds for its answer (at most ~4
+    /// minutes: a sequential import on a loaded machine).
     pub async fn wait_on(&self, path: &str, cond: impl Fn(&Value) -> bool) -> Value {
-        for _ in 0..2400 {
+        for _ in 0..4800 {
             let v = self.get(path).await;
             if cond(&v) {
                 return v;
             }
-            tokio::time::sleep(Duration::from_millis(25)).await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
         panic!("{path} never reached the awaited state");
     }

@@ -1,0 +1,180 @@
+//! Several `serve` instances on one PostgreSQL database: each registers in
+//! `sheetpipe_instances` and renews a heartbeat; each import row names the
+//! instance running it. An import is only ever rewritten by another
+//! instance once its owner's lease has expired (no heartbeat for the lease
+//! time, judged by the database's clock), one import per statement, the
+//! ledger folded in the same statement — so a live import is never touched
+//! and two sweepers never deadlock. A cancel asked of an instance that does
+//! not run the import is left in `imports.cancel_requested` for the owner,
+//! which reads it with its heartbeat.
+//!
+//! SQLite serves one instance (the CLI holds a lock file): its sweep marks
+//! every unfinished import failed, as there can be no other owner.
+
+use std::time::Duration;
+
+use tokio_postgres::types::ToSql;
+
+use super::imports::pg_error;
+use super::{DbError, Sink};
+
+/// PostgreSQL DDL, idempotent (run with the `imports` DDL).
+pub const POSTGRES: &str = "
+CREATE TABLE IF NOT EXISTS sheetpipe_instances (
+    id           TEXT PRIMARY KEY,
+    host         TEXT NOT NULL,
+    pid          BIGINT NOT NULL,
+    started_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
+    heartbeat_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+ALTER TABLE imports ADD COLUMN IF NOT EXISTS instance_id TEXT;
+ALTER TABLE imports ADD COLUMN IF NOT EXISTS cancel_requested BOOLEAN NOT NULL DEFAULT false;
+";
+
+/// True when the whole schema is there: its newest part (this module's
+/// column) exists, and so the older ones.
+pub const SCHEMA_PRESENT: &str =
+    "SELECT to_regclass('sheetpipe_instances') IS NOT NULL AND EXISTS (SELECT 1 FROM \
+     information_schema.columns WHERE table_schema = current_schema() \
+     AND table_name = 'imports' AND column_name = 'cancel_requested')";
+
+/// Default lease: an instance silent for this long is taken for dead.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(15);
+
+/// "The owner of `imports` row i is not a live instance" (`$1`: lease secs).
+const OWNER_GONE: &str = "NOT EXISTS (SELECT 1 FROM sheetpipe_instances s \
+     WHERE s.id = i.instance_id AND s.heartbeat_at > now() - make_interval(secs => $1))";
+
+/// Why an interrupted import failed; `n` is the committed count.
+const REASON: &str = "'interrupted: the server stopped while this import was ' || i.status || \
+     '; ' || n.n || ' rows had been committed (counted in inserted); \
+     the rest of the file was not imported'";
+
+impl Sink {
+    /// Registers instance `id` (or renews it) with a fresh heartbeat.
+    pub async fn register_instance(&self, id: &str, host: &str) -> Result<(), DbError> {
+        let Sink::Postgres(s) = self else {
+            return Ok(());
+        };
+        let pid = i64::from(std::process::id());
+        let c = s.connection().await?;
+        c.execute(
+            "INSERT INTO sheetpipe_instances (id, host, pid) VALUES ($1, $2, $3) \
+             ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()",
+            &[&id, &host, &pid],
+        )
+        .await
+        .map_err(pg_error)?;
+        Ok(())
+    }
+
+    /// Renews instance `id`'s lease; the ids of its unfinished imports
+    /// whose cancel was asked of another instance.
+    pub async fn heartbeat(&self, id: &str) -> Result<Vec<String>, DbError> {
+        let Sink::Postgres(s) = self else {
+            return Ok(Vec::new());
+        };
+        let c = s.connection().await?;
+        c.execute(
+            "UPDATE sheetpipe_instances SET heartbeat_at = now() WHERE id = $1",
+            &[&id],
+        )
+        .await
+        .map_err(pg_error)?;
+        let rows = c
+            .query(
+                "SELECT id FROM imports WHERE instance_id = $1 AND cancel_requested \
+                 AND status IN ('queued', 'running')",
+                &[&id],
+            )
+            .await
+            .map_err(pg_error)?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    /// Removes instance `id` (a clean exit: every import of it has ended).
+    pub async fn deregister_instance(&self, id: &str) -> Result<(), DbError> {
+        let Sink::Postgres(s) = self else {
+            return Ok(());
+        };
+        let c = s.connection().await?;
+        c.execute("DELETE FROM sheetpipe_instances WHERE id = $1", &[&id])
+            .await
+            .map_err(pg_error)?;
+        Ok(())
+    }
+
+    /// Asks the instance running import `id` to cancel it; whether the
+    /// import was still unfinished.
+    pub async fn request_cancel(&self, id: &str) -> Result<bool, DbError> {
+        let Sink::Postgres(s) = self else {
+            return Ok(false);
+        };
+        let c = s.connection().await?;
+        let n = c
+            .execute(
+                "UPDATE imports SET cancel_requested = true \
+                 WHERE id = $1 AND status IN ('queued', 'running')",
+                &[&id],
+            )
+            .await
+            .map_err(pg_error)?;
+        Ok(n > 0)
+    }
+
+    /// Marks failed the unfinished imports whose instance's lease expired
+    /// (or that name none), each with its ledger folded into `inserted` in
+    /// the same statement. Returns how many were marked.
+    pub async fn sweep_expired(&self, lease: Duration, at: &str) -> Result<u64, DbError> {
+        match self {
+            // One instance per MySQL database (no leases yet): at start every
+            // unfinished import is a previous process's.
+            Sink::Mysql(s) => super::mysql::history::interrupt_unfinished(s, at).await,
+            Sink::Postgres(s) => {
+                let secs = lease.as_secs_f64();
+                let c = s.connection().await?;
+                let sql = format!(
+                    "SELECT i.id FROM imports i WHERE i.status IN ('queued', 'running') AND {OWNER_GONE}"
+                );
+                let ids = c.query(&sql, &[&secs]).await.map_err(pg_error)?;
+                let fold = fold_sql();
+                let mut marked = 0;
+                for row in ids {
+                    let id: String = row.get(0);
+                    let params: [&(dyn ToSql + Sync); 3] = [&secs, &id, &at];
+                    marked += c.execute(&fold, &params).await.map_err(pg_error)?;
+                }
+                Ok(marked)
+            }
+            Sink::Sqlite(s) => {
+                let sql = "UPDATE imports SET error = 'interrupted: the server stopped while \
+                     this import was ' || status || '; ' || inserted || ' rows had been \
+                     committed (counted in inserted); the rest of the file was not imported', \
+                     status = 'failed', finished_at = ?1, \
+                     rows_read = max(rows_read, inserted + rejected) \
+                     WHERE status IN ('queued', 'running')";
+                let at = at.to_string();
+                s.with_conn(move |c| c.execute(sql, [at]).map(|n| n as u64))
+                    .await
+            }
+        }
+    }
+}
+
+/// One import (`$2`) failed with its ledger folded, atomically, only if its
+/// owner is still gone (`$1` lease secs, `$3` the time): the ledger rows
+/// are deleted only when the update happens, in the same snapshot.
+fn fold_sql() -> String {
+    format!(
+        "WITH target AS (SELECT i.id FROM imports i WHERE i.id = $2 \
+           AND i.status IN ('queued', 'running') AND {OWNER_GONE} FOR UPDATE), \
+         l AS (DELETE FROM import_ledger WHERE import_id IN (SELECT id FROM target) \
+           RETURNING inserted), \
+         n AS (SELECT i.inserted + COALESCE((SELECT sum(inserted) FROM l), 0)::bigint AS n \
+           FROM imports i WHERE i.id = $2) \
+         UPDATE imports i SET inserted = n.n, \
+           rows_read = GREATEST(i.rows_read, n.n + i.rejected), \
+           status = 'failed', finished_at = $3::text::timestamptz, error = {REASON} \
+         FROM n WHERE i.id IN (SELECT id FROM target)"
+    )
+}

@@ -1,0 +1,243 @@
+//! Several real `sheetpipe serve` processes on one PostgreSQL database:
+//! restarts and kills mid-import never touch a live instance's import, a
+//! dead instance's import is failed with its exact count, status, events
+//! and cancel work from any instance, and a rolling restart loses or
+//! doubles nothing. SQLite refuses a second instance.
+
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::process::ServeProcess;
+use super::{csv_bytes, n};
+use crate::helpers::{bin, TestDb};
+
+/// A short lease, so that a killed instance is taken for dead quickly.
+const LEASE: &[&str] = &["--lease-seconds", "5"];
+
+fn start(db: &TestDb, data: &tempfile::TempDir) -> ServeProcess {
+    ServeProcess::start(db, data.path(), LEASE)
+}
+
+/// Waits until import `id` has committed some rows (asking `server`).
+async fn wait_inserting(server: &ServeProcess, id: &str) {
+    server
+        .wait(id, |v| v["progress"]["inserted"].as_u64() > Some(0))
+        .await;
+}
+
+fn is_final(v: &Value) -> bool {
+    !matches!(v["status"].as_str(), Some("queued" | "running"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarting_one_instance_leaves_the_other_instances_import_alone() {
+    let db = TestDb::postgres().await;
+    let (da, db_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = start(&db, &da);
+    let rows = 20_000;
+    let id = a.start_import(csv_bytes(rows)).await;
+    wait_inserting(&a, &id).await;
+    for _ in 0..2 {
+        let b = start(&db, &db_dir);
+        let seen = b.status(&id).await;
+        assert_eq!(seen["status"], "running", "{seen}");
+        assert_eq!(b.terminate().await, 0);
+    }
+    let b = start(&db, &db_dir); // one more start, right away after a stop
+    let done = a.wait(&id, is_final).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["stats"]["success_count"], rows);
+    assert_eq!(db.count().await, rows);
+    let via_b = b.status(&id).await;
+    assert_eq!(via_b["progress"]["inserted"], rows, "{via_b}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_instances_import_is_failed_by_another_with_its_exact_count() {
+    let db = TestDb::postgres().await;
+    let (da, db_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let b = start(&db, &db_dir);
+    let mut a = start(&db, &da);
+    let id = a.start_import(csv_bytes(50_000)).await;
+    wait_inserting(&a, &id).await;
+    a.child.kill().unwrap();
+    a.child.wait().unwrap();
+    db.settle().await;
+    let stored = db.count().await;
+    let v = b.wait(&id, is_final).await;
+    assert_eq!(v["status"], "failed", "{v}");
+    assert_eq!(v["progress"]["inserted"].as_u64(), Some(stored), "{v}");
+    assert_eq!(v["stats"]["success_count"].as_u64(), Some(stored), "{v}");
+    assert!(v["error"].as_str().unwrap().contains("interrupted"), "{v}");
+    let ledger = db
+        .query(&format!(
+            "SELECT count(*) FROM import_ledger WHERE import_id = '{id}'"
+        ))
+        .await;
+    assert_eq!(n(&ledger[0][0]), 0, "the ledger was folded into the row");
+    assert!(stored > 0 && stored < 50_000, "{stored}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_events_and_cancel_work_from_the_instance_not_running_the_import() {
+    let db = TestDb::postgres().await;
+    let (da, db_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = start(&db, &da);
+    let b = start(&db, &db_dir);
+    let id = a.start_import(csv_bytes(50_000)).await;
+    wait_inserting(&b, &id).await; // live progress through the other instance
+    let events = b
+        .client
+        .get(format!("{}/imports/{id}/events", b.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(events.status(), 200);
+    let r = b
+        .client
+        .delete(format!("{}/imports/{id}", b.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let text = events.text().await.unwrap();
+    assert!(text.contains("event: progress"), "{text}");
+    let last = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .next_back()
+        .unwrap();
+    let done: Value = serde_json::from_str(last).unwrap();
+    assert_eq!(done["status"], "cancelled", "{done}");
+    let inserted = done["progress"]["inserted"].as_u64().unwrap();
+    assert_eq!(db.count().await, inserted, "the record matches the table");
+    assert_eq!(a.status(&id).await["status"], "cancelled");
+}
+
+/// Current base URLs of the instances, updated as they restart.
+type Bases = Arc<RwLock<Vec<String>>>;
+
+/// Uploads `count` CSVs of `rows` rows, each retried on the other
+/// instance after a 503 or a refused connection; the rows answered 200.
+async fn upload_stream(
+    bases: Bases,
+    first: usize,
+    count: usize,
+    rows: u64,
+    done: Arc<AtomicUsize>,
+) -> u64 {
+    let client = reqwest::Client::new();
+    let body = csv_bytes(rows);
+    let mut answered = 0;
+    for i in 0..count {
+        let mut ok = false;
+        for attempt in 0..100 {
+            let base = {
+                let b = bases.read().unwrap();
+                b[(first + i + attempt) % b.len()].clone()
+            };
+            let part = reqwest::multipart::Part::bytes(body.clone()).file_name("r.csv");
+            let form = reqwest::multipart::Form::new().part("file", part);
+            let sent = client
+                .post(format!("{base}/upload"))
+                .multipart(form)
+                .send()
+                .await;
+            match sent {
+                Ok(r) if r.status() == 200 => {
+                    let v: Value = r.json().await.unwrap();
+                    assert_eq!(v["stats"]["success_count"], rows, "{v}");
+                    ok = true;
+                    break;
+                }
+                Ok(r) => assert_eq!(r.status(), 503, "{}", r.text().await.unwrap()),
+                Err(_) => {} // the instance is restarting: try the other
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(ok, "upload {i} never answered 200");
+        answered += rows;
+        done.fetch_add(1, Ordering::SeqCst);
+    }
+    answered
+}
+
+/// Waits (bounded) until `done` reaches `n`.
+async fn until(done: &AtomicUsize, n: usize) {
+    for _ in 0..2400 {
+        if done.load(Ordering::SeqCst) >= n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the uploads stopped at {}", done.load(Ordering::SeqCst));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolling_restart_with_uploads_flowing_loses_and_doubles_nothing() {
+    let db = TestDb::postgres().await;
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let mut servers = [start(&db, &dirs[0]), start(&db, &dirs[1])];
+    let bases: Bases = Arc::new(RwLock::new(
+        servers.iter().map(|s| s.base.clone()).collect(),
+    ));
+    let done = Arc::new(AtomicUsize::new(0));
+    let (streams, per_stream, rows) = (3, 8, 400);
+    let uploads: Vec<_> = (0..streams)
+        .map(|k| {
+            tokio::spawn(upload_stream(
+                bases.clone(),
+                k,
+                per_stream,
+                rows,
+                done.clone(),
+            ))
+        })
+        .collect();
+    // SIGTERM each instance in turn while uploads are in flight.
+    for (k, after) in [(0, 4), (1, 12)] {
+        until(&done, after).await;
+        let old = std::mem::replace(&mut servers[k], start(&db, &dirs[k]));
+        bases.write().unwrap()[k] = servers[k].base.clone();
+        assert_eq!(old.terminate().await, 0);
+    }
+    let mut answered = 0;
+    for u in uploads {
+        answered += u.await.unwrap();
+    }
+    let total = (streams * per_stream) as u64;
+    assert_eq!(answered, total * rows);
+    assert_eq!(db.count().await, answered, "every row counted once");
+    let table = db
+        .query("SELECT status, count(*), sum(inserted) FROM imports GROUP BY status")
+        .await;
+    assert_eq!(table.len(), 1, "{table:?}");
+    assert_eq!(table[0][0].as_deref(), Some("completed"));
+    assert_eq!(n(&table[0][1]), total);
+    assert_eq!(n(&table[0][2]), answered);
+}
+
+#[test]
+fn a_second_instance_on_one_sqlite_file_says_so_and_exits() {
+    let db = TestDb::sqlite();
+    let data = tempfile::tempdir().unwrap();
+    let _first = ServeProcess::start(&db, data.path(), &[]);
+    let out = Command::new(bin())
+        .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(data.path())
+        .env("DATABASE_URL", &db.url)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("SQLite serves one instance"), "{stderr}");
+    assert!(stdout_has_no_listening_line(&out.stdout));
+}
+
+fn stdout_has_no_listening_line(stdout: &[u8]) -> bool {
+    !String::from_utf8_lossy(stdout).contains("listening")
+}
