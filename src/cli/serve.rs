@@ -145,7 +145,7 @@ pub async fn run(args: ServeArgs) -> ExitCode {
             Ok(lock) => Some(lock),
             Err(e) => return fail(5, e),
         },
-        DatabaseUrl::Postgres(_) => None,
+        DatabaseUrl::Postgres(_) | DatabaseUrl::Mysql(_) => None,
     };
     let sink = match Sink::connect_with(&url, args.pool.options()).await {
         Ok(s) => s,

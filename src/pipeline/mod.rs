@@ -56,7 +56,7 @@ use collect::{collect, CollectOptions, Collected, Event};
 
 use crate::model::{Record, Rejection, TableSchema};
 use crate::record::{HeaderFinder, HeaderMap, HeaderOptions, Rules};
-use crate::sink::{Sink, WriteKind};
+use crate::sink::Sink;
 use crate::source::{self, SourceOptions};
 
 /// What to import and how to judge it.
@@ -142,14 +142,11 @@ pub async fn run(job: ImportJob, plan: &Plan, sink: &Sink, ctl: &Control) -> Imp
         progress.bytes_total.store(meta.len(), Relaxed);
     }
     let header: Arc<OnceLock<HeaderMap>> = Arc::default();
-    // SQLite has one writer at a time: for the copy path, one writer task
-    // holding the connection beats two taking turns on it.
-    // On PostgreSQL no import has more writers than the pool has writer
-    // slots (all imports share them; see `sink::pool`).
-    let workers = match sink {
-        Sink::Sqlite(_) if plan.kind == WriteKind::Copy => 1,
-        _ => plan.workers.min(sink.writer_slots().unwrap_or(usize::MAX)),
-    };
+    // The sink says how many writers it can use (SQLite copy: one; the
+    // PostgreSQL pool's writer slots; see `Sink::max_writers`).
+    let workers = plan
+        .workers
+        .min(sink.max_writers(plan.kind).unwrap_or(usize::MAX));
     let (unit_tx, unit_rx) = async_channel::bounded::<Unit>(workers * 2);
     let budget = Budget::new(plan.bytes_in_flight);
     let (event_tx, event_rx) = mpsc::channel::<Event>(1024);

@@ -27,6 +27,19 @@ pub fn quote_table_postgres(name: &str) -> String {
     }
 }
 
+/// A MySQL identifier in backquotes (a backquote doubled).
+pub fn quote_ident_mysql(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
+}
+
+/// `db.table` (or `table`) quoted for MySQL.
+pub fn quote_table_mysql(name: &str) -> String {
+    match name.split_once('.') {
+        Some((db, table)) => format!("{}.{}", quote_ident_mysql(db), quote_ident_mysql(table)),
+        None => quote_ident_mysql(name),
+    }
+}
+
 /// `CREATE TABLE IF NOT EXISTS` for PostgreSQL.
 pub fn create_table_postgres(t: &TableSchema) -> String {
     let columns = t.columns.iter().map(|c| {
@@ -37,7 +50,7 @@ pub fn create_table_postgres(t: &TableSchema) -> String {
         };
         column_line(c, &c.sql_type.postgres_name(), default)
     });
-    create(&quote_table_postgres(&t.name), columns, t)
+    create(&quote_table_postgres(&t.name), columns, t, quote_ident)
 }
 
 /// `CREATE TABLE IF NOT EXISTS` for SQLite, with type names that map back
@@ -62,7 +75,7 @@ pub fn create_table_sqlite(t: &TableSchema) -> String {
         };
         column_line(c, &sqlite_type_name(&c.sql_type), default)
     });
-    create(&quote_ident(&t.name), columns, t)
+    create(&quote_ident(&t.name), columns, t, quote_ident)
 }
 
 /// The SQLite spelling of a type: `INTEGER`-family names by width,
@@ -116,6 +129,37 @@ fn sqlite_default(ty: &SqlType) -> Option<&'static str> {
     })
 }
 
+/// `CREATE TABLE IF NOT EXISTS` for MySQL/MariaDB (backquoted names,
+/// InnoDB, utf8mb4), with type names that map back to the same
+/// [`SqlType`] (see `mysql::introspect` and docs/TYPES.md).
+pub fn create_table_mysql(t: &TableSchema) -> String {
+    let columns = t.columns.iter().map(|c| {
+        let default = if c.has_default {
+            mysql_default(&c.sql_type)
+        } else {
+            None
+        };
+        let ty = crate::sink::mysql::introspect::type_name(&c.sql_type);
+        let line = column_line(c, &ty, default);
+        // The line starts with the PostgreSQL-quoted name: backquote it.
+        format!(
+            "{}{}",
+            quote_ident_mysql(&c.name),
+            &line[quote_ident(&c.name).len()..]
+        )
+    });
+    let ddl = create(&quote_table_mysql(&t.name), columns, t, quote_ident_mysql);
+    format!("{ddl} ENGINE=InnoDB DEFAULT CHARSET=utf8mb4")
+}
+
+fn mysql_default(ty: &SqlType) -> Option<&'static str> {
+    Some(match ty {
+        t if is_integer(t) => "AUTO_INCREMENT",
+        SqlType::Timestamp | SqlType::TimestampTz => "DEFAULT CURRENT_TIMESTAMP(6)",
+        _ => return None,
+    })
+}
+
 /// `"name" type [default] [NOT NULL]`.
 fn column_line(c: &Column, ty: &str, default: Option<&str>) -> String {
     let mut line = format!("{} {ty}", quote_ident(&c.name));
@@ -130,9 +174,14 @@ fn column_line(c: &Column, ty: &str, default: Option<&str>) -> String {
 }
 
 /// The statement: columns, then the primary key, then unique constraints.
-fn create(table: &str, columns: impl Iterator<Item = String>, t: &TableSchema) -> String {
+fn create(
+    table: &str,
+    columns: impl Iterator<Item = String>,
+    t: &TableSchema,
+    quote: fn(&str) -> String,
+) -> String {
     let key = |cols: &[String]| {
-        let quoted: Vec<String> = cols.iter().map(|c| quote_ident(c)).collect();
+        let quoted: Vec<String> = cols.iter().map(|c| quote(c)).collect();
         quoted.join(", ")
     };
     let mut lines: Vec<String> = columns.collect();

@@ -1,6 +1,6 @@
 //! The `imports` table: one row per import the HTTP service accepted —
 //! id, original filename, sha256, method, status, counts, timestamps and
-//! error — on both backends, so that history survives a restart.
+//! error — on every backend (MySQL's in `sink::mysql::history`), so that history survives a restart.
 //!
 //! The service writes a row when it accepts an upload (`queued`), updates it
 //! when the import starts (`running`) and when it ends (`completed`,
@@ -146,6 +146,7 @@ impl Sink {
              created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
         let r = row.clone();
         match self {
+            Sink::Mysql(s) => super::mysql::history::insert(s, &r).await,
             Sink::Postgres(s) => {
                 let params: [&(dyn ToSql + Sync); 8] = [
                     &r.id,
@@ -187,6 +188,7 @@ impl Sink {
         const LITE: &str = "UPDATE imports SET status = 'running', started_at = ?2 WHERE id = ?1";
         match self {
             Sink::Postgres(s) => pg_execute(s, PG, &[&id, &started_at]).await,
+            Sink::Mysql(s) => super::mysql::history::start(s, id, started_at).await,
             Sink::Sqlite(s) => {
                 let (id, at) = (id.to_string(), started_at.to_string());
                 s.with_conn(move |c| c.execute(LITE, [id, at]).map(drop))
@@ -205,6 +207,7 @@ impl Sink {
              rejected = ?5, finished_at = ?6, error = ?7 WHERE id = ?1";
         let e = end;
         match self {
+            Sink::Mysql(s) => super::mysql::history::finish(s, id, e).await,
             Sink::Postgres(s) => {
                 let params: [&(dyn ToSql + Sync); 7] = [
                     &id,
@@ -237,6 +240,7 @@ impl Sink {
     /// One import by id.
     pub async fn get_import(&self, id: &str) -> Result<Option<ImportRow>, DbError> {
         match self {
+            Sink::Mysql(s) => super::mysql::history::get(s, id).await,
             Sink::Postgres(s) => {
                 let client = s.connection().await?;
                 let sql = format!("{} WHERE id = $1", pg_select());
@@ -264,6 +268,7 @@ impl Sink {
         offset: i64,
     ) -> Result<(Vec<ImportRow>, i64), DbError> {
         match self {
+            Sink::Mysql(s) => super::mysql::history::list(s, limit, offset).await,
             Sink::Postgres(s) => {
                 let client = s.connection().await?;
                 let sql = format!("{} ORDER BY seq DESC LIMIT $1 OFFSET $2", pg_select());

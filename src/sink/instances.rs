@@ -127,6 +127,9 @@ impl Sink {
     /// the same statement. Returns how many were marked.
     pub async fn sweep_expired(&self, lease: Duration, at: &str) -> Result<u64, DbError> {
         match self {
+            // One instance per MySQL database (no leases yet): at start every
+            // unfinished import is a previous process's.
+            Sink::Mysql(s) => super::mysql::history::interrupt_unfinished(s, at).await,
             Sink::Postgres(s) => {
                 let secs = lease.as_secs_f64();
                 let c = s.connection().await?;

@@ -1,4 +1,5 @@
-//! Where rows go. A [`Sink`] is a database (PostgreSQL or SQLite) with the
+//! Where rows go. A [`Sink`] is a database (PostgreSQL, SQLite or
+//! MySQL/MariaDB) with the
 //! tutorial's `businesses` table ensured; a [`Writer`] is one writer's own
 //! connection (confinement: a PostgreSQL writer holds one connection of the
 //! bounded [`pool`] for its whole import and shares it with no one;
@@ -14,6 +15,7 @@ pub mod ddl;
 pub mod imports;
 pub mod instances;
 pub mod introspect;
+pub mod mysql;
 pub mod postgres;
 mod schema;
 pub mod sqlite;
@@ -21,6 +23,7 @@ pub mod upkeep;
 
 use std::path::PathBuf;
 
+pub use mysql::{MySqlSink, MySqlWriter};
 pub use pool::{PoolOptions, Wait};
 pub use postgres::pool;
 pub use postgres::{PgSink, PgWriter};
@@ -46,6 +49,8 @@ pub enum DatabaseUrl {
     Postgres(String),
     /// A SQLite database file.
     Sqlite(PathBuf),
+    /// A `mysql://` or `mariadb://` URL (MySQL or MariaDB).
+    Mysql(String),
 }
 
 /// The embedded default when no URL is given.
@@ -60,6 +65,9 @@ impl DatabaseUrl {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             return Ok(DatabaseUrl::Postgres(url.to_string()));
         }
+        if url.starts_with("mysql://") || url.starts_with("mariadb://") {
+            return Ok(DatabaseUrl::Mysql(url.to_string()));
+        }
         if let Some(path) = url
             .strip_prefix("sqlite://")
             .or_else(|| url.strip_prefix("sqlite:"))
@@ -72,7 +80,7 @@ impl DatabaseUrl {
             return Ok(DatabaseUrl::Sqlite(PathBuf::from(path)));
         }
         Err(DbError::new(format!(
-            "unsupported database URL {:?}: use postgres://… or sqlite://path",
+            "unsupported database URL {:?}: use postgres://…, mysql://… or sqlite://path",
             redact(url)
         )))
     }
@@ -80,7 +88,7 @@ impl DatabaseUrl {
     /// The URL with any password hidden, for logs and messages.
     pub fn redacted(&self) -> String {
         match self {
-            DatabaseUrl::Postgres(u) => redact(u),
+            DatabaseUrl::Postgres(u) | DatabaseUrl::Mysql(u) => redact(u),
             DatabaseUrl::Sqlite(p) => format!("sqlite://{}", p.display()),
         }
     }
@@ -129,6 +137,8 @@ pub enum Sink {
     Postgres(PgSink),
     /// SQLite: one connection, shared behind a mutex.
     Sqlite(SqliteSink),
+    /// MySQL or MariaDB: each writer opens its own connection.
+    Mysql(MySqlSink),
 }
 
 impl Sink {
@@ -146,6 +156,7 @@ impl Sink {
         match url {
             DatabaseUrl::Postgres(u) => Ok(Sink::Postgres(PgSink::connect(u, pool).await?)),
             DatabaseUrl::Sqlite(p) => Ok(Sink::Sqlite(SqliteSink::open(p).await?)),
+            DatabaseUrl::Mysql(u) => Ok(Sink::Mysql(MySqlSink::connect(u).await?)),
         }
     }
 
@@ -158,6 +169,7 @@ impl Sink {
         match self {
             Sink::Postgres(s) => Sink::Postgres(s.with_ledger(import_id)),
             Sink::Sqlite(s) => Sink::Sqlite(s.with_ledger(import_id)),
+            Sink::Mysql(s) => Sink::Mysql(s.with_ledger(import_id)),
         }
     }
 
@@ -168,6 +180,7 @@ impl Sink {
         match self {
             Sink::Postgres(s) => Ok(Writer::Postgres(s.writer(wait).await?)),
             Sink::Sqlite(s) => Ok(Writer::Sqlite(s.writer())),
+            Sink::Mysql(s) => Ok(Writer::Mysql(s.writer().await?)),
         }
     }
 
@@ -176,7 +189,18 @@ impl Sink {
     pub fn writer_slots(&self) -> Option<usize> {
         match self {
             Sink::Postgres(s) => Some(s.writer_slots()),
-            Sink::Sqlite(_) => None,
+            Sink::Sqlite(_) | Sink::Mysql(_) => None,
+        }
+    }
+
+    /// Most writers worth running at once for `kind`, or `None` for no
+    /// limit: SQLite's copy path has one (a single writer holding the
+    /// connection beats two taking turns on it); PostgreSQL its pool's
+    /// writer slots; MySQL none (each writer has its own connection).
+    pub fn max_writers(&self, kind: WriteKind) -> Option<usize> {
+        match self {
+            Sink::Sqlite(_) if kind == WriteKind::Copy => Some(1),
+            _ => self.writer_slots(),
         }
     }
 
@@ -185,6 +209,7 @@ impl Sink {
         match self {
             Sink::Postgres(s) => s.ping().await,
             Sink::Sqlite(s) => s.ping().await,
+            Sink::Mysql(s) => s.ping().await,
         }
     }
 
@@ -194,14 +219,16 @@ impl Sink {
         match self {
             Sink::Postgres(s) => s.location(),
             Sink::Sqlite(s) => s.location(),
+            Sink::Mysql(s) => s.location(),
         }
     }
 
-    /// "postgres" or "sqlite".
+    /// "postgres", "sqlite" or "mysql".
     pub fn backend(&self) -> &'static str {
         match self {
             Sink::Postgres(_) => "postgres",
             Sink::Sqlite(_) => "sqlite",
+            Sink::Mysql(_) => "mysql",
         }
     }
 
@@ -211,6 +238,7 @@ impl Sink {
         match self {
             Sink::Postgres(s) => s.ensure_businesses().await,
             Sink::Sqlite(s) => s.ensure_businesses().await,
+            Sink::Mysql(s) => s.ensure_businesses().await,
         }
     }
 
@@ -219,6 +247,7 @@ impl Sink {
         match self {
             Sink::Postgres(s) => s.count_rows(table).await,
             Sink::Sqlite(s) => s.count_rows(table).await,
+            Sink::Mysql(s) => s.count_rows(table).await,
         }
     }
 }
@@ -230,6 +259,8 @@ pub enum Writer {
     Postgres(PgWriter),
     /// A handle on the shared SQLite connection.
     Sqlite(SqliteWriter),
+    /// A MySQL connection owned by this writer.
+    Mysql(MySqlWriter),
 }
 
 impl Writer {
@@ -243,6 +274,7 @@ impl Writer {
         match self {
             Writer::Postgres(w) => w.write(rows, kind, target).await,
             Writer::Sqlite(w) => w.write(rows, kind, target).await,
+            Writer::Mysql(w) => w.write(rows, kind, target).await,
         }
     }
 }
@@ -265,12 +297,28 @@ mod tests {
             DatabaseUrl::parse(Some("postgres://u@h/db")).unwrap(),
             DatabaseUrl::Postgres(_)
         ));
-        assert!(DatabaseUrl::parse(Some("mysql://x")).is_err());
+        assert!(DatabaseUrl::parse(Some("oracle://x")).is_err());
     }
 
     #[test]
     fn passwords_never_reach_messages() {
         let url = DatabaseUrl::Postgres("postgres://bob:secret@db:5432/x".into());
         assert_eq!(url.redacted(), "postgres://bob:***@db:5432/x");
+        let url = DatabaseUrl::parse(Some("mariadb://bob:secret@db:3306/x")).unwrap();
+        assert_eq!(url.redacted(), "mariadb://bob:***@db:3306/x");
+    }
+
+    #[test]
+    fn mysql_and_mariadb_urls_name_the_mysql_backend() {
+        for u in ["mysql://root@127.0.0.1:3306/test", "mariadb://root@h/db"] {
+            assert_eq!(
+                DatabaseUrl::parse(Some(u)).unwrap(),
+                DatabaseUrl::Mysql(u.to_string())
+            );
+        }
+        assert_eq!(
+            mysql::driver_url("mariadb://root@h/db"),
+            "mysql://root@h/db"
+        );
     }
 }

@@ -40,6 +40,7 @@ impl Sink {
                 s.with_conn(move |c| c.execute(LITE, [id, at]).map(drop))
                     .await
             }
+            Sink::Mysql(s) => super::mysql::history::mark_rejects_removed(s, id, at).await,
         }
     }
 }

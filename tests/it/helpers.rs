@@ -18,6 +18,8 @@ pub struct TestDb {
     /// URL to give sheetpipe.
     pub url: String,
     name: Option<String>,
+    /// A MySQL/MariaDB database (its name is in `name`).
+    mysql: bool,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -38,6 +40,7 @@ impl TestDb {
         TestDb {
             url,
             name: Some(name),
+            mysql: false,
             _dir: None,
         }
     }
@@ -49,6 +52,7 @@ impl TestDb {
         TestDb {
             url,
             name: None,
+            mysql: false,
             _dir: Some(dir),
         }
     }
@@ -58,9 +62,24 @@ impl TestDb {
         [TestDb::postgres().await, TestDb::sqlite()]
     }
 
+    /// A fresh, uniquely named MySQL/MariaDB database, or `None` (with one
+    /// line saying so) when the server is unreachable outside CI.
+    pub async fn mysql() -> Option<TestDb> {
+        let name = format!("sheetpipe_test_{}", uuid::Uuid::new_v4().simple());
+        let url = super::mysql_db::create(&name).await?;
+        Some(TestDb {
+            url,
+            name: Some(name),
+            mysql: true,
+            _dir: None,
+        })
+    }
+
     /// Which backend this is.
     pub fn backend(&self) -> &'static str {
-        if self.name.is_some() {
+        if self.mysql {
+            "mysql"
+        } else if self.name.is_some() {
             "postgres"
         } else {
             "sqlite"
@@ -83,6 +102,9 @@ impl TestDb {
 
     /// Runs SQL that returns rows of text (NULL → None), in column order.
     pub async fn query(&self, sql: &str) -> Vec<Vec<Option<String>>> {
+        if self.mysql {
+            return super::mysql_db::query(&self.url, sql).await;
+        }
         match &self.name {
             Some(_) => {
                 let (client, conn) = tokio_postgres::connect(&self.url, tokio_postgres::NoTls)
@@ -170,6 +192,9 @@ impl TestDb {
 impl Drop for TestDb {
     fn drop(&mut self) {
         let Some(name) = self.name.take() else { return };
+        if self.mysql {
+            return super::mysql_db::drop_database(name);
+        }
         // Drop runs outside any runtime guarantee: use a thread of our own.
         let _ = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()

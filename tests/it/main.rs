@@ -5,6 +5,10 @@
 //! PostgreSQL comes from `SHEETPIPE_TEST_PG` (default
 //! `postgres://postgres@127.0.0.1:5432/postgres`). When it is unreachable the
 //! PostgreSQL tests fail: they are never skipped.
+//!
+//! MariaDB/MySQL comes from `SHEETPIPE_TEST_MYSQL` (default
+//! `mysql://root@127.0.0.1:3306/`). In CI (`CI=true`) its tests fail when it
+//! is unreachable; elsewhere each prints one line saying it was skipped.
 
 mod accounting;
 mod api;
@@ -24,6 +28,8 @@ mod hostile;
 mod introspect;
 mod isolation;
 mod memory;
+mod mysql;
+mod mysql_db;
 mod options;
 mod output;
 mod pool;

@@ -8,7 +8,7 @@ use crate::helpers::{header, tempdir, write_xlsx, TestDb, X};
 /// 250 data rows; rows (as the sheet shows them) 6 and 101 have no name,
 /// 51 and 251 a broken email. Row 3 is short (trailing cells missing) and
 /// valid; the phone of every tenth row is a number.
-fn known_sheet(path: &std::path::Path) -> (Vec<u32>, Vec<(String, Option<String>)>) {
+pub(crate) fn known_sheet(path: &std::path::Path) -> (Vec<u32>, Vec<(String, Option<String>)>) {
     let mut rows = vec![header()];
     let mut bad = Vec::new();
     let mut good = Vec::new();

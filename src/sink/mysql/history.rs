@@ -1,0 +1,179 @@
+//! sheetpipe's own `imports` and `import_ledger` tables on MySQL (see
+//! `sink::imports` for what they hold). Timestamps are the service's RFC
+//! 3339 text in a VARCHAR, so every backend reads back the same text;
+//! `seq` orders the listing. Committed counts ride in `import_ledger`, one
+//! row per unit, in the unit's own transaction (as on PostgreSQL).
+
+use mysql_async::prelude::Queryable;
+use mysql_async::Row;
+
+use super::{fatal, MySqlSink};
+use crate::sink::imports::{ImportEnd, ImportRow};
+use crate::sink::DbError;
+
+/// The DDL, idempotent (two statements in one text protocol query).
+pub const DDL: &str = "
+CREATE TABLE IF NOT EXISTS imports (
+    id          VARCHAR(64) NOT NULL PRIMARY KEY,
+    seq         BIGINT NOT NULL AUTO_INCREMENT UNIQUE,
+    filename    TEXT NOT NULL,
+    sha256      VARCHAR(64) NOT NULL,
+    method      VARCHAR(32) NOT NULL,
+    status      VARCHAR(16) NOT NULL,
+    bytes       BIGINT NOT NULL DEFAULT 0,
+    rows_read   BIGINT NOT NULL DEFAULT 0,
+    inserted    BIGINT NOT NULL DEFAULT 0,
+    rejected    BIGINT NOT NULL DEFAULT 0,
+    created_at  VARCHAR(32) NOT NULL,
+    started_at  VARCHAR(32),
+    finished_at VARCHAR(32),
+    error       TEXT,
+    rejects_removed_at VARCHAR(32)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+CREATE TABLE IF NOT EXISTS import_ledger (
+    import_id   VARCHAR(64) NOT NULL,
+    inserted    BIGINT NOT NULL,
+    INDEX idx_import_ledger_import_id (import_id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+";
+
+const SELECT: &str = "SELECT id, filename, sha256, method, status, bytes, rows_read, \
+     inserted, rejected, created_at, started_at, finished_at, error, rejects_removed_at FROM imports";
+
+fn err(e: mysql_async::Error) -> DbError {
+    DbError::new(format!("imports table: {}", fatal(e).message))
+}
+
+/// Records a newly accepted import as `queued`.
+pub async fn insert(s: &MySqlSink, r: &ImportRow) -> Result<(), DbError> {
+    let sql = "INSERT INTO imports (id, filename, sha256, method, status, bytes, created_at) \
+               VALUES (?, ?, ?, ?, ?, ?, ?)";
+    let params = (
+        &r.id,
+        &r.filename,
+        &r.sha256,
+        &r.method,
+        &r.status,
+        r.bytes,
+        &r.created_at,
+    );
+    s.conn().await?.exec_drop(sql, params).await.map_err(err)
+}
+
+/// Marks an import `running`.
+pub async fn start(s: &MySqlSink, id: &str, at: &str) -> Result<(), DbError> {
+    let sql = "UPDATE imports SET status = 'running', started_at = ? WHERE id = ?";
+    s.conn().await?.exec_drop(sql, (at, id)).await.map_err(err)
+}
+
+/// Records that import `id`'s reject report was removed at `at`.
+pub async fn mark_rejects_removed(s: &MySqlSink, id: &str, at: &str) -> Result<(), DbError> {
+    let sql = "UPDATE imports SET rejects_removed_at = ? WHERE id = ?";
+    s.conn().await?.exec_drop(sql, (at, id)).await.map_err(err)
+}
+
+/// Folds the ledger into unfinished imports and marks them failed.
+pub async fn interrupt_unfinished(s: &MySqlSink, at: &str) -> Result<u64, DbError> {
+    let mut c = s.conn().await?;
+    let mut tx = c.start_transaction(Default::default()).await.map_err(err)?;
+    tx.query_drop(
+        "UPDATE imports SET inserted = inserted + COALESCE((SELECT sum(l.inserted) \
+         FROM import_ledger l WHERE l.import_id = imports.id), 0) \
+         WHERE status IN ('queued', 'running')",
+    )
+    .await
+    .map_err(err)?;
+    tx.query_drop(
+        "DELETE l FROM import_ledger l JOIN imports i ON i.id = l.import_id \
+         WHERE i.status IN ('queued', 'running')",
+    )
+    .await
+    .map_err(err)?;
+    tx.exec_drop(
+        "UPDATE imports SET error = CONCAT('interrupted: the server stopped while this \
+         import was ', status, '; ', inserted, ' rows had been committed (counted in \
+         inserted); the rest of the file was not imported'), status = 'failed', \
+         finished_at = ? WHERE status IN ('queued', 'running')",
+        (at,),
+    )
+    .await
+    .map_err(err)?;
+    let marked = tx.affected_rows();
+    tx.commit().await.map_err(err)?;
+    Ok(marked)
+}
+
+/// Writes the final state; the ledger's entries for it go.
+pub async fn finish(s: &MySqlSink, id: &str, e: &ImportEnd<'_>) -> Result<(), DbError> {
+    let mut c = s.conn().await?;
+    let mut tx = c.start_transaction(Default::default()).await.map_err(err)?;
+    tx.exec_drop("DELETE FROM import_ledger WHERE import_id = ?", (id,))
+        .await
+        .map_err(err)?;
+    tx.exec_drop(
+        "UPDATE imports SET status = ?, rows_read = ?, inserted = ?, rejected = ?, \
+         finished_at = ?, error = ? WHERE id = ?",
+        (
+            e.status,
+            e.rows_read,
+            e.inserted,
+            e.rejected,
+            e.finished_at,
+            e.error,
+            id,
+        ),
+    )
+    .await
+    .map_err(err)?;
+    tx.commit().await.map_err(err)
+}
+
+/// One import by id.
+pub async fn get(s: &MySqlSink, id: &str) -> Result<Option<ImportRow>, DbError> {
+    let sql = format!("{SELECT} WHERE id = ?");
+    let row: Option<Row> = s.conn().await?.exec_first(sql, (id,)).await.map_err(err)?;
+    row.map(from_row).transpose()
+}
+
+/// Newest first, and the total.
+pub async fn list(
+    s: &MySqlSink,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<ImportRow>, i64), DbError> {
+    let mut c = s.conn().await?;
+    let sql = format!("{SELECT} ORDER BY seq DESC LIMIT ? OFFSET ?");
+    let rows: Vec<Row> = c.exec(sql, (limit, offset)).await.map_err(err)?;
+    let total: Option<i64> = c
+        .query_first("SELECT count(*) FROM imports")
+        .await
+        .map_err(err)?;
+    let rows = rows.into_iter().map(from_row).collect::<Result<_, _>>()?;
+    Ok((rows, total.unwrap_or(0)))
+}
+
+fn from_row(mut r: Row) -> Result<ImportRow, DbError> {
+    fn take<T: mysql_async::prelude::FromValue>(r: &mut Row, i: usize) -> Result<T, DbError> {
+        r.take_opt(i)
+            .ok_or_else(|| DbError::new(format!("imports table: no column {i}")))?
+            .map_err(|e| DbError::new(format!("imports table: column {i}: {e}")))
+    }
+    Ok(ImportRow {
+        id: take(&mut r, 0)?,
+        filename: take(&mut r, 1)?,
+        sha256: take(&mut r, 2)?,
+        method: take(&mut r, 3)?,
+        status: take(&mut r, 4)?,
+        bytes: take(&mut r, 5)?,
+        rows_read: take(&mut r, 6)?,
+        inserted: take(&mut r, 7)?,
+        rejected: take(&mut r, 8)?,
+        created_at: take(&mut r, 9)?,
+        started_at: take(&mut r, 10)?,
+        finished_at: take(&mut r, 11)?,
+        error: take(&mut r, 12)?,
+        rejects_removed_at: take(&mut r, 13)?,
+        // One instance per MySQL database (no leases yet): no owner kept.
+        instance_id: None,
+    })
+}
