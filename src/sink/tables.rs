@@ -3,7 +3,9 @@
 //! a schema (`--create`, `--schema`).
 
 use super::introspect::IntrospectError;
-use super::{ddl, postgres, sqlite, DbError, Sink};
+use mysql_async::prelude::Queryable;
+
+use super::{ddl, mysql, postgres, sqlite, DbError, Sink};
 use crate::model::TableSchema;
 
 impl Sink {
@@ -21,6 +23,7 @@ impl Sink {
                 s.with_conn_raw(move |c| sqlite::introspect::table_schema(c, &name))
                     .await?
             }
+            Sink::Mysql(s) => mysql::introspect::table_schema(&mut s.conn().await?, name).await,
         }
     }
 
@@ -32,7 +35,11 @@ impl Sink {
                 let client = s.connection().await?;
                 postgres::introspect::list_tables(&client).await
             }
-            Sink::Sqlite(s) => s.with_conn_raw(|c| sqlite::introspect::list_tables(c)).await?,
+            Sink::Sqlite(s) => {
+                s.with_conn_raw(|c| sqlite::introspect::list_tables(c))
+                    .await?
+            }
+            Sink::Mysql(s) => mysql::introspect::list_tables(&mut s.conn().await?).await,
         }
     }
 
@@ -56,16 +63,24 @@ impl Sink {
                 let ddl = sql.clone();
                 s.with_conn(move |c| c.execute_batch(&ddl)).await?;
             }
+            Sink::Mysql(s) => {
+                s.conn()
+                    .await?
+                    .query_drop(&sql)
+                    .await
+                    .map_err(|e| DbError::new(format!("cannot create {}: {e}", table.name)))?;
+            }
         }
         Ok(sql)
     }
 }
 
 /// The CREATE TABLE for `table` in the dialect of `backend` ("postgres",
-/// else SQLite), so a dry run can show it without a connection.
+/// "mysql", else SQLite), so a dry run can show it without a connection.
 pub fn create_table_sql(backend: &str, table: &TableSchema) -> String {
     match backend {
         "postgres" => ddl::create_table_postgres(table),
+        "mysql" => ddl::create_table_mysql(table),
         _ => ddl::create_table_sqlite(table),
     }
 }

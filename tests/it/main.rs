@@ -37,6 +37,7 @@ mod progress;
 mod rejects_xlsx;
 mod repo;
 mod strategies;
+mod tables;
 mod typed_cells;
 mod typed_copy;
 mod typed_sqlite;

@@ -99,6 +99,15 @@ impl SqliteSink {
             .map_err(|e| DbError::new(e.to_string()))
     }
 
+    /// Runs `f` on the connection, on the blocking pool, keeping its own
+    /// result type.
+    pub async fn with_conn_raw<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> T + Send + 'static,
+    ) -> Result<T, DbError> {
+        with_conn(&self.conn, f).await
+    }
+
     /// `SELECT 1`.
     pub async fn ping(&self) -> Result<(), DbError> {
         self.with_conn(|c| c.query_row("SELECT 1", [], |_| Ok(())))
