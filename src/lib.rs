@@ -16,8 +16,9 @@
 //! ```
 //!
 //! * [`source`] reads one sheet as rows, with [`source::Limits`] enforced.
-//! * [`record`] maps headers to fields and turns cells into a
-//!   [`model::Business`] or a [`model::Rejection`].
+//! * [`record`] maps headers onto the target's [`model::TableSchema`] and
+//!   turns cells into a [`model::Record`] of typed values or a
+//!   [`model::Rejection`].
 //! * [`pipeline`] runs the stages with bounded channels and returns an
 //!   [`pipeline::ImportReport`] whose counts are exact.
 //! * [`sink`] owns the database: schema, INSERT, multi-row INSERT, COPY.

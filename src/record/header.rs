@@ -14,18 +14,6 @@ use crate::model::{column_letter, Column, RawRow, TableSchema, Target};
 /// How far down the sheet the header is looked for (row numbers as shown).
 pub const HEADER_SEARCH_ROWS: u32 = 20;
 
-/// The `businesses` preset's aliases: other names people give its fields
-/// (the field names match too). Matching is done on normalized text, so
-/// `E-mail`, `e_mail` and `E MAIL` are all `email`.
-pub fn aliases() -> Vec<(String, Vec<String>)> {
-    TableSchema::businesses()
-        .columns
-        .into_iter()
-        .filter(|c| !c.aliases.is_empty())
-        .map(|c| (c.name, c.aliases))
-        .collect()
-}
-
 /// How the header is found and mapped (CLI `--header-row`, `--map`; HTTP
 /// `header_row=`, `map=`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -17,8 +17,7 @@ mod web;
 
 pub use convert::{convert, ConvertOptions};
 pub use header::{
-    aliases, normalize_header, HeaderError, HeaderFinder, HeaderMap, HeaderOptions,
-    HEADER_SEARCH_ROWS,
+    normalize_header, HeaderError, HeaderFinder, HeaderMap, HeaderOptions, HEADER_SEARCH_ROWS,
 };
 pub use web::{check_email, normalize_website};
 
