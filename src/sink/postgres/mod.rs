@@ -323,7 +323,7 @@ impl PgWriter {
                 s
             }
         };
-        let texts: Vec<Option<String>> = rows
+        let texts: Vec<Option<std::borrow::Cow<'_, str>>> = rows
             .iter()
             .flat_map(|r| r.values.iter().map(pg_text))
             .collect();
@@ -370,17 +370,19 @@ impl PgWriter {
 
 /// A value as the text PostgreSQL parses back exactly (`None` = NULL):
 /// ISO 8601 dates, canonical decimals, the shortest round-trip form of a
-/// float.
-fn pg_text(value: &Value) -> Option<String> {
+/// float. Text, decimals and JSON are borrowed, not copied: this runs for
+/// every value of the per-row and multi-row INSERT paths.
+fn pg_text(value: &Value) -> Option<std::borrow::Cow<'_, str>> {
     match value {
         Value::Null => None,
+        Value::Text(s) | Value::Numeric(s) | Value::Json(s) => Some(s.as_str().into()),
         Value::Float(f) if f.is_nan() => Some("NaN".into()),
         Value::Float(f) if f.is_infinite() => {
             Some(if *f > 0.0 { "Infinity" } else { "-Infinity" }.into())
         }
-        Value::Float(f) => Some(f.to_string()),
-        Value::TimestampTz(t) => Some(t.format("%Y-%m-%d %H:%M:%S%.6f+00").to_string()),
-        other => Some(other.display()),
+        Value::Float(f) => Some(f.to_string().into()),
+        Value::TimestampTz(t) => Some(t.format("%Y-%m-%d %H:%M:%S%.6f+00").to_string().into()),
+        other => Some(other.display().into()),
     }
 }
 
