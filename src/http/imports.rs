@@ -41,6 +41,9 @@ pub struct UploadQuery {
     pub max_errors: Option<String>,
     /// Stop when more than this share of rows is rejected (as `--max-error-rate`).
     pub max_error_rate: Option<String>,
+    /// `true`: import a file already imported completely into the same
+    /// table (as `--allow-reimport`; otherwise 409).
+    pub allow_reimport: Option<String>,
 }
 
 impl UploadQuery {
@@ -88,6 +91,18 @@ impl UploadQuery {
         };
         Ok((header, dry_run))
     }
+
+    /// `allow_reimport=`, or a 400 naming the bad value.
+    fn allow_reimport(&self) -> Result<bool, ApiError> {
+        match self.allow_reimport.as_deref().map(str::trim) {
+            None | Some("") | Some("false") | Some("0") => Ok(false),
+            Some("true") | Some("1") => Ok(true),
+            Some(other) => Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!("allow_reimport must be true or false, got {other:?}"),
+            )),
+        }
+    }
 }
 
 /// `POST /upload`: import now, answer with the report (the tutorial's call).
@@ -131,6 +146,7 @@ async fn accept(
     };
     let (header, dry_run) = query.options()?;
     let budget = query.budget()?;
+    let allow_reimport = query.allow_reimport()?;
     let max = state.config.max_upload_bytes;
     upload::check_content_length(headers, max)?;
     let multipart = multipart.map_err(|e| ApiError::no_file().with_detail(e.body_text()))?;
@@ -144,6 +160,7 @@ async fn accept(
         header,
         dry_run,
         budget,
+        allow_reimport,
     };
     runner::start(state, upload, req, ticket).await
 }
@@ -350,6 +367,7 @@ pub fn job_json(job: &Job) -> Value {
         "sha256": job.meta.sha256,
         "method": job.meta.method,
         "bytes": job.meta.bytes,
+        "table_name": job.meta.table_name,
         "status": s.status,
         "created_at": job.created_at,
         "started_at": s.started_at,
@@ -405,6 +423,8 @@ pub fn row_json(row: &ImportRow) -> Value {
         "error": row.error,
         "rejects_removed_at": row.rejects_removed_at,
         "instance_id": row.instance_id,
+        // Rows recorded before the column existed all went to `businesses`.
+        "table_name": row.table_name.as_deref().unwrap_or("businesses"),
         "status_url": status_url(id),
         "events_url": format!("/imports/{id}/events"),
         "rejects_url": format!("/imports/{id}/rejects.csv"),
