@@ -160,7 +160,7 @@ fn each_rule_refuses_naming_the_cell_the_column_and_why() {
         (vec![(6, Cell::Empty)], "Orders!G3 (Price): price is required"),
         (
             vec![(7, text(" "))],
-            "Orders!H3 (Stamp): stamp is empty, and the column is NOT NULL: its default applies only to a file without a stamp column",
+            "Orders!H3 (Stamp): stamp is empty, and the column is NOT NULL: its default applies only when the file has no stamp column",
         ),
     ];
     for (changes, want) in cases {

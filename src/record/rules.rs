@@ -105,7 +105,7 @@ impl ColumnRules {
                 Err(format!("{} is required", self.name))
             } else if self.not_null {
                 Err(format!(
-                    "{0} is empty, and the column is NOT NULL: its default applies only to a file without a {0} column",
+                    "{0} is empty, and the column is NOT NULL: its default applies only when the file has no {0} column",
                     self.name
                 ))
             } else {

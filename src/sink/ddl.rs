@@ -46,7 +46,7 @@ pub fn quote_table_mysql(name: &str) -> String {
 pub fn create_table_postgres(t: &TableSchema) -> String {
     let columns = t.columns.iter().map(|c| {
         let default = match &c.default_value {
-            Some(v) => Some(format!("DEFAULT {}", quote_literal(&v.display()))),
+            Some(v) => Some(format!("DEFAULT {}", postgres_literal(v))),
             None if c.has_default => postgres_default(&c.sql_type).map(str::to_string),
             None => None,
         };
@@ -168,6 +168,19 @@ pub fn quote_literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 
+/// A declared default for PostgreSQL: numbers bare, booleans TRUE/FALSE,
+/// anything else a quoted literal the column's type reads.
+fn postgres_literal(v: &Value) -> String {
+    match v {
+        Value::Int(_) | Value::Numeric(_) => v.display(),
+        // Every digit of the double, as written back by `{:?}`.
+        Value::Float(f) if f.is_finite() => format!("{f:?}"),
+        Value::Float(f) => quote_literal(&format!("{f:?}")),
+        Value::Bool(b) => if *b { "TRUE" } else { "FALSE" }.into(),
+        other => quote_literal(&other.display()),
+    }
+}
+
 /// A declared default as SQLite stores it (numbers and booleans as
 /// numbers, everything else as its text), so that it reads back like a
 /// written value.
@@ -186,7 +199,7 @@ fn sqlite_literal(v: &Value) -> String {
 fn mysql_literal(v: &Value) -> String {
     match v {
         Value::Int(i) => i.to_string(),
-        Value::Float(f) => format!("{f:?}"),
+        Value::Float(f) if f.is_finite() => format!("{f:?}"),
         Value::Numeric(n) => n.clone(),
         Value::Bool(b) => i64::from(*b).to_string(),
         other => format!(
@@ -296,5 +309,52 @@ mod tests {
         assert!(ddl.contains("\"Order \"\"No\"\"\" VARCHAR(20) NOT NULL,"));
         assert!(ddl.contains("\"amount\" NUMERIC(12,2),"));
         assert!(ddl.contains("\"created\" TIMESTAMPTZ DEFAULT (strftime("));
+    }
+
+    #[test]
+    fn declared_defaults_are_literals_each_backend_reads_back() {
+        let with = |ty: SqlType, v: Value| Column {
+            has_default: true,
+            default_value: Some(v),
+            ..Column::new("c", ty)
+        };
+        let t = TableSchema {
+            name: "t".into(),
+            columns: vec![
+                with(SqlType::Integer, Value::Int(0)),
+                with(SqlType::Text, Value::Text("it's".into())),
+                with(SqlType::Boolean, Value::Bool(true)),
+                with(SqlType::Double, Value::Float(0.1)),
+                with(
+                    SqlType::Date,
+                    Value::Date(chrono::NaiveDate::from_ymd_opt(2024, 1, 31).unwrap()),
+                ),
+            ],
+            primary_key: vec![],
+            unique: vec![],
+        };
+        let pg = create_table_postgres(&t);
+        for want in [
+            "integer DEFAULT 0,",
+            "text DEFAULT 'it''s',",
+            "boolean DEFAULT TRUE,",
+            "double precision DEFAULT 0.1,",
+            "date DEFAULT '2024-01-31'\n",
+        ] {
+            assert!(pg.contains(want), "{want}: {pg}");
+        }
+        let lite = create_table_sqlite(&t);
+        for want in [
+            "INT4 DEFAULT 0,",
+            "TEXT DEFAULT 'it''s',",
+            "BOOLEAN DEFAULT 1,",
+            "REAL DEFAULT 0.1,",
+            "DATE DEFAULT '2024-01-31'\n",
+        ] {
+            assert!(lite.contains(want), "{want}: {lite}");
+        }
+        let my = create_table_mysql(&t);
+        assert!(my.contains("DEFAULT ('it''s')"), "{my}");
+        assert!(my.contains("DEFAULT 1,"), "{my}");
     }
 }
