@@ -18,9 +18,11 @@ use super::jobs::{Job, JobMeta, JobStatus, Outcome, Ticket};
 use super::upload::Upload;
 use super::AppState;
 use crate::model::TableSchema;
-use crate::pipeline::{self, ErrorBudget, ImportError, ImportJob, ImportReport, Method, Plan};
+use crate::pipeline::{
+    self, ErrorBudget, ImportError, ImportJob, ImportReport, Method, Plan, TableSpec,
+};
 use crate::pipeline::{Progress, Status};
-use crate::record::HeaderOptions;
+use crate::record::{ConvertOptions, HeaderOptions, Rules};
 use crate::sink::imports::{now, ImportEnd, ImportRow};
 use crate::sink::same_file;
 use crate::source::{SourceError, SourceOptions};
@@ -38,6 +40,10 @@ pub struct Request {
     pub dry_run: bool,
     /// When to stop for too many rejected rows (`max_errors=`, `max_error_rate=`).
     pub budget: ErrorBudget,
+    /// The target table (`table=`, `create=`, `infer_rows=`).
+    pub spec: TableSpec,
+    /// How text becomes typed values (`date_format=`).
+    pub convert: ConvertOptions,
     /// Import a file already imported completely into the same table
     /// (`allow_reimport=true`; otherwise 409, see `sink::same_file`).
     pub allow_reimport: bool,
@@ -54,8 +60,11 @@ pub async fn start(
     if state.registry.is_draining() {
         return Err(ApiError::busy("Server is shutting down"));
     }
-    // The table the import's `ImportJob.table` will name.
-    let table_name = TableSchema::businesses().name;
+    // The table the import will write to, by the name it was given.
+    let table_name = req
+        .spec
+        .name()
+        .map_or_else(|| TableSchema::businesses().name, str::to_string);
     refuse_same_file(state, &upload, &req, &table_name).await?;
     let job = state.registry.register(JobMeta {
         filename: upload.filename.clone(),
@@ -198,7 +207,11 @@ fn pipeline_task(
             sheet: req.sheet.clone(),
             ..cfg.source.clone()
         },
-        rules: cfg.rules.clone(),
+        rules: Rules {
+            convert: req.convert.clone(),
+            ..cfg.rules.clone()
+        },
+        spec: req.spec.clone(),
         header: req.header.clone(),
         dry_run: req.dry_run,
         budget: req.budget,
@@ -314,7 +327,12 @@ pub fn answer(report: &ImportReport, draining: bool) -> (StatusCode, serde_json:
         }
         (
             _,
-            Some(ImportError::Source(_) | ImportError::Header(_) | ImportError::TooManyRejected(_)),
+            Some(
+                ImportError::Source(_)
+                | ImportError::Header(_)
+                | ImportError::Table(_)
+                | ImportError::TooManyRejected(_),
+            ),
         ) => StatusCode::UNPROCESSABLE_ENTITY,
         (_, Some(ImportError::Database(_))) => StatusCode::SERVICE_UNAVAILABLE,
         _ => {

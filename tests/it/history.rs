@@ -115,6 +115,33 @@ async fn the_same_file_twice_is_refused_with_exit_7_naming_the_earlier_import() 
         assert!(allowed.status.success(), "{b}: {}", stderr(&allowed));
         assert_eq!(db.count().await, 8, "{b}");
 
+        // The same file into another table is another import; a second
+        // time into that table is refused, naming it.
+        let created = import(
+            dir.path(),
+            &db,
+            "a.xlsx",
+            &["--table", "copies", "--create"],
+        );
+        assert!(created.status.success(), "{b}: {}", stderr(&created));
+        let copies_id = json_out(&created)["import_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let twice = import(dir.path(), &db, "a.xlsx", &["--table", "copies"]);
+        assert_eq!(twice.status.code(), Some(7), "{b}: {}", stderr(&twice));
+        let v = json_out(&twice);
+        assert_eq!(v["previous_import"]["id"], copies_id.as_str(), "{b}: {v}");
+        assert_eq!(v["previous_import"]["table"], "copies", "{b}: {v}");
+        assert!(
+            stderr(&twice).contains("already imported into copies by import"),
+            "{b}"
+        );
+        let copies = db.query("SELECT count(*) FROM copies").await;
+        // A table of its own has no email rule: all five rows went in.
+        assert_eq!(copies[0][0].as_deref(), Some("5"), "{b}");
+        assert_eq!(v["previous_import"]["inserted"], 5, "{b}: {v}");
+
         // A different file is not refused.
         sheet(&dir.path().join("b.xlsx"), "other", 3, 0);
         let other = import(dir.path(), &db, "b.xlsx", &[]);
@@ -400,6 +427,15 @@ async fn http_answers_409_naming_the_earlier_import_unless_allow_reimport() {
         let (code, v) = upload(&app, "?allow_reimport=true", &bytes).await;
         assert_eq!(code, 200, "{b}: {v}");
         assert_eq!(app.db.count().await, 6, "{b}");
+
+        // Into another table it is another import; twice there is a 409.
+        let (code, v) = upload(&app, "?table=copies&create=true", &bytes).await;
+        assert_eq!(code, 200, "{b}: {v}");
+        let (code, v) = upload(&app, "?table=copies", &bytes).await;
+        assert_eq!(code, 409, "{b}: {v}");
+        assert_eq!(v["previous_import"]["table"], "copies", "{b}: {v}");
+        let (_, list) = app.get_json("/imports?limit=1").await;
+        assert_eq!(list["imports"][0]["table_name"], "copies", "{b}: {list}");
         app.stop().await;
     }
 }
