@@ -225,6 +225,7 @@ async fn connect(args: &ImportArgs) -> Result<(Sink, String), (u8, String)> {
         error: None,
         rejects_removed_at: None,
         instance_id: None,
+        owner: None,
     };
     let recorded = match sink.insert_import(&row).await {
         Ok(()) => sink.start_import(&id, &at).await,

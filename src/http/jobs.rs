@@ -103,6 +103,8 @@ pub struct JobMeta {
     pub method: Method,
     /// Upload size.
     pub bytes: u64,
+    /// The name of the API key that made it (`None` without auth).
+    pub owner: Option<String>,
 }
 
 /// One import known to this server.
@@ -332,6 +334,7 @@ mod tests {
             sha256: String::new(),
             method: Method::Batch,
             bytes: 1,
+            owner: None,
         }
     }
 

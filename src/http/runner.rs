@@ -36,6 +36,8 @@ pub struct Request {
     pub dry_run: bool,
     /// When to stop for too many rejected rows (`max_errors=`, `max_error_rate=`).
     pub budget: ErrorBudget,
+    /// The name of the API key making it (`None` without auth).
+    pub owner: Option<String>,
 }
 
 /// Records the upload as a queued import and starts its task. The ticket
@@ -54,6 +56,7 @@ pub async fn start(
         sha256: upload.sha256.clone(),
         method: req.method,
         bytes: upload.bytes,
+        owner: req.owner.clone(),
     });
     let row = ImportRow {
         id: job.id.clone(),
@@ -71,12 +74,14 @@ pub async fn start(
         error: None,
         rejects_removed_at: None,
         instance_id: Some(state.instance_id.clone()),
+        owner: req.owner.clone(),
     };
     if let Err(e) = state.sink.insert_import(&row).await {
         state.registry.remove(&job.id);
         return Err(ApiError::database(e));
     }
-    let span = tracing::info_span!("import", import_id = %job.id);
+    let key = req.owner.as_deref().unwrap_or("-");
+    let span = tracing::info_span!("import", import_id = %job.id, key_name = %key);
     let task = run(state.clone(), job.clone(), upload, req, ticket).instrument(span);
     state.registry.spawn(task);
     Ok(job)

@@ -8,7 +8,7 @@ use super::imports::pg_execute;
 use super::{DbError, Sink};
 
 /// Columns added to `imports` after its first version, with their SQLite type.
-const ADDED_COLUMNS: [(&str, &str); 1] = [("rejects_removed_at", "TEXT")];
+const ADDED_COLUMNS: [(&str, &str); 2] = [("rejects_removed_at", "TEXT"), ("owner", "TEXT")];
 
 /// Adds the columns an older `imports` table lacks.
 pub(super) fn migrate_sqlite(conn: &rusqlite::Connection) -> rusqlite::Result<()> {

@@ -38,7 +38,8 @@ CREATE TABLE IF NOT EXISTS import_ledger (
 ";
 
 const SELECT: &str = "SELECT id, filename, sha256, method, status, bytes, rows_read, \
-     inserted, rejected, created_at, started_at, finished_at, error, rejects_removed_at FROM imports";
+     inserted, rejected, created_at, started_at, finished_at, error, rejects_removed_at, owner \
+     FROM imports";
 
 fn err(e: mysql_async::Error) -> DbError {
     DbError::new(format!("imports table: {}", fatal(e).message))
@@ -46,8 +47,8 @@ fn err(e: mysql_async::Error) -> DbError {
 
 /// Records a newly accepted import as `queued`.
 pub async fn insert(s: &MySqlSink, r: &ImportRow) -> Result<(), DbError> {
-    let sql = "INSERT INTO imports (id, filename, sha256, method, status, bytes, created_at) \
-               VALUES (?, ?, ?, ?, ?, ?, ?)";
+    let sql = "INSERT INTO imports (id, filename, sha256, method, status, bytes, created_at, \
+               owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
     let params = (
         &r.id,
         &r.filename,
@@ -56,6 +57,7 @@ pub async fn insert(s: &MySqlSink, r: &ImportRow) -> Result<(), DbError> {
         &r.status,
         r.bytes,
         &r.created_at,
+        &r.owner,
     );
     s.conn().await?.exec_drop(sql, params).await.map_err(err)
 }
@@ -135,21 +137,49 @@ pub async fn get(s: &MySqlSink, id: &str) -> Result<Option<ImportRow>, DbError> 
     row.map(from_row).transpose()
 }
 
-/// Newest first, and the total.
+/// Newest first (of `owner`'s imports only, when given), and the total.
 pub async fn list(
     s: &MySqlSink,
+    owner: Option<&str>,
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<ImportRow>, i64), DbError> {
     let mut c = s.conn().await?;
-    let sql = format!("{SELECT} ORDER BY seq DESC LIMIT ? OFFSET ?");
-    let rows: Vec<Row> = c.exec(sql, (limit, offset)).await.map_err(err)?;
+    let sql = format!("{SELECT} WHERE (? IS NULL OR owner = ?) ORDER BY seq DESC LIMIT ? OFFSET ?");
+    let rows: Vec<Row> = c
+        .exec(sql, (owner, owner, limit, offset))
+        .await
+        .map_err(err)?;
     let total: Option<i64> = c
-        .query_first("SELECT count(*) FROM imports")
+        .exec_first(
+            "SELECT count(*) FROM imports WHERE (? IS NULL OR owner = ?)",
+            (owner, owner),
+        )
         .await
         .map_err(err)?;
     let rows = rows.into_iter().map(from_row).collect::<Result<_, _>>()?;
     Ok((rows, total.unwrap_or(0)))
+}
+
+/// Adds `imports.owner` (the API key's name, see `sink::keys`) to a table
+/// made before it, checked in `information_schema` (MySQL has no `ADD
+/// COLUMN IF NOT EXISTS`; MariaDB's is not portable).
+pub async fn add_owner_column(c: &mut mysql_async::Conn) -> Result<(), DbError> {
+    let have: Option<i64> = c
+        .query_first(
+            "SELECT 1 FROM information_schema.columns WHERE table_schema = DATABASE() \
+             AND table_name = 'imports' AND column_name = 'owner'",
+        )
+        .await
+        .map_err(err)?;
+    if have.is_none() {
+        c.query_drop(
+            "ALTER TABLE imports ADD COLUMN owner VARCHAR(64), ADD INDEX idx_imports_owner (owner)",
+        )
+        .await
+        .map_err(err)?;
+    }
+    Ok(())
 }
 
 fn from_row(mut r: Row) -> Result<ImportRow, DbError> {
@@ -175,5 +205,6 @@ fn from_row(mut r: Row) -> Result<ImportRow, DbError> {
         rejects_removed_at: take(&mut r, 13)?,
         // One instance per MySQL database (no leases yet): no owner kept.
         instance_id: None,
+        owner: take(&mut r, 14)?,
     })
 }

@@ -9,6 +9,7 @@
 
 pub mod history;
 pub mod introspect;
+pub mod keys;
 pub mod values;
 mod write;
 
@@ -118,6 +119,8 @@ impl MySqlSink {
         for ddl in history::DDL.split(';').filter(|d| !d.trim().is_empty()) {
             conn.query_drop(ddl).await.map_err(fatal)?;
         }
+        conn.query_drop(keys::DDL).await.map_err(fatal)?;
+        history::add_owner_column(&mut conn).await?;
         Ok(sink)
     }
 
