@@ -193,7 +193,7 @@ async fn check(state: &AppState, req: Request) -> Result<Request, ApiError> {
         (AuthMode::Required, Need::Role(role)) => {
             let caller = authenticate(state, req.headers()).await?;
             if let Some(name) = &caller.key {
-                tracing::Span::current().record("key_name", name.as_str());
+                tracing::Span::current().record("key_name", tracing::field::display(name));
             }
             if !caller.role.covers(role) {
                 return Err(ApiError::new(
