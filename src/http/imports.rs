@@ -20,9 +20,10 @@ use super::jobs::{Job, JobStatus};
 use super::runner::{self, Request};
 use super::{upload, AppState};
 use crate::model::TableSchema;
-use crate::pipeline::{ErrorBudget, Method};
-use crate::record::HeaderOptions;
+use crate::pipeline::{ErrorBudget, Method, TableSpec};
+use crate::record::{ConvertOptions, HeaderOptions};
 use crate::sink::imports::ImportRow;
+use crate::sink::introspect::IntrospectError;
 
 /// Query of the upload endpoints.
 #[derive(Debug, Deserialize)]
@@ -42,6 +43,29 @@ pub struct UploadQuery {
     pub max_errors: Option<String>,
     /// Stop when more than this share of rows is rejected (as `--max-error-rate`).
     pub max_error_rate: Option<String>,
+    /// The existing table to import into (as `--table`; default: the
+    /// `businesses` preset).
+    pub table: Option<String>,
+    /// `true`: create `table` when missing, inferred from the file (as
+    /// `--create`).
+    pub create: Option<String>,
+    /// Infer from the first N data rows only (as `--infer-rows`).
+    pub infer_rows: Option<String>,
+    /// Layout of dates written as text (as `--date-format`).
+    pub date_format: Option<String>,
+}
+
+/// A `true`/`false` query value (`1`/`0`; empty or absent is false), or a
+/// 400 naming the parameter.
+fn flag(name: &str, value: Option<&str>) -> Result<bool, ApiError> {
+    match value.map(str::trim) {
+        None | Some("") | Some("false") | Some("0") => Ok(false),
+        Some("true") | Some("1") => Ok(true),
+        Some(other) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("{name} must be true or false, got {other:?}"),
+        )),
+    }
 }
 
 impl UploadQuery {
@@ -79,15 +103,39 @@ impl UploadQuery {
         }
         let map = self.map.as_deref().filter(|m| !m.trim().is_empty());
         let header = HeaderOptions::new(header_row, map).map_err(bad)?;
-        header.check(&TableSchema::businesses()).map_err(bad)?;
-        let dry_run = match self.dry_run.as_deref().map(str::trim) {
-            None | Some("") | Some("false") | Some("0") => false,
-            Some("true") | Some("1") => true,
-            Some(other) => {
-                return Err(bad(format!("dry_run must be true or false, got {other:?}")))
-            }
-        };
+        if self.table().is_none() {
+            header.check(&TableSchema::businesses()).map_err(bad)?;
+        }
+        let dry_run = flag("dry_run", self.dry_run.as_deref())?;
         Ok((header, dry_run))
+    }
+
+    /// The `table=` asked for, if any.
+    fn table(&self) -> Option<&str> {
+        self.table.as_deref().filter(|t| !t.trim().is_empty())
+    }
+
+    /// Where the table comes from and how text becomes typed values, or a
+    /// 400 naming the bad value.
+    fn target(&self) -> Result<(TableSpec, ConvertOptions), ApiError> {
+        let bad = |e: String| ApiError::new(StatusCode::BAD_REQUEST, e);
+        let create = flag("create", self.create.as_deref())?;
+        let infer_rows = match self.infer_rows.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(n) => Some(
+                n.parse::<u64>()
+                    .map_err(|_| bad(format!("infer_rows must be a number of rows, got {n:?}")))?,
+            ),
+        };
+        let spec = TableSpec::from_words(self.table(), create, infer_rows)
+            .map_err(|e| bad(e.replace("--table NAME", "table=NAME").replace("--", "")))?;
+        let convert = match self.date_format.as_deref().filter(|f| !f.trim().is_empty()) {
+            Some(f) => {
+                ConvertOptions::with_date_format(f).map_err(|e| bad(format!("date_format: {e}")))?
+            }
+            None => ConvertOptions::default(),
+        };
+        Ok((spec, convert))
     }
 }
 
@@ -135,6 +183,20 @@ async fn accept(
     };
     let (header, dry_run) = query.options()?;
     let budget = query.budget()?;
+    let (spec, convert) = query.target()?;
+    // A table that is not there is refused before the body is read.
+    if let TableSpec::Existing(name) = &spec {
+        match state.sink.table_schema(name).await {
+            Ok(_) => {}
+            Err(IntrospectError::Db(e)) => return Err(ApiError::database(e)),
+            Err(e) => {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    e.to_string(),
+                ))
+            }
+        }
+    }
     let max = state.config.max_upload_bytes;
     upload::check_content_length(headers, max)?;
     let multipart = multipart.map_err(|e| ApiError::no_file().with_detail(e.body_text()))?;
@@ -149,6 +211,8 @@ async fn accept(
         dry_run,
         budget,
         owner: caller.owner(),
+        spec,
+        convert,
     };
     runner::start(state, upload, req, ticket).await
 }
@@ -379,6 +443,7 @@ pub fn job_json(job: &Job) -> Value {
             "dry_run",
             "database",
             "table",
+            "ddl",
             "resume_from_row",
         ] {
             if let Some(x) = o.body.get(key) {

@@ -17,9 +17,11 @@ use super::errors::ApiError;
 use super::jobs::{Job, JobMeta, JobStatus, Outcome, Ticket};
 use super::upload::Upload;
 use super::AppState;
-use crate::pipeline::{self, ErrorBudget, ImportError, ImportJob, ImportReport, Method, Plan};
+use crate::pipeline::{
+    self, ErrorBudget, ImportError, ImportJob, ImportReport, Method, Plan, TableSpec,
+};
 use crate::pipeline::{Progress, Status};
-use crate::record::HeaderOptions;
+use crate::record::{ConvertOptions, HeaderOptions, Rules};
 use crate::sink::imports::{now, ImportEnd, ImportRow};
 use crate::source::{SourceError, SourceOptions};
 
@@ -38,6 +40,10 @@ pub struct Request {
     pub budget: ErrorBudget,
     /// The name of the API key making it (`None` without auth).
     pub owner: Option<String>,
+    /// The target table (`table=`, `create=`, `infer_rows=`).
+    pub spec: TableSpec,
+    /// How text becomes typed values (`date_format=`).
+    pub convert: ConvertOptions,
 }
 
 /// Records the upload as a queued import and starts its task. The ticket
@@ -138,7 +144,11 @@ fn pipeline_task(
             sheet: req.sheet.clone(),
             ..cfg.source.clone()
         },
-        rules: cfg.rules.clone(),
+        rules: Rules {
+            convert: req.convert.clone(),
+            ..cfg.rules.clone()
+        },
+        spec: req.spec.clone(),
         header: req.header.clone(),
         dry_run: req.dry_run,
         budget: req.budget,
@@ -254,7 +264,12 @@ pub fn answer(report: &ImportReport, draining: bool) -> (StatusCode, serde_json:
         }
         (
             _,
-            Some(ImportError::Source(_) | ImportError::Header(_) | ImportError::TooManyRejected(_)),
+            Some(
+                ImportError::Source(_)
+                | ImportError::Header(_)
+                | ImportError::Table(_)
+                | ImportError::TooManyRejected(_),
+            ),
         ) => StatusCode::UNPROCESSABLE_ENTITY,
         (_, Some(ImportError::Database(_))) => StatusCode::SERVICE_UNAVAILABLE,
         _ => {

@@ -25,6 +25,15 @@ pub struct HeaderOptions {
     /// wrote it; they win over names and aliases. Checked against the
     /// table when it is known ([`HeaderOptions::check`]).
     pub map: Vec<(String, String)>,
+    /// Positional mapping, for a table created from this very file
+    /// (`--create`): sheet column `i` fills table column `positions[i]`;
+    /// names, aliases and `map` are then not consulted.
+    pub positions: Option<Vec<Option<usize>>>,
+    /// Match each header first by the column name `--create` makes of it
+    /// ([`column_names`](super::infer::column_names): `Note`, `Note` →
+    /// `note`, `note_2`; an empty header over data → `column_j`), so a file
+    /// imported with `--create` maps onto the table it created before.
+    pub created_names: bool,
 }
 
 impl HeaderOptions {
@@ -40,6 +49,8 @@ impl HeaderOptions {
                 .map(HeaderOptions::parse_map)
                 .transpose()?
                 .unwrap_or_default(),
+            positions: None,
+            created_names: false,
         })
     }
 
@@ -321,13 +332,21 @@ impl HeaderMap {
                 found: found(),
             });
         }
+        let created: Vec<Option<usize>> = match opts.created_names {
+            true => super::infer::column_names(&headers)
+                .iter()
+                .map(|n| table.column_index(n))
+                .collect(),
+            false => vec![None; headers.len()],
+        };
         let mut field_of_column = Vec::with_capacity(headers.len());
         let mut column_of_field: Vec<Option<usize>> = vec![None; table.columns.len()];
         let (mut ignored, mut suggestions) = (Vec::new(), Vec::new());
         for (col, key) in keys.iter().enumerate() {
-            let field = match opts.mapped(&table, key) {
-                Some(f) => f,
-                None => column_for(&table, key),
+            let field = match (&opts.positions, opts.mapped(&table, key)) {
+                (Some(positions), _) => positions.get(col).copied().flatten(),
+                (None, Some(f)) => f,
+                (None, None) => created[col].or_else(|| column_for(&table, key)),
             };
             if let Some(field) = field {
                 if let Some(first) = column_of_field[field] {

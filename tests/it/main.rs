@@ -11,6 +11,7 @@
 //! is unreachable; elsewhere each prints one line saying it was skipped.
 
 mod accounting;
+mod any_table;
 mod api;
 mod bench;
 mod cli;

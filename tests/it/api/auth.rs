@@ -126,6 +126,8 @@ async fn every_role_against_every_endpoint() {
             format!("/imports/{theirs}/rejects.csv"),
             [401, 401, 404, 404, 200],
         ),
+        (M::GET, "/tables".into(), [401, 401, 200, 200, 200]),
+        (M::GET, "/tables/businesses".into(), [401, 401, 200, 200, 200]),
         // Unknown paths ask for a key before saying 404.
         (M::GET, "/nowhere".into(), [401, 401, 404, 404, 404]),
     ];
