@@ -127,7 +127,11 @@ async fn every_role_against_every_endpoint() {
             [401, 401, 404, 404, 200],
         ),
         (M::GET, "/tables".into(), [401, 401, 200, 200, 200]),
-        (M::GET, "/tables/businesses".into(), [401, 401, 200, 200, 200]),
+        (
+            M::GET,
+            "/tables/businesses".into(),
+            [401, 401, 200, 200, 200],
+        ),
         // Unknown paths ask for a key before saying 404.
         (M::GET, "/nowhere".into(), [401, 401, 404, 404, 404]),
     ];
