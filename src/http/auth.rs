@@ -8,7 +8,7 @@
 //!
 //! | route | needs |
 //! |---|---|
-//! | `/health`, `/`, `/openapi.json` | nothing (open) |
+//! | `/health`, `/`, `/page/{file}`, `/openapi.json` | nothing (open) |
 //! | `/metrics` | admin, or nothing with `--metrics open` |
 //! | any other `GET`/`HEAD` (list, status, events, rejects, tables) | reader |
 //! | any other method (upload, cancel, undo) | importer |
@@ -150,8 +150,10 @@ enum Need {
     Role(Role),
 }
 
-/// Routes anyone may reach, keys or not.
-const OPEN_ROUTES: [&str; 3] = ["/health", "/", "/openapi.json"];
+/// Routes anyone may reach, keys or not: the health check, the importer
+/// page and its files (the page asks for the key and sends it with its
+/// API calls), the published contract.
+const OPEN_ROUTES: [&str; 4] = ["/health", "/", "/page/{file}", "/openapi.json"];
 
 fn need(method: &Method, route: Option<&str>, metrics: MetricsAccess) -> Need {
     match route {
@@ -327,21 +329,18 @@ pub fn check_origin(headers: &HeaderMap, allowed: &[String]) -> Result<(), ApiEr
 pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
      object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 
-/// Adds the security headers to every answer.
+/// Adds the security headers to every answer (a handler's own, stricter
+/// or more precise policy is kept).
 pub async fn security_headers(mut response: Response) -> Response {
     let h = response.headers_mut();
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
+    h.entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(CSP));
+    h.entry(header::REFERRER_POLICY)
+        .or_insert(HeaderValue::from_static("no-referrer"));
     response
 }
 
