@@ -8,6 +8,7 @@
 
 use std::sync::Arc;
 
+use super::rules::RowRules;
 use super::{cell_display, is_space};
 use crate::model::{column_letter, Column, RawRow, TableSchema, Target};
 
@@ -171,6 +172,16 @@ pub enum HeaderError {
     /// The sheet has no rows at all.
     #[error("the sheet is empty: no header row")]
     NoHeader,
+    /// A column's rules cannot apply (a bound not of its type, an invalid
+    /// regex): a schema file catches this when it is read, an
+    /// introspected or hand-built schema here, before any row.
+    #[error("the rules of table {table} cannot be used: {why}")]
+    Rules {
+        /// The table.
+        table: String,
+        /// Which rule of which column, and why.
+        why: String,
+    },
 }
 
 fn required_text(required: &[String]) -> String {
@@ -217,6 +228,9 @@ pub struct HeaderMap {
     /// What the records are written into: the table and the mapped
     /// columns, in table order.
     pub target: Target,
+    /// The written columns' rules, compiled once (shared by clones, which
+    /// then also share the values seen by unique columns).
+    pub rules: Arc<RowRules>,
 }
 
 /// Normalizes a header for display and matching: BOM and surrounding
@@ -277,7 +291,7 @@ fn did_you_mean(table: &TableSchema, key: &str) -> Option<String> {
 
 /// Levenshtein distance with transpositions counted as one edit
 /// (`categroy` → `category` is 1).
-fn edit_distance(a: &str, b: &str) -> usize {
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
     let mut prev2 = vec![0usize; b.len() + 1];
@@ -393,6 +407,10 @@ impl HeaderMap {
             table: table.name.clone(),
             columns: written.iter().map(|f| table.columns[*f].clone()).collect(),
         };
+        let rules = RowRules::new(&target.columns).map_err(|why| HeaderError::Rules {
+            table: table.name.clone(),
+            why,
+        })?;
         Ok(HeaderMap {
             sheet: sheet.to_string(),
             row: row.number,
@@ -403,6 +421,7 @@ impl HeaderMap {
             table,
             slot_of_column,
             target,
+            rules: Arc::new(rules),
         })
     }
 

@@ -19,6 +19,7 @@ mod copy;
 mod core_values;
 mod corpus;
 mod corpus_bounds;
+mod declared;
 mod deployment;
 mod did_you_mean;
 mod faults;
