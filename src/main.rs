@@ -10,16 +10,26 @@ fn main() -> ExitCode {
     if let sheetpipe::cli::Command::Read(args) = &cli.command {
         return sheetpipe::cli::read_child(args);
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-                tracing_subscriber::EnvFilter::new(sheetpipe::cli::default_log_filter(&cli.command))
-            }),
-        )
-        .with_writer(std::io::stderr)
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(sheetpipe::cli::default_log_filter(&cli.command))
+    });
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match sheetpipe::cli::log_format(&cli.command) {
+        // One object per line; the request's fields (id, method, route,
+        // key name) in `span`.
+        sheetpipe::cli::LogFormat::Json => logs
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
         // Colours only for a person at a terminal, never in a log file.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        sheetpipe::cli::LogFormat::Text => logs
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -376,6 +376,7 @@ async fn record_start(
             .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()))
             .map(|p| p.display().to_string())
             .collect(),
+        owner: None,
     };
     let recorded = match sink.insert_import(&row).await {
         Ok(()) => sink.start_import(&id, &at).await,

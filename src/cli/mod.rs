@@ -6,6 +6,7 @@ mod generate;
 mod import;
 mod import_text;
 mod imports;
+mod keys;
 mod serve;
 
 use std::process::ExitCode;
@@ -53,6 +54,9 @@ pub enum Command {
     Read(ReadArgs),
     /// Measure every strategy against the database's own floor (psql \copy).
     Bench(bench::BenchArgs),
+    /// Manage the service's API keys (create, list, revoke).
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
 }
 
 /// Arguments of the hidden `__read` subcommand.
@@ -205,6 +209,24 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Serve(args) => serve::run(args).await,
         Command::Read(args) => read_child(&args),
         Command::Bench(args) => bench::run(args).await,
+        Command::Keys(cmd) => keys::run(cmd).await,
+    }
+}
+
+/// How log lines are written (`serve --log-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Plain text (colours only on a terminal).
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The log format `command` asks for (text unless `serve --log-format json`).
+pub fn log_format(command: &Command) -> LogFormat {
+    match command {
+        Command::Serve(args) => args.log_format,
+        _ => LogFormat::Text,
     }
 }
 

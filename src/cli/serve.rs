@@ -6,9 +6,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 use super::{LimitArgs, PoolArgs};
+use crate::http::auth::{AuthConfig, AuthMode, MetricsAccess};
 use crate::http::listen::ConnLimits;
 use crate::http::{self, AppState, ServeConfig};
 use crate::record::Rules;
@@ -77,6 +78,23 @@ pub struct ServeArgs {
     /// Longest accepted cell value, in characters (longer → row rejected).
     #[arg(long, env = "SHEETPIPE_MAX_CELL_CHARS", default_value_t = Rules::default().max_cell_chars)]
     pub max_cell_chars: usize,
+    /// Whether requests need an API key (`Authorization: Bearer KEY`, made
+    /// by `sheetpipe keys create`). Default: required, unless --bind is a
+    /// loopback address; `off` lets anyone who reaches the service do
+    /// everything, and is said in a warning at start.
+    #[arg(long, env = "SHEETPIPE_AUTH", value_enum)]
+    pub auth: Option<AuthArg>,
+    /// Origins (`https://app.example.com[:port]`, comma-separated) besides
+    /// the service's own whose browser pages may send uploads and cancels;
+    /// they also get CORS headers (none are sent otherwise).
+    #[arg(long, env = "SHEETPIPE_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+    /// Who may read /metrics: admin keys only, or anyone (`open`).
+    #[arg(long, env = "SHEETPIPE_METRICS", value_enum, default_value_t = MetricsArg::Admin)]
+    pub metrics: MetricsArg,
+    /// Log lines as text or as JSON objects, one per line.
+    #[arg(long, env = "SHEETPIPE_LOG_FORMAT", value_enum, default_value_t = super::LogFormat::Text)]
+    pub log_format: super::LogFormat,
     /// Reader limits.
     #[command(flatten)]
     pub limits: LimitArgs,
@@ -85,7 +103,62 @@ pub struct ServeArgs {
     pub pool: PoolArgs,
 }
 
+/// `--auth` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuthArg {
+    /// Every request but /health (and /metrics with --metrics open) needs a key.
+    Required,
+    /// No keys: anyone who reaches the service may do everything.
+    Off,
+}
+
+/// `--metrics` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MetricsArg {
+    /// Admin keys only (when auth is required).
+    Admin,
+    /// Anyone who reaches the service.
+    Open,
+}
+
 impl ServeArgs {
+    /// The access settings: `--auth` as given, else by the address.
+    async fn auth(&self) -> Result<AuthConfig, String> {
+        let mode = match self.auth {
+            Some(AuthArg::Required) => AuthMode::Required,
+            Some(AuthArg::Off) => AuthMode::Off,
+            None => {
+                // Off only when every address the name stands for is loopback.
+                let addrs: Vec<_> = tokio::net::lookup_host(&self.bind)
+                    .await
+                    .map(Iterator::collect)
+                    .unwrap_or_default();
+                match addrs
+                    .iter()
+                    .all(|a| AuthMode::default_for(*a) == AuthMode::Off)
+                {
+                    true if !addrs.is_empty() => AuthMode::Off,
+                    _ => AuthMode::Required,
+                }
+            }
+        };
+        let allowed_origins = self
+            .allowed_origins
+            .iter()
+            .filter(|o| !o.trim().is_empty())
+            .map(|o| crate::http::auth::check_allowed_origin(o))
+            .collect::<Result<_, _>>()?;
+        let metrics = match self.metrics {
+            MetricsArg::Admin => MetricsAccess::Admin,
+            MetricsArg::Open => MetricsAccess::Open,
+        };
+        Ok(AuthConfig {
+            mode,
+            allowed_origins,
+            metrics,
+        })
+    }
+
     fn config(&self) -> ServeConfig {
         let defaults = ServeConfig::default();
         ServeConfig {
@@ -124,6 +197,7 @@ impl ServeArgs {
                 max_cell_chars: self.max_cell_chars,
                 ..Rules::default()
             },
+            auth: AuthConfig::default(),
             importer: http::run_pipeline,
         }
     }
@@ -151,7 +225,14 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(5, format!("{e} ({})", url.redacted())),
     };
-    let config = args.config();
+    let auth = match args.auth().await {
+        Ok(a) => a,
+        Err(e) => return fail(2, e),
+    };
+    let config = ServeConfig {
+        auth,
+        ..args.config()
+    };
     let state = match AppState::new(sink, config) {
         Ok(s) => s,
         Err(e) => {
@@ -170,6 +251,7 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         .local_addr()
         .map_or_else(|_| args.bind.clone(), |a| a.to_string());
     tracing::info!(%addr, database = %url.redacted(), "listening");
+    warn_about_auth(&state, &addr).await;
     // One line on stdout, so scripts (and tests) learn the port.
     println!("sheetpipe listening on http://{addr}");
     match http::serve(listener, state, shutdown_signal()).await {
@@ -178,6 +260,37 @@ pub async fn run(args: ServeArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => fail(1, format!("server error: {e}")),
+    }
+}
+
+/// Says at start when anyone may do everything, or when no key can get in.
+async fn warn_about_auth(state: &AppState, addr: &str) {
+    let auth = &state.config.auth;
+    if auth.mode == AuthMode::Off {
+        let loopback = addr
+            .parse::<std::net::SocketAddr>()
+            .is_ok_and(|a| a.ip().is_loopback());
+        let why = if loopback {
+            "AUTHENTICATION IS OFF (loopback address): every local user and program may upload, \
+             read and cancel every import; --auth required asks for API keys"
+        } else {
+            "AUTHENTICATION IS OFF (--auth off): anyone who can reach this address may upload, \
+             read every import's rows and cancel imports"
+        };
+        tracing::warn!(%addr, "{why}");
+        return;
+    }
+    match state.sink.list_keys().await {
+        Ok(keys) if keys.iter().all(|k| k.revoked_at.is_some()) => tracing::warn!(
+            "authentication is required but the database has no live API key: every request \
+             but /health answers 401; create one with `sheetpipe keys create --name NAME --role admin`"
+        ),
+        Ok(keys) => tracing::info!(
+            keys = keys.iter().filter(|k| k.revoked_at.is_none()).count(),
+            metrics = if auth.metrics == MetricsAccess::Open { "open" } else { "admin" },
+            "authentication required"
+        ),
+        Err(e) => tracing::warn!(error = %e, "cannot list the API keys"),
     }
 }
 

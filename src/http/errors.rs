@@ -27,6 +27,8 @@ pub struct ApiError {
     pub retry_after: Option<u64>,
     /// More fields of the body, beside `error` and `detail`.
     pub fields: serde_json::Map<String, serde_json::Value>,
+    /// Other headers of the answer (`WWW-Authenticate`).
+    pub headers: Vec<(header::HeaderName, String)>,
 }
 
 impl ApiError {
@@ -38,7 +40,14 @@ impl ApiError {
             detail: None,
             retry_after: None,
             fields: serde_json::Map::new(),
+            headers: Vec::new(),
         }
+    }
+
+    /// Adds a header to the answer.
+    pub fn with_header(mut self, name: header::HeaderName, value: impl Into<String>) -> ApiError {
+        self.headers.push((name, value.into()));
+        self
     }
 
     /// Adds a `detail` field.
@@ -140,6 +149,11 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        for (name, value) in self.headers {
+            if let Ok(v) = HeaderValue::from_str(&value) {
+                response.headers_mut().insert(name, v);
+            }
         }
         if let Some(secs) = self.retry_after {
             response

@@ -14,6 +14,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::auth::Caller;
 use super::errors::{ApiError, JsonQuery};
 use super::jobs::{Job, JobStatus};
 use super::runner::{self, Request};
@@ -149,11 +150,12 @@ impl UploadQuery {
 /// `POST /upload`: import now, answer with the report (the tutorial's call).
 pub async fn upload_sync(
     State(state): State<AppState>,
+    caller: Caller,
     JsonQuery(query): JsonQuery<UploadQuery>,
     headers: HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, ApiError> {
-    let job = accept(&state, query, &headers, multipart).await?;
+    let job = accept(&state, &caller, query, &headers, multipart).await?;
     let outcome = job.finished().await;
     Ok((outcome.http_status, Json(outcome.body.clone())).into_response())
 }
@@ -161,11 +163,12 @@ pub async fn upload_sync(
 /// `POST /imports`: accept and answer 202 at once; the import runs behind.
 pub async fn upload_async(
     State(state): State<AppState>,
+    caller: Caller,
     JsonQuery(query): JsonQuery<UploadQuery>,
     headers: HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, ApiError> {
-    let job = accept(&state, query, &headers, multipart).await?;
+    let job = accept(&state, &caller, query, &headers, multipart).await?;
     let url = status_url(&job.id);
     let body = json!({ "id": job.id, "status_url": url, "status": "queued" });
     Ok((StatusCode::ACCEPTED, [(header::LOCATION, url)], Json(body)).into_response())
@@ -177,6 +180,7 @@ pub async fn upload_async(
 /// stalled bodies never hold a running or queued slot.
 async fn accept(
     state: &AppState,
+    caller: &Caller,
     query: UploadQuery,
     headers: &HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
@@ -216,6 +220,7 @@ async fn accept(
         dry_run,
         budget,
         allow_reimport,
+        owner: caller.owner(),
         spec,
         convert,
     };
@@ -293,13 +298,14 @@ pub struct ListQuery {
 /// for imports running on this server.
 pub async fn list(
     State(state): State<AppState>,
+    caller: Caller,
     JsonQuery(q): JsonQuery<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let limit = q.limit.unwrap_or(20).clamp(1, 100);
     let offset = q.offset.unwrap_or(0).max(0);
     let (rows, total) = state
         .sink
-        .list_imports(limit, offset)
+        .list_imports_of(caller.sees_only(), limit, offset)
         .await
         .map_err(ApiError::database)?;
     let imports: Vec<Value> = rows
@@ -425,6 +431,7 @@ pub fn job_json(job: &Job) -> Value {
         "method": job.meta.method,
         "bytes": job.meta.bytes,
         "table_name": job.meta.table_name,
+        "owner": job.meta.owner,
         "status": s.status,
         "created_at": job.created_at,
         "started_at": s.started_at,
@@ -469,6 +476,7 @@ pub fn row_json(row: &ImportRow) -> Value {
         "sha256": row.sha256,
         "method": row.method,
         "bytes": row.bytes,
+        "owner": row.owner,
         "status": row.status,
         "created_at": row.created_at,
         "started_at": row.started_at,

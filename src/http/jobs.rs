@@ -105,6 +105,8 @@ pub struct JobMeta {
     pub bytes: u64,
     /// The target table.
     pub table_name: String,
+    /// The name of the API key that made it (`None` without auth).
+    pub owner: Option<String>,
 }
 
 /// One import known to this server.
@@ -335,6 +337,7 @@ mod tests {
             method: Method::Batch,
             bytes: 1,
             table_name: "businesses".into(),
+            owner: None,
         }
     }
 

@@ -4,7 +4,8 @@
 //! progress streaming and graceful shutdown.
 //!
 //! ```text
-//!  client ─► request id ─► trace (1 line/request) ─► catch-panic ─► routes
+//!  client ─► security headers ─► request id ─► trace (1 line/request)
+//!         ─► [CORS] ─► catch-panic ─► auth guard (Origin, key, role, owner) ─► routes
 //!    POST /upload        upload ─► runner::start ─► wait ─► 200 + report
 //!    POST /imports       upload ─► runner::start ─► 202 + Location
 //!    GET  /imports[/{id}[/events|/rejects.csv]]  registry, else `imports` table
@@ -17,8 +18,10 @@
 //! * [`jobs`]: the registry, the load semaphores, shutdown.
 //! * [`runner`]: one import's life (queued → running → ended), recorded in
 //!   the `imports` table; panics become failed imports.
+//! * [`auth`]: API keys, roles, ownership, Origin, security headers, CORS.
 //! * [`imports`], [`events`]: the endpoints; [`errors`]: every error answer.
 
+pub mod auth;
 pub mod cluster;
 pub mod disposition;
 pub mod errors;
@@ -86,6 +89,8 @@ pub struct ServeConfig {
     pub source: SourceOptions,
     /// Validation rules.
     pub rules: Rules,
+    /// API keys, roles, allowed origins, who may read `/metrics`.
+    pub auth: auth::AuthConfig,
     /// What runs one import: [`run_pipeline`]. A seam, so that tests can
     /// wrap the real pipeline to inject a fault (e.g. a panic).
     pub importer: Importer,
@@ -124,6 +129,7 @@ impl Default for ServeConfig {
             batch_size: None,
             source: SourceOptions::default(),
             rules: Rules::default(),
+            auth: auth::AuthConfig::default(),
             importer: run_pipeline,
         }
     }
@@ -234,7 +240,9 @@ pub fn app(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(
             usize::try_from(body_limit).unwrap_or(usize::MAX),
         ));
-    Router::new()
+    let guard = axum::middleware::from_fn_with_state(state.clone(), auth::guard);
+    let cors = auth::cors(&state.config.auth);
+    let router = Router::new()
         .merge(uploads)
         .route("/health", get(health))
         .route(
@@ -251,7 +259,17 @@ pub fn app(state: AppState) -> Router {
             errors::ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed")
         })
         .with_state(state)
-        .layer(CatchPanicLayer::custom(panic_response))
+        // Inside the trace span (it records the key's name there), around
+        // every route, so it sees each route's pattern.
+        .layer(guard)
+        .layer(CatchPanicLayer::custom(panic_response));
+    // CORS only when origins are configured; it answers preflights before
+    // the guard asks for a key (a browser's preflight carries none).
+    let router = match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    };
+    router
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(
             TraceLayer::new_for_http()
@@ -262,6 +280,7 @@ pub fn app(state: AppState) -> Router {
         )
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(axum::middleware::map_request(drop_unclean_request_id))
+        .layer(axum::middleware::map_response(auth::security_headers))
 }
 
 /// Removes a client's `X-Request-Id` that is not safe to log or echo, so
@@ -286,7 +305,20 @@ fn request_span<B>(req: &Request<B>) -> tracing::Span {
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("-");
-    tracing::info_span!("request", request_id = %id, method = %req.method(), uri = %req.uri())
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("-", |m| m.as_str());
+    // `key_name` is recorded by `auth::guard` once the key is known: the
+    // key's name, never the key.
+    tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = %req.method(),
+        uri = %req.uri(),
+        route = %route,
+        key_name = tracing::field::Empty,
+    )
 }
 
 fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response {

@@ -40,6 +40,8 @@ pub struct Request {
     pub dry_run: bool,
     /// When to stop for too many rejected rows (`max_errors=`, `max_error_rate=`).
     pub budget: ErrorBudget,
+    /// The name of the API key making it (`None` without auth).
+    pub owner: Option<String>,
     /// The target table (`table=`, `create=`, `infer_rows=`).
     pub spec: TableSpec,
     /// How text becomes typed values (`date_format=`).
@@ -72,6 +74,7 @@ pub async fn start(
         method: req.method,
         bytes: upload.bytes,
         table_name,
+        owner: req.owner.clone(),
     });
     let row = ImportRow {
         id: job.id.clone(),
@@ -98,12 +101,14 @@ pub async fn start(
         .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()))
         .map(|p| p.display().to_string())
         .collect(),
+        owner: req.owner.clone(),
     };
     if let Err(e) = state.sink.insert_import(&row).await {
         state.registry.remove(&job.id);
         return Err(ApiError::database(e));
     }
-    let span = tracing::info_span!("import", import_id = %job.id);
+    let key = req.owner.as_deref().unwrap_or("-");
+    let span = tracing::info_span!("import", import_id = %job.id, key_name = %key);
     let task = run(state.clone(), job.clone(), upload, req, ticket).instrument(span);
     state.registry.spawn(task);
     Ok(job)

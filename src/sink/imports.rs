@@ -106,6 +106,9 @@ pub struct ImportRow {
     /// Where the reject reports were to be written, absolute paths (CLI:
     /// `--rejects`; service: its `rejects/ID.csv` and `.xlsx`).
     pub rejects_files: Vec<String>,
+    /// The name of the API key that made it (`None`: made without a key,
+    /// by the CLI or a service with `--auth off`); see [`super::keys`].
+    pub owner: Option<String>,
 }
 
 /// The final state of an import, written once when it ends.
@@ -138,7 +141,7 @@ pub(super) fn pg_select() -> String {
         "SELECT id, filename, sha256, method, status, bytes, rows_read, \
          inserted + COALESCE((SELECT sum(l.inserted) FROM import_ledger l \
          WHERE l.import_id = imports.id), 0)::bigint, rejected, \
-         {}, {}, {}, error, {}, instance_id, table_name, rejects_files FROM imports",
+         {}, {}, {}, error, {}, instance_id, table_name, rejects_files, owner FROM imports",
         ts("created_at"),
         ts("started_at"),
         ts("finished_at"),
@@ -149,22 +152,23 @@ pub(super) fn pg_select() -> String {
 pub(super) const SQLITE_SELECT: &str =
     "SELECT id, filename, sha256, method, status, bytes, rows_read, \
      inserted, rejected, created_at, started_at, finished_at, error, rejects_removed_at, \
-     NULL, table_name, rejects_files FROM imports";
+     NULL, table_name, rejects_files, owner FROM imports";
 
 impl Sink {
     /// Records a newly accepted import as `queued`.
     pub async fn insert_import(&self, row: &ImportRow) -> Result<(), DbError> {
         const PG: &str = "INSERT INTO imports (id, filename, sha256, method, status, bytes, \
-             created_at, instance_id, table_name, rejects_files) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7::text::timestamptz, $8, $9, $10)";
+             created_at, instance_id, table_name, rejects_files, owner) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7::text::timestamptz, $8, $9, $10, $11)";
         const LITE: &str = "INSERT INTO imports (id, filename, sha256, method, status, bytes, \
-             created_at, table_name, rejects_files) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+             created_at, table_name, rejects_files, owner) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
         let r = row.clone();
         let rejects = encode_files(&r.rejects_files);
         match self {
             Sink::Mysql(s) => super::mysql::history::insert(s, &r).await,
             Sink::Postgres(s) => {
-                let params: [&(dyn ToSql + Sync); 10] = [
+                let params: [&(dyn ToSql + Sync); 11] = [
                     &r.id,
                     &r.filename,
                     &r.sha256,
@@ -175,6 +179,7 @@ impl Sink {
                     &r.instance_id,
                     &r.table_name,
                     &rejects,
+                    &r.owner,
                 ];
                 pg_execute(s, PG, &params).await
             }
@@ -191,7 +196,8 @@ impl Sink {
                             r.bytes,
                             r.created_at,
                             r.table_name,
-                            rejects
+                            rejects,
+                            r.owner
                         ],
                     )
                     .map(drop)
@@ -287,29 +293,65 @@ impl Sink {
         limit: i64,
         offset: i64,
     ) -> Result<(Vec<ImportRow>, i64), DbError> {
+        self.list_imports_of(None, limit, offset).await
+    }
+
+    /// [`Sink::list_imports`] of the imports `owner` made only (`None`:
+    /// every import); the total counts those imports.
+    pub async fn list_imports_of(
+        &self,
+        owner: Option<&str>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<ImportRow>, i64), DbError> {
         match self {
-            Sink::Mysql(s) => super::mysql::history::list(s, limit, offset).await,
+            Sink::Mysql(s) => super::mysql::history::list(s, owner, limit, offset).await,
             Sink::Postgres(s) => {
                 let client = s.connection().await?;
-                let sql = format!("{} ORDER BY seq DESC LIMIT $1 OFFSET $2", pg_select());
-                let rows = client
-                    .query(&sql, &[&limit, &offset])
-                    .await
-                    .map_err(pg_error)?;
-                let total = client
-                    .query_one("SELECT count(*) FROM imports", &[])
-                    .await
-                    .map_err(pg_error)?;
+                let (sql, count) = match owner {
+                    None => (
+                        format!("{} ORDER BY seq DESC LIMIT $1 OFFSET $2", pg_select()),
+                        "SELECT count(*) FROM imports",
+                    ),
+                    Some(_) => (
+                        format!(
+                            "{} WHERE owner = $3 ORDER BY seq DESC LIMIT $1 OFFSET $2",
+                            pg_select()
+                        ),
+                        "SELECT count(*) FROM imports WHERE owner = $1",
+                    ),
+                };
+                let (rows, total) = match owner {
+                    None => (
+                        client.query(&sql, &[&limit, &offset]).await,
+                        client.query_one(count, &[]).await,
+                    ),
+                    Some(o) => (
+                        client.query(&sql, &[&limit, &offset, &o]).await,
+                        client.query_one(count, &[&o]).await,
+                    ),
+                };
+                let rows = rows.map_err(pg_error)?;
+                let total = total.map_err(pg_error)?;
                 Ok((rows.iter().map(pg_row).collect(), total.get(0)))
             }
             Sink::Sqlite(s) => {
-                let sql = format!("{SQLITE_SELECT} ORDER BY rowid DESC LIMIT ?1 OFFSET ?2");
+                // `?3 IS NULL`: every import; otherwise that owner's.
+                let sql = format!(
+                    "{SQLITE_SELECT} WHERE (?3 IS NULL OR owner = ?3) \
+                     ORDER BY rowid DESC LIMIT ?1 OFFSET ?2"
+                );
+                let owner = owner.map(str::to_string);
                 s.with_conn(move |c| {
                     let mut stmt = c.prepare(&sql)?;
                     let rows = stmt
-                        .query_map([limit, offset], sqlite_row)?
+                        .query_map(rusqlite::params![limit, offset, owner], sqlite_row)?
                         .collect::<Result<Vec<_>, _>>()?;
-                    let total = c.query_row("SELECT count(*) FROM imports", [], |r| r.get(0))?;
+                    let total = c.query_row(
+                        "SELECT count(*) FROM imports WHERE (?1 IS NULL OR owner = ?1)",
+                        [&owner],
+                        |r| r.get(0),
+                    )?;
                     Ok((rows, total))
                 })
                 .await
@@ -358,6 +400,7 @@ pub(super) fn pg_row(r: &tokio_postgres::Row) -> ImportRow {
         instance_id: r.get(14),
         table_name: r.get(15),
         rejects_files: decode_files(r.get(16)),
+        owner: r.get(17),
     }
 }
 
@@ -380,6 +423,7 @@ pub(super) fn sqlite_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ImportRow> {
         instance_id: r.get(14)?,
         table_name: r.get(15)?,
         rejects_files: decode_files(r.get(16)?),
+        owner: r.get(17)?,
     })
 }
 
@@ -419,6 +463,7 @@ mod tests {
             instance_id: None,
             table_name: Some("businesses".into()),
             rejects_files: vec!["/tmp/r.csv".into()],
+            owner: None,
         }
     }
 

@@ -67,7 +67,7 @@ impl fmt::Display for ColumnList<'_> {
 /// True for sheetpipe's own tables (`imports`, `import_ledger`, and every
 /// `sheetpipe_*` table), which are never import targets.
 pub fn is_internal_table(name: &str) -> bool {
-    matches!(name, "imports" | "import_ledger") || name.starts_with("sheetpipe_")
+    matches!(name, "imports" | "import_ledger" | "api_keys") || name.starts_with("sheetpipe_")
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ pub mod ddl;
 pub mod imports;
 pub mod instances;
 pub mod introspect;
+pub mod keys;
 pub mod mysql;
 pub mod postgres;
 pub mod same_file;

@@ -8,10 +8,11 @@ use super::imports::pg_execute;
 use super::{DbError, Sink};
 
 /// Columns added to `imports` after its first version, with their SQLite type.
-const ADDED_COLUMNS: [(&str, &str); 3] = [
+const ADDED_COLUMNS: [(&str, &str); 4] = [
     ("rejects_removed_at", "TEXT"),
     ("table_name", "TEXT"),
     ("rejects_files", "TEXT"),
+    ("owner", "TEXT"),
 ];
 
 /// Adds the columns an older `imports` table lacks.

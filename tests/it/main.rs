@@ -20,6 +20,7 @@ mod core_values;
 mod corpus;
 mod corpus_bounds;
 mod declared;
+mod deployment;
 mod did_you_mean;
 mod faults;
 mod first_hour;

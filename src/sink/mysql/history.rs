@@ -74,7 +74,7 @@ pub async fn migrate(conn: &mut mysql_async::Conn) -> Result<(), DbError> {
 
 const SELECT: &str = "SELECT id, filename, sha256, method, status, bytes, rows_read, \
      inserted, rejected, created_at, started_at, finished_at, error, rejects_removed_at, \
-     table_name, rejects_files FROM imports";
+     table_name, rejects_files, owner FROM imports";
 
 fn err(e: mysql_async::Error) -> DbError {
     DbError::new(format!("imports table: {}", fatal(e).message))
@@ -83,7 +83,7 @@ fn err(e: mysql_async::Error) -> DbError {
 /// Records a newly accepted import as `queued`.
 pub async fn insert(s: &MySqlSink, r: &ImportRow) -> Result<(), DbError> {
     let sql = "INSERT INTO imports (id, filename, sha256, method, status, bytes, created_at, \
-               table_name, rejects_files) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
+               table_name, rejects_files, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
     let params = (
         &r.id,
         &r.filename,
@@ -94,6 +94,7 @@ pub async fn insert(s: &MySqlSink, r: &ImportRow) -> Result<(), DbError> {
         &r.created_at,
         &r.table_name,
         crate::sink::imports::encode_files(&r.rejects_files),
+        &r.owner,
     );
     s.conn().await?.exec_drop(sql, params).await.map_err(err)
 }
@@ -173,17 +174,24 @@ pub async fn get(s: &MySqlSink, id: &str) -> Result<Option<ImportRow>, DbError> 
     row.map(from_row).transpose()
 }
 
-/// Newest first, and the total.
+/// Newest first (of `owner`'s imports only, when given), and the total.
 pub async fn list(
     s: &MySqlSink,
+    owner: Option<&str>,
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<ImportRow>, i64), DbError> {
     let mut c = s.conn().await?;
-    let sql = format!("{SELECT} ORDER BY seq DESC LIMIT ? OFFSET ?");
-    let rows: Vec<Row> = c.exec(sql, (limit, offset)).await.map_err(err)?;
+    let sql = format!("{SELECT} WHERE (? IS NULL OR owner = ?) ORDER BY seq DESC LIMIT ? OFFSET ?");
+    let rows: Vec<Row> = c
+        .exec(sql, (owner, owner, limit, offset))
+        .await
+        .map_err(err)?;
     let total: Option<i64> = c
-        .query_first("SELECT count(*) FROM imports")
+        .exec_first(
+            "SELECT count(*) FROM imports WHERE (? IS NULL OR owner = ?)",
+            (owner, owner),
+        )
         .await
         .map_err(err)?;
     let rows = rows.into_iter().map(from_row).collect::<Result<_, _>>()?;
@@ -203,6 +211,27 @@ where
     let sql = format!("{SELECT} WHERE {filter} ORDER BY seq DESC LIMIT 1");
     let row: Option<Row> = s.conn().await?.exec_first(sql, params).await.map_err(err)?;
     row.map(from_row).transpose()
+}
+
+/// Adds `imports.owner` (the API key's name, see `sink::keys`) to a table
+/// made before it, checked in `information_schema` (MySQL has no `ADD
+/// COLUMN IF NOT EXISTS`; MariaDB's is not portable).
+pub async fn add_owner_column(c: &mut mysql_async::Conn) -> Result<(), DbError> {
+    let have: Option<i64> = c
+        .query_first(
+            "SELECT 1 FROM information_schema.columns WHERE table_schema = DATABASE() \
+             AND table_name = 'imports' AND column_name = 'owner'",
+        )
+        .await
+        .map_err(err)?;
+    if have.is_none() {
+        c.query_drop(
+            "ALTER TABLE imports ADD COLUMN owner VARCHAR(64), ADD INDEX idx_imports_owner (owner)",
+        )
+        .await
+        .map_err(err)?;
+    }
+    Ok(())
 }
 
 fn from_row(mut r: Row) -> Result<ImportRow, DbError> {
@@ -230,5 +259,6 @@ fn from_row(mut r: Row) -> Result<ImportRow, DbError> {
         instance_id: None,
         table_name: take(&mut r, 14)?,
         rejects_files: crate::sink::imports::decode_files(take(&mut r, 15)?),
+        owner: take(&mut r, 16)?,
     })
 }

@@ -9,6 +9,7 @@
 
 pub mod history;
 pub mod introspect;
+pub mod keys;
 pub mod values;
 mod write;
 
@@ -119,6 +120,8 @@ impl MySqlSink {
             conn.query_drop(ddl).await.map_err(fatal)?;
         }
         history::migrate(&mut conn).await?;
+        conn.query_drop(keys::DDL).await.map_err(fatal)?;
+        history::add_owner_column(&mut conn).await?;
         Ok(sink)
     }
 

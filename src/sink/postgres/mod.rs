@@ -89,17 +89,18 @@ impl PgSink {
             .query_one(super::instances::SCHEMA_PRESENT, &[])
             .await
             .map_err(fatal)?;
-        if present.get::<_, bool>(0) {
-            return Ok(sink);
+        if !present.get::<_, bool>(0) {
+            client
+                .batch_execute(&format!(
+                    "BEGIN; SELECT pg_advisory_xact_lock(7158234); {} {} COMMIT;",
+                    super::imports::POSTGRES,
+                    super::instances::POSTGRES
+                ))
+                .await
+                .map_err(fatal)?;
         }
-        client
-            .batch_execute(&format!(
-                "BEGIN; SELECT pg_advisory_xact_lock(7158234); {} {} COMMIT;",
-                super::imports::POSTGRES,
-                super::instances::POSTGRES
-            ))
-            .await
-            .map_err(fatal)?;
+        // The API keys and `imports.owner`, checked on their own.
+        super::keys::ensure_postgres(&client).await?;
         Ok(sink)
     }
 

@@ -58,6 +58,7 @@ impl SqliteSink {
             conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
             conn.execute_batch(super::imports::SQLITE)?;
             super::upkeep::migrate_sqlite(&conn)?;
+            conn.execute_batch(super::keys::SQLITE)?;
             Ok(conn)
         })
         .await
