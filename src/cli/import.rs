@@ -5,13 +5,14 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::Args;
 use serde_json::json;
 
 use super::import_text::{print_report, progress_bar};
 use super::{LimitArgs, PoolArgs};
-use crate::model::TableSchema;
+use crate::model::{load_schema_file, TableSchema};
 use crate::pipeline::{
     self, Control, ErrorBudget, ImportJob, ImportReport, Method, Plan, Status, TableSpec,
 };
@@ -62,6 +63,10 @@ pub struct ImportArgs {
     /// from the database) instead of the `businesses` preset.
     #[arg(long, value_name = "NAME")]
     pub table: Option<String>,
+    /// A declared table (docs/SCHEMA.md): columns, types, header aliases
+    /// and rules; created when missing. The file names the table.
+    #[arg(long, value_name = "FILE.toml", conflicts_with_all = ["table", "create"])]
+    pub schema: Option<PathBuf>,
     /// With --table: create the table when it is missing, its columns and
     /// types inferred from every row of the file (see --infer-rows).
     #[arg(long, requires = "table")]
@@ -203,8 +208,13 @@ fn prepare(args: &ImportArgs) -> Result<ImportJob, Failure> {
             about_file: true,
         });
     }
-    let spec = TableSpec::from_words(args.table.as_deref(), args.create, args.infer_rows)
-        .map_err(|e| Failure::new(2, e))?;
+    let spec = match &args.schema {
+        Some(file) => TableSpec::Declared(Arc::new(
+            load_schema_file(file).map_err(|e| Failure::new(2, e))?,
+        )),
+        None => TableSpec::from_words(args.table.as_deref(), args.create, args.infer_rows)
+            .map_err(|e| Failure::new(2, e))?,
+    };
     let convert = match &args.date_format {
         Some(f) => ConvertOptions::with_date_format(f)
             .map_err(|e| Failure::new(2, format!("--date-format: {e}")))?,
@@ -229,7 +239,7 @@ fn prepare(args: &ImportArgs) -> Result<ImportJob, Failure> {
 fn options(args: &ImportArgs) -> Result<(HeaderOptions, ErrorBudget), String> {
     let header = HeaderOptions::new(args.header_row, args.map.as_deref())?;
     // The preset's columns are known now; another table's once it is read.
-    if args.table.is_none() {
+    if args.table.is_none() && args.schema.is_none() {
         header.check(&TableSchema::businesses())?;
     }
     let budget = ErrorBudget::new(args.max_errors, args.max_error_rate)?;
@@ -285,7 +295,7 @@ async fn connect_to_read(args: &ImportArgs) -> Result<Option<Sink>, (u8, String)
     if let DatabaseUrl::Sqlite(path) = &url {
         if !path.exists() {
             return match (&args.table, args.create) {
-                (Some(table), false) => Err((
+                (Some(table), false) if args.schema.is_none() => Err((
                     3,
                     format!(
                         "table {table} does not exist: the SQLite database {} does not exist yet",
