@@ -449,3 +449,48 @@ async fn a_declared_table_receives_a_workbook_with_exact_rejects_on_mysql() {
     };
     declared_table_receives_a_workbook(db, ["12.50", "0.10", "1234567890.25"]).await;
 }
+
+/// An introspected table's NOT NULL columns judge empty cells as a
+/// declared `required` does: without a default, "is required"; with one,
+/// a rejection saying the default applies only to a file without the
+/// column — named by cell, before the database sees the row.
+async fn introspected_not_null_refuses_empty_cells(db: TestDb) {
+    db.execute("CREATE TABLE t (a integer NOT NULL, b text NOT NULL DEFAULT 'x', c text)")
+        .await;
+    let dir = tempdir();
+    let file = dir.path().join("t.csv");
+    std::fs::write(&file, "A,B,C\n1,,z\n,y,z\n2,y,\n").unwrap();
+    let sink = db.bare_sink().await;
+    let job = ImportJob {
+        spec: TableSpec::Existing("t".into()),
+        ..ImportJob::new(&file)
+    };
+    let plan = Plan::new(Method::Copy, None, None);
+    let report = pipeline::run(job, &plan, &sink, &Control::default()).await;
+    assert!(report.error.is_none(), "{:?}", report.error);
+    let reasons: Vec<String> = report
+        .rejected_rows
+        .iter()
+        .map(|r| format!("{}: {}", r.place(), r.reason))
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            "B2 (B): b is empty, and the column is NOT NULL: its default applies only when the file has no b column",
+            "A3 (A): a is required",
+        ]
+    );
+    assert_eq!(report.inserted, 1);
+    let rows = db.query("SELECT a, b, c FROM t").await;
+    assert_eq!(rows, [vec![Some("2".into()), Some("y".into()), None]]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn introspected_not_null_columns_refuse_empty_cells_by_cell_on_postgres() {
+    introspected_not_null_refuses_empty_cells(TestDb::postgres().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn introspected_not_null_columns_refuse_empty_cells_by_cell_on_sqlite() {
+    introspected_not_null_refuses_empty_cells(TestDb::sqlite()).await;
+}
