@@ -406,3 +406,38 @@ fn the_businesses_preset_file_is_a_schema_file() {
         TableSchema::from_toml_str(include_str!("../businesses.toml"), "businesses.toml").unwrap();
     assert_eq!(t, TableSchema::businesses());
 }
+
+#[test]
+fn the_example_in_docs_schema_md_is_a_valid_schema() {
+    let doc = include_str!("../../../docs/SCHEMA.md");
+    let start = doc.find("```toml\n").expect("an example") + "```toml\n".len();
+    let example = &doc[start..start + doc[start..].find("```").unwrap()];
+    let t = TableSchema::from_toml_str(example, "orders.toml").unwrap();
+    assert_eq!(t.name, "orders");
+    assert_eq!(t.columns.len(), 10);
+    assert_eq!(t.primary_key, ["id"]);
+    assert_eq!(
+        t.unique,
+        [
+            vec!["sku".to_string()],
+            vec!["customer".into(), "day".into()]
+        ]
+    );
+}
+
+#[test]
+fn messages_in_docs_schema_md_are_the_ones_given() {
+    for (lines, want) in [
+        (
+            "type = \"integer\"\nmin = \"abc\"",
+            "orders.toml:6: min 'abc' for qty integer: ",
+        ),
+        (
+            "type = \"integer\"\ndefault = 1.5",
+            "orders.toml:6: default for qty integer: ",
+        ),
+    ] {
+        let err = with_column(lines).unwrap_err();
+        assert!(err.starts_with(want), "{err}");
+    }
+}
