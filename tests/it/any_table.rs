@@ -247,6 +247,8 @@ async fn create_from_workbook(db: TestDb) {
             "orders",
             "--create",
             "--json",
+            // The same file again, on purpose.
+            "--allow-reimport",
             "--database-url",
             url,
         ],
