@@ -247,7 +247,6 @@ async fn create_from_workbook(db: TestDb) {
             "orders",
             "--create",
             "--json",
-            // The same file again, on purpose.
             "--allow-reimport",
             "--database-url",
             url,
