@@ -27,6 +27,8 @@ pub struct ApiError {
     pub retry_after: Option<u64>,
     /// Other headers of the answer (`WWW-Authenticate`).
     pub headers: Vec<(header::HeaderName, String)>,
+    /// More fields of the body, beside `error` and `detail`.
+    pub fields: serde_json::Map<String, serde_json::Value>,
 }
 
 impl ApiError {
@@ -38,6 +40,7 @@ impl ApiError {
             detail: None,
             retry_after: None,
             headers: Vec::new(),
+            fields: serde_json::Map::new(),
         }
     }
 
@@ -50,6 +53,12 @@ impl ApiError {
     /// Adds a `detail` field.
     pub fn with_detail(mut self, detail: impl Into<String>) -> ApiError {
         self.detail = Some(detail.into());
+        self
+    }
+
+    /// Adds a field `key` to the body.
+    pub fn with_field(mut self, key: &str, value: serde_json::Value) -> ApiError {
+        self.fields.insert(key.to_string(), value);
         self
     }
 
@@ -130,6 +139,9 @@ impl IntoResponse for ApiError {
         let mut body = json!({ "error": self.error });
         if let Some(d) = self.detail {
             body["detail"] = json!(d);
+        }
+        for (k, v) in self.fields {
+            body[k] = v;
         }
         let mut response = (self.status, Json(body)).into_response();
         if self.status == StatusCode::REQUEST_TIMEOUT {

@@ -103,6 +103,8 @@ pub struct JobMeta {
     pub method: Method,
     /// Upload size.
     pub bytes: u64,
+    /// The target table.
+    pub table_name: String,
     /// The name of the API key that made it (`None` without auth).
     pub owner: Option<String>,
 }
@@ -334,6 +336,7 @@ mod tests {
             sha256: String::new(),
             method: Method::Batch,
             bytes: 1,
+            table_name: "businesses".into(),
             owner: None,
         }
     }

@@ -119,6 +119,7 @@ impl MySqlSink {
         for ddl in history::DDL.split(';').filter(|d| !d.trim().is_empty()) {
             conn.query_drop(ddl).await.map_err(fatal)?;
         }
+        history::migrate(&mut conn).await?;
         conn.query_drop(keys::DDL).await.map_err(fatal)?;
         history::add_owner_column(&mut conn).await?;
         Ok(sink)
