@@ -136,6 +136,19 @@ async fn refuse_same_file(
         return Ok(());
     };
     let p = &earlier.previous;
+    // Another key's import is not this key's to see (its id would answer
+    // 404): the upload is refused all the same, without its particulars.
+    let others = state.config.auth.mode == super::auth::AuthMode::Required && p.owner != req.owner;
+    if others {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!(
+                "File already imported: another API key's import imported it into {}",
+                earlier.table
+            ),
+        )
+        .with_detail("send allow_reimport=true to import it anyway"));
+    }
     Err(ApiError::new(
         StatusCode::CONFLICT,
         format!(

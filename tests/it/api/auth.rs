@@ -46,7 +46,9 @@ async fn call(
         req = req.bearer_auth(k);
     }
     if method == Method::POST {
-        let part = reqwest::multipart::Part::bytes(sheet_bytes(2, "auth")).file_name("a.xlsx");
+        // A new file each time (the same file twice is refused, 409).
+        let tag = uuid::Uuid::new_v4().simple().to_string();
+        let part = reqwest::multipart::Part::bytes(sheet_bytes(2, &tag[..8])).file_name("a.xlsx");
         req = req.multipart(reqwest::multipart::Form::new().part("file", part));
     }
     let r = req.send().await.unwrap();
@@ -197,6 +199,33 @@ async fn every_role_against_every_endpoint() {
         .query(&format!("SELECT owner FROM imports WHERE id = '{theirs}'"))
         .await;
     assert_eq!(rows[0][0].as_deref(), Some("importer-2"));
+    // The same file from another key is refused without naming the first
+    // import (its id, name and counts are not this key's to see).
+    let same = sheet_bytes(3, "same");
+    let send = |k: &str| {
+        let part = reqwest::multipart::Part::bytes(same.clone()).file_name("same.xlsx");
+        app.client
+            .post(app.url("/upload"))
+            .bearer_auth(k)
+            .multipart(reqwest::multipart::Form::new().part("file", part))
+            .send()
+    };
+    let first: Value = send(&importer).await.unwrap().json().await.unwrap();
+    let first_id = first["import_id"].as_str().unwrap().to_string();
+    let r = send(&other).await.unwrap();
+    assert_eq!(r.status(), 409);
+    let body = r.text().await.unwrap();
+    assert!(body.contains("another API key"), "{body}");
+    assert!(
+        !body.contains(&first_id) && !body.contains("same.xlsx"),
+        "{body}"
+    );
+    let r = send(&importer).await.unwrap();
+    assert_eq!(r.status(), 409);
+    assert!(
+        r.text().await.unwrap().contains(&first_id),
+        "its own: named"
+    );
     app.stop().await;
 }
 
@@ -472,8 +501,8 @@ async fn log_lines_name_the_key_and_never_contain_it() {
             &["--auth", "required", "--log-format", format],
             &[],
         );
-        let part = reqwest::multipart::Part::bytes(b"name,email\nAcme,a@acme.com\n".to_vec())
-            .file_name("a.csv");
+        let csv = format!("name,email\nAcme {format},a@acme.com\n");
+        let part = reqwest::multipart::Part::bytes(csv.into_bytes()).file_name("a.csv");
         let r = s
             .client
             .post(format!("{}/upload?allow_reimport=true", s.base))
