@@ -10,6 +10,7 @@
 //!    GET  /imports[/{id}[/events|/rejects.csv]]  registry, else `imports` table
 //!    DELETE /imports/{id} cancel token
 //!    GET  /health        sink.ping()
+//!    GET  /metrics       metrics::Metrics (Prometheus text)
 //! ```
 //!
 //! * [`upload`]: multipart → private temporary file, size limit, SHA-256,
@@ -18,6 +19,7 @@
 //! * [`runner`]: one import's life (queued → running → ended), recorded in
 //!   the `imports` table; panics become failed imports.
 //! * [`imports`], [`events`]: the endpoints; [`errors`]: every error answer.
+//! * [`metrics`]: `/metrics` and the middleware counting requests by route.
 
 pub mod cluster;
 pub mod disposition;
@@ -27,6 +29,7 @@ pub mod files;
 pub mod imports;
 pub mod jobs;
 pub mod listen;
+pub mod metrics;
 pub mod runner;
 pub mod upload;
 
@@ -144,6 +147,8 @@ pub struct Shared {
     pub spool: upload::Spool,
     /// This instance's id in `sheetpipe_instances` (a UUID).
     pub instance_id: String,
+    /// What `/metrics` shows (this service's own registry).
+    pub metrics: metrics::Metrics,
     /// Private (0700) directory for uploads, removed when the server ends.
     uploads: files::UploadsDir,
     /// Where each import's rejects report is kept (`{id}.csv`).
@@ -171,7 +176,9 @@ impl AppState {
         let uploads = files::UploadsDir::create(&config.data_dir)?;
         let registry = jobs::Registry::new(config.max_running, config.max_queued);
         let spool = upload::Spool::new(config.max_spool_bytes, config.upload_idle_timeout);
+        let metrics = metrics::Metrics::new(config.source.reader_failures.clone());
         Ok(AppState(Arc::new(Shared {
+            metrics,
             sink,
             config,
             registry,
@@ -236,6 +243,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(uploads)
         .route("/health", get(health))
+        .route("/metrics", get(metrics::metrics))
         .route(
             "/imports/{id}",
             get(imports::status).delete(imports::cancel),
@@ -247,8 +255,12 @@ pub fn app(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async {
             errors::ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed")
         })
-        .with_state(state)
         .layer(CatchPanicLayer::custom(panic_response))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::count_requests,
+        ))
+        .with_state(state)
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(
             TraceLayer::new_for_http()

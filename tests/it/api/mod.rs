@@ -12,6 +12,7 @@ mod hygiene;
 mod instances;
 mod load;
 mod logs;
+mod metrics;
 mod options;
 pub mod process;
 mod shutdown;
