@@ -242,6 +242,16 @@ impl Collector for FailureCollector {
 }
 
 /// `GET /metrics`: every metric, in the Prometheus text format.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "service",
+    summary = "Prometheus metrics",
+    responses(
+        (status = 200, description = "Every metric (docs/API.md lists them)",
+         content_type = "application/openmetrics-text", body = String),
+    )
+)]
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let (queued, running) = state.registry.counts();
     let text = state.metrics.encode(queued, running);

@@ -11,6 +11,7 @@
 //!    DELETE /imports/{id} cancel token
 //!    GET  /health        sink.ping()
 //!    GET  /metrics       metrics::Metrics (Prometheus text)
+//!    GET  /openapi.json  openapi::ApiDoc (every route above)
 //! ```
 //!
 //! * [`upload`]: multipart → private temporary file, size limit, SHA-256,
@@ -20,6 +21,7 @@
 //!   the `imports` table; panics become failed imports.
 //! * [`imports`], [`events`]: the endpoints; [`errors`]: every error answer.
 //! * [`metrics`]: `/metrics` and the middleware counting requests by route.
+//! * [`openapi`]: `/openapi.json`, the contract generated from the handlers.
 
 pub mod cluster;
 pub mod disposition;
@@ -30,6 +32,7 @@ pub mod imports;
 pub mod jobs;
 pub mod listen;
 pub mod metrics;
+pub mod openapi;
 pub mod runner;
 pub mod upload;
 
@@ -244,6 +247,7 @@ pub fn app(state: AppState) -> Router {
         .merge(uploads)
         .route("/health", get(health))
         .route("/metrics", get(metrics::metrics))
+        .route("/openapi.json", get(openapi::openapi_json))
         .route(
             "/imports/{id}",
             get(imports::status).delete(imports::cancel),
@@ -309,7 +313,17 @@ fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response {
 
 /// `GET /health`: 200 `{"status":"healthy"}` when the database answers,
 /// 503 `{"status":"unhealthy","error":…}` when it does not (within 5 s).
-async fn health(State(state): State<AppState>) -> Response {
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "service",
+    summary = "Whether the database answers",
+    responses(
+        (status = 200, description = "Healthy", body = openapi::Health),
+        (status = 503, description = "The database did not answer within 5 s", body = openapi::Health),
+    )
+)]
+pub async fn health(State(state): State<AppState>) -> Response {
     let ping = tokio::time::timeout(Duration::from_secs(5), state.sink.ping()).await;
     let error = match ping {
         Ok(Ok(())) => return Json(json!({ "status": "healthy" })).into_response(),

@@ -8,6 +8,7 @@ mod contract;
 mod faults;
 mod filenames;
 mod files;
+mod fuzz;
 mod hygiene;
 mod instances;
 mod load;
