@@ -12,8 +12,10 @@ use serde_json::json;
 use super::import_text::{print_report, progress_bar};
 use super::{LimitArgs, PoolArgs};
 use crate::model::TableSchema;
-use crate::pipeline::{self, Control, ErrorBudget, ImportJob, ImportReport, Method, Plan, Status};
-use crate::record::{HeaderOptions, Rules};
+use crate::pipeline::{
+    self, Control, ErrorBudget, ImportJob, ImportReport, Method, Plan, Status, TableSpec,
+};
+use crate::record::{ConvertOptions, HeaderOptions, Rules};
 use crate::sink::imports::{now, ImportEnd, ImportRow};
 use crate::sink::{DatabaseUrl, Sink};
 use crate::source::{self, SourceOptions};
@@ -56,6 +58,22 @@ pub struct ImportArgs {
     /// Map headers to fields: 'Header=field,Other Header=field'.
     #[arg(long)]
     pub map: Option<String>,
+    /// Import into this existing table (its columns and types are read
+    /// from the database) instead of the `businesses` preset.
+    #[arg(long, value_name = "NAME")]
+    pub table: Option<String>,
+    /// With --table: create the table when it is missing, its columns and
+    /// types inferred from every row of the file (see --infer-rows).
+    #[arg(long, requires = "table")]
+    pub create: bool,
+    /// With --create: infer the types from the first N data rows only (a
+    /// later value that does not fit is rejected, naming its cell).
+    #[arg(long, value_name = "N", requires = "create")]
+    pub infer_rows: Option<u64>,
+    /// Read dates written as text in this layout (chrono format, e.g.
+    /// %d/%m/%Y); ISO 8601 is always read, no other layout is guessed.
+    #[arg(long, value_name = "FORMAT")]
+    pub date_format: Option<String>,
     /// Read and validate everything, print the header mapping, counts and
     /// rejects, write nothing (no database connection).
     #[arg(long)]
@@ -103,8 +121,16 @@ pub async fn run(args: ImportArgs) -> ExitCode {
             Err((code, message)) => return Failure::new(code, message).print(&args),
         }
     };
+    // A dry run reads the database only to know an existing table.
+    let reading = match (&target, job.spec.is_preset()) {
+        (None, false) => match connect_to_read(&args).await {
+            Ok(sink) => sink,
+            Err((code, message)) => return Failure::new(code, message).print(&args),
+        },
+        _ => None,
+    };
     let plan = Plan::new(args.method, args.workers, args.batch_size);
-    let report = execute(&args, job, &plan, target.as_ref()).await;
+    let report = execute(&args, job, &plan, target.as_ref(), reading.as_ref()).await;
     if let Some((sink, id)) = &target {
         record_end(sink, id, &report).await;
     }
@@ -177,11 +203,19 @@ fn prepare(args: &ImportArgs) -> Result<ImportJob, Failure> {
             about_file: true,
         });
     }
+    let spec = TableSpec::from_words(args.table.as_deref(), args.create, args.infer_rows)
+        .map_err(|e| Failure::new(2, e))?;
+    let convert = match &args.date_format {
+        Some(f) => ConvertOptions::with_date_format(f)
+            .map_err(|e| Failure::new(2, format!("--date-format: {e}")))?,
+        None => ConvertOptions::default(),
+    };
     Ok(ImportJob {
         source,
+        spec,
         rules: Rules {
             max_cell_chars: args.max_cell_chars,
-            ..Rules::default()
+            convert,
         },
         rejects_files: args.rejects.iter().cloned().collect(),
         header,
@@ -193,8 +227,11 @@ fn prepare(args: &ImportArgs) -> Result<ImportJob, Failure> {
 
 /// The header options and the error budget, or why they are wrong.
 fn options(args: &ImportArgs) -> Result<(HeaderOptions, ErrorBudget), String> {
-    let header = HeaderOptions::new(args.header_row, args.map.as_deref())
-        .and_then(|h| h.check(&TableSchema::businesses()).map(|()| h))?;
+    let header = HeaderOptions::new(args.header_row, args.map.as_deref())?;
+    // The preset's columns are known now; another table's once it is read.
+    if args.table.is_none() {
+        header.check(&TableSchema::businesses())?;
+    }
     let budget = ErrorBudget::new(args.max_errors, args.max_error_rate)?;
     Ok((header, budget))
 }
@@ -239,12 +276,48 @@ async fn connect(args: &ImportArgs) -> Result<(Sink, String), (u8, String)> {
     Ok((sink.with_ledger(&id), id))
 }
 
+/// For a dry run into a table of the user's: the database, to read the
+/// table's definition from (nothing is written to it). `None` when it is a
+/// SQLite file that does not exist yet: it has no tables, so none is
+/// opened (and none created).
+async fn connect_to_read(args: &ImportArgs) -> Result<Option<Sink>, (u8, String)> {
+    let url = DatabaseUrl::parse(args.database_url.as_deref()).map_err(|e| (2, e.to_string()))?;
+    if let DatabaseUrl::Sqlite(path) = &url {
+        if !path.exists() {
+            return match (&args.table, args.create) {
+                (Some(table), false) => Err((
+                    3,
+                    format!(
+                        "table {table} does not exist: the SQLite database {} does not exist yet",
+                        path.display()
+                    ),
+                )),
+                _ => Ok(None),
+            };
+        }
+    }
+    Sink::connect_with(&url, args.pool.options())
+        .await
+        .map(Some)
+        .map_err(|e| (5, format!("{} ({})", e, url.redacted())))
+}
+
+/// The backend the URL names ("postgres", "sqlite", "mysql").
+fn backend_of(args: &ImportArgs) -> &'static str {
+    match DatabaseUrl::parse(args.database_url.as_deref()) {
+        Ok(DatabaseUrl::Postgres(_)) => "postgres",
+        Ok(DatabaseUrl::Mysql(_)) => "mysql",
+        _ => "sqlite",
+    }
+}
+
 /// Runs the import under ctrl-c and, on a terminal, a progress bar.
 async fn execute(
     args: &ImportArgs,
     job: ImportJob,
     plan: &Plan,
     target: Option<&(Sink, String)>,
+    reading: Option<&Sink>,
 ) -> ImportReport {
     let ctl = Control::default();
     let interrupt = {
@@ -257,9 +330,9 @@ async fn execute(
     };
     let bar =
         (!args.json && std::io::stdout().is_terminal()).then(|| progress_bar(&ctl, args.dry_run));
-    let report = match target {
-        Some((sink, _)) => pipeline::run(job, plan, sink, &ctl).await,
-        None => pipeline::dry_run(job, plan, &ctl).await,
+    let report = match (target, reading) {
+        (Some((sink, _)), _) | (None, Some(sink)) => pipeline::run(job, plan, sink, &ctl).await,
+        (None, None) => pipeline::dry_run_for(job, plan, &ctl, backend_of(args)).await,
     };
     interrupt.abort();
     if let Some((bar, ticker)) = bar {

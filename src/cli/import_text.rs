@@ -66,12 +66,22 @@ pub fn print_report(args: &ImportArgs, report: &ImportReport, import_id: Option<
     } else if report.status == Status::Failed && !over_budget(report) {
         String::new()
     } else {
-        summary(args, report, import_id)
+        ddl_lines(report) + &summary(args, report, import_id)
     };
     // A closed stdout (`| head`) is not an error worth a panic.
     let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), out.as_bytes());
     if let Some(f) = failure {
         eprintln!("error: {f}{}", committed_before(report));
+    }
+}
+
+/// The CREATE TABLE of a created table (in a dry run, of the one that
+/// would be created), in full, before the summary.
+fn ddl_lines(report: &ImportReport) -> String {
+    match &report.ddl {
+        Some(ddl) if report.dry_run => format!("Would create table {}:\n{ddl};\n", report.table),
+        Some(ddl) => format!("Created table {}:\n{ddl};\n", report.table),
+        None => String::new(),
     }
 }
 

@@ -23,9 +23,10 @@ use super::openapi::{
 use super::runner::{self, Request};
 use super::{upload, AppState};
 use crate::model::TableSchema;
-use crate::pipeline::{ErrorBudget, Method};
-use crate::record::HeaderOptions;
+use crate::pipeline::{ErrorBudget, Method, TableSpec};
+use crate::record::{ConvertOptions, HeaderOptions};
 use crate::sink::imports::ImportRow;
+use crate::sink::introspect::IntrospectError;
 use utoipa::IntoParams;
 
 /// Query of the upload endpoints. Every value is checked before the body
@@ -55,6 +56,31 @@ pub struct UploadQuery {
     /// `--max-error-rate`): `0.05` or `5%`.
     #[param(example = "0.05")]
     pub max_error_rate: Option<String>,
+    /// The existing table to import into (as `--table`; default: the
+    /// `businesses` preset).
+    pub table: Option<String>,
+    /// `true`: create `table` when missing, inferred from the file (as
+    /// `--create`).
+    #[param(value_type = Option<bool>)]
+    pub create: Option<String>,
+    /// Infer from the first N data rows only (as `--infer-rows`).
+    #[param(schema_with = super::openapi::count_param)]
+    pub infer_rows: Option<String>,
+    /// Layout of dates written as text (as `--date-format`).
+    pub date_format: Option<String>,
+}
+
+/// A `true`/`false` query value (`1`/`0`; empty or absent is false), or a
+/// 400 naming the parameter.
+fn flag(name: &str, value: Option<&str>) -> Result<bool, ApiError> {
+    match value.map(str::trim) {
+        None | Some("") | Some("false") | Some("0") => Ok(false),
+        Some("true") | Some("1") => Ok(true),
+        Some(other) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("{name} must be true or false, got {other:?}"),
+        )),
+    }
 }
 
 impl UploadQuery {
@@ -92,15 +118,39 @@ impl UploadQuery {
         }
         let map = self.map.as_deref().filter(|m| !m.trim().is_empty());
         let header = HeaderOptions::new(header_row, map).map_err(bad)?;
-        header.check(&TableSchema::businesses()).map_err(bad)?;
-        let dry_run = match self.dry_run.as_deref().map(str::trim) {
-            None | Some("") | Some("false") | Some("0") => false,
-            Some("true") | Some("1") => true,
-            Some(other) => {
-                return Err(bad(format!("dry_run must be true or false, got {other:?}")))
-            }
-        };
+        if self.table().is_none() {
+            header.check(&TableSchema::businesses()).map_err(bad)?;
+        }
+        let dry_run = flag("dry_run", self.dry_run.as_deref())?;
         Ok((header, dry_run))
+    }
+
+    /// The `table=` asked for, if any.
+    fn table(&self) -> Option<&str> {
+        self.table.as_deref().filter(|t| !t.trim().is_empty())
+    }
+
+    /// Where the table comes from and how text becomes typed values, or a
+    /// 400 naming the bad value.
+    fn target(&self) -> Result<(TableSpec, ConvertOptions), ApiError> {
+        let bad = |e: String| ApiError::new(StatusCode::BAD_REQUEST, e);
+        let create = flag("create", self.create.as_deref())?;
+        let infer_rows = match self.infer_rows.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(n) => Some(
+                n.parse::<u64>()
+                    .map_err(|_| bad(format!("infer_rows must be a number of rows, got {n:?}")))?,
+            ),
+        };
+        let spec = TableSpec::from_words(self.table(), create, infer_rows)
+            .map_err(|e| bad(e.replace("--table NAME", "table=NAME").replace("--", "")))?;
+        let convert = match self.date_format.as_deref().filter(|f| !f.trim().is_empty()) {
+            Some(f) => {
+                ConvertOptions::with_date_format(f).map_err(|e| bad(format!("date_format: {e}")))?
+            }
+            None => ConvertOptions::default(),
+        };
+        Ok((spec, convert))
     }
 }
 
@@ -118,7 +168,7 @@ impl UploadQuery {
         (status = 408, description = "The body sent nothing for --upload-idle-timeout", body = ErrorBody),
         (status = 409, description = "The import was cancelled (DELETE /imports/{id})", body = UploadFailure),
         (status = 413, description = "Over --max-upload-bytes", body = ErrorBody),
-        (status = 422, description = "The file could not be read, has no usable header, or too many rows were rejected", body = UploadFailure),
+        (status = 422, description = "No table `table=` (the error names those that exist), the file could not be read, has no usable header, or too many rows were rejected", body = UploadFailure),
         (status = 500, description = "Internal error", body = UploadFailure),
         (status = 503, description = "Busy, shutting down, the spool is full, or the database failed",
          headers(("Retry-After" = u64, description = "Seconds to wait (load refusals)")), body = UploadFailure),
@@ -149,6 +199,7 @@ pub async fn upload_sync(
         (status = 400, description = "No file uploaded, not a spreadsheet, an invalid method or query value", body = ErrorBody),
         (status = 408, description = "The body sent nothing for --upload-idle-timeout", body = ErrorBody),
         (status = 413, description = "Over --max-upload-bytes", body = ErrorBody),
+        (status = 422, description = "No table `table=` (the error names those that exist), or one sheetpipe cannot write", body = ErrorBody),
         (status = 500, description = "Internal error", body = ErrorBody),
         (status = 503, description = "Busy, shutting down, the spool is full, or the database failed",
          headers(("Retry-After" = u64, description = "Seconds to wait")), body = ErrorBody),
@@ -182,6 +233,20 @@ async fn accept(
     };
     let (header, dry_run) = query.options()?;
     let budget = query.budget()?;
+    let (spec, convert) = query.target()?;
+    // A table that is not there is refused before the body is read.
+    if let TableSpec::Existing(name) = &spec {
+        match state.sink.table_schema(name).await {
+            Ok(_) => {}
+            Err(IntrospectError::Db(e)) => return Err(ApiError::database(e)),
+            Err(e) => {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    e.to_string(),
+                ))
+            }
+        }
+    }
     let max = state.config.max_upload_bytes;
     upload::check_content_length(headers, max)?;
     let multipart = multipart.map_err(|e| ApiError::no_file().with_detail(e.body_text()))?;
@@ -195,6 +260,8 @@ async fn accept(
         header,
         dry_run,
         budget,
+        spec,
+        convert,
     };
     runner::start(state, upload, req, ticket).await
 }
@@ -495,6 +562,7 @@ pub fn job_json(job: &Job) -> Value {
             "dry_run",
             "database",
             "table",
+            "ddl",
             "resume_from_row",
         ] {
             if let Some(x) = o.body.get(key) {

@@ -34,6 +34,7 @@ pub mod listen;
 pub mod metrics;
 pub mod openapi;
 pub mod runner;
+pub mod tables;
 pub mod upload;
 
 use std::future::Future;
@@ -252,6 +253,8 @@ pub fn app(state: AppState) -> Router {
             "/imports/{id}",
             get(imports::status).delete(imports::cancel),
         )
+        .route("/tables", get(tables::list))
+        .route("/tables/{name}", get(tables::show))
         .route("/imports/{id}/events", get(events::events))
         .route("/imports/{id}/rejects.csv", get(imports::rejects))
         .route("/imports/{id}/rejects.xlsx", get(imports::rejects_xlsx))

@@ -32,6 +32,8 @@ use utoipa::{OpenApi, ToSchema};
         super::events::events,
         super::imports::rejects,
         super::imports::rejects_xlsx,
+        super::tables::list,
+        super::tables::show,
         super::health,
         super::metrics::metrics,
         openapi_json,
@@ -54,12 +56,17 @@ use utoipa::{OpenApi, ToSchema};
         ImportEvent,
         EventName,
         UploadForm,
+        TableList,
+        Table,
+        TableColumn,
+        Unusable,
         MethodName,
         StatusName,
     )),
     modifiers(&UploadEncoding),
     tags(
         (name = "imports", description = "Uploads, background imports, their history and reports"),
+        (name = "tables", description = "The tables a file can be imported into"),
         (name = "service", description = "Health, metrics and this contract")
     )
 )]
@@ -329,6 +336,10 @@ pub struct ImportReport {
     /// `true` for a dry run.
     #[schema(nullable = false)]
     pub dry_run: Option<bool>,
+    /// The CREATE TABLE run (or, in a dry run, that would run) for
+    /// `create=true`.
+    #[schema(nullable = false)]
+    pub ddl: Option<String>,
     /// For a stopped import: the first row not committed.
     #[schema(nullable = false)]
     pub resume_from_row: Option<u32>,
@@ -451,6 +462,63 @@ pub struct ImportList {
     pub total: i64,
     /// The next page's URL, null on the last page.
     pub next: Option<String>,
+}
+
+/// `GET /tables`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct TableList {
+    /// The tables a file can be imported into (sheetpipe's own left out).
+    pub tables: Vec<Table>,
+    /// Tables sheetpipe cannot write, with why.
+    pub unusable: Vec<Unusable>,
+}
+
+/// A table that cannot be a target.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct Unusable {
+    /// Its name, when known.
+    pub name: Option<String>,
+    /// Why it cannot be a target.
+    pub error: String,
+}
+
+/// A target table.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct Table {
+    /// Its name.
+    pub name: String,
+    /// Its columns, in order.
+    pub columns: Vec<TableColumn>,
+    /// The primary key's columns.
+    pub primary_key: Vec<String>,
+    /// Each unique constraint's columns.
+    pub unique: Vec<Vec<String>>,
+}
+
+/// One column of a target table.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct TableColumn {
+    /// Its name.
+    pub name: String,
+    /// Its type, as PostgreSQL names it (docs/TYPES.md).
+    #[schema(example = "text")]
+    pub r#type: String,
+    /// Whether it takes NULL.
+    pub nullable: bool,
+    /// Whether the database fills it when no value is given.
+    pub has_default: bool,
+    /// Whether a file must give it a value.
+    pub required: bool,
+    /// Whether it is (part of) the primary key.
+    pub primary_key: bool,
+    /// Whether its values must be unique.
+    pub unique: bool,
+    /// Other headers that map to it.
+    pub aliases: Vec<String>,
 }
 
 /// One Server-Sent Event of `GET /imports/{id}/events`.

@@ -18,9 +18,11 @@ use super::jobs::{Job, JobMeta, JobStatus, Outcome, Ticket};
 use super::metrics::Ended;
 use super::upload::Upload;
 use super::AppState;
-use crate::pipeline::{self, ErrorBudget, ImportError, ImportJob, ImportReport, Method, Plan};
+use crate::pipeline::{
+    self, ErrorBudget, ImportError, ImportJob, ImportReport, Method, Plan, TableSpec,
+};
 use crate::pipeline::{Progress, Status};
-use crate::record::HeaderOptions;
+use crate::record::{ConvertOptions, HeaderOptions, Rules};
 use crate::sink::imports::{now, ImportEnd, ImportRow};
 use crate::source::{SourceError, SourceOptions};
 
@@ -37,6 +39,10 @@ pub struct Request {
     pub dry_run: bool,
     /// When to stop for too many rejected rows (`max_errors=`, `max_error_rate=`).
     pub budget: ErrorBudget,
+    /// The target table (`table=`, `create=`, `infer_rows=`).
+    pub spec: TableSpec,
+    /// How text becomes typed values (`date_format=`).
+    pub convert: ConvertOptions,
 }
 
 /// Records the upload as a queued import and starts its task. The ticket
@@ -134,7 +140,11 @@ fn pipeline_task(
             sheet: req.sheet.clone(),
             ..cfg.source.clone()
         },
-        rules: cfg.rules.clone(),
+        rules: Rules {
+            convert: req.convert.clone(),
+            ..cfg.rules.clone()
+        },
+        spec: req.spec.clone(),
         header: req.header.clone(),
         dry_run: req.dry_run,
         budget: req.budget,
@@ -264,7 +274,12 @@ pub fn answer(report: &ImportReport, draining: bool) -> (StatusCode, serde_json:
         }
         (
             _,
-            Some(ImportError::Source(_) | ImportError::Header(_) | ImportError::TooManyRejected(_)),
+            Some(
+                ImportError::Source(_)
+                | ImportError::Header(_)
+                | ImportError::Table(_)
+                | ImportError::TooManyRejected(_),
+            ),
         ) => StatusCode::UNPROCESSABLE_ENTITY,
         (_, Some(ImportError::Database(_))) => StatusCode::SERVICE_UNAVAILABLE,
         _ => {

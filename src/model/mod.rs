@@ -1,11 +1,14 @@
 //! The data that flows through the pipeline: raw cells as a reader saw
-//! them, the target table's runtime schema (`schema.rs`), the typed values
+//! them, the target table's runtime schema (`schema.rs`; declared in a
+//! TOML file by `declared.rs`), the typed values
 //! and records we store (`value.rs`, [`Record`]), and the [`Rejection`]
 //! that explains a row we did not store.
 
+mod declared;
 mod schema;
 mod value;
 
+pub use declared::{load_schema_file, parse_type};
 pub use schema::{Column, Rule, SqlType, TableSchema, Target, BUSINESSES};
 pub use value::Value;
 

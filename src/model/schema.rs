@@ -8,6 +8,9 @@
 //! built-in `businesses` preset, [`TableSchema::businesses`]).
 
 use std::fmt;
+use std::sync::LazyLock;
+
+use super::Value;
 
 /// A column type sheetpipe can convert cells into and write.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -150,6 +153,12 @@ pub struct Column {
     /// serial or generated column): such a column may be absent from the
     /// file.
     pub has_default: bool,
+    /// The constant a declared schema gives as the column's default
+    /// (`default = 0` in a schema file), already a value of its type: the
+    /// DDL writes it. `None` with `has_default` means the database's own
+    /// way of filling the column (identity, time of insert), or a default
+    /// introspection does not read back.
+    pub default_value: Option<Value>,
     /// Other header texts that mean this column (matched normalized).
     pub aliases: Vec<String>,
     /// Checks beyond the type.
@@ -164,6 +173,7 @@ impl Column {
             sql_type,
             nullable: true,
             has_default: false,
+            default_value: None,
             aliases: Vec::new(),
             rules: Vec::new(),
         }
@@ -205,15 +215,57 @@ impl TableSchema {
     /// checked). Its id, created_at, updated_at and deleted_at columns are
     /// the database's (`sink::schema` creates them) and are never matched
     /// to a header, as in the tutorial. The default target, so the
-    /// tutorial's contract holds unchanged.
+    /// tutorial's contract holds unchanged. Declared in
+    /// `src/model/businesses.toml` (the `--schema` format, docs/SCHEMA.md),
+    /// shipped in the binary and parsed once.
     pub fn businesses() -> TableSchema {
+        BUSINESSES_PRESET.clone()
+    }
+
+    /// True for the built-in `businesses` preset (the sinks create its
+    /// table and indexes when missing).
+    pub fn is_businesses_preset(&self) -> bool {
+        *self == *BUSINESSES_PRESET
+    }
+}
+
+/// What the rows of one import are written into: the table and the
+/// columns the file fills, in the order of every [`Record`]'s values
+/// (columns the file does not map are left to the database's default or
+/// NULL).
+///
+/// [`Record`]: super::Record
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    /// The table's name, exactly.
+    pub table: String,
+    /// The written columns, in value order.
+    pub columns: Vec<Column>,
+}
+
+/// The preset table's name.
+pub const BUSINESSES: &str = "businesses";
+
+/// The `businesses` preset, parsed once from the file shipped in the
+/// binary (a test parses it too, so a broken file fails the build's tests).
+static BUSINESSES_PRESET: LazyLock<TableSchema> = LazyLock::new(|| {
+    TableSchema::from_toml_str(include_str!("businesses.toml"), "businesses.toml")
+        .expect("the businesses preset (src/model/businesses.toml) is a valid schema")
+});
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The preset as it was written in code before it became a TOML file.
+    fn businesses_as_it_was() -> TableSchema {
         let text = |name: &str, aliases: &[&str], rules: Vec<Rule>| Column {
             aliases: aliases.iter().map(|a| a.to_string()).collect(),
             rules,
             ..Column::new(name, SqlType::Text)
         };
         TableSchema {
-            name: BUSINESSES.into(),
+            name: "businesses".into(),
             columns: vec![
                 Column {
                     nullable: false,
@@ -253,33 +305,10 @@ impl TableSchema {
         }
     }
 
-    /// True for the built-in `businesses` preset (the sinks create its
-    /// table and indexes when missing).
-    pub fn is_businesses_preset(&self) -> bool {
-        *self == TableSchema::businesses()
+    #[test]
+    fn the_businesses_preset_from_its_toml_file_is_the_one_written_in_code() {
+        assert_eq!(TableSchema::businesses(), businesses_as_it_was());
     }
-}
-
-/// What the rows of one import are written into: the table and the
-/// columns the file fills, in the order of every [`Record`]'s values
-/// (columns the file does not map are left to the database's default or
-/// NULL).
-///
-/// [`Record`]: super::Record
-#[derive(Debug, Clone, PartialEq)]
-pub struct Target {
-    /// The table's name, exactly.
-    pub table: String,
-    /// The written columns, in value order.
-    pub columns: Vec<Column>,
-}
-
-/// The preset table's name.
-pub const BUSINESSES: &str = "businesses";
-
-#[cfg(test)]
-mod tests {
-    use super::*;
 
     #[test]
     fn the_businesses_preset_requires_only_name() {

@@ -16,8 +16,34 @@ use super::{assemble, collect, collect_options, read_stage, Control, Event};
 use super::{ImportError, ImportJob, ImportReport, Plan, ReadOutputs, ReadSummary};
 use crate::record::HeaderMap;
 
-/// Runs `job` without writing anything (no database needed).
+/// Runs `job` without writing anything and without a database: a table
+/// to infer (`--create`) or a declared one is taken as it would be created
+/// (PostgreSQL's DDL in the report); `--table` needs a database, so use
+/// [`super::run`] with a sink and `dry_run` set for that.
 pub async fn dry_run(job: ImportJob, plan: &Plan, ctl: &Control) -> ImportReport {
+    dry_run_for(job, plan, ctl, "postgres").await
+}
+
+/// [`dry_run`] showing the DDL of a table to create in the dialect of
+/// `backend` ("postgres", "sqlite", "mysql").
+pub async fn dry_run_for(
+    job: ImportJob,
+    plan: &Plan,
+    ctl: &Control,
+    backend: &'static str,
+) -> ImportReport {
+    let mut job = job;
+    let settled = match super::target::settle_for(&mut job, None, backend).await {
+        Ok(s) => s,
+        Err(e) => return super::not_settled(&job, plan, ctl, e, None),
+    };
+    let mut report = dry_run_settled(job, plan, ctl).await;
+    report.ddl = settled.ddl;
+    report
+}
+
+/// [`dry_run`] once the table is known.
+pub(super) async fn dry_run_settled(job: ImportJob, plan: &Plan, ctl: &Control) -> ImportReport {
     let started = Instant::now();
     let stop = ctl.cancel.child_token();
     let progress = ctl.progress.clone();

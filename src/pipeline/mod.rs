@@ -27,6 +27,7 @@ mod plan;
 mod progress;
 mod report;
 mod report_json;
+mod target;
 mod write;
 
 use std::path::PathBuf;
@@ -44,13 +45,14 @@ use write::{first_writer, other_writer, WriteStage};
 
 pub use batcher::Batcher;
 pub use budget::{ErrorBudget, MIN_JUDGED};
-pub use dry::dry_run;
+pub use dry::{dry_run, dry_run_for};
 pub use inflight::SHOWN_VALUE_CHARS;
 pub use isolate::{write_unit, UnitOutcome};
 pub use plan::{cores, Method, Plan, BYTES_IN_FLIGHT, COPY_CHUNK, MAX_BATCH, UNIT_BYTES};
 pub use progress::{Progress, ProgressSnapshot};
 pub use report::EXIT_TOO_MANY_REJECTED;
 pub use report::{go_duration, human_duration, ImportError, ImportReport, Stats, Status};
+pub use target::{infer_table, pick_header, settle, settle_for, Inferred, Settled, TableSpec};
 
 use collect::{collect, CollectOptions, Collected, Event};
 
@@ -83,6 +85,9 @@ pub struct ImportJob {
     pub table: Arc<TableSchema>,
     /// When to stop because too many rows are rejected.
     pub budget: ErrorBudget,
+    /// Where `table` comes from (`--table`, `--create`, `--schema`): settled
+    /// by [`run`] / [`dry_run`] before any row is read for writing.
+    pub spec: TableSpec,
 }
 
 impl ImportJob {
@@ -98,6 +103,7 @@ impl ImportJob {
             dry_run: false,
             table: Arc::new(TableSchema::businesses()),
             budget: ErrorBudget::default(),
+            spec: TableSpec::Preset,
         }
     }
 }
@@ -112,10 +118,61 @@ pub struct Control {
 }
 
 /// Runs one import to its end and reports exactly what happened.
+/// The table is settled first ([`settle`]): introspected, inferred and
+/// created, or declared and created; the report carries the DDL run.
 pub async fn run(job: ImportJob, plan: &Plan, sink: &Sink, ctl: &Control) -> ImportReport {
-    if job.dry_run {
-        return dry_run(job, plan, ctl).await;
+    let mut job = job;
+    let settled = match settle(&mut job, Some(sink)).await {
+        Ok(s) => s,
+        Err(e) => return not_settled(&job, plan, ctl, e, Some(sink)),
+    };
+    let mut report = if job.dry_run {
+        dry::dry_run_settled(job, plan, ctl).await
+    } else {
+        run_settled(job, plan, sink, ctl).await
+    };
+    report.ddl = settled.ddl;
+    report
+}
+
+/// The report of an import whose table could not be settled: nothing read.
+fn not_settled(
+    job: &ImportJob,
+    plan: &Plan,
+    ctl: &Control,
+    e: ImportError,
+    sink: Option<&Sink>,
+) -> ImportReport {
+    let header = OnceLock::new();
+    let read = (ReadSummary::default(), Some(e));
+    ImportReport {
+        database: sink.map(Sink::location),
+        table: job.table_name(),
+        ..assemble(
+            plan,
+            ctl,
+            Instant::now(),
+            &header,
+            read,
+            Collected::default(),
+            job.dry_run,
+        )
     }
+}
+
+impl ImportJob {
+    /// The target table's name, as settled or as asked for.
+    pub fn table_name(&self) -> String {
+        match &self.spec {
+            TableSpec::Preset => self.table.name.clone(),
+            TableSpec::Existing(name) | TableSpec::Create { name, .. } => name.clone(),
+            TableSpec::Declared(t) => t.name.clone(),
+        }
+    }
+}
+
+/// [`run`] once the table is known.
+async fn run_settled(job: ImportJob, plan: &Plan, sink: &Sink, ctl: &Control) -> ImportReport {
     let started = Instant::now();
     if job.table.is_businesses_preset() {
         if let Err(e) = sink.ensure_businesses().await {
@@ -281,6 +338,7 @@ fn assemble(
         database: None,
         table: String::new(),
         resume_from_row,
+        ddl: None,
     }
 }
 

@@ -34,6 +34,11 @@ pub enum ImportError {
     /// The file could not be read.
     #[error(transparent)]
     Source(#[from] SourceError),
+    /// The target table cannot be used: it does not exist (naming those
+    /// that do), has columns of types sheetpipe cannot write, or does not
+    /// match its declaration.
+    #[error("{0}")]
+    Table(String),
     /// The header row is unusable.
     #[error(transparent)]
     Header(#[from] HeaderError),
@@ -54,7 +59,7 @@ impl ImportError {
     pub fn exit_code(&self) -> u8 {
         match self {
             ImportError::Source(SourceError::Limit(_)) => 4,
-            ImportError::Source(_) | ImportError::Header(_) => 3,
+            ImportError::Source(_) | ImportError::Header(_) | ImportError::Table(_) => 3,
             ImportError::Database(_) => 5,
             ImportError::TooManyRejected(_) => EXIT_TOO_MANY_REJECTED,
             ImportError::Internal(_) => 1,
@@ -105,6 +110,9 @@ pub struct ImportReport {
     /// commit out of order, so rows after it may be committed). A re-run of
     /// the rows from here on misses nothing; `None` when nothing is left.
     pub resume_from_row: Option<u32>,
+    /// The CREATE TABLE run for this import (`--create`, `--schema` on a
+    /// missing table), or in a dry run the one that would run.
+    pub ddl: Option<String>,
 }
 
 /// The tutorial's `stats` object, plus `duration_ms`.

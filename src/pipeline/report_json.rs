@@ -52,6 +52,10 @@ impl ImportReport {
         if !self.table.is_empty() {
             out["table"] = json!(self.table);
         }
+        // The CREATE TABLE run for this import (or, dry, that would run).
+        if let Some(ddl) = &self.ddl {
+            out["ddl"] = json!(ddl);
+        }
         if !self.ignored_columns.is_empty() {
             out["ignored_columns"] = json!(self.ignored_columns);
         }

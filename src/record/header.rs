@@ -8,6 +8,7 @@
 
 use std::sync::Arc;
 
+use super::rules::RowRules;
 use super::{cell_display, is_space};
 use crate::model::{column_letter, Column, RawRow, TableSchema, Target};
 
@@ -25,6 +26,15 @@ pub struct HeaderOptions {
     /// wrote it; they win over names and aliases. Checked against the
     /// table when it is known ([`HeaderOptions::check`]).
     pub map: Vec<(String, String)>,
+    /// Positional mapping, for a table created from this very file
+    /// (`--create`): sheet column `i` fills table column `positions[i]`;
+    /// names, aliases and `map` are then not consulted.
+    pub positions: Option<Vec<Option<usize>>>,
+    /// Match each header first by the column name `--create` makes of it
+    /// ([`column_names`](super::infer::column_names): `Note`, `Note` →
+    /// `note`, `note_2`; an empty header over data → `column_j`), so a file
+    /// imported with `--create` maps onto the table it created before.
+    pub created_names: bool,
 }
 
 impl HeaderOptions {
@@ -40,6 +50,8 @@ impl HeaderOptions {
                 .map(HeaderOptions::parse_map)
                 .transpose()?
                 .unwrap_or_default(),
+            positions: None,
+            created_names: false,
         })
     }
 
@@ -160,6 +172,16 @@ pub enum HeaderError {
     /// The sheet has no rows at all.
     #[error("the sheet is empty: no header row")]
     NoHeader,
+    /// A column's rules cannot apply (a bound not of its type, an invalid
+    /// regex): a schema file catches this when it is read, an
+    /// introspected or hand-built schema here, before any row.
+    #[error("the rules of table {table} cannot be used: {why}")]
+    Rules {
+        /// The table.
+        table: String,
+        /// Which rule of which column, and why.
+        why: String,
+    },
 }
 
 fn required_text(required: &[String]) -> String {
@@ -206,6 +228,9 @@ pub struct HeaderMap {
     /// What the records are written into: the table and the mapped
     /// columns, in table order.
     pub target: Target,
+    /// The written columns' rules, compiled once (shared by clones, which
+    /// then also share the values seen by unique columns).
+    pub rules: Arc<RowRules>,
 }
 
 /// Normalizes a header for display and matching: BOM and surrounding
@@ -266,7 +291,7 @@ fn did_you_mean(table: &TableSchema, key: &str) -> Option<String> {
 
 /// Levenshtein distance with transpositions counted as one edit
 /// (`categroy` → `category` is 1).
-fn edit_distance(a: &str, b: &str) -> usize {
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
     let mut prev2 = vec![0usize; b.len() + 1];
@@ -321,13 +346,21 @@ impl HeaderMap {
                 found: found(),
             });
         }
+        let created: Vec<Option<usize>> = match opts.created_names {
+            true => super::infer::column_names(&headers)
+                .iter()
+                .map(|n| table.column_index(n))
+                .collect(),
+            false => vec![None; headers.len()],
+        };
         let mut field_of_column = Vec::with_capacity(headers.len());
         let mut column_of_field: Vec<Option<usize>> = vec![None; table.columns.len()];
         let (mut ignored, mut suggestions) = (Vec::new(), Vec::new());
         for (col, key) in keys.iter().enumerate() {
-            let field = match opts.mapped(&table, key) {
-                Some(f) => f,
-                None => column_for(&table, key),
+            let field = match (&opts.positions, opts.mapped(&table, key)) {
+                (Some(positions), _) => positions.get(col).copied().flatten(),
+                (None, Some(f)) => f,
+                (None, None) => created[col].or_else(|| column_for(&table, key)),
             };
             if let Some(field) = field {
                 if let Some(first) = column_of_field[field] {
@@ -374,6 +407,10 @@ impl HeaderMap {
             table: table.name.clone(),
             columns: written.iter().map(|f| table.columns[*f].clone()).collect(),
         };
+        let rules = RowRules::new(&target.columns).map_err(|why| HeaderError::Rules {
+            table: table.name.clone(),
+            why,
+        })?;
         Ok(HeaderMap {
             sheet: sheet.to_string(),
             row: row.number,
@@ -384,6 +421,7 @@ impl HeaderMap {
             table,
             slot_of_column,
             target,
+            rules: Arc::new(rules),
         })
     }
 

@@ -16,12 +16,13 @@ pub mod rules;
 mod web;
 
 pub use convert::{convert, ConvertOptions};
+pub(crate) use header::edit_distance;
 pub use header::{
     normalize_header, HeaderError, HeaderFinder, HeaderMap, HeaderOptions, HEADER_SEARCH_ROWS,
 };
 pub use web::{check_email, normalize_website};
 
-use crate::model::{column_letter, Cell, Column, RawRow, Record, Rejection, Rule, Value};
+use crate::model::{column_letter, Cell, Column, RawRow, Record, Rejection, Value};
 use header::describe_column;
 
 /// Characters trimmed from both ends of every value: Unicode white space
@@ -60,17 +61,29 @@ impl HeaderMap {
                 continue;
             };
             let column = &self.target.columns[*slot];
+            let checks = self.rules.column(*slot);
             check_length(cell, rules)
                 .and_then(|()| convert(cell, &column.sql_type, &rules.convert))
-                .and_then(|v| apply_rules(v, column))
+                .and_then(|v| match checks {
+                    // Empty cells are judged below, with missing ones.
+                    Some(checks) if !v.is_null() => checks.check(v),
+                    _ => Ok(v),
+                })
                 .map(|v| values[*slot] = v)
                 .map_err(|why| self.reject_value(row, col, column, cell, why))?;
         }
-        for (slot, column) in self.target.columns.iter().enumerate() {
-            if values[slot].is_null() && column.required() {
-                let col = self.column_of_slot(slot);
-                return Err(self.reject(row, col, format!("{} is required", column.name)));
+        for (slot, checks) in self.rules.refusing_null() {
+            if values[slot].is_null() {
+                if let Err(why) = checks.check(Value::Null) {
+                    return Err(self.reject(row, self.column_of_slot(slot), why));
+                }
             }
+        }
+        if let Err((slot, why)) = self.rules.check_unique(row.number, &values) {
+            let col = self.column_of_slot(slot);
+            let column = &self.target.columns[slot];
+            let cell = row.cells.get(col).cloned().unwrap_or_default();
+            return Err(self.reject_value(row, col, column, &cell, why));
         }
         Ok(Record {
             row: row.number,
@@ -170,29 +183,6 @@ fn check_length(cell: &Cell, rules: &Rules) -> Result<(), String> {
     Ok(())
 }
 
-/// The column's rules on a converted value; `Url` also normalizes.
-fn apply_rules(value: Value, column: &Column) -> Result<Value, String> {
-    let Value::Text(text) = &value else {
-        return Ok(value);
-    };
-    for rule in &column.rules {
-        match rule {
-            Rule::MaxLength(n) if text.chars().count() > *n => {
-                return Err(format!("{} is longer than {n} characters", column.name));
-            }
-            Rule::Email => check_email(text)?,
-            Rule::Url => {
-                return Ok(match normalize_website(text)? {
-                    Some(url) => Value::Text(url),
-                    None => value,
-                })
-            }
-            _ => {}
-        }
-    }
-    Ok(value)
-}
-
 /// The text to store for a cell: `Ok(None)` for empty, `Err(reason)` for a
 /// cell that cannot be stored (error values, formulas without a value).
 pub fn cell_text(cell: &Cell) -> Result<Option<String>, String> {
@@ -261,5 +251,7 @@ pub fn format_number(f: f64) -> String {
     }
 }
 
+#[cfg(test)]
+mod declared_tests;
 #[cfg(test)]
 mod tests;

@@ -6,9 +6,11 @@
 //! built) and then checked for every row. A reason names what is wrong
 //! (`13 is above the maximum 12`); the caller names the cell and column.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::sync::Mutex;
 
 use super::convert::{convert, ConvertOptions};
 use super::{check_email, normalize_website};
@@ -102,7 +104,10 @@ impl ColumnRules {
             return if self.required {
                 Err(format!("{} is required", self.name))
             } else if self.not_null {
-                Err("is empty, and the column is NOT NULL (its default applies only when the file has no such column)".into())
+                Err(format!(
+                    "{0} is empty, and the column is NOT NULL: its default applies only when the file has no {0} column",
+                    self.name
+                ))
             } else {
                 Ok(value)
             };
@@ -112,6 +117,78 @@ impl ColumnRules {
             value = apply(check, value, &self.name)?;
         }
         Ok(value)
+    }
+}
+
+impl ColumnRules {
+    /// True when nothing is checked: a nullable column without rules
+    /// (the row loop then skips the column).
+    pub fn is_noop(&self) -> bool {
+        !self.required && !self.not_null && self.checks.is_empty()
+    }
+}
+
+/// The rules of every written column of one import, compiled once when
+/// the header is mapped ([`RowRules::new`], in [`Target`] order), and the
+/// within-file uniqueness of its unique columns. A column without rules
+/// costs one `None` test per cell.
+///
+/// [`Target`]: crate::model::Target
+#[derive(Debug)]
+pub struct RowRules {
+    columns: Vec<Option<ColumnRules>>,
+    unique: Option<Mutex<UniqueTracker>>,
+}
+
+impl RowRules {
+    /// Compiles the rules of `columns` (the written columns, in value
+    /// order). `Err` names the column and the rule that cannot apply.
+    pub fn new(columns: &[Column]) -> Result<RowRules, String> {
+        let compiled = columns
+            .iter()
+            .map(|c| ColumnRules::new(c).map(|r| (!r.is_noop()).then_some(r)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let unique = UniqueTracker::new(columns);
+        Ok(RowRules {
+            columns: compiled,
+            unique: (!unique.is_empty()).then(|| Mutex::new(unique)),
+        })
+    }
+
+    /// The compiled rules of written column `slot`, if it has any.
+    pub fn column(&self, slot: usize) -> Option<&ColumnRules> {
+        self.columns.get(slot).and_then(Option::as_ref)
+    }
+
+    /// The columns whose rules may refuse an empty value, with their slot.
+    pub fn refusing_null(&self) -> impl Iterator<Item = (usize, &ColumnRules)> {
+        self.columns.iter().enumerate().filter_map(|(i, r)| {
+            r.as_ref()
+                .filter(|r| r.required || r.not_null)
+                .map(|r| (i, r))
+        })
+    }
+
+    /// Uniqueness within the file of one row that passed every other
+    /// check ([`UniqueTracker::check_row`]); `Ok` when no column is unique.
+    pub fn check_unique(&self, row: u32, values: &[Value]) -> Result<(), (usize, String)> {
+        match &self.unique {
+            None => Ok(()),
+            // A panic elsewhere while holding the lock leaves the seen
+            // values intact: keep using them.
+            Some(m) => m
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .check_row(row, values),
+        }
+    }
+}
+
+/// Compiled rules are a function of the target columns, which the
+/// [`HeaderMap`](super::HeaderMap) holding them compares.
+impl PartialEq for RowRules {
+    fn eq(&self, _: &RowRules) -> bool {
+        true
     }
 }
 
@@ -140,7 +217,12 @@ fn parse_in(ty: &SqlType, text: &str) -> Result<Value, String> {
 }
 
 fn apply(check: &Check, value: Value, name: &str) -> Result<Value, String> {
-    let shown = || value.display();
+    // Text is looked at in place; other values are shown as text only by
+    // the checks that read text.
+    let shown = || match &value {
+        Value::Text(s) => Cow::Borrowed(s.as_str()),
+        v => Cow::Owned(v.display()),
+    };
     match check {
         Check::Min(bound, written) if compare(&value, bound) == Some(Ordering::Less) => {
             Err(format!("{} is below the minimum {written}", shown()))

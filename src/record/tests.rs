@@ -18,6 +18,8 @@ fn opts(map: Vec<(String, String)>) -> HeaderOptions {
     HeaderOptions {
         header_row: None,
         map,
+        positions: None,
+        created_names: false,
     }
 }
 
@@ -304,6 +306,8 @@ fn header_row_option_picks_the_row_and_skips_those_above() {
     let opts = HeaderOptions {
         header_row: Some(3),
         map: vec![],
+        positions: None,
+        created_names: false,
     };
     let mut finder = HeaderFinder::new("S", &opts);
     assert_eq!(
@@ -397,7 +401,9 @@ fn header_options_come_from_the_users_words() {
         HeaderOptions::new(Some(2), Some("Firma=name")),
         Ok(HeaderOptions {
             header_row: Some(2),
-            map: vec![("Firma".into(), "name".into())]
+            map: vec![("Firma".into(), "name".into())],
+            positions: None,
+            created_names: false,
         })
     );
     assert!(HeaderOptions::new(Some(0), None).is_err());

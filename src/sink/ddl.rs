@@ -8,9 +8,11 @@
 //! becomes the rowid), a date/time column defaults to the time of insert,
 //! a PostgreSQL uuid to `gen_random_uuid()`. Other types have no default
 //! a schema could name, so they are created without one (and introspect
-//! with `has_default: false`). Aliases and rules are not part of a table.
+//! with `has_default: false`). A declared constant default (`default = 0`
+//! in a schema file, [`Column::default_value`]) is written as a literal.
+//! Aliases and rules are not part of a table.
 
-use crate::model::{Column, SqlType, TableSchema};
+use crate::model::{Column, SqlType, TableSchema, Value};
 
 /// `"name"`: one identifier in double quotes, inner quotes doubled, for
 /// both backends. No case folding: the name is used exactly.
@@ -43,12 +45,12 @@ pub fn quote_table_mysql(name: &str) -> String {
 /// `CREATE TABLE IF NOT EXISTS` for PostgreSQL.
 pub fn create_table_postgres(t: &TableSchema) -> String {
     let columns = t.columns.iter().map(|c| {
-        let default = if c.has_default {
-            postgres_default(&c.sql_type)
-        } else {
-            None
+        let default = match &c.default_value {
+            Some(v) => Some(format!("DEFAULT {}", postgres_literal(v))),
+            None if c.has_default => postgres_default(&c.sql_type).map(str::to_string),
+            None => None,
         };
-        column_line(c, &c.sql_type.postgres_name(), default)
+        column_line(c, &c.sql_type.postgres_name(), default.as_deref())
     });
     create(&quote_table_postgres(&t.name), columns, t, quote_ident)
 }
@@ -68,12 +70,12 @@ pub fn create_table_sqlite(t: &TableSchema) -> String {
         if Some(c.name.as_str()) == rowid {
             return column_line(c, "INTEGER", None);
         }
-        let default = if c.has_default {
-            sqlite_default(&c.sql_type)
-        } else {
-            None
+        let default = match &c.default_value {
+            Some(v) => Some(format!("DEFAULT {}", sqlite_literal(v))),
+            None if c.has_default => sqlite_default(&c.sql_type).map(str::to_string),
+            None => None,
         };
-        column_line(c, &sqlite_type_name(&c.sql_type), default)
+        column_line(c, &sqlite_type_name(&c.sql_type), default.as_deref())
     });
     create(&quote_ident(&t.name), columns, t, quote_ident)
 }
@@ -134,13 +136,13 @@ fn sqlite_default(ty: &SqlType) -> Option<&'static str> {
 /// [`SqlType`] (see `mysql::introspect` and docs/TYPES.md).
 pub fn create_table_mysql(t: &TableSchema) -> String {
     let columns = t.columns.iter().map(|c| {
-        let default = if c.has_default {
-            mysql_default(&c.sql_type)
-        } else {
-            None
+        let default = match &c.default_value {
+            Some(v) => Some(format!("DEFAULT {}", mysql_literal(v))),
+            None if c.has_default => mysql_default(&c.sql_type).map(str::to_string),
+            None => None,
         };
         let ty = crate::sink::mysql::introspect::type_name(&c.sql_type);
-        let line = column_line(c, &ty, default);
+        let line = column_line(c, &ty, default.as_deref());
         // The line starts with the PostgreSQL-quoted name: backquote it.
         format!(
             "{}{}",
@@ -158,6 +160,53 @@ fn mysql_default(ty: &SqlType) -> Option<&'static str> {
         SqlType::Timestamp | SqlType::TimestampTz => "DEFAULT CURRENT_TIMESTAMP(6)",
         _ => return None,
     })
+}
+
+/// `'text'`: an SQL string literal, inner quotes doubled (standard SQL,
+/// as PostgreSQL and SQLite read it).
+pub fn quote_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// A declared default for PostgreSQL: numbers bare, booleans TRUE/FALSE,
+/// anything else a quoted literal the column's type reads.
+fn postgres_literal(v: &Value) -> String {
+    match v {
+        Value::Int(_) | Value::Numeric(_) => v.display(),
+        // Every digit of the double, as written back by `{:?}`.
+        Value::Float(f) if f.is_finite() => format!("{f:?}"),
+        Value::Float(f) => quote_literal(&format!("{f:?}")),
+        Value::Bool(b) => if *b { "TRUE" } else { "FALSE" }.into(),
+        other => quote_literal(&other.display()),
+    }
+}
+
+/// A declared default as SQLite stores it (numbers and booleans as
+/// numbers, everything else as its text), so that it reads back like a
+/// written value.
+fn sqlite_literal(v: &Value) -> String {
+    match crate::sink::sqlite::values::to_sqlite(v) {
+        rusqlite::types::Value::Integer(i) => i.to_string(),
+        rusqlite::types::Value::Real(f) => format!("{f:?}"),
+        _ => quote_literal(&v.display()),
+    }
+}
+
+/// A declared default for MySQL: numbers bare, booleans 1/0, anything
+/// else a quoted string in parentheses (an expression default, which
+/// MySQL 8 requires for TEXT and JSON columns and MariaDB accepts),
+/// backslashes doubled as MySQL reads them.
+fn mysql_literal(v: &Value) -> String {
+    match v {
+        Value::Int(i) => i.to_string(),
+        Value::Float(f) if f.is_finite() => format!("{f:?}"),
+        Value::Numeric(n) => n.clone(),
+        Value::Bool(b) => i64::from(*b).to_string(),
+        other => format!(
+            "({})",
+            quote_literal(&other.display().replace('\\', "\\\\"))
+        ),
+    }
 }
 
 /// `"name" type [default] [NOT NULL]`.
@@ -260,5 +309,52 @@ mod tests {
         assert!(ddl.contains("\"Order \"\"No\"\"\" VARCHAR(20) NOT NULL,"));
         assert!(ddl.contains("\"amount\" NUMERIC(12,2),"));
         assert!(ddl.contains("\"created\" TIMESTAMPTZ DEFAULT (strftime("));
+    }
+
+    #[test]
+    fn declared_defaults_are_literals_each_backend_reads_back() {
+        let with = |ty: SqlType, v: Value| Column {
+            has_default: true,
+            default_value: Some(v),
+            ..Column::new("c", ty)
+        };
+        let t = TableSchema {
+            name: "t".into(),
+            columns: vec![
+                with(SqlType::Integer, Value::Int(0)),
+                with(SqlType::Text, Value::Text("it's".into())),
+                with(SqlType::Boolean, Value::Bool(true)),
+                with(SqlType::Double, Value::Float(0.1)),
+                with(
+                    SqlType::Date,
+                    Value::Date(chrono::NaiveDate::from_ymd_opt(2024, 1, 31).unwrap()),
+                ),
+            ],
+            primary_key: vec![],
+            unique: vec![],
+        };
+        let pg = create_table_postgres(&t);
+        for want in [
+            "integer DEFAULT 0,",
+            "text DEFAULT 'it''s',",
+            "boolean DEFAULT TRUE,",
+            "double precision DEFAULT 0.1,",
+            "date DEFAULT '2024-01-31'\n",
+        ] {
+            assert!(pg.contains(want), "{want}: {pg}");
+        }
+        let lite = create_table_sqlite(&t);
+        for want in [
+            "INT4 DEFAULT 0,",
+            "TEXT DEFAULT 'it''s',",
+            "BOOLEAN DEFAULT 1,",
+            "REAL DEFAULT 0.1,",
+            "DATE DEFAULT '2024-01-31'\n",
+        ] {
+            assert!(lite.contains(want), "{want}: {lite}");
+        }
+        let my = create_table_mysql(&t);
+        assert!(my.contains("DEFAULT ('it''s')"), "{my}");
+        assert!(my.contains("DEFAULT 1,"), "{my}");
     }
 }

@@ -19,7 +19,7 @@ pub mod mysql;
 pub mod postgres;
 mod schema;
 pub mod sqlite;
-mod tables;
+pub mod tables;
 pub mod upkeep;
 
 use std::path::PathBuf;

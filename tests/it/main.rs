@@ -11,6 +11,7 @@
 //! is unreachable; elsewhere each prints one line saying it was skipped.
 
 mod accounting;
+mod any_table;
 mod api;
 mod bench;
 mod cli;
@@ -18,6 +19,7 @@ mod copy;
 mod core_values;
 mod corpus;
 mod corpus_bounds;
+mod declared;
 mod did_you_mean;
 mod faults;
 mod first_hour;
