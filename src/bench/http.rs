@@ -67,7 +67,8 @@ pub struct Upload {
     pub counts: (u64, u64, u64),
 }
 
-/// `POST /upload?method=M` with `body` as the multipart `file` field.
+/// `POST /upload?method=M&allow_reimport=true` (every repetition sends the
+/// same file) with `body` as the multipart `file` field.
 pub async fn upload(addr: &str, method: Method, body: &[u8]) -> anyhow::Result<Upload> {
     let boundary = "sheetpipe-bench-3f9c1d";
     let head = format!(
@@ -76,7 +77,7 @@ pub async fn upload(addr: &str, method: Method, body: &[u8]) -> anyhow::Result<U
     );
     let tail = format!("\r\n--{boundary}--\r\n");
     let request = format!(
-        "POST /upload?method={} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+        "POST /upload?method={}&allow_reimport=true HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
          Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {}\r\n\r\n",
         method.name(),
         head.len() + body.len() + tail.len()

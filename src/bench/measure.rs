@@ -77,7 +77,8 @@ fn vm_hwm_kib() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// Runs `bin import FILE --method M --database-url URL --json` and waits.
+/// Runs `bin import FILE --method M --database-url URL --json
+/// --allow-reimport` (every repetition imports the same file) and waits.
 /// A non-zero exit or unreadable JSON is an error carrying its stderr.
 pub fn import_child(bin: &Path, file: &Path, case: &Case, url: &str) -> anyhow::Result<ChildRun> {
     let started = Instant::now();
@@ -90,6 +91,7 @@ pub fn import_child(bin: &Path, file: &Path, case: &Case, url: &str) -> anyhow::
             "--database-url",
             url,
             "--json",
+            "--allow-reimport",
         ])
         .env(PEAK_RSS_ENV, "1")
         .stdin(Stdio::null())

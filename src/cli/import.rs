@@ -5,19 +5,20 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::Args;
 use serde_json::json;
 
 use super::import_text::{print_report, progress_bar};
 use super::{LimitArgs, PoolArgs};
-use crate::model::TableSchema;
+use crate::model::{load_schema_file, TableSchema};
 use crate::pipeline::{
     self, Control, ErrorBudget, ImportJob, ImportReport, Method, Plan, Status, TableSpec,
 };
 use crate::record::{ConvertOptions, HeaderOptions, Rules};
 use crate::sink::imports::{now, ImportEnd, ImportRow};
-use crate::sink::{DatabaseUrl, Sink};
+use crate::sink::{same_file, DatabaseUrl, Sink};
 use crate::source::{self, SourceOptions};
 
 /// Exit code of an import stopped by ctrl-c.
@@ -62,6 +63,10 @@ pub struct ImportArgs {
     /// from the database) instead of the `businesses` preset.
     #[arg(long, value_name = "NAME")]
     pub table: Option<String>,
+    /// A declared table (docs/SCHEMA.md): columns, types, header aliases
+    /// and rules; created when missing. The file names the table.
+    #[arg(long, value_name = "FILE.toml", conflicts_with_all = ["table", "create"])]
+    pub schema: Option<PathBuf>,
     /// With --table: create the table when it is missing, its columns and
     /// types inferred from every row of the file (see --infer-rows).
     #[arg(long, requires = "table")]
@@ -100,6 +105,10 @@ pub struct ImportArgs {
     /// Reader limits.
     #[command(flatten)]
     pub limits: LimitArgs,
+    /// Import the file even if the same file (by SHA-256) was already
+    /// imported completely into the same table (otherwise refused, exit 7).
+    #[arg(long)]
+    pub allow_reimport: bool,
     /// The PostgreSQL connection pool.
     #[command(flatten)]
     pub pool: PoolArgs,
@@ -116,9 +125,16 @@ pub async fn run(args: ImportArgs) -> ExitCode {
     let target = if args.dry_run {
         None
     } else {
-        match connect(&args).await {
+        let started = match connect(&args).await {
+            Ok(sink) => match same_file(&args, &job, &sink).await {
+                Ok(sha256) => record_start(&args, &job, sink, sha256).await,
+                Err(failure) => Err(failure),
+            },
+            Err(failure) => Err(failure),
+        };
+        match started {
             Ok(t) => Some(t),
-            Err((code, message)) => return Failure::new(code, message).print(&args),
+            Err(failure) => return failure.print(&args),
         }
     };
     // A dry run reads the database only to know an existing table.
@@ -149,6 +165,8 @@ struct Failure {
     message: String,
     /// The message is about the file (it is then named before it).
     about_file: bool,
+    /// More fields of the `--json` object.
+    json: Option<serde_json::Value>,
 }
 
 impl Failure {
@@ -157,7 +175,14 @@ impl Failure {
             code,
             message,
             about_file: false,
+            json: None,
         }
+    }
+
+    /// Adds the fields of `extra` (an object) to the `--json` object.
+    fn with_json(mut self, extra: serde_json::Value) -> Failure {
+        self.json = Some(extra);
+        self
     }
 
     /// One line on stderr; with --json also the object on stdout (a file
@@ -168,6 +193,11 @@ impl Failure {
             let mut v = json!({ "error": self.message });
             if self.about_file {
                 v["file"] = json!(file);
+            }
+            if let Some(serde_json::Value::Object(extra)) = self.json {
+                for (k, x) in extra {
+                    v[k] = x;
+                }
             }
             println!("{v}");
         }
@@ -198,13 +228,17 @@ fn prepare(args: &ImportArgs) -> Result<ImportJob, Failure> {
     if let Err(e) = source::check(&args.file, &source) {
         let e = pipeline::ImportError::from(e);
         return Err(Failure {
-            code: e.exit_code(),
-            message: e.to_string(),
             about_file: true,
+            ..Failure::new(e.exit_code(), e.to_string())
         });
     }
-    let spec = TableSpec::from_words(args.table.as_deref(), args.create, args.infer_rows)
-        .map_err(|e| Failure::new(2, e))?;
+    let spec = match &args.schema {
+        Some(file) => TableSpec::Declared(Arc::new(
+            load_schema_file(file).map_err(|e| Failure::new(2, e))?,
+        )),
+        None => TableSpec::from_words(args.table.as_deref(), args.create, args.infer_rows)
+            .map_err(|e| Failure::new(2, e))?,
+    };
     let convert = match &args.date_format {
         Some(f) => ConvertOptions::with_date_format(f)
             .map_err(|e| Failure::new(2, format!("--date-format: {e}")))?,
@@ -229,27 +263,100 @@ fn prepare(args: &ImportArgs) -> Result<ImportJob, Failure> {
 fn options(args: &ImportArgs) -> Result<(HeaderOptions, ErrorBudget), String> {
     let header = HeaderOptions::new(args.header_row, args.map.as_deref())?;
     // The preset's columns are known now; another table's once it is read.
-    if args.table.is_none() {
+    if args.table.is_none() && args.schema.is_none() {
         header.check(&TableSchema::businesses())?;
     }
     let budget = ErrorBudget::new(args.max_errors, args.max_error_rate)?;
     Ok((header, budget))
 }
 
-/// Connects to the database and records the import as `running` in its
-/// `imports` history. Returns the sink writing through the import's ledger
-/// (counts exact even if this process is killed) and the import's id.
-async fn connect(args: &ImportArgs) -> Result<(Sink, String), (u8, String)> {
-    let url = DatabaseUrl::parse(args.database_url.as_deref()).map_err(|e| (2, e.to_string()))?;
-    let sink = Sink::connect_with(&url, args.pool.options())
+/// Connects to the database.
+async fn connect(args: &ImportArgs) -> Result<Sink, Failure> {
+    let url = DatabaseUrl::parse(args.database_url.as_deref())
+        .map_err(|e| Failure::new(2, e.to_string()))?;
+    Sink::connect_with(&url, args.pool.options())
         .await
-        .map_err(|e| (5, format!("{} ({})", e, url.redacted())))?;
+        .map_err(|e| Failure::new(5, format!("{} ({})", e, url.redacted())))
+}
+
+/// The file's SHA-256 (read once before the import), after checking that
+/// it was not already imported completely into the job's table (see
+/// `sink::same_file`): such an append is refused before any row is written
+/// unless `--allow-reimport`.
+async fn same_file(args: &ImportArgs, job: &ImportJob, sink: &Sink) -> Result<String, Failure> {
+    let path = args.file.clone();
+    let hashed = tokio::task::spawn_blocking(move || {
+        let started = std::time::Instant::now();
+        let sha = crate::source::digest::sha256_file(&path);
+        (sha, started.elapsed())
+    })
+    .await;
+    let sha256 = match hashed {
+        Ok((Ok(sha), took)) => {
+            tracing::debug!(sha256 = %sha, took_ms = took.as_millis() as u64, "file hashed");
+            sha
+        }
+        Ok((Err(e), _)) => {
+            return Err(Failure {
+                about_file: true,
+                ..Failure::new(3, format!("cannot read the file: {e}"))
+            })
+        }
+        Err(e) => return Err(Failure::new(1, format!("hashing the file failed: {e}"))),
+    };
+    // The re-import modes (`--mode`) allow it; no mode is append.
+    if args.allow_reimport || same_file::reimport_allowed(None) {
+        return Ok(sha256);
+    }
+    match sink.completed_import_of(&sha256, &table_name(job)).await {
+        Ok(None) => Ok(sha256),
+        Ok(Some(earlier)) => Err(Failure {
+            about_file: true,
+            ..Failure::new(
+                same_file::EXIT_SAME_FILE,
+                format!("{earlier}; pass --allow-reimport to import it anyway"),
+            )
+        }
+        .with_json(json!({
+            "previous_import": {
+                "id": earlier.previous.id,
+                "finished_at": earlier.when(),
+                "inserted": earlier.previous.inserted,
+                "filename": earlier.previous.filename,
+                "table": earlier.table,
+            },
+            "sha256": earlier.previous.sha256,
+        }))),
+        Err(e) => Err(Failure::new(
+            5,
+            format!("cannot read the imports history: {e}"),
+        )),
+    }
+}
+
+/// The table the import writes to, by the name it was given (`--table`,
+/// `--schema`'s), else the preset's.
+fn table_name(job: &ImportJob) -> String {
+    job.spec
+        .name()
+        .map_or_else(|| job.table.name.clone(), str::to_string)
+}
+
+/// Records the import as `running` in the database's `imports` history.
+/// Returns the sink writing through the import's ledger (counts exact even
+/// if this process is killed) and the import's id.
+async fn record_start(
+    args: &ImportArgs,
+    job: &ImportJob,
+    sink: Sink,
+    sha256: String,
+) -> Result<(Sink, String), Failure> {
     let id = uuid::Uuid::new_v4().to_string();
     let at = now();
     let row = ImportRow {
         id: id.clone(),
         filename: args.file.display().to_string(),
-        sha256: String::new(),
+        sha256,
         method: args.method.name().to_string(),
         status: "running".to_string(),
         bytes: std::fs::metadata(&args.file).map_or(0, |m| m.len() as i64),
@@ -262,13 +369,20 @@ async fn connect(args: &ImportArgs) -> Result<(Sink, String), (u8, String)> {
         error: None,
         rejects_removed_at: None,
         instance_id: None,
+        table_name: Some(table_name(job)),
+        rejects_files: job
+            .rejects_files
+            .iter()
+            .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()))
+            .map(|p| p.display().to_string())
+            .collect(),
     };
     let recorded = match sink.insert_import(&row).await {
         Ok(()) => sink.start_import(&id, &at).await,
         Err(e) => Err(e),
     };
     recorded.map_err(|e| {
-        (
+        Failure::new(
             5,
             format!("cannot record the import in the imports table: {e}"),
         )
@@ -285,7 +399,7 @@ async fn connect_to_read(args: &ImportArgs) -> Result<Option<Sink>, (u8, String)
     if let DatabaseUrl::Sqlite(path) = &url {
         if !path.exists() {
             return match (&args.table, args.create) {
-                (Some(table), false) => Err((
+                (Some(table), false) if args.schema.is_none() => Err((
                     3,
                     format!(
                         "table {table} does not exist: the SQLite database {} does not exist yet",

@@ -5,6 +5,7 @@ mod bench;
 mod generate;
 mod import;
 mod import_text;
+mod imports;
 mod serve;
 
 use std::process::ExitCode;
@@ -40,6 +41,8 @@ pub struct Cli {
 pub enum Command {
     /// Import a spreadsheet into the `businesses` table.
     Import(import::ImportArgs),
+    /// List the imports history (newest first), or `show ID` for one.
+    Imports(imports::ImportsArgs),
     /// Generate a realistic business directory (.xlsx or .csv).
     Generate(generate::GenerateArgs),
     /// Run the HTTP service (POST /upload, background imports, /health).
@@ -197,6 +200,7 @@ impl LimitArgs {
 pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Import(args) => import::run(args).await,
+        Command::Imports(args) => imports::run(args).await,
         Command::Generate(args) => generate::run(args),
         Command::Serve(args) => serve::run(args).await,
         Command::Read(args) => read_child(&args),

@@ -25,6 +25,8 @@ pub struct ApiError {
     pub detail: Option<String>,
     /// Seconds for a `Retry-After` header.
     pub retry_after: Option<u64>,
+    /// More fields of the body, beside `error` and `detail`.
+    pub fields: serde_json::Map<String, serde_json::Value>,
 }
 
 impl ApiError {
@@ -35,12 +37,19 @@ impl ApiError {
             error: error.into(),
             detail: None,
             retry_after: None,
+            fields: serde_json::Map::new(),
         }
     }
 
     /// Adds a `detail` field.
     pub fn with_detail(mut self, detail: impl Into<String>) -> ApiError {
         self.detail = Some(detail.into());
+        self
+    }
+
+    /// Adds a field `key` to the body.
+    pub fn with_field(mut self, key: &str, value: serde_json::Value) -> ApiError {
+        self.fields.insert(key.to_string(), value);
         self
     }
 
@@ -121,6 +130,9 @@ impl IntoResponse for ApiError {
         let mut body = json!({ "error": self.error });
         if let Some(d) = self.detail {
             body["detail"] = json!(d);
+        }
+        for (k, v) in self.fields {
+            body[k] = v;
         }
         let mut response = (self.status, Json(body)).into_response();
         if self.status == StatusCode::REQUEST_TIMEOUT {

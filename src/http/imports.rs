@@ -68,6 +68,9 @@ pub struct UploadQuery {
     pub infer_rows: Option<String>,
     /// Layout of dates written as text (as `--date-format`).
     pub date_format: Option<String>,
+    /// `true`: import a file already imported completely into the same
+    /// table (as `--allow-reimport`; otherwise 409).
+    pub allow_reimport: Option<String>,
 }
 
 /// A `true`/`false` query value (`1`/`0`; empty or absent is false), or a
@@ -152,6 +155,11 @@ impl UploadQuery {
         };
         Ok((spec, convert))
     }
+
+    /// `allow_reimport=` (as `--allow-reimport`), or a 400 naming the bad value.
+    fn allow_reimport(&self) -> Result<bool, ApiError> {
+        flag("allow_reimport", self.allow_reimport.as_deref())
+    }
 }
 
 /// `POST /upload`: import now, answer with the report (the tutorial's call).
@@ -233,6 +241,7 @@ async fn accept(
     };
     let (header, dry_run) = query.options()?;
     let budget = query.budget()?;
+    let allow_reimport = query.allow_reimport()?;
     let (spec, convert) = query.target()?;
     // A table that is not there is refused before the body is read.
     if let TableSpec::Existing(name) = &spec {
@@ -260,6 +269,7 @@ async fn accept(
         header,
         dry_run,
         budget,
+        allow_reimport,
         spec,
         convert,
     };
@@ -540,6 +550,7 @@ pub fn job_json(job: &Job) -> Value {
         "sha256": job.meta.sha256,
         "method": job.meta.method,
         "bytes": job.meta.bytes,
+        "table_name": job.meta.table_name,
         "status": s.status,
         "created_at": job.created_at,
         "started_at": s.started_at,
@@ -596,6 +607,8 @@ pub fn row_json(row: &ImportRow) -> Value {
         "error": row.error,
         "rejects_removed_at": row.rejects_removed_at,
         "instance_id": row.instance_id,
+        // Rows recorded before the column existed all went to `businesses`.
+        "table_name": row.table_name.as_deref().unwrap_or("businesses"),
         "status_url": status_url(id),
         "events_url": format!("/imports/{id}/events"),
         "rejects_url": format!("/imports/{id}/rejects.csv"),

@@ -103,6 +103,8 @@ pub struct JobMeta {
     pub method: Method,
     /// Upload size.
     pub bytes: u64,
+    /// The target table.
+    pub table_name: String,
 }
 
 /// One import known to this server.
@@ -343,6 +345,7 @@ mod tests {
             sha256: String::new(),
             method: Method::Batch,
             bytes: 1,
+            table_name: "businesses".into(),
         }
     }
 

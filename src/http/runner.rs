@@ -18,12 +18,14 @@ use super::jobs::{Job, JobMeta, JobStatus, Outcome, Ticket};
 use super::metrics::Ended;
 use super::upload::Upload;
 use super::AppState;
+use crate::model::TableSchema;
 use crate::pipeline::{
     self, ErrorBudget, ImportError, ImportJob, ImportReport, Method, Plan, TableSpec,
 };
 use crate::pipeline::{Progress, Status};
 use crate::record::{ConvertOptions, HeaderOptions, Rules};
 use crate::sink::imports::{now, ImportEnd, ImportRow};
+use crate::sink::same_file;
 use crate::source::{SourceError, SourceOptions};
 
 /// Options of one import beyond the file.
@@ -43,6 +45,9 @@ pub struct Request {
     pub spec: TableSpec,
     /// How text becomes typed values (`date_format=`).
     pub convert: ConvertOptions,
+    /// Import a file already imported completely into the same table
+    /// (`allow_reimport=true`; otherwise 409, see `sink::same_file`).
+    pub allow_reimport: bool,
 }
 
 /// Records the upload as a queued import and starts its task. The ticket
@@ -56,11 +61,18 @@ pub async fn start(
     if state.registry.is_draining() {
         return Err(ApiError::busy("Server is shutting down"));
     }
+    // The table the import will write to, by the name it was given.
+    let table_name = req
+        .spec
+        .name()
+        .map_or_else(|| TableSchema::businesses().name, str::to_string);
+    refuse_same_file(state, &upload, &req, &table_name).await?;
     let job = state.registry.register(JobMeta {
         filename: upload.filename.clone(),
         sha256: upload.sha256.clone(),
         method: req.method,
         bytes: upload.bytes,
+        table_name,
     });
     let row = ImportRow {
         id: job.id.clone(),
@@ -78,6 +90,15 @@ pub async fn start(
         error: None,
         rejects_removed_at: None,
         instance_id: Some(state.instance_id.clone()),
+        table_name: Some(job.meta.table_name.clone()),
+        rejects_files: [
+            state.rejects_path(&job.id),
+            state.rejects_xlsx_path(&job.id),
+        ]
+        .iter()
+        .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()))
+        .map(|p| p.display().to_string())
+        .collect(),
     };
     if let Err(e) = state.sink.insert_import(&row).await {
         state.registry.remove(&job.id);
@@ -87,6 +108,53 @@ pub async fn start(
     let task = run(state.clone(), job.clone(), upload, req, ticket).instrument(span);
     state.registry.spawn(task);
     Ok(job)
+}
+
+/// 409 when the upload is a file already imported completely into the
+/// same table and neither the request nor its mode allows it again. A dry
+/// run writes nothing and is never refused.
+async fn refuse_same_file(
+    state: &AppState,
+    upload: &Upload,
+    req: &Request,
+    table: &str,
+) -> Result<(), ApiError> {
+    // The re-import modes (`mode=`) allow it; no mode is append.
+    if req.dry_run || req.allow_reimport || same_file::reimport_allowed(None) {
+        return Ok(());
+    }
+    let Some(earlier) = state
+        .sink
+        .completed_import_of(&upload.sha256, table)
+        .await
+        .map_err(ApiError::database)?
+    else {
+        return Ok(());
+    };
+    let p = &earlier.previous;
+    Err(ApiError::new(
+        StatusCode::CONFLICT,
+        format!(
+            "File already imported: import {} imported it into {} at {}",
+            p.id,
+            earlier.table,
+            earlier.when()
+        ),
+    )
+    .with_detail(format!(
+        "{earlier}; send allow_reimport=true to import it anyway"
+    ))
+    .with_field(
+        "previous_import",
+        json!({
+            "id": p.id,
+            "finished_at": earlier.when(),
+            "inserted": p.inserted,
+            "filename": p.filename,
+            "table": earlier.table,
+            "status_url": super::imports::status_url(&p.id),
+        }),
+    ))
 }
 
 async fn run(state: AppState, job: Arc<Job>, upload: Upload, req: Request, ticket: Ticket) {

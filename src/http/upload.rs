@@ -194,7 +194,7 @@ async fn save(
     Ok(Upload {
         path,
         filename,
-        sha256: hex(&hasher.finalize()),
+        sha256: source::digest::hex(&hasher.finalize()),
         bytes,
         format,
         _spooled: spooled,
@@ -261,14 +261,6 @@ pub fn clean_filename(name: &str) -> String {
     stem.iter().chain(&name[name.len() - ext..]).collect()
 }
 
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes.iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -331,7 +323,7 @@ mod tests {
     #[test]
     fn sha256_is_lowercase_hex() {
         assert_eq!(
-            hex(&Sha256::digest(b"abc")),
+            crate::source::digest::hex(&Sha256::digest(b"abc")),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
     }

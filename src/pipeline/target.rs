@@ -61,6 +61,16 @@ impl TableSpec {
         }
     }
 
+    /// The table's name as given (`--table`, a declared table's), or
+    /// `None` for the preset (the job's own table).
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            TableSpec::Preset => None,
+            TableSpec::Existing(name) | TableSpec::Create { name, .. } => Some(name),
+            TableSpec::Declared(t) => Some(&t.name),
+        }
+    }
+
     /// True when the table is the job's own (no database needed to know it).
     pub fn is_preset(&self) -> bool {
         matches!(self, TableSpec::Preset)

@@ -37,6 +37,9 @@ CREATE TABLE IF NOT EXISTS import_ledger (
 );
 CREATE INDEX IF NOT EXISTS idx_import_ledger_import_id ON import_ledger (import_id);
 ALTER TABLE imports ADD COLUMN IF NOT EXISTS rejects_removed_at TIMESTAMPTZ;
+ALTER TABLE imports ADD COLUMN IF NOT EXISTS table_name TEXT;
+ALTER TABLE imports ADD COLUMN IF NOT EXISTS rejects_files TEXT;
+CREATE INDEX IF NOT EXISTS idx_imports_sha256 ON imports (sha256);
 ";
 
 /// SQLite DDL, idempotent. The rowid orders the listing.
@@ -58,6 +61,10 @@ CREATE TABLE IF NOT EXISTS imports (
     rejects_removed_at TEXT
 );
 ";
+
+/// SQLite: the index the same-file check reads (after the added columns).
+pub const SQLITE_INDEXES: &str =
+    "CREATE INDEX IF NOT EXISTS idx_imports_sha256 ON imports (sha256);";
 
 /// One row of the `imports` table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -93,6 +100,12 @@ pub struct ImportRow {
     /// The `serve` instance that accepted it (PostgreSQL; see
     /// [`super::instances`]).
     pub instance_id: Option<String>,
+    /// The table the rows went to (`None` for imports recorded before the
+    /// column existed, which all went to `businesses`).
+    pub table_name: Option<String>,
+    /// Where the reject reports were to be written, absolute paths (CLI:
+    /// `--rejects`; service: its `rejects/ID.csv` and `.xlsx`).
+    pub rejects_files: Vec<String>,
 }
 
 /// The final state of an import, written once when it ends.
@@ -119,13 +132,13 @@ pub fn now() -> String {
 
 const PG_TS: &str = "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'";
 
-fn pg_select() -> String {
+pub(super) fn pg_select() -> String {
     let ts = |c: &str| format!("to_char({c} AT TIME ZONE 'UTC', {PG_TS})");
     format!(
         "SELECT id, filename, sha256, method, status, bytes, rows_read, \
          inserted + COALESCE((SELECT sum(l.inserted) FROM import_ledger l \
          WHERE l.import_id = imports.id), 0)::bigint, rejected, \
-         {}, {}, {}, error, {}, instance_id FROM imports",
+         {}, {}, {}, error, {}, instance_id, table_name, rejects_files FROM imports",
         ts("created_at"),
         ts("started_at"),
         ts("finished_at"),
@@ -133,22 +146,25 @@ fn pg_select() -> String {
     )
 }
 
-const SQLITE_SELECT: &str = "SELECT id, filename, sha256, method, status, bytes, rows_read, \
+pub(super) const SQLITE_SELECT: &str =
+    "SELECT id, filename, sha256, method, status, bytes, rows_read, \
      inserted, rejected, created_at, started_at, finished_at, error, rejects_removed_at, \
-     NULL FROM imports";
+     NULL, table_name, rejects_files FROM imports";
 
 impl Sink {
     /// Records a newly accepted import as `queued`.
     pub async fn insert_import(&self, row: &ImportRow) -> Result<(), DbError> {
         const PG: &str = "INSERT INTO imports (id, filename, sha256, method, status, bytes, \
-             created_at, instance_id) VALUES ($1, $2, $3, $4, $5, $6, $7::text::timestamptz, $8)";
+             created_at, instance_id, table_name, rejects_files) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7::text::timestamptz, $8, $9, $10)";
         const LITE: &str = "INSERT INTO imports (id, filename, sha256, method, status, bytes, \
-             created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+             created_at, table_name, rejects_files) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
         let r = row.clone();
+        let rejects = encode_files(&r.rejects_files);
         match self {
             Sink::Mysql(s) => super::mysql::history::insert(s, &r).await,
             Sink::Postgres(s) => {
-                let params: [&(dyn ToSql + Sync); 8] = [
+                let params: [&(dyn ToSql + Sync); 10] = [
                     &r.id,
                     &r.filename,
                     &r.sha256,
@@ -157,6 +173,8 @@ impl Sink {
                     &r.bytes,
                     &r.created_at,
                     &r.instance_id,
+                    &r.table_name,
+                    &rejects,
                 ];
                 pg_execute(s, PG, &params).await
             }
@@ -171,7 +189,9 @@ impl Sink {
                             r.method,
                             r.status,
                             r.bytes,
-                            r.created_at
+                            r.created_at,
+                            r.table_name,
+                            rejects
                         ],
                     )
                     .map(drop)
@@ -319,7 +339,7 @@ pub(super) fn pg_error(e: tokio_postgres::Error) -> DbError {
     }
 }
 
-fn pg_row(r: &tokio_postgres::Row) -> ImportRow {
+pub(super) fn pg_row(r: &tokio_postgres::Row) -> ImportRow {
     ImportRow {
         id: r.get(0),
         filename: r.get(1),
@@ -336,10 +356,12 @@ fn pg_row(r: &tokio_postgres::Row) -> ImportRow {
         error: r.get(12),
         rejects_removed_at: r.get(13),
         instance_id: r.get(14),
+        table_name: r.get(15),
+        rejects_files: decode_files(r.get(16)),
     }
 }
 
-fn sqlite_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ImportRow> {
+pub(super) fn sqlite_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ImportRow> {
     Ok(ImportRow {
         id: r.get(0)?,
         filename: r.get(1)?,
@@ -356,7 +378,21 @@ fn sqlite_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ImportRow> {
         error: r.get(12)?,
         rejects_removed_at: r.get(13)?,
         instance_id: r.get(14)?,
+        table_name: r.get(15)?,
+        rejects_files: decode_files(r.get(16)?),
     })
+}
+
+/// The reject report paths as the `rejects_files` column keeps them: a
+/// JSON array of strings (`NULL` when there are none).
+pub(crate) fn encode_files(files: &[String]) -> Option<String> {
+    (!files.is_empty()).then(|| serde_json::to_string(files).unwrap_or_default())
+}
+
+/// The paths of a `rejects_files` column (`NULL` or unreadable: none).
+pub(crate) fn decode_files(text: Option<String>) -> Vec<String> {
+    text.and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -381,6 +417,8 @@ mod tests {
             error: None,
             rejects_removed_at: None,
             instance_id: None,
+            table_name: Some("businesses".into()),
+            rejects_files: vec!["/tmp/r.csv".into()],
         }
     }
 
@@ -410,6 +448,8 @@ mod tests {
         assert_eq!(a.started_at.as_deref(), Some(started.as_str()));
         assert_eq!(a.error.as_deref(), Some("boom"));
         assert_eq!(a.filename, "../../etc/passwd.xlsx");
+        assert_eq!(a.table_name.as_deref(), Some("businesses"));
+        assert_eq!(a.rejects_files, ["/tmp/r.csv"]);
         let (page, total) = sink.list_imports(1, 0).await.unwrap();
         assert_eq!(total, 2);
         assert_eq!(page.len(), 1);

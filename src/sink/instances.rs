@@ -31,12 +31,14 @@ ALTER TABLE imports ADD COLUMN IF NOT EXISTS instance_id TEXT;
 ALTER TABLE imports ADD COLUMN IF NOT EXISTS cancel_requested BOOLEAN NOT NULL DEFAULT false;
 ";
 
-/// True when the whole schema is there: its newest part (this module's
-/// column) exists, and so the older ones.
+/// True when the whole schema is there: its newest parts (this module's
+/// column, and the history's `table_name` and `rejects_files`, created in
+/// the same transaction as their index) exist, and so the older ones.
 pub const SCHEMA_PRESENT: &str =
-    "SELECT to_regclass('sheetpipe_instances') IS NOT NULL AND EXISTS (SELECT 1 FROM \
+    "SELECT to_regclass('sheetpipe_instances') IS NOT NULL AND (SELECT count(*) FROM \
      information_schema.columns WHERE table_schema = current_schema() \
-     AND table_name = 'imports' AND column_name = 'cancel_requested')";
+     AND table_name = 'imports' AND column_name IN ('cancel_requested', \
+     'table_name', 'rejects_files')) = 3";
 
 /// Default lease: an instance silent for this long is taken for dead.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(15);

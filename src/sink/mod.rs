@@ -17,6 +17,7 @@ pub mod instances;
 pub mod introspect;
 pub mod mysql;
 pub mod postgres;
+pub mod same_file;
 mod schema;
 pub mod sqlite;
 pub mod tables;

@@ -8,7 +8,11 @@ use super::imports::pg_execute;
 use super::{DbError, Sink};
 
 /// Columns added to `imports` after its first version, with their SQLite type.
-const ADDED_COLUMNS: [(&str, &str); 1] = [("rejects_removed_at", "TEXT")];
+const ADDED_COLUMNS: [(&str, &str); 3] = [
+    ("rejects_removed_at", "TEXT"),
+    ("table_name", "TEXT"),
+    ("rejects_files", "TEXT"),
+];
 
 /// Adds the columns an older `imports` table lacks.
 pub(super) fn migrate_sqlite(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
@@ -21,7 +25,7 @@ pub(super) fn migrate_sqlite(conn: &rusqlite::Connection) -> rusqlite::Result<()
             conn.execute_batch(&format!("ALTER TABLE imports ADD COLUMN {name} {ty}"))?;
         }
     }
-    Ok(())
+    conn.execute_batch(super::imports::SQLITE_INDEXES)
 }
 
 impl Sink {
@@ -50,12 +54,13 @@ mod tests {
     #[test]
     fn an_old_sqlite_imports_table_gains_the_new_columns() {
         let conn = rusqlite::Connection::open_in_memory().unwrap();
-        conn.execute_batch("CREATE TABLE imports (id TEXT PRIMARY KEY)")
+        conn.execute_batch("CREATE TABLE imports (id TEXT PRIMARY KEY, sha256 TEXT)")
             .unwrap();
         super::migrate_sqlite(&conn).unwrap();
         super::migrate_sqlite(&conn).unwrap(); // idempotent
         conn.execute(
-            "INSERT INTO imports (id, rejects_removed_at) VALUES ('a', 'x')",
+            "INSERT INTO imports (id, rejects_removed_at, table_name, rejects_files) \
+             VALUES ('a', 'x', 't', '[]')",
             [],
         )
         .unwrap();

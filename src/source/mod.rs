@@ -16,6 +16,7 @@
 mod cells;
 mod csv;
 mod detect;
+pub mod digest;
 pub mod isolate;
 mod limits;
 mod ods;

@@ -475,3 +475,88 @@ async fn http_table_and_create_and_the_tables_listing() {
         vec![Some("2".into()), Some("3.75".into()), Some("f".into())]
     );
 }
+
+#[tokio::test]
+async fn a_schema_file_declares_the_table_its_aliases_and_rules_through_the_cli() {
+    let dir = tempdir();
+    let schema = dir.path().join("contacts.toml");
+    std::fs::write(
+        &schema,
+        r#"table = "contacts"
+
+[[columns]]
+name = "id"
+type = "bigint"
+nullable = false
+primary_key = true
+
+[[columns]]
+name = "email"
+type = "varchar(80)"
+aliases = ["e-mail address"]
+email = true
+unique = true
+
+[[columns]]
+name = "age"
+type = "integer"
+min = "0"
+max = "150"
+"#,
+    )
+    .unwrap();
+    let file = dir.path().join("c.csv");
+    std::fs::write(
+        &file,
+        "ID,E-Mail Address,Age\n1,a@example.com,30\n2,not-an-email,40\n3,a@example.com,50\n4,b@example.com,200\n5,c@example.com,7\n",
+    )
+    .unwrap();
+    for db in TestDb::both().await {
+        let out = run_cli(
+            dir.path(),
+            &[
+                "import",
+                file.to_str().unwrap(),
+                "--schema",
+                schema.to_str().unwrap(),
+                "--json",
+                "--database-url",
+                &db.url,
+            ],
+        );
+        let v = json_out(&out);
+        assert_eq!(v["table"], "contacts", "{v}");
+        assert!(v["ddl"].as_str().unwrap().contains("contacts"), "{v}");
+        assert_eq!(v["stats"]["success_count"], 2, "{v}");
+        let rows: Vec<u64> = v["rejected"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["row"].as_u64().unwrap())
+            .collect();
+        assert_eq!(rows, [3, 4, 5], "{v}");
+        let ids = db.query("SELECT id FROM contacts ORDER BY id").await;
+        assert_eq!(ids, vec![vec![Some("1".into())], vec![Some("5".into())]]);
+    }
+
+    std::fs::write(
+        &schema,
+        "table = \"t\"\n\n[[columns]]\nname = \"a\"\ntype = \"integr\"\n",
+    )
+    .unwrap();
+    let out = run_cli(
+        dir.path(),
+        &[
+            "import",
+            file.to_str().unwrap(),
+            "--schema",
+            schema.to_str().unwrap(),
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("contacts.toml:5") && err.contains("integr"),
+        "{err}"
+    );
+}

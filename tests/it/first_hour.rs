@@ -40,7 +40,7 @@ fn the_output_names_the_database_and_table_the_rows_went_to() {
     assert_eq!(v["message"], "Import completed successfully");
     assert_eq!(v["stats"]["success_count"], 2);
 
-    let out = run_cli(dir.path(), &["import", "w.xlsx"]);
+    let out = run_cli(dir.path(), &["import", "w.xlsx", "--allow-reimport"]);
     let text = stdout(&out);
     assert!(
         text.contains("Imported 2 rows into businesses in sqlite://sheetpipe.db"),
@@ -243,7 +243,11 @@ async fn every_cli_import_is_recorded_in_the_imports_history_with_its_id() {
             "{}",
             db.backend()
         );
-        let text = run_cli_in(dir.path(), &db.url, &["import", "h.xlsx"]);
+        let text = run_cli_in(
+            dir.path(),
+            &db.url,
+            &["import", "h.xlsx", "--allow-reimport"],
+        );
         assert!(text.contains("recorded in its imports table"), "{text}");
     }
 }

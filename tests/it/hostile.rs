@@ -95,6 +95,8 @@ mod cli {
                     "10000000000000000",
                     "--isolate",
                     isolate,
+                    // The same file twice, read each way.
+                    "--allow-reimport",
                 ],
             );
             assert_eq!(code, Some(0), "isolate {isolate}: {err}");

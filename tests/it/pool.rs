@@ -50,7 +50,11 @@ async fn start_batch_import(server: &ServeProcess, bytes: Vec<u8>) -> String {
     let form = reqwest::multipart::Form::new().part("file", part);
     let r = server
         .client
-        .post(format!("{}/imports?method=batch", server.base))
+        // The same file each time: allowed again explicitly.
+        .post(format!(
+            "{}/imports?method=batch&allow_reimport=true",
+            server.base
+        ))
         .multipart(form)
         .send()
         .await

@@ -148,7 +148,8 @@ async fn the_schema_has_the_tutorial_columns_and_indexes_on_sqlite() {
     db.sink().await;
     let idx: Vec<String> = db
         .query(
-            "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'idx_%' ORDER BY 1",
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'idx_%' \
+             AND tbl_name = 'businesses' ORDER BY 1",
         )
         .await
         .into_iter()

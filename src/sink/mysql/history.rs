@@ -37,8 +37,44 @@ CREATE TABLE IF NOT EXISTS import_ledger (
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 ";
 
+/// Columns added to `imports` after its first version (MySQL has no
+/// `ADD COLUMN IF NOT EXISTS`; MariaDB has, but both read
+/// `information_schema`), then the index the same-file check reads.
+const ADDED_COLUMNS: [(&str, &str); 2] = [("table_name", "TEXT"), ("rejects_files", "TEXT")];
+
+/// Adds what an older `imports` table lacks (idempotent).
+pub async fn migrate(conn: &mut mysql_async::Conn) -> Result<(), DbError> {
+    let have: Vec<String> = conn
+        .query(
+            "SELECT column_name FROM information_schema.columns \
+             WHERE table_schema = DATABASE() AND table_name = 'imports'",
+        )
+        .await
+        .map_err(err)?;
+    for (name, ty) in ADDED_COLUMNS {
+        if !have.iter().any(|h| h.eq_ignore_ascii_case(name)) {
+            let sql = format!("ALTER TABLE imports ADD COLUMN {name} {ty}");
+            conn.query_drop(sql).await.map_err(err)?;
+        }
+    }
+    let indexed: Option<i64> = conn
+        .query_first(
+            "SELECT count(*) FROM information_schema.statistics WHERE table_schema = DATABASE() \
+             AND table_name = 'imports' AND index_name = 'idx_imports_sha256'",
+        )
+        .await
+        .map_err(err)?;
+    if indexed.unwrap_or(0) == 0 {
+        conn.query_drop("CREATE INDEX idx_imports_sha256 ON imports (sha256)")
+            .await
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
 const SELECT: &str = "SELECT id, filename, sha256, method, status, bytes, rows_read, \
-     inserted, rejected, created_at, started_at, finished_at, error, rejects_removed_at FROM imports";
+     inserted, rejected, created_at, started_at, finished_at, error, rejects_removed_at, \
+     table_name, rejects_files FROM imports";
 
 fn err(e: mysql_async::Error) -> DbError {
     DbError::new(format!("imports table: {}", fatal(e).message))
@@ -46,8 +82,8 @@ fn err(e: mysql_async::Error) -> DbError {
 
 /// Records a newly accepted import as `queued`.
 pub async fn insert(s: &MySqlSink, r: &ImportRow) -> Result<(), DbError> {
-    let sql = "INSERT INTO imports (id, filename, sha256, method, status, bytes, created_at) \
-               VALUES (?, ?, ?, ?, ?, ?, ?)";
+    let sql = "INSERT INTO imports (id, filename, sha256, method, status, bytes, created_at, \
+               table_name, rejects_files) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
     let params = (
         &r.id,
         &r.filename,
@@ -56,6 +92,8 @@ pub async fn insert(s: &MySqlSink, r: &ImportRow) -> Result<(), DbError> {
         &r.status,
         r.bytes,
         &r.created_at,
+        &r.table_name,
+        crate::sink::imports::encode_files(&r.rejects_files),
     );
     s.conn().await?.exec_drop(sql, params).await.map_err(err)
 }
@@ -152,6 +190,21 @@ pub async fn list(
     Ok((rows, total.unwrap_or(0)))
 }
 
+/// The newest import matching `filter` (a `WHERE` text with `?`s for
+/// `params`).
+pub async fn newest_where<P>(
+    s: &MySqlSink,
+    filter: &str,
+    params: P,
+) -> Result<Option<ImportRow>, DbError>
+where
+    P: Into<mysql_async::Params> + Send,
+{
+    let sql = format!("{SELECT} WHERE {filter} ORDER BY seq DESC LIMIT 1");
+    let row: Option<Row> = s.conn().await?.exec_first(sql, params).await.map_err(err)?;
+    row.map(from_row).transpose()
+}
+
 fn from_row(mut r: Row) -> Result<ImportRow, DbError> {
     fn take<T: mysql_async::prelude::FromValue>(r: &mut Row, i: usize) -> Result<T, DbError> {
         r.take_opt(i)
@@ -175,5 +228,7 @@ fn from_row(mut r: Row) -> Result<ImportRow, DbError> {
         rejects_removed_at: take(&mut r, 13)?,
         // One instance per MySQL database (no leases yet): no owner kept.
         instance_id: None,
+        table_name: take(&mut r, 14)?,
+        rejects_files: crate::sink::imports::decode_files(take(&mut r, 15)?),
     })
 }

@@ -118,6 +118,7 @@ impl MySqlSink {
         for ddl in history::DDL.split(';').filter(|d| !d.trim().is_empty()) {
             conn.query_drop(ddl).await.map_err(fatal)?;
         }
+        history::migrate(&mut conn).await?;
         Ok(sink)
     }
 

@@ -62,7 +62,13 @@ async fn imports_are_listed_newest_first_page_by_page() {
     let app = spawn_app().await;
     let mut ids = Vec::new();
     for i in 0..3 {
-        let id = start(&app, "", &format!("f{i}.xlsx"), sheet_bytes(1, "l")).await;
+        let id = start(
+            &app,
+            "",
+            &format!("f{i}.xlsx"),
+            sheet_bytes(1, &format!("l{i}")),
+        )
+        .await;
         app.wait_final(&id).await;
         ids.push(id);
     }

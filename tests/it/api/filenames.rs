@@ -45,7 +45,10 @@ async fn every_extension_the_cli_reads_is_accepted_over_http() {
                 _ => sheet_bytes(1, ext),
             };
             let name = format!("list.{}", ext.to_uppercase());
-            let r = app.upload("/upload", &name, bytes).await;
+            // The same CSV under several names: allowed again explicitly.
+            let r = app
+                .upload("/upload?allow_reimport=true", &name, bytes)
+                .await;
             let status = r.status();
             let v: serde_json::Value = r.json().await.unwrap();
             assert_eq!(status, 200, "{name}: {v}");

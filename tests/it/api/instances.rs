@@ -143,7 +143,8 @@ async fn upload_stream(
             let part = reqwest::multipart::Part::bytes(body.clone()).file_name("r.csv");
             let form = reqwest::multipart::Form::new().part("file", part);
             let sent = client
-                .post(format!("{base}/upload"))
+                // Every upload sends the same file: allowed again explicitly.
+                .post(format!("{base}/upload?allow_reimport=true"))
                 .multipart(form)
                 .send()
                 .await;

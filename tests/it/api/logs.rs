@@ -43,7 +43,7 @@ async fn a_redirected_server_log_has_no_colours_and_one_line_per_request() {
     let csv = b"name,email\nAcme,a@acme.com\nBeta,nope\n";
     let log = serve_log(&[
         ("/upload?method=batch", Some(csv)),
-        ("/imports?method=copy", Some(csv)),
+        ("/imports?method=copy&allow_reimport=true", Some(csv)),
         ("/health", None),
     ])
     .await;
