@@ -70,6 +70,7 @@ pub struct UploadQuery {
     pub date_format: Option<String>,
     /// `true`: import a file already imported completely into the same
     /// table (as `--allow-reimport`; otherwise 409).
+    #[param(value_type = Option<bool>)]
     pub allow_reimport: Option<String>,
 }
 
@@ -174,7 +175,7 @@ impl UploadQuery {
         (status = 200, description = "The import ran to its end (rejected rows included)", body = ImportReport),
         (status = 400, description = "No file uploaded, not a spreadsheet, an invalid method or query value", body = ErrorBody),
         (status = 408, description = "The body sent nothing for --upload-idle-timeout", body = ErrorBody),
-        (status = 409, description = "The import was cancelled (DELETE /imports/{id})", body = UploadFailure),
+        (status = 409, description = "The same file was already imported into this table (the error names the import; allow_reimport=true sends it anyway), or the import was cancelled (DELETE /imports/{id})", body = UploadFailure),
         (status = 413, description = "Over --max-upload-bytes", body = ErrorBody),
         (status = 422, description = "No table `table=` (the error names those that exist), the file could not be read, has no usable header, or too many rows were rejected", body = UploadFailure),
         (status = 500, description = "Internal error", body = UploadFailure),
@@ -206,6 +207,7 @@ pub async fn upload_sync(
          headers(("Location" = String, description = "The import's status URL"))),
         (status = 400, description = "No file uploaded, not a spreadsheet, an invalid method or query value", body = ErrorBody),
         (status = 408, description = "The body sent nothing for --upload-idle-timeout", body = ErrorBody),
+        (status = 409, description = "The same file was already imported into this table (the error names the import; allow_reimport=true sends it anyway)", body = ErrorBody),
         (status = 413, description = "Over --max-upload-bytes", body = ErrorBody),
         (status = 422, description = "No table `table=` (the error names those that exist), or one sheetpipe cannot write", body = ErrorBody),
         (status = 500, description = "Internal error", body = ErrorBody),
