@@ -247,6 +247,7 @@ async fn create_from_workbook(db: TestDb) {
             "orders",
             "--create",
             "--json",
+            "--allow-reimport",
             "--database-url",
             url,
         ],
