@@ -26,6 +26,23 @@ use crate::sink::imports::ImportRow;
 pub const PERIOD: Duration = Duration::from_millis(200);
 
 /// The SSE endpoint.
+#[utoipa::path(
+    get,
+    path = "/imports/{id}/events",
+    tag = "imports",
+    summary = "Live progress as Server-Sent Events",
+    description = "`progress` events (`{id, status, progress}`) at least every 250 ms while \
+        the import is queued or running, then one `done` event carrying its full status \
+        (an ImportStatus), and the stream ends.",
+    params(("id" = uuid::Uuid, Path, description = "The import's id (a UUID)")),
+    responses(
+        (status = 200, description = "The event stream", content_type = "text/event-stream",
+         body = super::openapi::ImportEvent),
+        (status = 404, description = "No import with this id", body = super::openapi::ErrorBody),
+        (status = 503, description = "The database failed", body = super::openapi::ErrorBody,
+         headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    )
+)]
 pub async fn events(
     State(state): State<AppState>,
     Path(id): Path<String>,

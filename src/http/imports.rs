@@ -17,6 +17,10 @@ use serde_json::{json, Value};
 use super::auth::Caller;
 use super::errors::{ApiError, JsonQuery};
 use super::jobs::{Job, JobStatus};
+use super::openapi::{
+    Accepted, Cancelling, ErrorBody, ImportList, ImportReport, ImportStatus, MethodName,
+    UploadFailure, UploadForm,
+};
 use super::runner::{self, Request};
 use super::{upload, AppState};
 use crate::model::TableSchema;
@@ -24,37 +28,50 @@ use crate::pipeline::{ErrorBudget, Method, TableSpec};
 use crate::record::{ConvertOptions, HeaderOptions};
 use crate::sink::imports::ImportRow;
 use crate::sink::introspect::IntrospectError;
+use utoipa::IntoParams;
 
-/// Query of the upload endpoints.
-#[derive(Debug, Deserialize)]
+/// Query of the upload endpoints. Every value is checked before the body
+/// is read; a bad one is a 400 naming it.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UploadQuery {
     /// sequential, concurrent, batch (default) or copy.
+    #[param(value_type = Option<MethodName>)]
     pub method: Option<String>,
     /// Sheet to read, by name or 1-based position (default: the first
     /// visible worksheet).
     pub sheet: Option<String>,
     /// Explicit header mapping, `Header=field,…` (as `--map`).
     pub map: Option<String>,
-    /// The header's row number (default: found among the first 20 rows).
+    /// The header's row number, from 1 (default: found among the first 20
+    /// rows).
+    #[param(schema_with = super::openapi::row_param)]
     pub header_row: Option<String>,
     /// `true`: read and validate everything, write nothing.
+    #[param(value_type = Option<bool>)]
     pub dry_run: Option<String>,
     /// Stop after more than this many rejected rows (as `--max-errors`).
+    #[param(schema_with = super::openapi::count_param)]
     pub max_errors: Option<String>,
-    /// Stop when more than this share of rows is rejected (as `--max-error-rate`).
+    /// Stop when more than this share of rows is rejected (as
+    /// `--max-error-rate`): `0.05` or `5%`.
+    #[param(example = "0.05")]
     pub max_error_rate: Option<String>,
     /// The existing table to import into (as `--table`; default: the
     /// `businesses` preset).
     pub table: Option<String>,
     /// `true`: create `table` when missing, inferred from the file (as
     /// `--create`).
+    #[param(value_type = Option<bool>)]
     pub create: Option<String>,
     /// Infer from the first N data rows only (as `--infer-rows`).
+    #[param(schema_with = super::openapi::count_param)]
     pub infer_rows: Option<String>,
     /// Layout of dates written as text (as `--date-format`).
     pub date_format: Option<String>,
     /// `true`: import a file already imported completely into the same
     /// table (as `--allow-reimport`; otherwise 409).
+    #[param(value_type = Option<bool>)]
     pub allow_reimport: Option<String>,
 }
 
@@ -148,6 +165,25 @@ impl UploadQuery {
 }
 
 /// `POST /upload`: import now, answer with the report (the tutorial's call).
+#[utoipa::path(
+    post,
+    path = "/upload",
+    tag = "imports",
+    summary = "Import a spreadsheet and answer with its report",
+    params(UploadQuery),
+    request_body(content = UploadForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 200, description = "The import ran to its end (rejected rows included)", body = ImportReport),
+        (status = 400, description = "No file uploaded, not a spreadsheet, an invalid method or query value", body = ErrorBody),
+        (status = 408, description = "The body sent nothing for --upload-idle-timeout", body = ErrorBody),
+        (status = 409, description = "The same file was already imported into this table (the error names the import; allow_reimport=true sends it anyway), or the import was cancelled (DELETE /imports/{id})", body = UploadFailure),
+        (status = 413, description = "Over --max-upload-bytes", body = ErrorBody),
+        (status = 422, description = "No table `table=` (the error names those that exist), the file could not be read, has no usable header, or too many rows were rejected", body = UploadFailure),
+        (status = 500, description = "Internal error", body = UploadFailure),
+        (status = 503, description = "Busy, shutting down, the spool is full, or the database failed",
+         headers(("Retry-After" = u64, description = "Seconds to wait (load refusals)")), body = UploadFailure),
+    )
+)]
 pub async fn upload_sync(
     State(state): State<AppState>,
     caller: Caller,
@@ -161,6 +197,26 @@ pub async fn upload_sync(
 }
 
 /// `POST /imports`: accept and answer 202 at once; the import runs behind.
+#[utoipa::path(
+    post,
+    path = "/imports",
+    tag = "imports",
+    summary = "Start a background import",
+    params(UploadQuery),
+    request_body(content = UploadForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 202, description = "Accepted: queued", body = Accepted,
+         headers(("Location" = String, description = "The import's status URL"))),
+        (status = 400, description = "No file uploaded, not a spreadsheet, an invalid method or query value", body = ErrorBody),
+        (status = 408, description = "The body sent nothing for --upload-idle-timeout", body = ErrorBody),
+        (status = 409, description = "The same file was already imported into this table (the error names the import; allow_reimport=true sends it anyway)", body = ErrorBody),
+        (status = 413, description = "Over --max-upload-bytes", body = ErrorBody),
+        (status = 422, description = "No table `table=` (the error names those that exist), or one sheetpipe cannot write", body = ErrorBody),
+        (status = 500, description = "Internal error", body = ErrorBody),
+        (status = 503, description = "Busy, shutting down, the spool is full, or the database failed",
+         headers(("Retry-After" = u64, description = "Seconds to wait")), body = ErrorBody),
+    )
+)]
 pub async fn upload_async(
     State(state): State<AppState>,
     caller: Caller,
@@ -229,6 +285,19 @@ async fn accept(
 
 /// `GET /imports/{id}`: live state when the import is known in memory,
 /// otherwise its row in the `imports` table.
+#[utoipa::path(
+    get,
+    path = "/imports/{id}",
+    tag = "imports",
+    summary = "An import's status, progress and (once ended) report",
+    params(("id" = uuid::Uuid, Path, description = "The import's id (a UUID)")),
+    responses(
+        (status = 200, description = "The import", body = ImportStatus),
+        (status = 404, description = "No import with this id", body = ErrorBody),
+        (status = 503, description = "The database failed", body = ErrorBody,
+         headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    )
+)]
 pub async fn status(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -246,6 +315,20 @@ pub async fn status(
 
 /// `DELETE /imports/{id}`: cancels a queued or running import. Answers 202
 /// at once; the import stops at its next unit boundary.
+#[utoipa::path(
+    delete,
+    path = "/imports/{id}",
+    tag = "imports",
+    summary = "Cancel a queued or running import",
+    params(("id" = uuid::Uuid, Path, description = "The import's id (a UUID)")),
+    responses(
+        (status = 202, description = "Cancelling: it stops at its next unit", body = Cancelling),
+        (status = 404, description = "No import with this id", body = ErrorBody),
+        (status = 409, description = "The import has already ended", body = ErrorBody),
+        (status = 503, description = "The database failed", body = ErrorBody,
+         headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    )
+)]
 pub async fn cancel(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -286,16 +369,30 @@ pub async fn cancel(
 }
 
 /// Pagination of `GET /imports`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
-    /// Rows per page (1–100, default 20).
+    /// Rows per page (default 20; taken into 1–100).
     pub limit: Option<i64>,
-    /// Rows to skip (default 0).
+    /// Rows to skip (default 0; a negative one is 0).
     pub offset: Option<i64>,
 }
 
 /// `GET /imports`: newest first, from the table, with live state overlaid
 /// for imports running on this server.
+#[utoipa::path(
+    get,
+    path = "/imports",
+    tag = "imports",
+    summary = "The import history, newest first",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "One page", body = ImportList),
+        (status = 400, description = "A query value that is not a number", body = ErrorBody),
+        (status = 503, description = "The database failed", body = ErrorBody,
+         headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -331,6 +428,21 @@ pub async fn list(
 
 /// `GET /imports/{id}/rejects.csv`: every rejected row — sheet, row,
 /// column, reason, value, then the row's original values — streamed.
+#[utoipa::path(
+    get,
+    path = "/imports/{id}/rejects.csv",
+    tag = "imports",
+    summary = "Every rejected row as CSV",
+    params(("id" = uuid::Uuid, Path, description = "The import's id (a UUID)")),
+    responses(
+        (status = 200, description = "sheet, row, column, reason, value, then the original values",
+         content_type = "text/csv", body = String),
+        (status = 404, description = "No import with this id, or it has no report", body = ErrorBody),
+        (status = 409, description = "The import has not ended yet", body = ErrorBody),
+        (status = 410, description = "Removed after the retention period", body = ErrorBody),
+        (status = 500, description = "Internal error", body = ErrorBody),
+    )
+)]
 pub async fn rejects(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -343,6 +455,22 @@ pub async fn rejects(
 /// `GET /imports/{id}/rejects.xlsx`: the rejected rows under their own
 /// headers as text cells, the refused cell highlighted with its reason as
 /// a note, the reason in the last column (fix and import again).
+#[utoipa::path(
+    get,
+    path = "/imports/{id}/rejects.xlsx",
+    tag = "imports",
+    summary = "The rejected rows as an .xlsx to fix and import again",
+    params(("id" = uuid::Uuid, Path, description = "The import's id (a UUID)")),
+    responses(
+        (status = 200, description = "The workbook",
+         content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+         body = Vec<u8>),
+        (status = 404, description = "No import with this id, or it has no report", body = ErrorBody),
+        (status = 409, description = "The import has not ended yet", body = ErrorBody),
+        (status = 410, description = "Removed after the retention period", body = ErrorBody),
+        (status = 500, description = "Internal error", body = ErrorBody),
+    )
+)]
 pub async fn rejects_xlsx(
     State(state): State<AppState>,
     Path(id): Path<String>,

@@ -293,6 +293,17 @@ impl Registry {
         }
     }
 
+    /// How many imports of this server are queued and how many running now.
+    pub fn counts(&self) -> (usize, usize) {
+        let jobs = self.jobs.read().unwrap_or_else(|p| p.into_inner());
+        jobs.values()
+            .fold((0, 0), |(q, r), job| match job.state.borrow().status {
+                JobStatus::Queued => (q + 1, r),
+                JobStatus::Running => (q, r + 1),
+                _ => (q, r),
+            })
+    }
+
     /// Whether shutdown has started.
     pub fn is_draining(&self) -> bool {
         self.draining.is_cancelled()

@@ -11,6 +11,8 @@
 //!    GET  /imports[/{id}[/events|/rejects.csv]]  registry, else `imports` table
 //!    DELETE /imports/{id} cancel token
 //!    GET  /health        sink.ping()
+//!    GET  /metrics       metrics::Metrics (Prometheus text)
+//!    GET  /openapi.json  openapi::ApiDoc (every route above)
 //! ```
 //!
 //! * [`upload`]: multipart → private temporary file, size limit, SHA-256,
@@ -20,6 +22,8 @@
 //!   the `imports` table; panics become failed imports.
 //! * [`auth`]: API keys, roles, ownership, Origin, security headers, CORS.
 //! * [`imports`], [`events`]: the endpoints; [`errors`]: every error answer.
+//! * [`metrics`]: `/metrics` and the middleware counting requests by route.
+//! * [`openapi`]: `/openapi.json`, the contract generated from the handlers.
 
 pub mod auth;
 pub mod cluster;
@@ -30,6 +34,8 @@ pub mod files;
 pub mod imports;
 pub mod jobs;
 pub mod listen;
+pub mod metrics;
+pub mod openapi;
 pub mod runner;
 pub mod tables;
 pub mod upload;
@@ -151,6 +157,8 @@ pub struct Shared {
     pub spool: upload::Spool,
     /// This instance's id in `sheetpipe_instances` (a UUID).
     pub instance_id: String,
+    /// What `/metrics` shows (this service's own registry).
+    pub metrics: metrics::Metrics,
     /// Private (0700) directory for uploads, removed when the server ends.
     uploads: files::UploadsDir,
     /// Where each import's rejects report is kept (`{id}.csv`).
@@ -178,7 +186,9 @@ impl AppState {
         let uploads = files::UploadsDir::create(&config.data_dir)?;
         let registry = jobs::Registry::new(config.max_running, config.max_queued);
         let spool = upload::Spool::new(config.max_spool_bytes, config.upload_idle_timeout);
+        let metrics = metrics::Metrics::new(config.source.reader_failures.clone());
         Ok(AppState(Arc::new(Shared {
+            metrics,
             sink,
             config,
             registry,
@@ -245,6 +255,8 @@ pub fn app(state: AppState) -> Router {
     let router = Router::new()
         .merge(uploads)
         .route("/health", get(health))
+        .route("/metrics", get(metrics::metrics))
+        .route("/openapi.json", get(openapi::openapi_json))
         .route(
             "/imports/{id}",
             get(imports::status).delete(imports::cancel),
@@ -258,10 +270,15 @@ pub fn app(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async {
             errors::ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed")
         })
-        .with_state(state)
+        .with_state(state.clone())
         // Inside the trace span (it records the key's name there), around
         // every route, so it sees each route's pattern.
         .layer(guard)
+        // Outside the guard, so refused requests (401, 403) are counted.
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            metrics::count_requests,
+        ))
         .layer(CatchPanicLayer::custom(panic_response));
     // CORS only when origins are configured; it answers preflights before
     // the guard asks for a key (a browser's preflight carries none).
@@ -332,7 +349,17 @@ fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response {
 
 /// `GET /health`: 200 `{"status":"healthy"}` when the database answers,
 /// 503 `{"status":"unhealthy","error":…}` when it does not (within 5 s).
-async fn health(State(state): State<AppState>) -> Response {
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "service",
+    summary = "Whether the database answers",
+    responses(
+        (status = 200, description = "Healthy", body = openapi::Health),
+        (status = 503, description = "The database did not answer within 5 s", body = openapi::Health),
+    )
+)]
+pub async fn health(State(state): State<AppState>) -> Response {
     let ping = tokio::time::timeout(Duration::from_secs(5), state.sink.ping()).await;
     let error = match ping {
         Ok(Ok(())) => return Json(json!({ "status": "healthy" })).into_response(),

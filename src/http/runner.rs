@@ -15,6 +15,7 @@ use tracing::Instrument;
 
 use super::errors::ApiError;
 use super::jobs::{Job, JobMeta, JobStatus, Outcome, Ticket};
+use super::metrics::Ended;
 use super::upload::Upload;
 use super::AppState;
 use crate::model::TableSchema;
@@ -185,8 +186,8 @@ async fn run(state: AppState, job: Arc<Job>, upload: Upload, req: Request, ticke
         method = %req.method,
         "import queued"
     );
-    let (report, reason) = match state.registry.run_slot(&job).await {
-        Err(reason) => (not_started(req.method), Some(reason.to_string())),
+    let (report, reason, ran) = match state.registry.run_slot(&job).await {
+        Err(reason) => (not_started(req.method), Some(reason.to_string()), false),
         Ok(permit) => {
             let at = now();
             job.set_running(at.clone());
@@ -204,11 +205,11 @@ async fn run(state: AppState, job: Arc<Job>, upload: Upload, req: Request, ticke
                     "cancelled by request".to_string()
                 }
             });
-            (report, reason)
+            (report, reason, true)
         }
     };
     drop(upload); // the temporary file is removed here, whatever happened
-    finish(&state, &job, report, reason).await;
+    finish(&state, &job, report, reason, ran).await;
     drop(ticket);
 }
 
@@ -292,7 +293,13 @@ fn not_started(method: Method) -> ImportReport {
 
 /// Records the end in the table, then publishes it (so that whoever sees
 /// the outcome finds the table already up to date).
-async fn finish(state: &AppState, job: &Job, report: ImportReport, reason: Option<String>) {
+async fn finish(
+    state: &AppState,
+    job: &Job,
+    report: ImportReport,
+    reason: Option<String>,
+    ran: bool,
+) {
     let status = match report.status {
         Status::Completed => JobStatus::Completed,
         Status::Failed => JobStatus::Failed,
@@ -313,6 +320,14 @@ async fn finish(state: &AppState, job: &Job, report: ImportReport, reason: Optio
     if let Err(e) = state.sink.finish_import(&job.id, &end).await {
         tracing::warn!(error = %e, "cannot record the end of the import");
     }
+    state.metrics.import_ended(&Ended {
+        status: status.as_str(),
+        method: job.meta.method.name(),
+        inserted: if report.dry_run { 0 } else { report.inserted },
+        rejected: report.rejected,
+        bytes: job.meta.bytes,
+        duration: ran.then_some(report.duration),
+    });
     tracing::debug!(
         status = status.as_str(),
         rows_read = report.rows_read,

@@ -42,6 +42,18 @@ pub fn table_json(t: &TableSchema) -> Value {
 
 /// `GET /tables`: `{"tables": [...], "unusable": [{"name", "error"}]}`,
 /// sheetpipe's own tables left out.
+#[utoipa::path(
+    get,
+    path = "/tables",
+    tag = "tables",
+    summary = "The tables a file can be imported into",
+    responses(
+        (status = 200, description = "Every table with its columns; those sheetpipe cannot write, with why",
+         body = super::openapi::TableList),
+        (status = 503, description = "The database failed", body = super::openapi::ErrorBody,
+         headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    )
+)]
 pub async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let found = state.sink.list_tables().await.map_err(ApiError::database)?;
     let (mut tables, mut unusable) = (Vec::new(), Vec::new());
@@ -62,6 +74,22 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError
 
 /// `GET /tables/{name}`: one table, 404 naming the tables that exist, 422
 /// for a table with columns sheetpipe cannot write.
+#[utoipa::path(
+    get,
+    path = "/tables/{name}",
+    tag = "tables",
+    summary = "One table: its columns, types and keys",
+    params(("name" = String, Path, description = "The table's name")),
+    responses(
+        (status = 200, description = "The table", body = super::openapi::Table),
+        (status = 404, description = "No such table (the error names those that exist)",
+         body = super::openapi::ErrorBody),
+        (status = 422, description = "A table with columns sheetpipe cannot write",
+         body = super::openapi::ErrorBody),
+        (status = 503, description = "The database failed", body = super::openapi::ErrorBody,
+         headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    )
+)]
 pub async fn show(
     State(state): State<AppState>,
     Path(name): Path<String>,

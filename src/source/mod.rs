@@ -35,7 +35,7 @@ use std::sync::Arc;
 
 pub use self::csv::{sniff_delimiter, Utf16Reader};
 pub use detect::{detect, Format};
-pub use isolate::Isolation;
+pub use isolate::{Isolation, ReaderFailure, ReaderFailures};
 pub use limits::{LimitExceeded, Limits, DEFAULT_MAX_READER_MEMORY};
 pub use progress::{ProgressUnit, ReadPosition, ReadProgress};
 
@@ -106,6 +106,9 @@ pub struct SourceOptions {
     /// Parse in a separate `sheetpipe __read` process (see [`isolate`]);
     /// `None` parses in this process.
     pub isolation: Option<Isolation>,
+    /// Where failures of the isolated reader process are counted, by kind
+    /// (shared by every import of a service: its `/metrics`).
+    pub reader_failures: Arc<isolate::ReaderFailures>,
 }
 
 /// A streaming reader of one sheet.

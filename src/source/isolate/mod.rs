@@ -100,6 +100,61 @@ fn serve_to(path: &Path, opts: &SourceOptions, out: &mut impl Write) -> std::io:
     }
 }
 
+/// How an isolated reader process failed (a label of `/metrics`'
+/// `sheetpipe_reader_failures_total`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReaderFailure {
+    /// The process could not be started.
+    Spawn,
+    /// It ran past `--max-seconds` (killed by the watchdog or SIGXCPU).
+    Timeout,
+    /// It ran out of its `--max-reader-memory` ceiling.
+    Memory,
+    /// It died otherwise: a signal (abort, stack overflow) or a bad exit.
+    Crash,
+    /// It sent a stream that is not the wire protocol.
+    Protocol,
+}
+
+impl ReaderFailure {
+    /// Every kind, in the order of [`ReaderFailures`].
+    pub const ALL: [ReaderFailure; 5] = [
+        ReaderFailure::Spawn,
+        ReaderFailure::Timeout,
+        ReaderFailure::Memory,
+        ReaderFailure::Crash,
+        ReaderFailure::Protocol,
+    ];
+
+    /// The label value.
+    pub fn name(self) -> &'static str {
+        match self {
+            ReaderFailure::Spawn => "spawn",
+            ReaderFailure::Timeout => "timeout",
+            ReaderFailure::Memory => "memory",
+            ReaderFailure::Crash => "crash",
+            ReaderFailure::Protocol => "protocol",
+        }
+    }
+}
+
+/// Counts of reader-process failures by kind, since this process started
+/// (or since the [`SourceOptions`] holding them was made).
+#[derive(Debug, Default)]
+pub struct ReaderFailures([std::sync::atomic::AtomicU64; 5]);
+
+impl ReaderFailures {
+    /// Counts one failure.
+    pub fn note(&self, kind: ReaderFailure) {
+        self.0[kind as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Failures of `kind` so far.
+    pub fn get(&self, kind: ReaderFailure) -> u64 {
+        self.0[kind as usize].load(Ordering::Relaxed)
+    }
+}
+
 /// Reads rows from an isolated `sheetpipe __read` process.
 pub struct ChildReader {
     child: Arc<Mutex<Child>>,
@@ -120,6 +175,7 @@ impl ChildReader {
         // Names the file, never the program: a client must not learn where
         // the server's binary is (the log has it).
         let spawn_error = |e: std::io::Error| {
+            opts.reader_failures.note(ReaderFailure::Spawn);
             tracing::error!(program = %iso.program.display(), "cannot start the reader process: {e}");
             SourceError::Io {
                 path: path.display().to_string(),
@@ -180,6 +236,7 @@ impl ChildReader {
 
     fn protocol_error(&mut self, what: &str) -> SourceError {
         self.kill();
+        self.opts.reader_failures.note(ReaderFailure::Protocol);
         SourceError::Corrupt {
             format: self.format.name(),
             message: format!("the reader process sent a broken stream ({what})"),
@@ -195,9 +252,11 @@ impl ChildReader {
             .and_then(|h| h.join().ok())
             .unwrap_or_default();
         if self.timed_out.load(Ordering::Relaxed) || status.signal() == Some(libc::SIGXCPU) {
+            self.opts.reader_failures.note(ReaderFailure::Timeout);
             return SourceError::Limit(self.opts.limits.check_seconds(Duration::MAX).unwrap_err());
         }
         if stderr.contains("memory allocation of") || stderr.contains("capacity overflow") {
+            self.opts.reader_failures.note(ReaderFailure::Memory);
             return SourceError::Limit(self.opts.limits.reader_memory_exceeded());
         }
         let last = stderr
@@ -205,6 +264,7 @@ impl ChildReader {
             .rfind(|l| !l.trim().is_empty() && !l.starts_with("note:"))
             .unwrap_or("no message")
             .trim();
+        self.opts.reader_failures.note(ReaderFailure::Crash);
         let how = match status.signal() {
             Some(sig) => format!("was killed by signal {sig} ({})", signal_name(sig)),
             None => format!("exited with status {}", status.code().unwrap_or(-1)),
