@@ -26,6 +26,20 @@ fn bench_json(dir: &Path, args: &[&str]) -> serde_json::Value {
 fn bench_reports_every_case_with_exact_counts_and_the_floor() {
     let dir = tempdir();
     let url = pg_admin_url();
+    let scratch = || {
+        let list = std::process::Command::new("psql")
+            .args([&url, "-Atc", "SELECT datname FROM pg_database"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&list.stdout)
+            .lines()
+            .filter(|d| d.starts_with("sheetpipe_bench_"))
+            .map(str::to_string)
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    // Another process's bench may run on the same server: only a scratch
+    // database that appeared during this run and stayed counts.
+    let before = scratch();
     let v = bench_json(
         dir.path(),
         &["--rows", "200", "--methods", "sequential,batch,copy"],
@@ -59,11 +73,8 @@ fn bench_reports_every_case_with_exact_counts_and_the_floor() {
         assert_eq!(seq["speedup_vs_sequential"], 1.0);
     }
     // The scratch database is gone afterwards.
-    let list = std::process::Command::new("psql")
-        .args([&url, "-Atc", "SELECT datname FROM pg_database"])
-        .output()
-        .unwrap();
-    assert!(!String::from_utf8_lossy(&list.stdout).contains("sheetpipe_bench_"));
+    let left: Vec<String> = scratch().difference(&before).cloned().collect();
+    assert!(left.is_empty(), "scratch databases left behind: {left:?}");
 }
 
 #[test]
