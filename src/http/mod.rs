@@ -36,6 +36,7 @@ pub mod jobs;
 pub mod listen;
 pub mod metrics;
 pub mod openapi;
+pub mod query;
 pub mod runner;
 pub mod tables;
 pub mod upload;
