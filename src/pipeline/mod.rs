@@ -135,7 +135,8 @@ pub async fn run(job: ImportJob, plan: &Plan, sink: &Sink, ctl: &Control) -> Imp
     report
 }
 
-/// The report of an import whose table could not be settled: nothing read.
+/// The report of an import stopped before any row was read: its table
+/// could not be settled or created.
 fn not_settled(
     job: &ImportJob,
     plan: &Plan,
@@ -176,21 +177,7 @@ async fn run_settled(job: ImportJob, plan: &Plan, sink: &Sink, ctl: &Control) ->
     let started = Instant::now();
     if job.table.is_businesses_preset() {
         if let Err(e) = sink.ensure_businesses().await {
-            let header = OnceLock::new();
-            let read = (ReadSummary::default(), Some(ImportError::from(e)));
-            return ImportReport {
-                database: Some(sink.location()),
-                table: job.table.name.clone(),
-                ..assemble(
-                    plan,
-                    ctl,
-                    started,
-                    &header,
-                    read,
-                    Collected::default(),
-                    false,
-                )
-            };
+            return not_settled(&job, plan, ctl, ImportError::from(e), Some(sink));
         }
     }
     let stop = ctl.cancel.child_token();

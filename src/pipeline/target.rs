@@ -225,25 +225,20 @@ pub fn infer_table(
     let mut reader = source::open(path, source)?;
     let mut above: Vec<RawRow> = Vec::new();
     let mut head: Option<RawRow> = None;
-    let mut inferrer = Inferrer::new();
-    let mut width = 0usize;
-    let limit = infer_rows.unwrap_or(u64::MAX);
-    let mut error: Option<ImportError> = None;
-    let take = |row: &RawRow, inferrer: &mut Inferrer, width: &mut usize| {
-        *width = (*width).max(row.cells.len());
-        inferrer.push(row);
-        inferrer.rows() < limit
+    let mut seen = Seen {
+        inferrer: Inferrer::new(),
+        width: 0,
+        limit: infer_rows.unwrap_or(u64::MAX),
     };
+    let mut error: Option<ImportError> = None;
     reader.read(&mut |row| {
         use std::ops::ControlFlow::{Break, Continue};
+        let more = |more: bool| if more { Continue(()) } else { Break(()) };
         if row.is_blank() {
             return Continue(());
         }
         if head.is_some() {
-            return match take(&row, &mut inferrer, &mut width) {
-                true => Continue(()),
-                false => Break(()),
-            };
+            return more(seen.take(&row));
         }
         if let Some(n) = header.header_row {
             match row.number.cmp(&n) {
@@ -263,24 +258,13 @@ pub fn infer_table(
             return Continue(());
         }
         // Past the search window: decide on what was seen, then go on.
-        match pick_header(&mut above) {
-            Some(h) => {
+        match seen.header_of(&mut above) {
+            Ok(h) => {
                 head = Some(h);
-                for r in std::mem::take(&mut above) {
-                    if inferrer.rows() < limit {
-                        take(&r, &mut inferrer, &mut width);
-                    }
-                }
-                if inferrer.rows() >= limit {
-                    return Break(());
-                }
-                match take(&row, &mut inferrer, &mut width) {
-                    true => Continue(()),
-                    false => Break(()),
-                }
+                more(seen.take(&row))
             }
-            None => {
-                error = Some(ImportError::Table(not_found(&above)));
+            Err(e) => {
+                error = Some(e);
                 Break(())
             }
         }
@@ -292,18 +276,13 @@ pub fn infer_table(
         if above.is_empty() {
             return Err(HeaderError::NoHeader.into());
         }
-        match pick_header(&mut above) {
-            Some(h) => {
-                head = Some(h);
-                for r in std::mem::take(&mut above) {
-                    if inferrer.rows() < limit {
-                        take(&r, &mut inferrer, &mut width);
-                    }
-                }
-            }
-            None => return Err(ImportError::Table(not_found(&above))),
-        }
+        head = Some(seen.header_of(&mut above)?);
     }
+    let Seen {
+        inferrer,
+        mut width,
+        ..
+    } = seen;
     let Some(head) = head else {
         return Err(HeaderError::BlankHeaderRow(header.header_row.unwrap_or(1)).into());
     };
@@ -353,6 +332,38 @@ pub fn infer_table(
         },
         rows,
     })
+}
+
+/// What inference has seen of the data rows.
+struct Seen {
+    inferrer: Inferrer,
+    /// The widest data row.
+    width: usize,
+    /// Rows to look at (`--infer-rows`).
+    limit: u64,
+}
+
+impl Seen {
+    /// Looks at one data row while the limit allows; false once it is
+    /// reached (no more rows are needed).
+    fn take(&mut self, row: &RawRow) -> bool {
+        if self.inferrer.rows() >= self.limit {
+            return false;
+        }
+        self.width = self.width.max(row.cells.len());
+        self.inferrer.push(row);
+        self.inferrer.rows() < self.limit
+    }
+
+    /// The header among the rows held back (the first ones of the sheet),
+    /// the rows below it taken as data; or why there is none.
+    fn header_of(&mut self, rows: &mut Vec<RawRow>) -> Result<RawRow, ImportError> {
+        let head = pick_header(rows).ok_or_else(|| ImportError::Table(not_found(rows)))?;
+        for r in std::mem::take(rows) {
+            self.take(&r);
+        }
+        Ok(head)
+    }
 }
 
 /// The header among the non-blank rows of the first [`HEADER_SEARCH_ROWS`]
