@@ -153,7 +153,7 @@ enum Need {
 /// Routes anyone may reach, keys or not: the health check, the importer
 /// page and its files (the page asks for the key and sends it with its
 /// API calls), the published contract.
-const OPEN_ROUTES: [&str; 4] = ["/health", "/", "/page/{file}", "/openapi.json"];
+pub(crate) const OPEN_ROUTES: [&str; 4] = ["/health", "/", "/page/{file}", "/openapi.json"];
 
 fn need(method: &Method, route: Option<&str>, metrics: MetricsAccess) -> Need {
     match route {

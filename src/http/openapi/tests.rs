@@ -88,3 +88,48 @@ fn every_operation_documents_its_error_shape() {
         }
     }
 }
+
+#[test]
+fn every_route_but_the_open_ones_asks_for_a_bearer_key_and_says_401_and_403() {
+    let spec = serde_json::to_value(ApiDoc::openapi()).unwrap();
+    let scheme = &spec["components"]["securitySchemes"][BEARER];
+    assert_eq!(scheme["type"], "http", "{scheme}");
+    assert_eq!(scheme["scheme"], "bearer", "{scheme}");
+    let mut guarded = 0;
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        let open = super::super::auth::OPEN_ROUTES.contains(&path.as_str());
+        for (method, op) in item.as_object().unwrap() {
+            let security = &op["security"];
+            let codes = &op["responses"];
+            if open {
+                assert!(security.is_null(), "{method} {path} is open: {security}");
+                assert!(
+                    codes["401"].is_null(),
+                    "{method} {path} is open but documents 401"
+                );
+                continue;
+            }
+            guarded += 1;
+            assert_eq!(
+                security[0][BEARER],
+                serde_json::json!([]),
+                "{method} {path}"
+            );
+            for code in ["401", "403"] {
+                assert_eq!(
+                    codes[code]["content"]["application/json"]["schema"]["$ref"],
+                    "#/components/schemas/ErrorBody",
+                    "{method} {path} {code}"
+                );
+            }
+            assert!(codes["401"]["headers"]["WWW-Authenticate"].is_object());
+        }
+    }
+    assert!(guarded >= 9, "{guarded}");
+    // /metrics alone may also be reached without a key (`--metrics open`).
+    assert_eq!(
+        spec["paths"]["/metrics"]["get"]["security"][1],
+        serde_json::json!({})
+    );
+    assert!(spec["paths"]["/health"]["get"]["security"].is_null());
+}

@@ -17,6 +17,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use sheetpipe::http::auth::AuthMode;
+use sheetpipe::sink::keys::Role;
+
 use super::spawn_app_with;
 use crate::helpers::TestDb;
 
@@ -35,7 +38,7 @@ const SEED: &str = "20261202";
 /// What every answer is checked for.
 const CHECKS: &str = "not_a_server_error,status_code_conformance,content_type_conformance,\
 response_headers_conformance,response_schema_conformance,negative_data_rejection,\
-unsupported_method";
+unsupported_method,use_after_free,ignored_auth";
 
 /// `SHEETPIPE_SCHEMATHESIS`, else the venv of `.ci/run`, else `schemathesis`
 /// on `PATH`.
@@ -83,8 +86,13 @@ async fn the_running_service_keeps_its_openapi_contract_under_schemathesis() {
         // Uploads that pile up while the fuzzer runs must not be refused
         // for load (a 503 is a fault for the fuzzer).
         c.max_queued = 1024;
+        // With keys required, as a service off loopback runs: the fuzzer
+        // sends an admin key, and `ignored_auth` checks that a request
+        // without one (or with a wrong one) is refused as the spec says.
+        c.auth.mode = AuthMode::Required;
     })
     .await;
+    let admin = super::auth::key(&app, "fuzzer", Role::Admin).await;
     let reports = tempfile::tempdir().unwrap();
     let mut cmd = tokio::process::Command::new(&st);
     cmd.arg("run")
@@ -94,6 +102,7 @@ async fn the_running_service_keeps_its_openapi_contract_under_schemathesis() {
             "--max-examples",
             &setting("SHEETPIPE_FUZZ_EXAMPLES", MAX_EXAMPLES),
         ])
+        .args(["--header", &format!("Authorization: Bearer {admin}")])
         .args(["--seed", &setting("SHEETPIPE_FUZZ_SEED", SEED)])
         .args(["--request-timeout", "60", "--workers", "2"])
         .args(["--output-truncate", "false", "--report-dir"])
