@@ -10,6 +10,9 @@
 //!    POST /imports       upload ─► runner::start ─► 202 + Location
 //!    GET  /imports[/{id}[/events|/rejects.csv]]  registry, else `imports` table
 //!    DELETE /imports/{id} cancel token
+//!    POST /preview       upload ─► first rows read and judged (nothing written)
+//!    PUT  /mappings      a column matching saved for next time
+//!    GET  /, /page/{file} the importer page (embedded assets)
 //!    GET  /health        sink.ping()
 //!    GET  /metrics       metrics::Metrics (Prometheus text)
 //!    GET  /openapi.json  openapi::ApiDoc (every route above)
@@ -34,8 +37,11 @@ pub mod files;
 pub mod imports;
 pub mod jobs;
 pub mod listen;
+pub mod mappings;
 pub mod metrics;
 pub mod openapi;
+pub mod page;
+pub mod preview;
 pub mod query;
 pub mod runner;
 pub mod tables;
@@ -248,6 +254,7 @@ pub fn app(state: AppState) -> Router {
     let uploads = Router::new()
         .route("/upload", post(imports::upload_sync))
         .route("/imports", post(imports::upload_async).get(imports::list))
+        .route("/preview", post(preview::preview))
         .layer(DefaultBodyLimit::max(
             usize::try_from(body_limit).unwrap_or(usize::MAX),
         ));
@@ -264,6 +271,9 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/tables", get(tables::list))
         .route("/tables/{name}", get(tables::show))
+        .route("/mappings", axum::routing::put(mappings::save))
+        .route("/", get(page::index))
+        .route("/page/{file}", get(page::asset))
         .route("/imports/{id}/events", get(events::events))
         .route("/imports/{id}/rejects.csv", get(imports::rejects))
         .route("/imports/{id}/rejects.xlsx", get(imports::rejects_xlsx))

@@ -13,6 +13,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use utoipa::{OpenApi, ToSchema};
 
+pub mod page;
+
 /// The contract: every route, with its schemas.
 #[derive(OpenApi)]
 #[openapi(
@@ -34,6 +36,10 @@ use utoipa::{OpenApi, ToSchema};
         super::imports::rejects_xlsx,
         super::tables::list,
         super::tables::show,
+        super::preview::preview,
+        super::mappings::save,
+        super::page::index,
+        super::page::asset,
         super::health,
         super::metrics::metrics,
         openapi_json,
@@ -62,11 +68,17 @@ use utoipa::{OpenApi, ToSchema};
         Unusable,
         MethodName,
         StatusName,
+        page::Preview,
+        page::PreviewColumn,
+        page::PreviewRow,
+        page::SavedMapping,
+        super::mappings::MappingBody,
     )),
     modifiers(&UploadEncoding, &BearerKeys),
     tags(
         (name = "imports", description = "Uploads, background imports, their history and reports"),
         (name = "tables", description = "The tables a file can be imported into"),
+        (name = "page", description = "The importer page and what it asks of the service"),
         (name = "service", description = "Health, metrics and this contract")
     )
 )]
@@ -84,7 +96,7 @@ impl utoipa::Modify for UploadEncoding {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::encoding::EncodingBuilder;
         use utoipa::openapi::{HeaderBuilder, ObjectBuilder, RefOr, Type};
-        for path in ["/upload", "/imports"] {
+        for path in ["/upload", "/imports", "/preview"] {
             let Some(RefOr::T(body)) = openapi
                 .paths
                 .paths

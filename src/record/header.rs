@@ -15,6 +15,9 @@ use crate::model::{column_letter, Column, RawRow, TableSchema, Target};
 /// How far down the sheet the header is looked for (row numbers as shown).
 pub const HEADER_SEARCH_ROWS: u32 = 20;
 
+/// The `--map` / `map=` target that ignores a header: `Header=-`.
+pub const IGNORE: &str = "-";
+
 /// How the header is found and mapped (CLI `--header-row`, `--map`; HTTP
 /// `header_row=`, `map=`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -81,12 +84,13 @@ impl HeaderOptions {
         Ok(out)
     }
 
-    /// Checks that every `--map` target is a column (or alias) of `table`.
+    /// Checks that every `--map` target is a column (or alias) of `table`,
+    /// or [`IGNORE`].
     pub fn check(&self, table: &TableSchema) -> Result<(), String> {
         for (header, column) in &self.map {
-            if column_for(table, &match_key(column)).is_none() {
+            if column != IGNORE && column_for(table, &match_key(column)).is_none() {
                 return Err(format!(
-                    "--map entry {:?}: {column:?} is not a column of {}; columns are {}",
+                    "--map entry {:?}: {column:?} is not a column of {}; columns are {} (or - to ignore it)",
                     format!("{header}={column}"),
                     table.name,
                     writable_names(table).join(", ")
@@ -96,7 +100,8 @@ impl HeaderOptions {
         Ok(())
     }
 
-    /// The column index `--map` assigns to the header with this key.
+    /// The column index `--map` assigns to the header with this key
+    /// (`Some(None)`: ignored, by [`IGNORE`]).
     fn mapped(&self, table: &TableSchema, key: &str) -> Option<Option<usize>> {
         self.map
             .iter()
@@ -346,22 +351,12 @@ impl HeaderMap {
                 found: found(),
             });
         }
-        let created: Vec<Option<usize>> = match opts.created_names {
-            true => super::infer::column_names(&headers)
-                .iter()
-                .map(|n| table.column_index(n))
-                .collect(),
-            false => vec![None; headers.len()],
-        };
+        let proposed = proposed_fields(opts, &table, &headers);
         let mut field_of_column = Vec::with_capacity(headers.len());
         let mut column_of_field: Vec<Option<usize>> = vec![None; table.columns.len()];
         let (mut ignored, mut suggestions) = (Vec::new(), Vec::new());
         for (col, key) in keys.iter().enumerate() {
-            let field = match (&opts.positions, opts.mapped(&table, key)) {
-                (Some(positions), _) => positions.get(col).copied().flatten(),
-                (None, Some(f)) => f,
-                (None, None) => created[col].or_else(|| column_for(&table, key)),
-            };
+            let field = proposed[col];
             if let Some(field) = field {
                 if let Some(first) = column_of_field[field] {
                     return Err(HeaderError::Duplicate {
@@ -451,6 +446,35 @@ impl HeaderMap {
             })
             .collect()
     }
+}
+
+/// The table column each header would fill, before duplicates are judged:
+/// `positions` when set, else the user's `map`, else the name `--create`
+/// makes of it (with `created_names`), else its name or alias.
+pub(super) fn proposed_fields(
+    opts: &HeaderOptions,
+    table: &TableSchema,
+    headers: &[String],
+) -> Vec<Option<usize>> {
+    let created: Vec<Option<usize>> = match opts.created_names {
+        true => super::infer::column_names(headers)
+            .iter()
+            .map(|n| table.column_index(n))
+            .collect(),
+        false => vec![None; headers.len()],
+    };
+    headers
+        .iter()
+        .enumerate()
+        .map(|(col, h)| {
+            let key = match_key(h);
+            match (&opts.positions, opts.mapped(table, &key)) {
+                (Some(positions), _) => positions.get(col).copied().flatten(),
+                (None, Some(f)) => f,
+                (None, None) => created[col].or_else(|| column_for(table, &key)),
+            }
+        })
+        .collect()
 }
 
 /// `D (Email)`: the column letter and its header.

@@ -12,6 +12,7 @@
 pub mod convert;
 mod header;
 pub mod infer;
+mod preview;
 pub mod rules;
 mod web;
 
@@ -19,7 +20,9 @@ pub use convert::{convert, ConvertOptions};
 pub(crate) use header::edit_distance;
 pub use header::{
     normalize_header, HeaderError, HeaderFinder, HeaderMap, HeaderOptions, HEADER_SEARCH_ROWS,
+    IGNORE,
 };
+pub use preview::suggest_fields;
 pub use web::{check_email, normalize_website};
 
 use crate::model::{column_letter, Cell, Column, RawRow, Record, Rejection, Value};
@@ -61,14 +64,7 @@ impl HeaderMap {
                 continue;
             };
             let column = &self.target.columns[*slot];
-            let checks = self.rules.column(*slot);
-            check_length(cell, rules)
-                .and_then(|()| convert(cell, &column.sql_type, &rules.convert))
-                .and_then(|v| match checks {
-                    // Empty cells are judged below, with missing ones.
-                    Some(checks) if !v.is_null() => checks.check(v),
-                    _ => Ok(v),
-                })
+            self.cell_value(*slot, cell, rules)
                 .map(|v| values[*slot] = v)
                 .map_err(|why| self.reject_value(row, col, column, cell, why))?;
         }
@@ -89,6 +85,19 @@ impl HeaderMap {
             row: row.number,
             values,
         })
+    }
+
+    /// The typed value `cell` stores in written column `slot`, or why it
+    /// cannot: its length, its type, then the column's rules (an empty
+    /// cell is judged by the caller, with missing ones).
+    fn cell_value(&self, slot: usize, cell: &Cell, rules: &Rules) -> Result<Value, String> {
+        let column = &self.target.columns[slot];
+        check_length(cell, rules)
+            .and_then(|()| convert(cell, &column.sql_type, &rules.convert))
+            .and_then(|v| match self.rules.column(slot) {
+                Some(checks) if !v.is_null() => checks.check(v),
+                _ => Ok(v),
+            })
     }
 
     /// The rejection for a cell whose value does not fit its column. Text

@@ -16,6 +16,7 @@ pub mod imports;
 pub mod instances;
 pub mod introspect;
 pub mod keys;
+pub mod mappings;
 pub mod mysql;
 pub mod postgres;
 pub mod same_file;

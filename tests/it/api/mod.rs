@@ -16,6 +16,7 @@ mod load;
 mod logs;
 mod metrics;
 mod options;
+mod preview;
 pub mod process;
 mod shutdown;
 
