@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
+use super::table::BenchTable;
 use crate::pipeline::Method;
 
 /// A running `sheetpipe serve`, killed on drop.
@@ -68,8 +69,18 @@ pub struct Upload {
 }
 
 /// `POST /upload?method=M&allow_reimport=true` (every repetition sends the
-/// same file) with `body` as the multipart `file` field.
-pub async fn upload(addr: &str, method: Method, body: &[u8]) -> anyhow::Result<Upload> {
+/// same file; `&table=T` for a table other than `businesses`) with `body`
+/// as the multipart `file` field.
+pub async fn upload(
+    addr: &str,
+    method: Method,
+    table: BenchTable,
+    body: &[u8],
+) -> anyhow::Result<Upload> {
+    let table = match table {
+        BenchTable::Businesses => String::new(),
+        other => format!("&table={}", other.name()),
+    };
     let boundary = "sheetpipe-bench-3f9c1d";
     let head = format!(
         "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"bench.xlsx\"\r\n\
@@ -77,7 +88,7 @@ pub async fn upload(addr: &str, method: Method, body: &[u8]) -> anyhow::Result<U
     );
     let tail = format!("\r\n--{boundary}--\r\n");
     let request = format!(
-        "POST /upload?method={}&allow_reimport=true HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+        "POST /upload?method={}&allow_reimport=true{table} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
          Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {}\r\n\r\n",
         method.name(),
         head.len() + body.len() + tail.len()

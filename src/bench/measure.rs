@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures::SinkExt;
 
+use super::table::{BenchTable, Db};
 use super::Case;
 use crate::sink::DbError;
 
@@ -77,14 +78,21 @@ fn vm_hwm_kib() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// Runs `bin import FILE --method M --database-url URL --json
+/// Runs `bin import FILE EXTRA… --method M --database-url URL --json
 /// --allow-reimport` (every repetition imports the same file) and waits.
 /// A non-zero exit or unreadable JSON is an error carrying its stderr.
-pub fn import_child(bin: &Path, file: &Path, case: &Case, url: &str) -> anyhow::Result<ChildRun> {
+pub fn import_child(
+    bin: &Path,
+    file: &Path,
+    case: &Case,
+    url: &str,
+    extra: &[String],
+) -> anyhow::Result<ChildRun> {
     let started = Instant::now();
     let out = Command::new(bin)
         .arg("import")
         .arg(file)
+        .args(extra)
         .args([
             "--method",
             case.method.name(),
@@ -127,26 +135,40 @@ pub fn import_child(bin: &Path, file: &Path, case: &Case, url: &str) -> anyhow::
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FloorTool {
-    /// `psql -c "\copy businesses (…) FROM 'file' CSV HEADER"`, timed as a process.
+    /// `psql -c "\copy TABLE (…) FROM 'file' CSV HEADER"`, timed as a process.
     PsqlCopy,
     /// Text `COPY … FROM STDIN (FORMAT csv, HEADER)` of the file's bytes.
     CopyFromStdin,
+    /// `mariadb --local-infile=1 -e "LOAD DATA LOCAL INFILE 'file' INTO
+    /// TABLE …"`, timed as a process (MariaDB/MySQL).
+    MariadbLoadData,
+}
+
+/// Whether `program --version` runs.
+fn on_path(program: &str) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 impl FloorTool {
-    /// `psql \copy` when `psql` is on the PATH, else COPY FROM STDIN.
-    pub fn detect() -> FloorTool {
-        let found = Command::new("psql")
-            .arg("--version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if found {
-            FloorTool::PsqlCopy
-        } else {
-            FloorTool::CopyFromStdin
+    /// For MariaDB/MySQL `LOAD DATA LOCAL` by the `mariadb` client (an
+    /// error without it); for PostgreSQL `psql \copy` when `psql` is on the
+    /// PATH, else COPY FROM STDIN.
+    pub fn detect(url: &str) -> anyhow::Result<FloorTool> {
+        if super::table::is_mysql(url) {
+            if !on_path("mariadb") {
+                anyhow::bail!("the MariaDB floor needs the `mariadb` client on the PATH");
+            }
+            return Ok(FloorTool::MariadbLoadData);
         }
+        Ok(match on_path("psql") {
+            true => FloorTool::PsqlCopy,
+            false => FloorTool::CopyFromStdin,
+        })
     }
 
     /// Label used in tables.
@@ -154,12 +176,10 @@ impl FloorTool {
         match self {
             FloorTool::PsqlCopy => "psql \\copy",
             FloorTool::CopyFromStdin => "COPY FROM STDIN",
+            FloorTool::MariadbLoadData => "mariadb LOAD DATA LOCAL INFILE",
         }
     }
 }
-
-const COPY_CSV: &str = "COPY businesses (name, category, phone, email, address, city, country, \
-                        website, description) FROM STDIN (FORMAT csv, HEADER true)";
 
 /// Writes the rows of `businesses`, in id order, to `csv` as a CSV with a
 /// header (the floor's input for a user's file).
@@ -181,22 +201,24 @@ pub async fn copy_csv_to_file(client: &tokio_postgres::Client, csv: &Path) -> an
     Ok(())
 }
 
-/// Loads `csv` into `businesses` with `tool`; returns the wall time.
+/// Loads `csv` into `table` with `tool`; returns the wall time.
 pub async fn floor(
     tool: FloorTool,
     url: &str,
-    client: &tokio_postgres::Client,
+    db: &Db,
+    table: BenchTable,
     csv: &Path,
 ) -> anyhow::Result<Duration> {
     let started = Instant::now();
-    match tool {
-        FloorTool::PsqlCopy => {
+    match (tool, db) {
+        (FloorTool::PsqlCopy, _) => {
             let path = csv.display().to_string().replace('\'', "''");
             let out = tokio::process::Command::new("psql")
                 .args([url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c"])
                 .arg(format!(
-                    "\\copy businesses (name, category, phone, email, address, city, country, \
-                     website, description) FROM '{path}' WITH (FORMAT csv, HEADER true)"
+                    "\\copy {} ({}) FROM '{path}' WITH (FORMAT csv, HEADER true)",
+                    table.name(),
+                    table.columns()
                 ))
                 .stdin(Stdio::null())
                 .output()
@@ -208,18 +230,75 @@ pub async fn floor(
                 );
             }
         }
-        FloorTool::CopyFromStdin => copy_csv_from_stdin(client, csv).await?,
+        (FloorTool::CopyFromStdin, Db::Postgres(client)) => {
+            copy_csv_from_stdin(client, table, csv).await?
+        }
+        (FloorTool::MariadbLoadData, _) => load_data(url, table, csv).await?,
+        (FloorTool::CopyFromStdin, Db::MySql(_)) => {
+            anyhow::bail!("COPY FROM STDIN is PostgreSQL's")
+        }
     }
     Ok(started.elapsed())
+}
+
+/// `mariadb --local-infile=1 -h H -P P -u U [-pPW] DB -e "LOAD DATA LOCAL
+/// INFILE 'csv' INTO TABLE t FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED
+/// BY '"' IGNORE 1 LINES (columns)"`, checking that the server raised no
+/// warning (it turns bad values into warnings and loads on).
+pub async fn load_data(url: &str, table: BenchTable, csv: &Path) -> anyhow::Result<()> {
+    let opts = mysql_async::Opts::from_url(&crate::sink::mysql::driver_url(url))?;
+    let path = csv
+        .display()
+        .to_string()
+        .replace('\\', "\\\\")
+        .replace('\'', "\\'");
+    let sql = format!(
+        "LOAD DATA LOCAL INFILE '{path}' INTO TABLE {} FIELDS TERMINATED BY ',' \
+         OPTIONALLY ENCLOSED BY '\"' IGNORE 1 LINES ({}); SHOW COUNT(*) WARNINGS",
+        table.name(),
+        table.columns()
+    );
+    let mut cmd = tokio::process::Command::new("mariadb");
+    cmd.args(["--local-infile=1", "-N", "-B", "-h"])
+        .arg(opts.ip_or_hostname())
+        .arg("-P")
+        .arg(opts.tcp_port().to_string())
+        .arg("-u")
+        .arg(opts.user().unwrap_or("root"));
+    if let Some(pw) = opts.pass() {
+        cmd.arg(format!("-p{pw}"));
+    }
+    let out = cmd
+        .arg(opts.db_name().unwrap_or_default())
+        .arg("-e")
+        .arg(sql)
+        .stdin(Stdio::null())
+        .output()
+        .await?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() || stdout.trim() != "0" {
+        anyhow::bail!(
+            "mariadb LOAD DATA failed ({} warnings): {}",
+            stdout.trim(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(())
 }
 
 /// Streams the CSV file's bytes into a text COPY (also used to prefill).
 pub async fn copy_csv_from_stdin(
     client: &tokio_postgres::Client,
+    table: BenchTable,
     csv: &Path,
 ) -> anyhow::Result<()> {
     use tokio::io::AsyncReadExt;
-    let sink = client.copy_in::<_, Bytes>(COPY_CSV).await?;
+    let copy = format!(
+        "COPY {} ({}) FROM STDIN (FORMAT csv, HEADER true)",
+        table.name(),
+        table.columns()
+    );
+    let sink = client.copy_in::<_, Bytes>(&copy).await?;
     futures::pin_mut!(sink);
     let mut file = tokio::fs::File::open(csv).await?;
     let mut buf = vec![0u8; 256 * 1024];

@@ -14,6 +14,12 @@
 //!   binary, so that wall time includes start-up and peak RSS is the
 //!   import's own.
 //!
+//! The table is the tutorial's `businesses` or, with `table`, the typed
+//! `orders` ([`orders`]); the server PostgreSQL or, given a `mysql://` URL,
+//! MariaDB/MySQL, whose floor is `LOAD DATA LOCAL INFILE` by the `mariadb`
+//! client ([`measure::load_data`]). With `inference`, `--create` is
+//! measured against `--table` into the table it made ([`inference`]).
+//!
 //! The `filled` scenario first loads the same rows (so the table and its
 //! indexes already hold as many rows) and vacuums, then measures.
 //!
@@ -25,18 +31,24 @@
 //! Every run's counts are checked against the file and the table; a wrong
 //! count is reported (`counts_exact: false`), slowness never fails.
 
+mod block;
 pub mod http;
+pub mod inference;
 pub mod measure;
+pub mod orders;
 mod report;
+pub mod table;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+pub use inference::Inference;
 pub use measure::{ChildRun, FloorTool};
 pub use report::{median, BenchReport, Machine, Row};
+pub use table::{BenchTable, Db};
 
-use crate::generate::{generate, GenerateOptions};
 use crate::pipeline::Method;
+use block::{reset, Block};
 
 /// Input format of a case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
@@ -87,6 +99,29 @@ pub struct Case {
     pub method: Method,
     /// The input format.
     pub format: DataFormat,
+    /// One side of the `--inference` comparison, or None for an import
+    /// into the bench's table.
+    pub inference: Option<Inference>,
+}
+
+impl Case {
+    /// An import by `method` of `format` into the bench's table.
+    pub fn plain(method: Method, format: DataFormat) -> Case {
+        Case {
+            method,
+            format,
+            inference: None,
+        }
+    }
+
+    /// `copy`, or `copy --create` / `copy --table` for inference.
+    pub fn label(&self) -> String {
+        match self.inference {
+            None => self.method.name().to_string(),
+            Some(Inference::Create) => format!("{} --create", self.method),
+            Some(Inference::Existing) => format!("{} --table", self.method),
+        }
+    }
 }
 
 /// What to measure.
@@ -100,9 +135,13 @@ pub struct BenchOptions {
     pub formats: Vec<DataFormat>,
     /// Table states to import into.
     pub scenarios: Vec<Scenario>,
-    /// A PostgreSQL URL on the server to use (the scratch database is
-    /// created next to the one it names).
+    /// A PostgreSQL or MySQL/MariaDB URL on the server to use (the
+    /// scratch database is created next to the one it names).
     pub database_url: String,
+    /// The table imported into.
+    pub table: BenchTable,
+    /// Also measure `--create` against `--table` (copy, empty table).
+    pub inference: bool,
     /// Runs per measurement (medians are reported).
     pub runs: usize,
     /// Per-row methods (sequential, concurrent) are skipped above this.
@@ -150,7 +189,7 @@ pub fn cases(opts: &BenchOptions, rows: u64) -> (Vec<Case>, Vec<String>) {
             continue;
         }
         for &format in &opts.formats {
-            run.push(Case { method, format });
+            run.push(Case::plain(method, format));
         }
     }
     (run, skipped)
@@ -158,34 +197,33 @@ pub fn cases(opts: &BenchOptions, rows: u64) -> (Vec<Case>, Vec<String>) {
 
 /// Runs the whole bench; `note` receives one line per measurement.
 pub async fn run(opts: &BenchOptions, note: &mut dyn FnMut(&str)) -> anyhow::Result<BenchReport> {
-    let admin = measure::connect(&opts.database_url).await?;
-    let server: String = admin.query_one("SELECT version()", &[]).await?.get(0);
+    if opts.file.is_some() && (opts.table != BenchTable::Businesses || opts.inference) {
+        anyhow::bail!("--file measures the businesses table, without --inference");
+    }
+    let floor_tool = FloorTool::detect(&opts.database_url)?;
+    let admin = Db::connect(&opts.database_url).await?;
+    let server = admin.version().await?;
     let db = format!("sheetpipe_bench_{}", std::process::id());
-    admin
-        .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
-        .await?;
-    admin
-        .batch_execute(&format!("CREATE DATABASE {db}"))
-        .await?;
+    admin.create_database(&db).await?;
     let url = with_database(&opts.database_url, &db);
     let (dir, owned_dir) = match &opts.work_dir {
         Some(d) => (d.clone(), false),
         None => (std::env::temp_dir().join(&db), true),
     };
-    let result = run_in(opts, &url, &dir, note).await;
-    let _ = admin
-        .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
-        .await;
+    let result = run_in(opts, &url, &dir, floor_tool, note).await;
+    let _ = admin.drop_database(&db).await;
     if owned_dir {
         let _ = std::fs::remove_dir_all(&dir);
     }
-    let (results, skipped, floor_tool) = result?;
+    let (results, skipped) = result?;
     let mut report = BenchReport {
         machine: Machine {
             cores: crate::pipeline::cores(),
             os: os_line(),
             server,
         },
+        table: opts.table.name(),
+        scratch_database: db,
         floor_tool,
         runs: opts.runs,
         results,
@@ -209,38 +247,35 @@ async fn run_in(
     opts: &BenchOptions,
     url: &str,
     dir: &Path,
+    tool: FloorTool,
     note: &mut dyn FnMut(&str),
-) -> anyhow::Result<(Vec<Row>, Vec<String>, FloorTool)> {
+) -> anyhow::Result<(Vec<Row>, Vec<String>)> {
     std::fs::create_dir_all(dir)?;
-    crate::sink::Sink::connect(&crate::sink::DatabaseUrl::parse(Some(url))?)
-        .await?
-        .ensure_businesses()
-        .await?;
-    let env = Env {
-        opts,
-        url,
-        client: measure::connect(url).await?,
-        tool: FloorTool::detect(),
-        server: None,
-    };
+    let db = Db::connect(url).await?;
+    opts.table.create(&db, url).await?;
     let server = match opts.formats.contains(&DataFormat::Http) {
         true => Some(http::Server::start(&opts.bin, url, &dir.join("serve")).await?),
         false => None,
     };
-    let env = Env { server, ..env };
+    let env = Env {
+        opts,
+        url,
+        db,
+        tool,
+        server,
+    };
     let result = measure_all(&env, dir, note).await;
     if let Some(s) = env.server {
         s.stop().await;
     }
-    let (rows, skipped) = result?;
-    Ok((rows, skipped, env.tool))
+    result
 }
 
 /// What every measurement needs.
 struct Env<'a> {
     opts: &'a BenchOptions,
     url: &'a str,
-    client: tokio_postgres::Client,
+    db: Db,
     tool: FloorTool,
     server: Option<http::Server>,
 }
@@ -260,7 +295,7 @@ async fn measure_all(
     };
     for block in blocks {
         let block = match (block, &opts.file) {
-            (Some(rows), _) => Block::generated(dir, rows, opts.shared_strings)?,
+            (Some(rows), _) => Block::generated(dir, opts.table, rows, opts.shared_strings)?,
             (None, Some(file)) => Block::from_file(env, dir, file).await?,
             (None, None) => unreachable!("a block is generated or a file"),
         };
@@ -276,11 +311,16 @@ async fn measure_all(
         }
         let (cases, skip) = cases(opts, rows);
         skipped.extend(skip);
+        let table = opts.table.name();
         for &scenario in &opts.scenarios {
+            let mut cases = cases.clone();
+            if opts.inference && scenario == Scenario::Empty {
+                cases.extend(inference::cases(&opts.formats));
+            }
             for run in 1..=opts.runs.max(1) {
-                let prefill = reset(&env.client, scenario, &files.csv).await?;
-                let t = measure::floor(env.tool, env.url, &env.client, &files.csv).await?;
-                let exact = count(&env.client).await? == prefill + block.stored;
+                let prefill = reset(env, scenario, &files.prefill).await?;
+                let t = measure::floor(env.tool, env.url, &env.db, opts.table, &files.csv).await?;
+                let exact = env.db.count(table).await? == prefill + block.stored;
                 let (secs, sc) = (t.as_secs_f64(), scenario.name());
                 note(&format!(
                     "{rows} rows, {sc} table, run {run}: floor {secs:.3} s"
@@ -294,14 +334,20 @@ async fn measure_all(
                     exact,
                 );
                 for case in &cases {
-                    let prefill = reset(&env.client, scenario, &files.csv).await?;
+                    let (into, prefill) = match case.inference {
+                        None => (
+                            table.to_string(),
+                            reset(env, scenario, &files.prefill).await?,
+                        ),
+                        Some(side) => (inference::prepare(env, case, side).await?, 0),
+                    };
                     let (secs, rss, counts) =
                         measure_case(env, *case, files.of(case.format)).await?;
                     let exact = counts == block.expected(case.format)
-                        && count(&env.client).await? == prefill + block.stored;
+                        && env.db.count(&into).await? == prefill + block.stored;
                     note(&format!(
                         "{rows} rows, {sc} table, run {run}: {} {} {secs:.3} s, peak RSS {} KiB",
-                        case.method,
+                        case.label(),
                         case.format.name(),
                         rss.map_or("—".to_string(), |k| k.to_string()),
                     ));
@@ -332,18 +378,23 @@ async fn measure_case(
     if case.format == DataFormat::Http {
         let server = env.server.as_ref().expect("started when http is measured");
         let body = tokio::fs::read(file).await?;
-        let up = http::upload(&server.addr, case.method, &body).await?;
+        let up = http::upload(&server.addr, case.method, env.opts.table, &body).await?;
         return Ok((up.wall.as_secs_f64(), None, up.counts));
     }
+    let child = import(env, case, file).await?;
+    let counts = (child.total_records, child.success_count, child.error_count);
+    Ok((child.wall.as_secs_f64(), Some(child.peak_rss_kb), counts))
+}
+
+/// `sheetpipe import FILE` by `case` as a child process, into the case's table.
+async fn import(env: &Env<'_>, case: Case, file: &Path) -> anyhow::Result<ChildRun> {
+    let extra = inference::import_args(env.opts.table, &case);
     let (bin, f, u) = (
         env.opts.bin.clone(),
         file.to_path_buf(),
         env.url.to_string(),
     );
-    let child =
-        tokio::task::spawn_blocking(move || measure::import_child(&bin, &f, &case, &u)).await??;
-    let counts = (child.total_records, child.success_count, child.error_count);
-    Ok((child.wall.as_secs_f64(), Some(child.peak_rss_kb), counts))
+    tokio::task::spawn_blocking(move || measure::import_child(&bin, &f, &case, &u, &extra)).await?
 }
 
 /// The table line of one tally.
@@ -353,13 +404,14 @@ fn line(key: Key, t: &Tally, label: impl Fn(DataFormat) -> &'static str) -> Row 
     Row {
         rows,
         scenario: scenario.name(),
-        method: case.map_or("floor".into(), |c| c.method.name().to_string()),
+        method: case.map_or("floor".into(), |c| c.label()),
         format: case.map_or("csv", |c| label(c.format)),
         seconds: t.seconds.clone(),
         median_seconds,
         records_per_second: rows as f64 / median_seconds,
         speedup_vs_sequential: None,
         ratio_to_floor: None,
+        create_vs_table: None,
         peak_rss_kb: t.peak_rss_kb,
         counts_exact: t.exact,
     }
@@ -383,122 +435,6 @@ fn record(
     t.seconds.push(secs);
     t.peak_rss_kb = rss.max(t.peak_rss_kb);
     t.exact &= exact;
-}
-
-/// The inputs of one table block: a workbook (generated, or the user's
-/// file) and the clean CSV of the rows it stores.
-struct Files {
-    csv: PathBuf,
-    xlsx: PathBuf,
-}
-
-impl Files {
-    fn of(&self, format: DataFormat) -> &Path {
-        match format {
-            DataFormat::Xlsx | DataFormat::Http => &self.xlsx,
-            DataFormat::Csv => &self.csv,
-        }
-    }
-}
-
-/// One table block: its inputs, the data rows the workbook holds, and how
-/// many of them sheetpipe stores and rejects.
-struct Block {
-    files: Files,
-    rows: u64,
-    stored: u64,
-    rejected: u64,
-}
-
-impl Block {
-    /// Clean generated data of `rows` rows, as .xlsx and .csv.
-    fn generated(dir: &Path, rows: u64, shared_strings: bool) -> anyhow::Result<Block> {
-        let opts = GenerateOptions {
-            rows,
-            bad_rate: 0.0,
-            seed: 42,
-            shared_strings,
-        };
-        let files = Files {
-            csv: dir.join(format!("bench-{rows}.csv")),
-            xlsx: dir.join(format!("bench-{rows}.xlsx")),
-        };
-        generate(&files.csv, &opts)?;
-        generate(&files.xlsx, &opts)?;
-        Ok(Block {
-            files,
-            rows,
-            stored: rows,
-            rejected: 0,
-        })
-    }
-
-    /// The user's `file`: imported once (untimed) to learn its counts, and
-    /// the rows it stored exported, in file order, as the clean CSV.
-    async fn from_file(env: &Env<'_>, dir: &Path, file: &Path) -> anyhow::Result<Block> {
-        reset(&env.client, Scenario::Empty, file).await?;
-        let case = Case {
-            method: Method::Copy,
-            format: DataFormat::Xlsx,
-        };
-        let (bin, f, u) = (
-            env.opts.bin.clone(),
-            file.to_path_buf(),
-            env.url.to_string(),
-        );
-        let first = tokio::task::spawn_blocking(move || measure::import_child(&bin, &f, &case, &u))
-            .await??;
-        if first.success_count == 0 {
-            anyhow::bail!("{}: sheetpipe stores no row of it", file.display());
-        }
-        let csv = dir.join("bench-file.csv");
-        measure::copy_csv_to_file(&env.client, &csv).await?;
-        Ok(Block {
-            files: Files {
-                csv,
-                xlsx: file.to_path_buf(),
-            },
-            rows: first.total_records,
-            stored: first.success_count,
-            rejected: first.error_count,
-        })
-    }
-
-    /// The (total, stored, rejected) counts an import of `format` must report.
-    fn expected(&self, format: DataFormat) -> (u64, u64, u64) {
-        match format {
-            DataFormat::Csv => (self.stored, self.stored, 0),
-            DataFormat::Xlsx | DataFormat::Http => (self.rows, self.stored, self.rejected),
-        }
-    }
-}
-
-/// Empties the table (ids restart); for `Filled`, loads the CSV once and
-/// vacuums so the measured import meets a settled table. Returns the rows
-/// the table now holds. A checkpoint (when permitted) keeps the previous
-/// step's dirty pages from being flushed during the measurement.
-async fn reset(
-    client: &tokio_postgres::Client,
-    scenario: Scenario,
-    csv: &Path,
-) -> anyhow::Result<u64> {
-    client
-        .batch_execute("TRUNCATE businesses RESTART IDENTITY")
-        .await?;
-    if scenario == Scenario::Filled {
-        measure::copy_csv_from_stdin(client, csv).await?;
-        client.batch_execute("VACUUM (ANALYZE) businesses").await?;
-    }
-    let _ = client.batch_execute("CHECKPOINT").await;
-    count(client).await
-}
-
-async fn count(client: &tokio_postgres::Client) -> anyhow::Result<u64> {
-    let n: i64 = client
-        .query_one("SELECT count(*) FROM businesses", &[])
-        .await?
-        .get(0);
-    Ok(n as u64)
 }
 
 /// OS, architecture and CPU model, for the report.
@@ -540,6 +476,8 @@ mod tests {
             formats: vec![DataFormat::Xlsx, DataFormat::Csv],
             scenarios: vec![Scenario::Empty],
             database_url: String::new(),
+            table: BenchTable::Businesses,
+            inference: false,
             runs: 1,
             per_row_max_rows: 500,
             shared_strings: false,

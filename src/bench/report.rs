@@ -11,6 +11,10 @@ use super::measure::FloorTool;
 pub struct BenchReport {
     /// Where it ran.
     pub machine: Machine,
+    /// The table imported into (`businesses`, `orders`).
+    pub table: &'static str,
+    /// The scratch database the run created and dropped.
+    pub scratch_database: String,
     /// How the floor was loaded.
     pub floor_tool: FloorTool,
     /// Runs per measurement (the figures are medians over them).
@@ -41,7 +45,7 @@ pub struct Row {
     pub scenario: &'static str,
     /// `floor`, or the import method.
     pub method: String,
-    /// `csv` or `xlsx`.
+    /// `csv`, `xlsx`, `http` or `file`.
     pub format: &'static str,
     /// Wall seconds of each run.
     pub seconds: Vec<f64>,
@@ -53,6 +57,9 @@ pub struct Row {
     pub speedup_vs_sequential: Option<f64>,
     /// This median / the floor's median in the same scenario.
     pub ratio_to_floor: Option<f64>,
+    /// `copy --create` only: this median / the median of `copy --table`
+    /// into the table it made, same format (the cost of inference).
+    pub create_vs_table: Option<f64>,
     /// Largest peak RSS of the child over the runs, KiB (None for the floor).
     pub peak_rss_kb: Option<u64>,
     /// Every run's stats and table count matched the file exactly.
@@ -84,6 +91,12 @@ impl BenchReport {
                 })
             };
             r.ratio_to_floor = same("floor", None).map(|f| r.median_seconds / f.median_seconds);
+            r.create_vs_table = r
+                .method
+                .ends_with(" --create")
+                .then(|| same(&r.method.replace(" --create", " --table"), Some(r.format)))
+                .flatten()
+                .map(|t| r.median_seconds / t.median_seconds);
             r.speedup_vs_sequential = (r.method != "floor")
                 .then(|| same("sequential", Some(r.format)))
                 .flatten()
@@ -97,8 +110,8 @@ impl BenchReport {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "machine: {} cores, {}; server: {}",
-            self.machine.cores, self.machine.os, self.machine.server
+            "machine: {} cores, {}; server: {}; table: {}",
+            self.machine.cores, self.machine.os, self.machine.server, self.table
         );
         let _ = writeln!(
             out,
@@ -121,7 +134,7 @@ impl BenchReport {
             let _ = writeln!(out, "\n{rows} rows into {into}");
             let _ = writeln!(
                 out,
-                "{:<12} {:<6} {:>10} {:>12} {:>9} {:>8} {:>9} counts",
+                "{:<14} {:<6} {:>10} {:>12} {:>9} {:>8} {:>9} counts",
                 "method", "format", "time", "records/s", "speedup", "×floor", "peak RSS"
             );
             for r in self
@@ -131,7 +144,7 @@ impl BenchReport {
             {
                 let _ = writeln!(
                     out,
-                    "{:<12} {:<6} {:>10} {:>12.0} {:>9} {:>8} {:>9} {}",
+                    "{:<14} {:<6} {:>10} {:>12.0} {:>9} {:>8} {:>9} {}{}",
                     r.method,
                     r.format,
                     seconds(r.median_seconds),
@@ -142,6 +155,8 @@ impl BenchReport {
                     r.peak_rss_kb
                         .map_or("—".into(), |k| format!("{:.1} MB", k as f64 / 1024.0)),
                     if r.counts_exact { "exact" } else { "WRONG" },
+                    r.create_vs_table
+                        .map_or(String::new(), |x| format!(" (×{x:.2} of --table)")),
                 );
             }
         }
@@ -172,6 +187,7 @@ mod tests {
             records_per_second: 10.0 / secs,
             speedup_vs_sequential: None,
             ratio_to_floor: None,
+            create_vs_table: None,
             peak_rss_kb: None,
             counts_exact: true,
         }
@@ -191,6 +207,8 @@ mod tests {
                 os: "linux".into(),
                 server: "pg".into(),
             },
+            table: "businesses",
+            scratch_database: "sheetpipe_bench_1".into(),
             floor_tool: FloorTool::PsqlCopy,
             runs: 1,
             results: vec![
@@ -198,6 +216,8 @@ mod tests {
                 row("sequential", "xlsx", 8.0),
                 row("copy", "xlsx", 1.0),
                 row("copy", "csv", 0.5),
+                row("copy --create", "csv", 0.75),
+                row("copy --table", "csv", 0.6),
             ],
             skipped: vec![],
         };
@@ -209,6 +229,9 @@ mod tests {
             r.results[3].speedup_vs_sequential, None,
             "no csv sequential"
         );
-        assert!(r.table().contains("copy"));
+        assert_eq!(r.results[4].create_vs_table, Some(1.25));
+        assert_eq!(r.results[5].create_vs_table, None);
+        assert_eq!(copy.create_vs_table, None);
+        assert!(r.table().contains("(×1.25 of --table)"));
     }
 }

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use crate::bench::{self, BenchOptions, DataFormat, Scenario};
+use crate::bench::{self, BenchOptions, BenchTable, DataFormat, Scenario};
 use crate::pipeline::Method;
 
 /// Arguments of `bench`.
@@ -38,14 +38,23 @@ pub struct BenchArgs {
         default_value = "empty,filled"
     )]
     pub scenarios: Vec<Scenario>,
-    /// PostgreSQL server to measure on (a scratch database is created there
-    /// and dropped after).
+    /// PostgreSQL (postgres://) or MariaDB/MySQL (mysql://) server to
+    /// measure on (a scratch database is created there and dropped after).
+    /// MariaDB's floor is `LOAD DATA LOCAL INFILE` by the `mariadb` client.
     #[arg(
         long,
         env = "DATABASE_URL",
         default_value = "postgres://postgres@127.0.0.1:5432/postgres"
     )]
     pub database_url: String,
+    /// The table to import into: businesses (the tutorial's), or orders (a
+    /// typed table, imported with --table orders, from an .xlsx of typed cells).
+    #[arg(long, value_enum, default_value = "businesses")]
+    pub table: BenchTable,
+    /// Also measure --create's inference: `copy --create` (table dropped
+    /// first) against `copy --table` into the table it made, empty table.
+    #[arg(long)]
+    pub inference: bool,
     /// Runs per measurement; the table shows medians.
     #[arg(long, default_value_t = 3)]
     pub runs: usize,
@@ -71,8 +80,10 @@ pub struct BenchArgs {
 
 /// Runs `bench`.
 pub async fn run(args: BenchArgs) -> ExitCode {
-    if !args.database_url.starts_with("postgres") {
-        eprintln!("error: bench measures against PostgreSQL: give a postgres:// --database-url");
+    if !args.database_url.starts_with("postgres") && !bench::table::is_mysql(&args.database_url) {
+        eprintln!(
+            "error: bench measures against PostgreSQL or MariaDB: give a postgres:// or mysql:// --database-url"
+        );
         return ExitCode::from(2);
     }
     let bin = match std::env::current_exe() {
@@ -88,6 +99,8 @@ pub async fn run(args: BenchArgs) -> ExitCode {
         formats: args.formats,
         scenarios: args.scenarios,
         database_url: args.database_url,
+        table: args.table,
+        inference: args.inference,
         runs: args.runs.max(1),
         per_row_max_rows: args.per_row_max_rows,
         shared_strings: args.shared_strings,
@@ -139,6 +152,8 @@ mod tests {
         assert_eq!(args.methods, Method::ALL);
         assert_eq!(args.formats, [DataFormat::Xlsx, DataFormat::Csv]);
         assert_eq!(args.scenarios, [Scenario::Empty, Scenario::Filled]);
+        assert_eq!(args.table, BenchTable::Businesses);
+        assert!(!args.inference);
         let help = Bench::command().render_long_help().to_string();
         for shown in [
             "[default: 10000,100000,1000000]",
