@@ -56,7 +56,8 @@ pub struct ImportArgs {
     /// Row number of the header (default: found among the first 20 rows).
     #[arg(long)]
     pub header_row: Option<u32>,
-    /// Map headers to fields: 'Header=field,Other Header=field'.
+    /// Map headers to fields: 'Header=field,Other Header=field'; 'Header=-'
+    /// ignores a header.
     #[arg(long)]
     pub map: Option<String>,
     /// Import into this existing table (its columns and types are read

@@ -30,7 +30,7 @@ use utoipa::IntoParams;
 use super::errors::{ApiError, JsonQuery};
 use super::{tables, upload, AppState};
 use crate::model::{column_letter, RawRow, TableSchema};
-use crate::pipeline::{infer_table, pick_header};
+use crate::pipeline::{infer_table, pick_header, with_preset};
 use crate::record::{
     cell_display, suggest_fields, HeaderError, HeaderFinder, HeaderOptions, Rules,
     HEADER_SEARCH_ROWS,
@@ -166,6 +166,10 @@ pub(super) async fn existing_table(
     name: &str,
 ) -> Result<Option<TableSchema>, ApiError> {
     match state.sink.table_schema(name).await {
+        // As an import sees it: `businesses` with the preset's aliases.
+        Ok(t) if t.name == TableSchema::businesses().name => {
+            Ok(Some(with_preset(t).unwrap_or_else(TableSchema::businesses)))
+        }
         Ok(t) => Ok(Some(t)),
         Err(IntrospectError::NotFound { .. }) => Ok(None),
         Err(IntrospectError::Db(e)) => Err(ApiError::database(e)),

@@ -312,7 +312,13 @@ async fn finish(
     let end = ImportEnd {
         status: status.as_str(),
         rows_read: report.rows_read as i64,
-        inserted: report.inserted as i64,
+        // A dry run wrote nothing: its row says so, so that it never
+        // counts as the file's import (`refuse_same_file`).
+        inserted: if report.dry_run {
+            0
+        } else {
+            report.inserted as i64
+        },
         rejected: report.rejected as i64,
         finished_at: &at,
         error: error.as_deref(),

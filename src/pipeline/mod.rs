@@ -52,7 +52,9 @@ pub use plan::{cores, Method, Plan, BYTES_IN_FLIGHT, COPY_CHUNK, MAX_BATCH, UNIT
 pub use progress::{Progress, ProgressSnapshot};
 pub use report::EXIT_TOO_MANY_REJECTED;
 pub use report::{go_duration, human_duration, ImportError, ImportReport, Stats, Status};
-pub use target::{infer_table, pick_header, settle, settle_for, Inferred, Settled, TableSpec};
+pub use target::{
+    infer_table, pick_header, settle, settle_for, with_preset, Inferred, Settled, TableSpec,
+};
 
 use collect::{collect, CollectOptions, Collected, Event};
 

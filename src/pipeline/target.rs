@@ -125,10 +125,7 @@ pub async fn settle_for(
         job.table = Arc::new(match &spec {
             TableSpec::Declared(declared) => with_declared(found, declared)?,
             _ if TableSchema::businesses().name == found.name => {
-                with_declared(found, &TableSchema::businesses()).unwrap_or_else(|e| {
-                    tracing::debug!(error = %e, "businesses is not the preset's table");
-                    job.table.as_ref().clone()
-                })
+                with_preset(found).unwrap_or_else(|| job.table.as_ref().clone())
             }
             _ => found,
         });
@@ -166,6 +163,14 @@ pub async fn settle_for(
     };
     job.table = Arc::new(table);
     Ok(Settled { ddl: Some(ddl) })
+}
+
+/// The existing `businesses` table with the preset's header aliases and
+/// value rules, or `None` when it lacks one of the preset's columns.
+pub fn with_preset(found: TableSchema) -> Option<TableSchema> {
+    with_declared(found, &TableSchema::businesses())
+        .map_err(|e| tracing::debug!(error = %e, "businesses is not the preset's table"))
+        .ok()
 }
 
 /// The existing table `found` with what a declaration adds: the header

@@ -38,6 +38,7 @@ mod mysql_faults;
 mod mysql_types;
 mod options;
 mod output;
+mod page;
 mod pool;
 mod progress;
 mod rejects_xlsx;

@@ -17,7 +17,7 @@ use super::{sheet_bytes, spawn_app_with, TestApp};
 use crate::helpers::{bin, TestDb};
 
 /// Creates a key in the app's database (as `keys create` does); the key.
-pub(super) async fn key(app: &TestApp, name: &str, role: Role) -> String {
+pub(crate) async fn key(app: &TestApp, name: &str, role: Role) -> String {
     let key = generate_key();
     let at = sheetpipe::sink::imports::now();
     let sink = app.db.bare_sink().await;

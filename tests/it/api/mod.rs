@@ -2,7 +2,7 @@
 //! `sheetpipe serve` process), a fresh PostgreSQL database per test, a real
 //! HTTP client. Logs stay silent unless `TEST_LOG` is set.
 
-mod auth;
+pub mod auth;
 mod background;
 mod clients;
 mod contract;
