@@ -128,10 +128,60 @@ fn iso_text(s: &str) -> String {
 /// of day, a time alone for Excel's day-zero times, both otherwise;
 /// milliseconds only when there are some.
 pub(crate) fn iso_datetime(dt: chrono::NaiveDateTime) -> String {
-    use chrono::Timelike;
+    use chrono::{Datelike, Timelike};
     let time_zero = dt.time().num_seconds_from_midnight() == 0 && dt.nanosecond() == 0;
     let day_zero = dt.date() == chrono::NaiveDate::from_ymd_opt(1899, 12, 31).expect("valid")
         || dt.date() == chrono::NaiveDate::from_ymd_opt(1899, 12, 30).expect("valid");
+    // The layouts below, written digit by digit: chrono's `format` parses
+    // its format string again for every cell (8% of a typed .xlsx read).
+    // Years outside 0–9999 and leap seconds keep chrono's forms.
+    if !(0..=9999).contains(&dt.year()) || dt.nanosecond() >= 1_000_000_000 {
+        return iso_datetime_by_chrono(dt, time_zero, day_zero);
+    }
+    let mut out = String::with_capacity(29);
+    let digits = |n: u32, width: u32, out: &mut String| {
+        for p in (0..width).rev() {
+            out.push(char::from(b'0' + (n / 10u32.pow(p) % 10) as u8));
+        }
+    };
+    if !day_zero || time_zero {
+        digits(dt.year() as u32, 4, &mut out);
+        out.push('-');
+        digits(dt.month(), 2, &mut out);
+        out.push('-');
+        digits(dt.day(), 2, &mut out);
+        if time_zero {
+            return out;
+        }
+        out.push('T');
+    }
+    digits(dt.hour(), 2, &mut out);
+    out.push(':');
+    digits(dt.minute(), 2, &mut out);
+    out.push(':');
+    digits(dt.second(), 2, &mut out);
+    // chrono's `%.f`: nothing, or 3, 6 or 9 digits, the fewest exact.
+    let ns = dt.nanosecond();
+    match ns {
+        0 => {}
+        _ if ns.is_multiple_of(1_000_000) => {
+            out.push('.');
+            digits(ns / 1_000_000, 3, &mut out);
+        }
+        _ if ns.is_multiple_of(1000) => {
+            out.push('.');
+            digits(ns / 1000, 6, &mut out);
+        }
+        _ => {
+            out.push('.');
+            digits(ns, 9, &mut out);
+        }
+    }
+    out
+}
+
+/// [`iso_datetime`]'s layouts by chrono's `format`.
+fn iso_datetime_by_chrono(dt: chrono::NaiveDateTime, time_zero: bool, day_zero: bool) -> String {
     if time_zero {
         dt.format("%Y-%m-%d").to_string()
     } else if day_zero {
@@ -291,6 +341,61 @@ pub(crate) fn open_buffered(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The digit-by-digit layouts are chrono's, for every kind of value:
+    /// dates alone, Excel's day-zero times, both, and fractions of 3, 6
+    /// and 9 digits.
+    #[test]
+    fn iso_datetime_writes_what_chrono_writes() {
+        use chrono::{Duration, NaiveDate};
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+        let base = NaiveDate::from_ymd_opt(1899, 12, 30)
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap();
+        let fractions = [
+            0,
+            1_000_000,
+            120_000_000,
+            5_000,
+            123_456_000,
+            7,
+            999_999_999,
+        ];
+        for i in 0..20_000 {
+            let days = match i % 4 {
+                0 | 1 => rng.gen_range(0..2_958_465),
+                2 => rng.gen_range(0..2),
+                _ => rng.gen_range(-800_000..0),
+            };
+            let secs = if i % 3 == 0 {
+                0
+            } else {
+                rng.gen_range(0..86_400)
+            };
+            let ns = fractions[rng.gen_range(0..fractions.len())];
+            let dt =
+                base + Duration::days(days) + Duration::seconds(secs) + Duration::nanoseconds(ns);
+            let time_zero = secs == 0 && ns == 0;
+            let day_zero = matches!(days, 0 | 1);
+            assert_eq!(
+                iso_datetime(dt),
+                iso_datetime_by_chrono(dt, time_zero, day_zero),
+                "{dt:?}"
+            );
+        }
+        let leap = NaiveDate::from_ymd_opt(2016, 12, 31)
+            .unwrap()
+            .and_hms_milli_opt(23, 59, 59, 1500)
+            .unwrap();
+        assert_eq!(iso_datetime(leap), "2016-12-31T23:59:60.500");
+        let far = NaiveDate::from_ymd_opt(10_000, 1, 1)
+            .unwrap()
+            .and_hms_opt(1, 2, 3)
+            .unwrap();
+        assert_eq!(iso_datetime(far), "+10000-01-01T01:02:03");
+    }
 
     fn sheet(name: &str, typ: SheetType, visible: SheetVisible) -> Sheet {
         Sheet {

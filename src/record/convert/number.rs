@@ -117,7 +117,14 @@ pub(super) fn integer(input: Input<'_>, ty: &SqlType) -> Result<Value, String> {
         SqlType::Integer => (i64::from(i32::MIN), i64::from(i32::MAX)),
         _ => (i64::MIN, i64::MAX),
     };
-    if let Input::Int(i) = input {
+    // A whole float below 10^15 is that integer exactly (format_number
+    // would print it so); no text round trip.
+    let whole = match input {
+        Input::Int(i) => Some(i),
+        Input::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => Some(f as i64),
+        _ => None,
+    };
+    if let Some(i) = whole {
         return if (min..=max).contains(&i) {
             Ok(Value::Int(i))
         } else {

@@ -316,3 +316,52 @@ fn floats_take_every_digit_they_can_hold_back_exactly() {
     assert!(c(&text("1.23456789"), r).is_err());
     assert!(c(&text("1e-46"), r).is_err());
 }
+
+/// The whole-float shortcut of integer columns: the same values and the
+/// same refusals as the text path, -0 included.
+#[test]
+fn whole_float_cells_reach_integer_columns_without_text() {
+    assert_eq!(c(&Cell::Float(-0.0), &SqlType::Integer), Ok(Value::Int(0)));
+    let big = 999_999_999_999_999.0;
+    assert_eq!(
+        c(&Cell::Float(big), &SqlType::BigInt),
+        Ok(Value::Int(999_999_999_999_999))
+    );
+    assert_eq!(
+        c(&Cell::Float(3e9), &SqlType::Integer),
+        Err("3000000000 is out of range for integer".into())
+    );
+    assert_eq!(
+        c(&Cell::Float(40_000.0), &SqlType::SmallInt),
+        Err("40000 is out of range for smallint".into())
+    );
+    // 2^53 + 2 is past the shortcut (≥ 10^15): the text path, as before.
+    assert_eq!(
+        c(&Cell::Float(9_007_199_254_740_994.0), &SqlType::BigInt),
+        Ok(Value::Int(9_007_199_254_740_990))
+    );
+}
+
+/// Amounts as a typed sheet holds them (cents / 100 as a double) encode
+/// for numeric(12,2) to exactly the bytes of the amount written as text.
+#[test]
+fn float_amounts_encode_as_their_two_decimals() {
+    use crate::sink::postgres::encode::put_field;
+    use rand::{Rng, SeedableRng};
+    let ty = numeric(12, 2);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+    for _ in 0..20_000 {
+        let cents: i64 = rng.gen_range(-99_999_999_999..100_000_000_000);
+        let written = format!(
+            "{}{}.{:02}",
+            if cents < 0 { "-" } else { "" },
+            cents.abs() / 100,
+            cents.abs() % 100
+        );
+        let (mut a, mut b) = (bytes::BytesMut::new(), bytes::BytesMut::new());
+        let from_float = c(&Cell::Float(cents as f64 / 100.0), &ty).unwrap();
+        put_field(&mut a, &from_float, &ty).unwrap();
+        put_field(&mut b, &c(&text(&written), &ty).unwrap(), &ty).unwrap();
+        assert_eq!(a, b, "{written}");
+    }
+}
