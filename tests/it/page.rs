@@ -316,19 +316,21 @@ async fn a_person_uploads_matches_reviews_and_imports_in_the_browser() {
     let kept = std::fs::read(app.data_dir.path().join(format!("rejects/{id}.xlsx"))).unwrap();
     assert_eq!(got.as_ref(), kept.as_slice());
 
-    // Undo: the rows go (with re-import modes), or the service's answer
-    // is shown in place (a service without them answers 404).
-    b.testid("undo").await.click().await.unwrap();
-    b.until("document.getElementById('import-error').textContent !== '' || document.querySelector('[data-testid=undo]').disabled")
-        .await;
-    let error = b
-        .js("document.getElementById('import-error').textContent")
-        .await;
-    if error == json!("") {
-        assert_eq!(app.db.count().await, 0, "undo removed the import's rows");
-    } else {
-        assert!(error.as_str().unwrap().starts_with("Undo: "), "{error}");
-    }
+    // Undo and the modes other than append are offered only when the
+    // service's contract has them (re-import modes, issue 14, are not
+    // built yet): the page reads /openapi.json and offers neither, rather
+    // than buttons that answer 404.
+    assert_eq!(
+        b.js("document.querySelector('[data-testid=undo]').hidden")
+            .await,
+        json!(true),
+        "undo is offered although the contract has no undo route"
+    );
+    assert_eq!(
+        b.js("[...document.getElementById('mode').options].filter(o => !o.disabled).map(o => o.value)")
+            .await,
+        json!(["append"])
+    );
     b.until("document.querySelectorAll('[data-testid=history-row]').length >= 2")
         .await;
     b.shot("5-history").await;

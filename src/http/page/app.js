@@ -10,7 +10,7 @@
   const NEW = "\u0000new"; // the "new table" option (no table has this name)
   const IGNORE = "-";
   const state = {
-    file: null, preview: null, tables: [], modes: false,
+    file: null, preview: null, tables: [], modes: false, undo: false,
     importId: null, streamAbort: null,
   };
 
@@ -145,7 +145,9 @@
       const spec = await api("GET", "/openapi.json");
       const post = spec.paths["/imports"] && spec.paths["/imports"].post;
       state.modes = !!(post && (post.parameters || []).some((p) => p.name === "mode"));
-    } catch (_) { state.modes = false; }
+      // Undo likewise: offered once the contract has its route.
+      state.undo = !!spec.paths["/imports/{id}/undo"];
+    } catch (_) { state.modes = false; state.undo = false; }
     for (const o of $("mode").options) o.disabled = !state.modes && o.value !== "append";
     say("mode-note", state.modes ? "" : "This service appends only; the other modes need a newer sheetpipe.");
   }
@@ -423,8 +425,9 @@
     }
     if (final.error) say("import-error", final.error);
     show("result", true);
-    $("undo").disabled = final.status !== "completed";
-    $("undo").focus();
+    show("undo", state.undo);
+    $("undo").disabled = !state.undo || final.status !== "completed";
+    if (state.undo) $("undo").focus();
   }
   // A report link; with a key, clicking fetches it with the key and saves it.
   function reportLink(id, ext, testid) {
