@@ -55,6 +55,17 @@ pub async fn run(state: AppState) {
             }
             Err(e) => tracing::warn!(error = %e, "cannot renew this server's lease"),
         }
+        let queued = state.registry.queued_ids();
+        match state.sink.taken_from(&state.instance_id, &queued).await {
+            Ok(taken) => {
+                for id in taken {
+                    if let Some(job) = state.registry.get(&id) {
+                        job.taken.cancel();
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot read which imports others claimed"),
+        }
         beats += 1;
         // SQLite's sweep marks every unfinished import (there is no other
         // owner): only at start, never beside this instance's own imports.

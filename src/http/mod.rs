@@ -37,6 +37,7 @@ pub mod listen;
 pub mod metrics;
 pub mod openapi;
 pub mod query;
+pub mod queue;
 pub mod runner;
 pub mod tables;
 pub mod upload;
@@ -399,6 +400,10 @@ pub async fn serve(
         .await
         .map_err(|e| std::io::Error::other(format!("cannot register with the database: {e}")))?;
     let heartbeat = tokio::spawn(cluster::run(state.clone()));
+    let claimer = state
+        .sink
+        .has_queue()
+        .then(|| tokio::spawn(queue::claim_loop(state.clone())));
     let stop_accepting = CancellationToken::new();
     let kill = CancellationToken::new();
     let conns = tokio_util::task::TaskTracker::new();
@@ -418,6 +423,10 @@ pub async fn serve(
     }
     tracing::info!("shutdown requested: no new connections");
     upkeep.abort();
+    // No more claims; what is queued here goes back to the shared queue.
+    if let Some(c) = claimer {
+        c.abort();
+    }
     stop_accepting.cancel();
     state.registry.shutdown(state.config.shutdown_grace).await;
     heartbeat.abort();

@@ -18,6 +18,7 @@ pub mod introspect;
 pub mod keys;
 pub mod mysql;
 pub mod postgres;
+pub mod queue;
 pub mod same_file;
 mod schema;
 pub mod sqlite;
