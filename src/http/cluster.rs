@@ -2,7 +2,9 @@
 //! ([`crate::sink::instances`]): it registers when it starts, renews its
 //! lease every [`HEARTBEAT`] (picking up cancels asked of other instances),
 //! sweeps the unfinished imports of instances whose lease expired every
-//! lease period, and deregisters after a clean shutdown. On SQLite (one
+//! lease period (queueing again those whose upload is stored, see
+//! [`crate::sink::queue`]), notes which of its queued imports another
+//! instance claimed, and deregisters after a clean shutdown. On SQLite (one
 //! instance) only the start-up sweep runs: it marks every unfinished import.
 
 use std::time::Duration;

@@ -9,7 +9,8 @@
 //! * `running` (max_running permits) — held while the pipeline runs: at most
 //!   that many imports use the database at once; the rest wait, queued.
 //! * `draining` — cancelled when shutdown starts: no new tickets, queued
-//!   imports end as cancelled without starting.
+//!   imports end as cancelled without starting (on PostgreSQL, background
+//!   ones go back to the shared queue instead; see `runner`).
 //! * `hard_stop` — parent of every import's cancel token; cancelled when the
 //!   grace period is over, so running imports stop at their next unit.
 //! * `tracker` — every import task; shutdown waits on it (the WaitGroup).

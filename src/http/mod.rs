@@ -20,6 +20,8 @@
 //! * [`jobs`]: the registry, the load semaphores, shutdown.
 //! * [`runner`]: one import's life (queued → running → ended), recorded in
 //!   the `imports` table; panics become failed imports.
+//! * [`queue`]: the claimer on PostgreSQL's shared queue of background
+//!   imports; [`cluster`]: leases, sweeps, cancels and claims seen by others.
 //! * [`auth`]: API keys, roles, ownership, Origin, security headers, CORS.
 //! * [`imports`], [`events`]: the endpoints; [`errors`]: every error answer.
 //! * [`metrics`]: `/metrics` and the middleware counting requests by route.

@@ -97,8 +97,9 @@ pub struct ImportRow {
     pub error: Option<String>,
     /// When its reject report was removed (kept for `--keep-rejects-days`).
     pub rejects_removed_at: Option<String>,
-    /// The `serve` instance that accepted it (PostgreSQL; see
-    /// [`super::instances`]).
+    /// The `serve` instance that accepted it, or that claimed it from the
+    /// shared queue; `None` while queued for any instance (PostgreSQL; see
+    /// [`super::instances`], [`super::queue`]).
     pub instance_id: Option<String>,
     /// The table the rows went to (`None` for imports recorded before the
     /// column existed, which all went to `businesses`).

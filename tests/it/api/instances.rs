@@ -305,3 +305,48 @@ fn a_second_instance_on_one_sqlite_file_says_so_and_exits() {
 fn stdout_has_no_listening_line(stdout: &[u8]) -> bool {
     !String::from_utf8_lossy(stdout).contains("listening")
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolling_restart_with_background_imports_hands_them_over_and_counts_each_row_once() {
+    let db = TestDb::postgres().await;
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    // A short grace: running imports are given back mid-way, not finished.
+    let args = ["--lease-seconds", "5", "--shutdown-grace", "1"];
+    let mut servers = [
+        ServeProcess::start(&db, dirs[0].path(), &args),
+        ServeProcess::start(&db, dirs[1].path(), &args),
+    ];
+    let rows = 3_000;
+    let body = csv_bytes(rows);
+    let query = "method=sequential&allow_reimport=true";
+    let mut ids = Vec::new();
+    for k in 0..4 {
+        ids.push(servers[k % 2].start_import_query(query, body.clone()).await);
+    }
+    // SIGTERM each instance in turn while imports run, a new upload to the
+    // other each time.
+    for k in [0, 1] {
+        wait_inserting(&servers[k], &ids[k]).await;
+        let old = std::mem::replace(
+            &mut servers[k],
+            ServeProcess::start(&db, dirs[k].path(), &args),
+        );
+        ids.push(servers[1 - k].start_import_query(query, body.clone()).await);
+        assert_eq!(old.terminate().await, 0);
+    }
+    for (i, id) in ids.iter().enumerate() {
+        let v = servers[i % 2].wait(id, is_final).await;
+        assert_eq!(v["status"], "completed", "{v}");
+        assert_eq!(v["stats"]["success_count"], rows, "{v}");
+        assert_eq!(v["stats"]["total_records"], rows, "{v}");
+    }
+    let imports = ids.len() as u64;
+    assert_eq!(db.count().await, imports * rows, "nothing lost or doubled");
+    let uneven = db
+        .query(&format!(
+            "SELECT count(*) FROM (SELECT name FROM businesses GROUP BY name \
+             HAVING count(*) <> {imports}) x"
+        ))
+        .await;
+    assert_eq!(n(&uneven[0][0]), 0, "every row of every file exactly once");
+}
