@@ -2,7 +2,9 @@
 //! ([`crate::sink::instances`]): it registers when it starts, renews its
 //! lease every [`HEARTBEAT`] (picking up cancels asked of other instances),
 //! sweeps the unfinished imports of instances whose lease expired every
-//! lease period, and deregisters after a clean shutdown. On SQLite (one
+//! lease period (queueing again those whose upload is stored, see
+//! [`crate::sink::queue`]), notes which of its queued imports another
+//! instance claimed, and deregisters after a clean shutdown. On SQLite (one
 //! instance) only the start-up sweep runs: it marks every unfinished import.
 
 use std::time::Duration;
@@ -54,6 +56,17 @@ pub async fn run(state: AppState) {
                 }
             }
             Err(e) => tracing::warn!(error = %e, "cannot renew this server's lease"),
+        }
+        let queued = state.registry.queued_ids();
+        match state.sink.taken_from(&state.instance_id, &queued).await {
+            Ok(taken) => {
+                for id in taken {
+                    if let Some(job) = state.registry.get(&id) {
+                        job.taken.cancel();
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot read which imports others claimed"),
         }
         beats += 1;
         // SQLite's sweep marks every unfinished import (there is no other

@@ -22,9 +22,9 @@ use super::openapi::{
     UploadForm,
 };
 use super::query::UploadQuery;
-use super::runner::{self, Request};
+use super::runner;
 use super::{upload, AppState};
-use crate::pipeline::{Method, TableSpec};
+use crate::pipeline::TableSpec;
 use crate::sink::imports::ImportRow;
 use crate::sink::introspect::IntrospectError;
 use utoipa::IntoParams;
@@ -56,7 +56,8 @@ pub async fn upload_sync(
     headers: HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, ApiError> {
-    let job = accept(&state, &caller, query, &headers, multipart).await?;
+    // The client waits on this server: not queued for the others.
+    let job = accept(&state, &caller, query, &headers, multipart, None).await?;
     let outcome = job.finished().await;
     Ok((outcome.http_status, Json(outcome.body.clone())).into_response())
 }
@@ -87,9 +88,12 @@ pub async fn upload_async(
     caller: Caller,
     JsonQuery(query): JsonQuery<UploadQuery>,
     headers: HeaderMap,
+    uri: axum::http::Uri,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, ApiError> {
-    let job = accept(&state, &caller, query, &headers, multipart).await?;
+    // Its query is kept with the stored upload, for whichever server runs it.
+    let queue = Some(uri.query().unwrap_or_default());
+    let job = accept(&state, &caller, query, &headers, multipart, queue).await?;
     let url = status_url(&job.id);
     let body = json!({ "id": job.id, "status_url": url, "status": "queued" });
     Ok((StatusCode::ACCEPTED, [(header::LOCATION, url)], Json(body)).into_response())
@@ -105,17 +109,11 @@ async fn accept(
     query: UploadQuery,
     headers: &HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
+    queue: Option<&str>,
 ) -> Result<Arc<Job>, ApiError> {
-    let method = match query.method.as_deref().map(str::trim) {
-        None | Some("") => Method::Batch,
-        Some(m) => Method::parse(m).ok_or_else(ApiError::invalid_method)?,
-    };
-    let (header, dry_run) = query.options()?;
-    let budget = query.budget()?;
-    let allow_reimport = query.allow_reimport()?;
-    let (spec, convert) = query.target()?;
+    let req = query.request(caller.owner())?;
     // A table that is not there is refused before the body is read.
-    if let TableSpec::Existing(name) = &spec {
+    if let TableSpec::Existing(name) = &req.spec {
         match state.sink.table_schema(name).await {
             Ok(_) => {}
             Err(IntrospectError::Db(e)) => return Err(ApiError::database(e)),
@@ -133,19 +131,7 @@ async fn accept(
     state.registry.has_room()?;
     let upload = upload::receive(multipart, state.uploads_dir(), max, &state.spool).await?;
     let ticket = state.registry.admit()?;
-    let sheet = query.sheet.filter(|s| !s.trim().is_empty());
-    let req = Request {
-        method,
-        sheet,
-        header,
-        dry_run,
-        budget,
-        allow_reimport,
-        owner: caller.owner(),
-        spec,
-        convert,
-    };
-    runner::start(state, upload, req, ticket).await
+    runner::start(state, upload, req, ticket, queue).await
 }
 
 /// `GET /imports/{id}`: live state when the import is known in memory,

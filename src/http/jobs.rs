@@ -9,7 +9,8 @@
 //! * `running` (max_running permits) — held while the pipeline runs: at most
 //!   that many imports use the database at once; the rest wait, queued.
 //! * `draining` — cancelled when shutdown starts: no new tickets, queued
-//!   imports end as cancelled without starting.
+//!   imports end as cancelled without starting (on PostgreSQL, background
+//!   ones go back to the shared queue instead; see `runner`).
 //! * `hard_stop` — parent of every import's cancel token; cancelled when the
 //!   grace period is over, so running imports stop at their next unit.
 //! * `tracker` — every import task; shutdown waits on it (the WaitGroup).
@@ -30,6 +31,12 @@ use tokio_util::task::TaskTracker;
 
 use super::errors::ApiError;
 use crate::pipeline::{Control, Method};
+
+/// Why a queued import did not start here: another instance claimed it.
+pub const TAKEN: &str = "claimed by another server";
+
+/// Why a queued import did not start here: the server shut down.
+pub const SHUT_DOWN_QUEUED: &str = "the server shut down before the import started";
 
 /// Finished imports kept in memory; older ones are read from the table.
 pub const KEEP_FINISHED: usize = 1000;
@@ -120,6 +127,9 @@ pub struct Job {
     pub created_at: String,
     /// Its cancel token (a child of the registry's `hard_stop`) and progress.
     pub ctl: Control,
+    /// Cancelled when another instance claimed it while it was queued
+    /// here (see [`crate::sink::queue`]): it is no longer this server's.
+    pub taken: CancellationToken,
     state: watch::Sender<JobState>,
 }
 
@@ -228,10 +238,18 @@ impl Registry {
 
     /// Registers a new import (status `queued`).
     pub fn register(&self, meta: JobMeta) -> Arc<Job> {
+        let id = uuid::Uuid::new_v4().to_string();
+        self.register_as(id, crate::sink::imports::now(), meta)
+    }
+
+    /// Registers import `id`, accepted at `created_at` (here or by another
+    /// instance), as `queued`.
+    pub fn register_as(&self, id: String, created_at: String, meta: JobMeta) -> Arc<Job> {
         let job = Arc::new(Job {
-            id: uuid::Uuid::new_v4().to_string(),
+            id,
             meta,
-            created_at: crate::sink::imports::now(),
+            created_at,
+            taken: CancellationToken::new(),
             ctl: Control {
                 cancel: self.hard_stop.child_token(),
                 ..Control::default()
@@ -280,15 +298,37 @@ impl Registry {
         self.tracker.spawn(task);
     }
 
-    /// Waits for a running slot. `Err(reason)` when the import is cancelled
-    /// or the server starts shutting down first.
+    /// A running slot and a ticket, if both are free now and the server
+    /// is not shutting down (for an import claimed from the shared queue).
+    pub fn try_slot(&self) -> Option<(OwnedSemaphorePermit, Ticket)> {
+        if self.draining.is_cancelled() {
+            return None;
+        }
+        let permit = self.running.clone().try_acquire_owned().ok()?;
+        let ticket = self.admit().ok()?;
+        Some((permit, ticket))
+    }
+
+    /// The ids of the imports queued here.
+    pub fn queued_ids(&self) -> Vec<String> {
+        let jobs = self.jobs.read().unwrap_or_else(|p| p.into_inner());
+        jobs.values()
+            .filter(|j| j.state.borrow().status == JobStatus::Queued)
+            .map(|j| j.id.clone())
+            .collect()
+    }
+
+    /// Waits for a running slot. `Err(reason)` when the import is cancelled,
+    /// taken by another instance ([`TAKEN`]) or the server starts shutting
+    /// down first.
     pub async fn run_slot(&self, job: &Job) -> Result<OwnedSemaphorePermit, &'static str> {
         tokio::select! {
             biased;
-            _ = self.draining.cancelled() => Err("the server shut down before the import started"),
+            _ = job.taken.cancelled() => Err(TAKEN),
+            _ = self.draining.cancelled() => Err(SHUT_DOWN_QUEUED),
             _ = job.ctl.cancel.cancelled() => Err("cancelled before it started"),
             permit = self.running.clone().acquire_owned() => {
-                permit.map_err(|_| "the server shut down before the import started")
+                permit.map_err(|_| SHUT_DOWN_QUEUED)
             }
         }
     }

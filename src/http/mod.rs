@@ -23,6 +23,8 @@
 //! * [`jobs`]: the registry, the load semaphores, shutdown.
 //! * [`runner`]: one import's life (queued → running → ended), recorded in
 //!   the `imports` table; panics become failed imports.
+//! * [`queue`]: the claimer on PostgreSQL's shared queue of background
+//!   imports; [`cluster`]: leases, sweeps, cancels and claims seen by others.
 //! * [`auth`]: API keys, roles, ownership, Origin, security headers, CORS.
 //! * [`imports`], [`events`]: the endpoints; [`errors`]: every error answer.
 //! * [`metrics`]: `/metrics` and the middleware counting requests by route.
@@ -43,6 +45,7 @@ pub mod openapi;
 pub mod page;
 pub mod preview;
 pub mod query;
+pub mod queue;
 pub mod runner;
 pub mod tables;
 pub mod upload;
@@ -409,6 +412,10 @@ pub async fn serve(
         .await
         .map_err(|e| std::io::Error::other(format!("cannot register with the database: {e}")))?;
     let heartbeat = tokio::spawn(cluster::run(state.clone()));
+    let claimer = state
+        .sink
+        .has_queue()
+        .then(|| tokio::spawn(queue::claim_loop(state.clone())));
     let stop_accepting = CancellationToken::new();
     let kill = CancellationToken::new();
     let conns = tokio_util::task::TaskTracker::new();
@@ -428,6 +435,10 @@ pub async fn serve(
     }
     tracing::info!("shutdown requested: no new connections");
     upkeep.abort();
+    // No more claims; what is queued here goes back to the shared queue.
+    if let Some(c) = claimer {
+        c.abort();
+    }
     stop_accepting.cancel();
     state.registry.shutdown(state.config.shutdown_grace).await;
     heartbeat.abort();

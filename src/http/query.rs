@@ -7,8 +7,9 @@ use utoipa::IntoParams;
 
 use super::errors::ApiError;
 use super::openapi::MethodName;
+use super::runner::Request;
 use crate::model::TableSchema;
-use crate::pipeline::{ErrorBudget, TableSpec};
+use crate::pipeline::{ErrorBudget, Method, TableSpec};
 use crate::record::{ConvertOptions, HeaderOptions};
 
 /// Query of the upload endpoints. Every value is checked before the body
@@ -70,6 +71,40 @@ fn flag(name: &str, value: Option<&str>) -> Result<bool, ApiError> {
 }
 
 impl UploadQuery {
+    /// Every option of the import, or a 400 naming the bad value.
+    pub fn request(self, owner: Option<String>) -> Result<Request, ApiError> {
+        let method = match self.method.as_deref().map(str::trim) {
+            None | Some("") => Method::Batch,
+            Some(m) => Method::parse(m).ok_or_else(ApiError::invalid_method)?,
+        };
+        let (header, dry_run) = self.options()?;
+        let budget = self.budget()?;
+        let allow_reimport = self.allow_reimport()?;
+        let (spec, convert) = self.target()?;
+        let sheet = self.sheet.filter(|s| !s.trim().is_empty());
+        Ok(Request {
+            method,
+            sheet,
+            header,
+            dry_run,
+            budget,
+            allow_reimport,
+            owner,
+            spec,
+            convert,
+        })
+    }
+
+    /// [`UploadQuery::request`] of a query string kept with a stored upload.
+    pub fn parse_request(query: &str, owner: Option<String>) -> Result<Request, ApiError> {
+        let uri: axum::http::Uri = format!("/imports?{query}")
+            .parse()
+            .map_err(|e| ApiError::internal(format!("stored query: {e}")))?;
+        let q = axum::extract::Query::<UploadQuery>::try_from_uri(&uri)
+            .map_err(|e| ApiError::internal(format!("stored query: {e}")))?;
+        q.0.request(owner)
+    }
+
     /// The error budget, or a 400 naming the bad value.
     pub(super) fn budget(&self) -> Result<ErrorBudget, ApiError> {
         let bad = |e: String| ApiError::new(StatusCode::BAD_REQUEST, e);

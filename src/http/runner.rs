@@ -6,15 +6,18 @@
 
 use std::future::Future;
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
+
+use tokio::sync::OwnedSemaphorePermit;
 
 use axum::http::StatusCode;
 use serde_json::json;
 use tracing::Instrument;
 
 use super::errors::ApiError;
-use super::jobs::{Job, JobMeta, JobStatus, Outcome, Ticket};
+use super::jobs::{Job, JobMeta, JobStatus, Outcome, Ticket, SHUT_DOWN_QUEUED, TAKEN};
 use super::metrics::Ended;
 use super::upload::Upload;
 use super::AppState;
@@ -25,6 +28,7 @@ use crate::pipeline::{
 use crate::pipeline::{Progress, Status};
 use crate::record::{ConvertOptions, HeaderOptions, Rules};
 use crate::sink::imports::{now, ImportEnd, ImportRow};
+use crate::sink::queue::Committed;
 use crate::sink::same_file;
 use crate::source::{SourceError, SourceOptions};
 
@@ -53,12 +57,15 @@ pub struct Request {
 }
 
 /// Records the upload as a queued import and starts its task. The ticket
-/// is held by the task until the import has ended.
+/// is held by the task until the import has ended. With `queue` (a
+/// background upload's query string) on a database with a shared queue,
+/// the upload is stored there, for any instance to run.
 pub async fn start(
     state: &AppState,
     upload: Upload,
     req: Request,
     ticket: Ticket,
+    queue: Option<&str>,
 ) -> Result<Arc<Job>, ApiError> {
     if state.registry.is_draining() {
         return Err(ApiError::busy("Server is shutting down"));
@@ -104,15 +111,35 @@ pub async fn start(
         .collect(),
         owner: req.owner.clone(),
     };
-    if let Err(e) = state.sink.insert_import(&row).await {
+    let queue = queue.filter(|_| state.sink.has_queue());
+    let recorded = match queue {
+        Some(q) => {
+            let ext = upload.ext();
+            state.sink.enqueue_import(&row, q, &ext, &upload.path).await
+        }
+        None => state.sink.insert_import(&row).await,
+    };
+    if let Err(e) = recorded {
         state.registry.remove(&job.id);
         return Err(ApiError::database(e));
     }
-    let key = req.owner.as_deref().unwrap_or("-");
-    let span = tracing::info_span!("import", import_id = %job.id, key_name = %key);
-    let task = run(state.clone(), job.clone(), upload, req, ticket).instrument(span);
-    state.registry.spawn(task);
+    let span = import_span(&job.id, req.owner.as_deref());
+    let task = run(
+        state.clone(),
+        job.clone(),
+        upload,
+        req,
+        ticket,
+        queue.is_some(),
+    );
+    state.registry.spawn(task.instrument(span));
     Ok(job)
+}
+
+/// The span every line of one import is logged in.
+pub fn import_span(id: &str, owner: Option<&str>) -> tracing::Span {
+    let key = owner.unwrap_or("-");
+    tracing::info_span!("import", import_id = %id, key_name = %key)
 }
 
 /// 409 when the upload is a file already imported completely into the
@@ -175,7 +202,17 @@ async fn refuse_same_file(
     ))
 }
 
-async fn run(state: AppState, job: Arc<Job>, upload: Upload, req: Request, ticket: Ticket) {
+/// The task of an import accepted here: wait for a running slot, then run
+/// it — unless, `stored` in the shared queue, another instance claimed it
+/// meanwhile, or it is given back at shutdown.
+async fn run(
+    state: AppState,
+    job: Arc<Job>,
+    upload: Upload,
+    req: Request,
+    ticket: Ticket,
+    stored: bool,
+) {
     // An import's own lines are at debug: at the default level the service
     // logs one line per request (the request's own, when it is answered).
     tracing::debug!(
@@ -186,31 +223,136 @@ async fn run(state: AppState, job: Arc<Job>, upload: Upload, req: Request, ticke
         method = %req.method,
         "import queued"
     );
-    let (report, reason, ran) = match state.registry.run_slot(&job).await {
-        Err(reason) => (not_started(req.method), Some(reason.to_string()), false),
+    let not_run = |reason: String| (not_started(req.method), Some(reason));
+    let (report, reason) = match state.registry.run_slot(&job).await {
+        Err(TAKEN) => return handed_over(&state, &job, "claimed by another server"),
+        Err(SHUT_DOWN_QUEUED) if stored && requeued(&state, &job).await => {
+            return handed_over(&state, &job, "given back to the queue at shutdown");
+        }
+        Err(reason) => not_run(reason.to_string()),
         Ok(permit) => {
             let at = now();
-            job.set_running(at.clone());
-            if let Err(e) = state.sink.start_import(&job.id, &at).await {
-                tracing::warn!(error = %e, "cannot record the start of the import");
-            }
-            tracing::debug!("import running");
-            let work = pipeline_task(&state, &job, upload.path.to_path_buf(), &req);
-            let report = execute(work, req.method, &job.ctl.progress).await;
-            drop(permit);
-            let reason = (report.status == Status::Cancelled).then(|| {
-                if state.registry.is_hard_stopped() {
-                    "cancelled by server shutdown (grace period over)".to_string()
-                } else {
-                    "cancelled by request".to_string()
+            match state.sink.claim_own(&job.id, &state.instance_id, &at).await {
+                Ok(true) => {
+                    // PostgreSQL's claim recorded the start; the others' not.
+                    if !state.sink.has_queue() {
+                        if let Err(e) = state.sink.start_import(&job.id, &at).await {
+                            tracing::warn!(error = %e, "cannot record the start of the import");
+                        }
+                    }
+                    let run = Run {
+                        upload,
+                        req,
+                        ticket,
+                        permit,
+                        stored,
+                        at,
+                    };
+                    return run_now(state, job, run, Committed::default()).await;
                 }
-            });
-            (report, reason, true)
+                Ok(false) => return handed_over(&state, &job, "claimed by another server"),
+                Err(e) => not_run(format!("cannot claim the import: {e}")),
+            }
         }
     };
     drop(upload); // the temporary file is removed here, whatever happened
-    finish(&state, &job, report, reason, ran).await;
+    finish(&state, &job, report, reason, false).await;
+    if stored {
+        drop_stored(&state, &job.id).await;
+    }
     drop(ticket);
+}
+
+/// Whether `job`, queued here and stored, went back to the shared queue.
+async fn requeued(state: &AppState, job: &Job) -> bool {
+    match state.sink.requeue(&job.id, &state.instance_id).await {
+        Ok(done) => done,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot give the import back to the queue");
+            false
+        }
+    }
+}
+
+/// Forgets `job`: another instance runs (or will run) it; its row and
+/// events are the table's from now on.
+fn handed_over(state: &AppState, job: &Job, why: &str) {
+    tracing::info!(reason = why, "import handed over");
+    state.registry.remove(&job.id);
+}
+
+/// Removes the stored upload of an import that has ended.
+async fn drop_stored(state: &AppState, id: &str) {
+    if let Err(e) = state.sink.drop_upload(id).await {
+        tracing::warn!(error = %e, "cannot remove the stored upload");
+    }
+}
+
+/// What an import holds while it runs here.
+pub struct Run {
+    /// The file, on this server's disk.
+    pub upload: Upload,
+    /// Its options.
+    pub req: Request,
+    /// Its admission ticket.
+    pub ticket: Ticket,
+    /// Its running slot.
+    pub permit: OwnedSemaphorePermit,
+    /// Whether it is stored in the shared queue.
+    pub stored: bool,
+    /// When it started running.
+    pub at: String,
+}
+
+/// Runs `job` now (its row says `running` already), resuming after the
+/// rows `done` records as committed; records its end.
+pub async fn run_now(state: AppState, job: Arc<Job>, run: Run, done: Committed) {
+    job.set_running(run.at.clone());
+    let (upload, req, stored) = (run.upload, run.req, run.stored);
+    tracing::debug!(resumed_after = done.inserted, "import running");
+    let base = done.inserted;
+    job.ctl.progress.inserted.fetch_add(base, Ordering::Relaxed);
+    let work = pipeline_task(&state, &job, upload.path.to_path_buf(), &req, done);
+    let work = async move {
+        let mut report = work.await;
+        report.inserted += base;
+        report.rows_read = report.rows_read.max(report.inserted + report.rejected);
+        report
+    };
+    let report = execute(work, req.method, &job.ctl.progress).await;
+    drop(run.permit);
+    let hard_stopped = state.registry.is_hard_stopped();
+    if stored && report.status == Status::Cancelled && hard_stopped && requeued(&state, &job).await
+    {
+        // Resumed by another instance after its last committed unit.
+        return handed_over(&state, &job, "given back to the queue: grace period over");
+    }
+    let reason = (report.status == Status::Cancelled).then(|| {
+        if hard_stopped {
+            "cancelled by server shutdown (grace period over)".to_string()
+        } else {
+            "cancelled by request".to_string()
+        }
+    });
+    drop(upload); // the temporary file is removed here, whatever happened
+    finish(&state, &job, report, reason, true).await;
+    if stored {
+        drop_stored(&state, &job.id).await;
+    }
+    drop(run.ticket);
+}
+
+/// Records `job` (claimed from the queue) failed before it started: its
+/// stored upload could not be read.
+pub async fn failed_before_start(state: &AppState, job: &Job, why: String) {
+    tracing::error!(error = %why, "cannot start a claimed import");
+    let report = ImportReport {
+        status: Status::Failed,
+        error: Some(ImportError::Internal(why)),
+        ..not_started(job.meta.method)
+    };
+    finish(state, job, report, None, false).await;
+    drop_stored(state, &job.id).await;
 }
 
 /// The pipeline call for this job, owning everything it needs.
@@ -219,6 +361,7 @@ fn pipeline_task(
     job: &Job,
     path: PathBuf,
     req: &Request,
+    done: Committed,
 ) -> impl Future<Output = ImportReport> + Send + 'static {
     let cfg = &state.config;
     let import = ImportJob {
@@ -238,6 +381,7 @@ fn pipeline_task(
             state.rejects_path(&job.id),
             state.rejects_xlsx_path(&job.id),
         ],
+        skip: Arc::new(done),
         ..ImportJob::new(path)
     };
     let plan = Plan::new(req.method, cfg.workers, cfg.batch_size);

@@ -163,12 +163,7 @@ async fn save(
         )));
     };
     // The suffix comes from our own list, never from the client's text.
-    let temp = tempfile::Builder::new()
-        .prefix("upload-")
-        .suffix(&format!(".{ext}"))
-        .tempfile_in(dir)
-        .map_err(ApiError::internal)?;
-    let (file, path) = temp.into_parts();
+    let (file, path) = temp_file(dir, ext)?.into_parts();
     let mut file = tokio::fs::File::from_std(file);
     let mut hasher = Sha256::new();
     let mut bytes = 0u64;
@@ -199,6 +194,54 @@ async fn save(
         format,
         _spooled: spooled,
     })
+}
+
+/// A new private upload file in `dir` ending `.{ext}`.
+fn temp_file(dir: &Path, ext: &str) -> Result<tempfile::NamedTempFile, ApiError> {
+    tempfile::Builder::new()
+        .prefix("upload-")
+        .suffix(&format!(".{ext}"))
+        .tempfile_in(dir)
+        .map_err(ApiError::internal)
+}
+
+impl Upload {
+    /// An upload stored in the shared queue (see [`crate::sink::queue`]),
+    /// copied by `fetch` into a private file of `dir`. `ext` is checked
+    /// against the extensions sheetpipe reads.
+    pub async fn from_queue<F>(
+        dir: &Path,
+        ext: &str,
+        filename: String,
+        sha256: String,
+        fetch: impl FnOnce(std::path::PathBuf) -> F,
+    ) -> Result<Upload, ApiError>
+    where
+        F: std::future::Future<Output = Result<u64, crate::sink::DbError>>,
+    {
+        let ext = accepted_extension(&format!("stored.{ext}")).unwrap_or("xlsx");
+        let path = temp_file(dir, ext)?.into_temp_path();
+        let bytes = fetch(path.to_path_buf())
+            .await
+            .map_err(ApiError::database)?;
+        let format = detect(&path).await?;
+        Ok(Upload {
+            path,
+            filename,
+            sha256,
+            bytes,
+            format,
+            _spooled: None,
+        })
+    }
+
+    /// The extension of the file on disk (one sheetpipe reads).
+    pub fn ext(&self) -> String {
+        self.path
+            .extension()
+            .map(|e| e.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
 }
 
 /// A broken body is a 400; a body over the router's limit a 413.

@@ -60,6 +60,7 @@ use collect::{collect, CollectOptions, Collected, Event};
 
 use crate::model::{Record, Rejection, TableSchema};
 use crate::record::{HeaderFinder, HeaderMap, HeaderOptions, Rules};
+use crate::sink::queue::Committed;
 use crate::sink::Sink;
 use crate::source::{self, SourceOptions};
 
@@ -90,6 +91,10 @@ pub struct ImportJob {
     /// Where `table` comes from (`--table`, `--create`, `--schema`): settled
     /// by [`run`] / [`dry_run`] before any row is read for writing.
     pub spec: TableSpec,
+    /// Rows already committed by an earlier run of this import (a resumed
+    /// one, see [`crate::sink::queue`]): valid rows inside them are read
+    /// and counted in `rows_read` but not written again.
+    pub skip: Arc<Committed>,
 }
 
 impl ImportJob {
@@ -106,6 +111,7 @@ impl ImportJob {
             table: Arc::new(TableSchema::businesses()),
             budget: ErrorBudget::default(),
             spec: TableSpec::Preset,
+            skip: Arc::default(),
         }
     }
 }
@@ -448,6 +454,8 @@ fn read_stage(
         summary.rows_read += 1;
         progress.rows_read.fetch_add(1, Relaxed);
         let sent = match map.record(&row, &job.rules) {
+            // Committed by an earlier run of this import.
+            Ok(record) if job.skip.covers(record.row) => true,
             Ok(record) => {
                 let bytes = record_bytes(&record);
                 match batcher.push(record, bytes) {

@@ -97,8 +97,9 @@ pub struct ImportRow {
     pub error: Option<String>,
     /// When its reject report was removed (kept for `--keep-rejects-days`).
     pub rejects_removed_at: Option<String>,
-    /// The `serve` instance that accepted it (PostgreSQL; see
-    /// [`super::instances`]).
+    /// The `serve` instance that accepted it, or that claimed it from the
+    /// shared queue; `None` while queued for any instance (PostgreSQL; see
+    /// [`super::instances`], [`super::queue`]).
     pub instance_id: Option<String>,
     /// The table the rows went to (`None` for imports recorded before the
     /// column existed, which all went to `businesses`).
@@ -157,9 +158,6 @@ pub(super) const SQLITE_SELECT: &str =
 impl Sink {
     /// Records a newly accepted import as `queued`.
     pub async fn insert_import(&self, row: &ImportRow) -> Result<(), DbError> {
-        const PG: &str = "INSERT INTO imports (id, filename, sha256, method, status, bytes, \
-             created_at, instance_id, table_name, rejects_files, owner) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7::text::timestamptz, $8, $9, $10, $11)";
         const LITE: &str = "INSERT INTO imports (id, filename, sha256, method, status, bytes, \
              created_at, table_name, rejects_files, owner) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
@@ -168,20 +166,8 @@ impl Sink {
         match self {
             Sink::Mysql(s) => super::mysql::history::insert(s, &r).await,
             Sink::Postgres(s) => {
-                let params: [&(dyn ToSql + Sync); 11] = [
-                    &r.id,
-                    &r.filename,
-                    &r.sha256,
-                    &r.method,
-                    &r.status,
-                    &r.bytes,
-                    &r.created_at,
-                    &r.instance_id,
-                    &r.table_name,
-                    &rejects,
-                    &r.owner,
-                ];
-                pg_execute(s, PG, &params).await
+                let client = s.connection().await?;
+                pg_insert(&*client, &r).await
             }
             Sink::Sqlite(s) => {
                 s.with_conn(move |c| {
@@ -358,6 +344,33 @@ impl Sink {
             }
         }
     }
+}
+
+/// Inserts `r` into PostgreSQL's `imports` on `client` (inside the
+/// caller's transaction, if any).
+pub(super) async fn pg_insert(
+    client: &impl tokio_postgres::GenericClient,
+    r: &ImportRow,
+) -> Result<(), DbError> {
+    const PG: &str = "INSERT INTO imports (id, filename, sha256, method, status, bytes, \
+         created_at, instance_id, table_name, rejects_files, owner) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7::text::timestamptz, $8, $9, $10, $11)";
+    let rejects = encode_files(&r.rejects_files);
+    let params: [&(dyn ToSql + Sync); 11] = [
+        &r.id,
+        &r.filename,
+        &r.sha256,
+        &r.method,
+        &r.status,
+        &r.bytes,
+        &r.created_at,
+        &r.instance_id,
+        &r.table_name,
+        &rejects,
+        &r.owner,
+    ];
+    client.execute(PG, &params).await.map_err(pg_error)?;
+    Ok(())
 }
 
 pub(super) async fn pg_execute(

@@ -31,11 +31,12 @@ ALTER TABLE imports ADD COLUMN IF NOT EXISTS instance_id TEXT;
 ALTER TABLE imports ADD COLUMN IF NOT EXISTS cancel_requested BOOLEAN NOT NULL DEFAULT false;
 ";
 
-/// True when the whole schema is there: its newest parts (this module's
-/// column, and the history's `table_name` and `rejects_files`, created in
-/// the same transaction as their index) exist, and so the older ones.
-pub const SCHEMA_PRESENT: &str =
-    "SELECT to_regclass('sheetpipe_instances') IS NOT NULL AND (SELECT count(*) FROM \
+/// True when the whole schema is there: its newest parts (the queue's
+/// `sheetpipe_uploads`, this module's column, and the history's
+/// `table_name` and `rejects_files`, created in the same transaction as
+/// their index) exist, and so the older ones.
+pub const SCHEMA_PRESENT: &str = "SELECT to_regclass('sheetpipe_uploads') IS NOT NULL \
+     AND to_regclass('sheetpipe_instances') IS NOT NULL AND (SELECT count(*) FROM \
      information_schema.columns WHERE table_schema = current_schema() \
      AND table_name = 'imports' AND column_name IN ('cancel_requested', \
      'table_name', 'rejects_files')) = 3";
@@ -46,6 +47,11 @@ pub const DEFAULT_LEASE: Duration = Duration::from_secs(15);
 /// "The owner of `imports` row i is not a live instance" (`$1`: lease secs).
 const OWNER_GONE: &str = "NOT EXISTS (SELECT 1 FROM sheetpipe_instances s \
      WHERE s.id = i.instance_id AND s.heartbeat_at > now() - make_interval(secs => $1))";
+
+/// "Import i is not queued for anyone to claim" (a stored upload given
+/// back has no owner, and waits for a claimer, not for the sweep).
+const NOT_FOR_ANYONE: &str = "NOT (i.instance_id IS NULL AND i.status = 'queued' \
+     AND EXISTS (SELECT 1 FROM sheetpipe_queue q WHERE q.import_id = i.id))";
 
 /// Why an interrupted import failed; `n` is the committed count.
 const REASON: &str = "'interrupted: the server stopped while this import was ' || i.status || \
@@ -136,13 +142,19 @@ impl Sink {
                 let secs = lease.as_secs_f64();
                 let c = s.connection().await?;
                 let sql = format!(
-                    "SELECT i.id FROM imports i WHERE i.status IN ('queued', 'running') AND {OWNER_GONE}"
+                    "SELECT i.id FROM imports i WHERE i.status IN ('queued', 'running') AND {OWNER_GONE} \
+                     AND {NOT_FOR_ANYONE}"
                 );
                 let ids = c.query(&sql, &[&secs]).await.map_err(pg_error)?;
                 let fold = fold_sql();
                 let mut marked = 0;
                 for row in ids {
                     let id: String = row.get(0);
+                    // Its upload is stored: queued again, ledger kept, for
+                    // another instance to resume.
+                    if c.execute(REQUEUE, &[&secs, &id]).await.map_err(pg_error)? > 0 {
+                        continue;
+                    }
                     let params: [&(dyn ToSql + Sync); 3] = [&secs, &id, &at];
                     marked += c.execute(&fold, &params).await.map_err(pg_error)?;
                 }
@@ -163,13 +175,22 @@ impl Sink {
     }
 }
 
+/// One import (`$2`) whose upload is stored queued again for anyone,
+/// only if its owner is still gone (`$1` lease secs) and it was not
+/// already queued for anyone.
+const REQUEUE: &str = "UPDATE imports i SET status = 'queued', instance_id = NULL \
+     WHERE i.id = $2 AND i.status IN ('queued', 'running') AND i.instance_id IS NOT NULL \
+     AND EXISTS (SELECT 1 FROM sheetpipe_queue q WHERE q.import_id = i.id) \
+     AND NOT EXISTS (SELECT 1 FROM sheetpipe_instances s WHERE s.id = i.instance_id \
+       AND s.heartbeat_at > now() - make_interval(secs => $1))";
+
 /// One import (`$2`) failed with its ledger folded, atomically, only if its
 /// owner is still gone (`$1` lease secs, `$3` the time): the ledger rows
 /// are deleted only when the update happens, in the same snapshot.
 fn fold_sql() -> String {
     format!(
         "WITH target AS (SELECT i.id FROM imports i WHERE i.id = $2 \
-           AND i.status IN ('queued', 'running') AND {OWNER_GONE} FOR UPDATE), \
+           AND i.status IN ('queued', 'running') AND {OWNER_GONE} AND {NOT_FOR_ANYONE} FOR UPDATE), \
          l AS (DELETE FROM import_ledger WHERE import_id IN (SELECT id FROM target) \
            RETURNING inserted), \
          n AS (SELECT i.inserted + COALESCE((SELECT sum(inserted) FROM l), 0)::bigint AS n \

@@ -19,6 +19,7 @@ pub mod keys;
 pub mod mappings;
 pub mod mysql;
 pub mod postgres;
+pub mod queue;
 pub mod same_file;
 mod schema;
 pub mod sqlite;

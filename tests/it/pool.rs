@@ -46,22 +46,10 @@ async fn kill_sessions(db: &TestDb) {
 }
 
 async fn start_batch_import(server: &ServeProcess, bytes: Vec<u8>) -> String {
-    let part = reqwest::multipart::Part::bytes(bytes).file_name("big.csv");
-    let form = reqwest::multipart::Form::new().part("file", part);
-    let r = server
-        .client
-        // The same file each time: allowed again explicitly.
-        .post(format!(
-            "{}/imports?method=batch&allow_reimport=true",
-            server.base
-        ))
-        .multipart(form)
-        .send()
+    // The same file each time: allowed again explicitly.
+    server
+        .start_import_query("method=batch&allow_reimport=true", bytes)
         .await
-        .unwrap();
-    assert_eq!(r.status(), 202);
-    let v: Value = r.json().await.unwrap();
-    v["id"].as_str().unwrap().to_string()
 }
 
 fn ended(v: &Value) -> bool {

@@ -23,10 +23,21 @@ use pool::{PgPool, PoolOptions, Pooled, Wait};
 /// Most parameters in one statement (PostgreSQL's protocol limit).
 pub const MAX_PARAMS: usize = 65_535;
 
-/// Most rows of `target` in one multi-row INSERT (one parameter is kept
-/// for the ledger's import id).
+/// Parameters a ledgered INSERT adds: the import id, and the first and
+/// last source row of the write (a resumed import skips those rows; see
+/// [`crate::sink::queue`]).
+const LEDGER_PARAMS: usize = 3;
+
+/// Most rows of `target` in one multi-row INSERT (parameters are kept for
+/// the ledger's entry).
 pub fn max_multi_row(target: &Target) -> usize {
-    ((MAX_PARAMS - 1) / target.columns.len().max(1)).max(1)
+    ((MAX_PARAMS - LEDGER_PARAMS) / target.columns.len().max(1)).max(1)
+}
+
+/// The first and last source row of a write, as the ledger records them.
+fn row_span(rows: &[Record]) -> (i32, i32) {
+    let row = |r: Option<&Record>| r.map_or(0, |r| i32::try_from(r.row).unwrap_or(i32::MAX));
+    (row(rows.first()), row(rows.last()))
 }
 
 /// A PostgreSQL database with the schema ensured, and the bounded pool of
@@ -55,10 +66,13 @@ fn insert_sql(target: &Target, rows: usize, ledgered: bool) -> String {
     if !ledgered {
         return insert;
     }
+    let id = rows * target.columns.len() + 1;
     format!(
         "WITH ins AS ({insert} RETURNING 1) \
-         INSERT INTO import_ledger (import_id, inserted) SELECT ${}, count(*) FROM ins",
-        rows * target.columns.len() + 1
+         INSERT INTO import_ledger (import_id, inserted, first_row, last_row) \
+         SELECT ${id}, count(*), ${}::int, ${}::int FROM ins",
+        id + 1,
+        id + 2
     )
 }
 
@@ -92,9 +106,10 @@ impl PgSink {
         if !present.get::<_, bool>(0) {
             client
                 .batch_execute(&format!(
-                    "BEGIN; SELECT pg_advisory_xact_lock(7158234); {} {} COMMIT;",
+                    "BEGIN; SELECT pg_advisory_xact_lock(7158234); {} {} {} COMMIT;",
                     super::imports::POSTGRES,
-                    super::instances::POSTGRES
+                    super::instances::POSTGRES,
+                    super::queue::POSTGRES
                 ))
                 .await
                 .map_err(fatal)?;
@@ -261,11 +276,13 @@ impl PgWriter {
         let mut result = classify(self.write_rows(rows, kind, target).await);
         if matches!(result, Ok(Ok(()))) && ledger_row {
             let n = rows.len() as i64;
+            let (first, last) = row_span(rows);
             result = self
                 .client
                 .execute(
-                    "INSERT INTO import_ledger (import_id, inserted) VALUES ($1, $2)",
-                    &[&self.ledger, &n],
+                    "INSERT INTO import_ledger (import_id, inserted, first_row, last_row) \
+                     VALUES ($1, $2, $3, $4)",
+                    &[&self.ledger, &n, &first, &last],
                 )
                 .await
                 .map(|_| Ok(()))
@@ -310,7 +327,12 @@ impl PgWriter {
         let stmt = match self.multi.get(&rows.len()) {
             Some(s) => s.clone(),
             None => {
-                let width = rows.len() * target.columns.len() + usize::from(self.ledger.is_some());
+                let ledger = if self.ledger.is_some() {
+                    LEDGER_PARAMS
+                } else {
+                    0
+                };
+                let width = rows.len() * target.columns.len() + ledger;
                 let sql = insert_sql(target, rows.len(), self.ledger.is_some());
                 let s = self
                     .client
@@ -329,8 +351,11 @@ impl PgWriter {
             .flat_map(|r| r.values.iter().map(pg_text))
             .collect();
         let mut params: Vec<&(dyn ToSql + Sync)> = texts.iter().map(|t| t as _).collect();
+        let (first, last) = row_span(rows);
+        let span = [first.to_string(), last.to_string()];
         if let Some(id) = &self.ledger {
             params.push(id);
+            params.extend(span.iter().map(|t| t as &(dyn ToSql + Sync)));
         }
         self.client.execute(&stmt, &params).await.map(drop)
     }

@@ -56,30 +56,80 @@ async fn restarting_one_instance_leaves_the_other_instances_import_alone() {
     assert_eq!(via_b["progress"]["inserted"], rows, "{via_b}");
 }
 
+/// Rows in `businesses` and how many distinct names (every generated row
+/// of one file has its own name).
+async fn rows_and_names(db: &TestDb) -> (u64, u64) {
+    let r = db
+        .query("SELECT count(*), count(DISTINCT name) FROM businesses")
+        .await;
+    (n(&r[0][0]), n(&r[0][1]))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_killed_instances_import_is_failed_by_another_with_its_exact_count() {
+async fn a_killed_instances_background_import_is_resumed_by_another_exactly() {
     let db = TestDb::postgres().await;
     let (da, db_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let b = start(&db, &db_dir);
     let mut a = start(&db, &da);
-    let id = a.start_import(csv_bytes(50_000)).await;
+    let rows = 50_000;
+    let id = a.start_import(csv_bytes(rows)).await;
     wait_inserting(&a, &id).await;
     a.child.kill().unwrap();
     a.child.wait().unwrap();
     db.settle().await;
-    let stored = db.count().await;
+    let before = db.count().await;
+    assert!(before > 0 && before < rows, "killed mid-import: {before}");
+    // B takes it over once A's lease has expired, after A's last unit.
     let v = b.wait(&id, is_final).await;
-    assert_eq!(v["status"], "failed", "{v}");
-    assert_eq!(v["progress"]["inserted"].as_u64(), Some(stored), "{v}");
-    assert_eq!(v["stats"]["success_count"].as_u64(), Some(stored), "{v}");
-    assert!(v["error"].as_str().unwrap().contains("interrupted"), "{v}");
-    let ledger = db
+    assert_eq!(v["status"], "completed", "{v}");
+    assert_eq!(v["stats"]["success_count"], rows, "{v}");
+    assert_eq!(v["stats"]["total_records"], rows, "{v}");
+    assert_eq!(v["progress"]["inserted"], rows, "{v}");
+    assert_eq!(
+        rows_and_names(&db).await,
+        (rows, rows),
+        "no row lost or doubled"
+    );
+    let left = db
         .query(&format!(
-            "SELECT count(*) FROM import_ledger WHERE import_id = '{id}'"
+            "SELECT (SELECT count(*) FROM import_ledger WHERE import_id = '{id}'), \
+             (SELECT count(*) FROM sheetpipe_uploads WHERE import_id = '{id}')"
         ))
         .await;
-    assert_eq!(n(&ledger[0][0]), 0, "the ledger was folded into the row");
-    assert!(stored > 0 && stored < 50_000, "{stored}");
+    assert_eq!(
+        (n(&left[0][0]), n(&left[0][1])),
+        (0, 0),
+        "ledger folded, upload removed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_to_a_busy_instance_are_claimed_by_the_other() {
+    let db = TestDb::postgres().await;
+    let (da, db_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let one = ["--lease-seconds", "5", "--max-running", "1"];
+    let a = ServeProcess::start(&db, da.path(), &one);
+    let b = ServeProcess::start(&db, db_dir.path(), &one);
+    let rows = 3_000;
+    let mut ids = Vec::new();
+    for _ in 0..4 {
+        // Every upload to A; the same file each time, allowed again.
+        let query = "method=sequential&allow_reimport=true";
+        ids.push(a.start_import_query(query, csv_bytes(rows)).await);
+    }
+    for id in &ids {
+        // Whichever instance is asked, the same final answer.
+        let v = b.wait(id, is_final).await;
+        assert_eq!(v["status"], "completed", "{v}");
+        assert_eq!(v["stats"]["success_count"], rows, "{v}");
+        assert_eq!(a.wait(id, is_final).await["status"], "completed");
+    }
+    assert_eq!(db.count().await, 4 * rows);
+    let runners = db
+        .query("SELECT count(DISTINCT instance_id), (SELECT count(*) FROM sheetpipe_uploads) FROM imports")
+        .await;
+    assert_eq!(n(&runners[0][0]), 2, "B ran some of A's uploads");
+    assert_eq!(n(&runners[0][1]), 0, "every stored upload removed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -254,4 +304,49 @@ fn a_second_instance_on_one_sqlite_file_says_so_and_exits() {
 
 fn stdout_has_no_listening_line(stdout: &[u8]) -> bool {
     !String::from_utf8_lossy(stdout).contains("listening")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolling_restart_with_background_imports_hands_them_over_and_counts_each_row_once() {
+    let db = TestDb::postgres().await;
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    // A short grace: running imports are given back mid-way, not finished.
+    let args = ["--lease-seconds", "5", "--shutdown-grace", "1"];
+    let mut servers = [
+        ServeProcess::start(&db, dirs[0].path(), &args),
+        ServeProcess::start(&db, dirs[1].path(), &args),
+    ];
+    let rows = 3_000;
+    let body = csv_bytes(rows);
+    let query = "method=sequential&allow_reimport=true";
+    let mut ids = Vec::new();
+    for k in 0..4 {
+        ids.push(servers[k % 2].start_import_query(query, body.clone()).await);
+    }
+    // SIGTERM each instance in turn while imports run, a new upload to the
+    // other each time.
+    for k in [0, 1] {
+        wait_inserting(&servers[k], &ids[k]).await;
+        let old = std::mem::replace(
+            &mut servers[k],
+            ServeProcess::start(&db, dirs[k].path(), &args),
+        );
+        ids.push(servers[1 - k].start_import_query(query, body.clone()).await);
+        assert_eq!(old.terminate().await, 0);
+    }
+    for (i, id) in ids.iter().enumerate() {
+        let v = servers[i % 2].wait(id, is_final).await;
+        assert_eq!(v["status"], "completed", "{v}");
+        assert_eq!(v["stats"]["success_count"], rows, "{v}");
+        assert_eq!(v["stats"]["total_records"], rows, "{v}");
+    }
+    let imports = ids.len() as u64;
+    assert_eq!(db.count().await, imports * rows, "nothing lost or doubled");
+    let uneven = db
+        .query(&format!(
+            "SELECT count(*) FROM (SELECT name FROM businesses GROUP BY name \
+             HAVING count(*) <> {imports}) x"
+        ))
+        .await;
+    assert_eq!(n(&uneven[0][0]), 0, "every row of every file exactly once");
 }

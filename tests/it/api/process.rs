@@ -69,11 +69,16 @@ impl ServeProcess {
 
     /// Starts a background sequential import of `bytes` (a CSV); its id.
     pub async fn start_import(&self, bytes: Vec<u8>) -> String {
+        self.start_import_query("method=sequential", bytes).await
+    }
+
+    /// Starts a background import of `bytes` (a CSV) with `query`; its id.
+    pub async fn start_import_query(&self, query: &str, bytes: Vec<u8>) -> String {
         let part = reqwest::multipart::Part::bytes(bytes).file_name("big.csv");
         let form = reqwest::multipart::Form::new().part("file", part);
         let r = self
             .client
-            .post(format!("{}/imports?method=sequential", self.base))
+            .post(format!("{}/imports?{query}", self.base))
             .multipart(form)
             .send()
             .await

@@ -14,6 +14,21 @@ fn serve(db: &TestDb, data: &tempfile::TempDir, grace_secs: u64) -> ServeProcess
     ServeProcess::start(db, data.path(), &["--shutdown-grace", &grace])
 }
 
+/// A synchronous sequential upload of `rows` rows, sent in its own task:
+/// the answer's status code and body.
+fn sync_upload(server: &ServeProcess, rows: u64) -> tokio::task::JoinHandle<(u16, Value)> {
+    let part = reqwest::multipart::Part::bytes(csv_bytes(rows)).file_name("sync.csv");
+    let form = reqwest::multipart::Form::new().part("file", part);
+    let request = server
+        .client
+        .post(format!("{}/upload?method=sequential", server.base))
+        .multipart(form);
+    tokio::spawn(async move {
+        let r = request.send().await.unwrap();
+        (r.status().as_u16(), r.json::<Value>().await.unwrap())
+    })
+}
+
 /// Waits until import `id` has committed some rows.
 async fn wait_running(server: &ServeProcess, id: &str) {
     server
@@ -32,7 +47,7 @@ async fn wait_any_running(server: &ServeProcess) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_cancels_an_import_still_running_after_the_grace_period() {
+async fn sigterm_gives_back_a_background_import_still_running_after_the_grace_period() {
     let db = TestDb::postgres().await;
     let rows = 30_000;
     let data = tempfile::tempdir().unwrap();
@@ -40,6 +55,49 @@ async fn sigterm_cancels_an_import_still_running_after_the_grace_period() {
     let id = server.start_import(csv_bytes(rows)).await;
     wait_running(&server, &id).await;
     assert_eq!(server.terminate().await, 0, "a graceful shutdown exits 0");
+    // Queued again for any instance, its ledger kept: nothing to fold yet.
+    let table = db
+        .query(&format!(
+            "SELECT status, instance_id, finished_at, \
+             (SELECT sum(inserted) FROM import_ledger WHERE import_id = '{id}') \
+             FROM imports WHERE id = '{id}'"
+        ))
+        .await;
+    assert_eq!(table[0][0].as_deref(), Some("queued"), "{table:?}");
+    assert_eq!(table[0][1], None, "{table:?}");
+    assert_eq!(table[0][2], None, "{table:?}");
+    let committed = n(&table[0][3]);
+    assert!(committed > 0 && committed < rows, "{committed}");
+    assert_eq!(db.count().await, committed, "the ledger matches the table");
+    // The next instance resumes it after its last committed unit.
+    let next = serve(&db, &data, 30);
+    let v = next
+        .wait(&id, |v| {
+            !matches!(v["status"].as_str(), Some("queued" | "running"))
+        })
+        .await;
+    assert_eq!(v["status"], "completed", "{v}");
+    assert_eq!(v["stats"]["success_count"], rows, "{v}");
+    let names = db
+        .query("SELECT count(*), count(DISTINCT name) FROM businesses")
+        .await;
+    assert_eq!(
+        (n(&names[0][0]), n(&names[0][1])),
+        (rows, rows),
+        "nothing doubled"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_cancels_a_synchronous_upload_still_running_after_the_grace_period() {
+    let db = TestDb::postgres().await;
+    let rows = 30_000;
+    let data = tempfile::tempdir().unwrap();
+    let server = serve(&db, &data, 1);
+    let upload = sync_upload(&server, rows);
+    let id = wait_any_running(&server).await;
+    assert_eq!(server.terminate().await, 0, "a graceful shutdown exits 0");
+    assert_eq!(upload.await.unwrap().0, 503, "its client is told");
     let table = db
         .query(&format!(
             "SELECT status, inserted, error, finished_at FROM imports WHERE id = '{id}'"
@@ -68,18 +126,7 @@ async fn sigterm_lets_a_running_import_finish_within_the_grace_period() {
     let data = tempfile::tempdir().unwrap();
     let server = serve(&db, &data, 120);
     // A synchronous upload in flight when the signal comes gets its answer.
-    let upload = {
-        let part = reqwest::multipart::Part::bytes(csv_bytes(rows)).file_name("sync.csv");
-        let form = reqwest::multipart::Form::new().part("file", part);
-        let request = server
-            .client
-            .post(format!("{}/upload?method=sequential", server.base))
-            .multipart(form);
-        tokio::spawn(async move {
-            let r = request.send().await.unwrap();
-            (r.status().as_u16(), r.json::<Value>().await.unwrap())
-        })
-    };
+    let upload = sync_upload(&server, rows);
     let id = wait_any_running(&server).await;
     assert_eq!(server.terminate().await, 0);
     let (code, answer) = upload.await.unwrap();
