@@ -30,7 +30,7 @@ use utoipa::IntoParams;
 use super::errors::{ApiError, JsonQuery};
 use super::{tables, upload, AppState};
 use crate::model::{column_letter, RawRow, TableSchema};
-use crate::pipeline::{infer_table, pick_header, with_preset};
+use crate::pipeline::{infer_table, pick_header, rename_inferred, with_preset};
 use crate::record::{
     cell_display, suggest_fields, HeaderError, HeaderFinder, HeaderOptions, Rules,
     HEADER_SEARCH_ROWS,
@@ -193,8 +193,9 @@ fn look(
     let (table, opts, exists) = match target {
         Target::Known(t) => (t, opts, true),
         Target::New(name, sqlite) => {
-            let inferred = infer_table(path, source, &opts, &name, Some(INFER_ROWS), sqlite)
+            let mut inferred = infer_table(path, source, &opts, &name, Some(INFER_ROWS), sqlite)
                 .map_err(|e| e.to_string())?;
+            rename_inferred(&mut inferred, &opts.map).map_err(|e| e.to_string())?;
             (Arc::new(inferred.table), inferred.header, false)
         }
     };

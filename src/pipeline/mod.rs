@@ -53,7 +53,8 @@ pub use progress::{Progress, ProgressSnapshot};
 pub use report::EXIT_TOO_MANY_REJECTED;
 pub use report::{go_duration, human_duration, ImportError, ImportReport, Stats, Status};
 pub use target::{
-    infer_table, pick_header, settle, settle_for, with_preset, Inferred, Settled, TableSpec,
+    infer_table, pick_header, rename_inferred, settle, settle_for, with_preset, Inferred, Settled,
+    TableSpec,
 };
 
 use collect::{collect, CollectOptions, Collected, Event};

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use super::{ImportError, ImportJob};
 use crate::model::{Cell, Column, RawRow, TableSchema};
 use crate::record::infer::{column_names, Inferrer};
-use crate::record::{HeaderError, HeaderOptions, HEADER_SEARCH_ROWS};
+use crate::record::{match_key, HeaderError, HeaderOptions, HEADER_SEARCH_ROWS, IGNORE};
 use crate::sink::introspect::IntrospectError;
 use crate::sink::Sink;
 use crate::source::{self, SourceOptions};
@@ -138,12 +138,7 @@ pub async fn settle_for(
     let table = match spec {
         TableSpec::Declared(declared) => declared.as_ref().clone(),
         TableSpec::Create { name, infer_rows } => {
-            if !job.header.map.is_empty() {
-                return Err(ImportError::Table(format!(
-                    "--map is for an existing table; {name} does not exist yet, and --create \
-                     names its columns after the headers"
-                )));
-            }
+            let map = job.header.map.clone();
             let path = job.path.clone();
             let (source, header) = (job.source.clone(), job.header.clone());
             let sqlite = backend == "sqlite";
@@ -152,6 +147,8 @@ pub async fn settle_for(
             })
             .await
             .map_err(|e| ImportError::Internal(format!("inference panicked: {e}")))??;
+            let mut inferred = inferred;
+            rename_inferred(&mut inferred, &map)?;
             job.header = inferred.header;
             inferred.table
         }
@@ -213,6 +210,73 @@ pub struct Inferred {
     pub header: HeaderOptions,
     /// Data rows looked at.
     pub rows: u64,
+    /// The header text of each sheet column (as wide as the widest row).
+    pub headers: Vec<String>,
+}
+
+/// `--map` for the table `--create` makes from the file: `Header=name`
+/// names that header's column `name` instead of the name made of the
+/// header, `Header=-` leaves the column out of the table (and the import).
+pub fn rename_inferred(
+    inferred: &mut Inferred,
+    map: &[(String, String)],
+) -> Result<(), ImportError> {
+    let table = inferred.table.name.clone();
+    for (header, target) in map {
+        let Some(col) = inferred
+            .headers
+            .iter()
+            .position(|h| match_key(h) == match_key(header))
+        else {
+            return Err(HeaderError::MapHeaderMissing {
+                wanted: header.clone(),
+                row: inferred.header.header_row.unwrap_or(1),
+                found: inferred
+                    .headers
+                    .iter()
+                    .filter(|h| !h.is_empty())
+                    .cloned()
+                    .collect(),
+            }
+            .into());
+        };
+        let Some(positions) = inferred.header.positions.as_mut() else {
+            break;
+        };
+        let Some(slot) = positions.get(col).copied().flatten() else {
+            continue;
+        };
+        if target == IGNORE {
+            inferred.table.columns.remove(slot);
+            for p in positions.iter_mut() {
+                match p {
+                    Some(s) if *s == slot => *p = None,
+                    Some(s) if *s > slot => *s -= 1,
+                    _ => {}
+                }
+            }
+        } else {
+            inferred.table.columns[slot].name = target.clone();
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    if let Some(twice) = inferred
+        .table
+        .columns
+        .iter()
+        .find(|c| !seen.insert(c.name.to_lowercase()))
+    {
+        return Err(ImportError::Table(format!(
+            "two columns of the new table {table} would be named {}: --map names each column once",
+            twice.name
+        )));
+    }
+    if inferred.table.columns.is_empty() {
+        return Err(ImportError::Table(format!(
+            "--map leaves the new table {table} no column"
+        )));
+    }
+    Ok(())
 }
 
 /// Reads the file once and infers the table `name` from it: the header row
@@ -336,6 +400,9 @@ pub fn infer_table(
             created_names: false,
         },
         rows,
+        headers: (0..width)
+            .map(|i| texts.get(i).cloned().unwrap_or_default())
+            .collect(),
     })
 }
 

@@ -257,7 +257,7 @@ pub fn normalize_header(text: &str) -> String {
 
 /// The key headers are compared on: normalized, without any spaces, so
 /// `Business Name`, `business_name` and `BusinessName` are one key.
-fn match_key(text: &str) -> String {
+pub(crate) fn match_key(text: &str) -> String {
     normalize_header(text).replace(' ', "")
 }
 

@@ -17,7 +17,7 @@ pub mod rules;
 mod web;
 
 pub use convert::{convert, ConvertOptions};
-pub(crate) use header::edit_distance;
+pub(crate) use header::{edit_distance, match_key};
 pub use header::{
     normalize_header, HeaderError, HeaderFinder, HeaderMap, HeaderOptions, HEADER_SEARCH_ROWS,
     IGNORE,

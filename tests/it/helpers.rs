@@ -179,6 +179,19 @@ impl TestDb {
         panic!("statements still running on the database");
     }
 
+    /// The column names of PostgreSQL table `table`, in order.
+    pub async fn column_names(&self, table: &str) -> Vec<String> {
+        let sql = format!(
+            "SELECT column_name FROM information_schema.columns \
+             WHERE table_name = '{table}' ORDER BY ordinal_position"
+        );
+        self.query(&sql)
+            .await
+            .into_iter()
+            .map(|r| r[0].clone().unwrap())
+            .collect()
+    }
+
     /// `SELECT count(*) FROM businesses`.
     pub async fn count(&self) -> u64 {
         self.query("SELECT count(*) FROM businesses").await[0][0]

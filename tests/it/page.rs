@@ -165,6 +165,20 @@ impl Browser {
         self.until("!document.getElementById('match').hidden").await;
     }
 
+    /// Goes on to the review and waits for the dry run's counts.
+    async fn review(&self) {
+        self.testid("to-review").await.click().await.unwrap();
+        self.until("document.getElementById('review-summary').textContent.includes('rejected')")
+            .await;
+    }
+
+    /// Starts the import and waits for its result.
+    async fn import(&self) {
+        self.testid("start-import").await.click().await.unwrap();
+        self.until("!document.getElementById('result').hidden")
+            .await;
+    }
+
     /// Saves a screenshot as docs/page/{name}.png when asked to.
     async fn shot(&self, name: &str) {
         if std::env::var_os("SHEETPIPE_SCREENSHOTS").is_none() {
@@ -258,9 +272,7 @@ async fn a_person_uploads_matches_reviews_and_imports_in_the_browser() {
         .unwrap();
     b.shot("2-match").await;
 
-    b.testid("to-review").await.click().await.unwrap();
-    b.until("document.getElementById('review-summary').textContent.includes('rejected')")
-        .await;
+    b.review().await;
     let summary = b.text("review-summary").await;
     assert!(
         summary.contains("4 rows checked: 3 valid, 1 will be rejected"),
@@ -284,8 +296,7 @@ async fn a_person_uploads_matches_reviews_and_imports_in_the_browser() {
     assert_eq!(reason, json!(title), "the reason is read on focus too");
     b.shot("3-review").await;
 
-    b.testid("start-import").await.click().await.unwrap();
-    b.until("!document.getElementById('result').hidden").await;
+    b.import().await;
     assert_eq!(b.text("result-inserted").await, "3");
     assert_eq!(b.text("result-rejected").await, "1");
     assert_eq!(b.js("document.getElementById('progress').value").await, 100);
@@ -366,9 +377,7 @@ async fn a_workbook_full_of_markup_runs_nothing_and_shows_it_as_text() {
         .await
         .unwrap();
     assert_eq!(header.text().await.unwrap(), format!("{IMG} (C)"));
-    b.testid("to-review").await.click().await.unwrap();
-    b.until("document.getElementById('review-summary').textContent.includes('rejected')")
-        .await;
+    b.review().await;
     let grid = b
         .js("document.getElementById('review-rows').textContent")
         .await;
@@ -401,11 +410,8 @@ async fn with_keys_on_the_page_asks_for_one_and_works_with_it() {
     b.until("document.body.dataset.ready === 'true'").await;
     let dir = tempfile::tempdir().unwrap();
     b.choose("businesses", &customers(dir.path())).await;
-    b.testid("to-review").await.click().await.unwrap();
-    b.until("document.getElementById('review-summary').textContent.includes('rejected')")
-        .await;
-    b.testid("start-import").await.click().await.unwrap();
-    b.until("!document.getElementById('result').hidden").await;
+    b.review().await;
+    b.import().await;
     assert_eq!(b.text("result-inserted").await, "3");
     assert_eq!(app.db.count().await, 3);
     let owners = app.db.query("SELECT DISTINCT owner FROM imports").await;
@@ -432,9 +438,7 @@ async fn at_phone_width_the_page_has_no_horizontal_overflow() {
     let dir = tempfile::tempdir().unwrap();
     b.open(&app).await;
     b.choose("businesses", &customers(dir.path())).await;
-    b.testid("to-review").await.click().await.unwrap();
-    b.until("document.getElementById('review-summary').textContent.includes('rejected')")
-        .await;
+    b.review().await;
     let (scroll, inner) = (
         b.js("document.documentElement.scrollWidth").await,
         b.js("window.innerWidth").await,
@@ -448,5 +452,60 @@ async fn at_phone_width_the_page_has_no_horizontal_overflow() {
         "the page is {scroll}px wide in a {inner}px viewport"
     );
     b.shot("6-phone").await;
+    b.close().await;
+}
+
+#[tokio::test]
+async fn a_new_table_is_named_on_the_page_and_created_by_the_import() {
+    let Some(b) = browser("a_new_table_is_named_on_the_page", 1280, 800).await else {
+        return;
+    };
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    b.open(&app).await;
+    // The last option is "New table…".
+    let new = b
+        .js("document.getElementById('table').lastElementChild.value")
+        .await;
+    b.choose(new.as_str().unwrap(), &customers(dir.path()))
+        .await;
+    assert_eq!(
+        b.js("document.getElementById('new-name').value").await,
+        "customers"
+    );
+    let name = b
+        .c()
+        .find(Locator::Css("input[data-new-header=\"Company\"]"))
+        .await
+        .unwrap();
+    assert_eq!(
+        name.prop("value").await.unwrap().as_deref(),
+        Some("company")
+    );
+    name.clear().await.unwrap();
+    name.send_keys("firm").await.unwrap();
+    b.c()
+        .find(Locator::Css("input[data-keep-header=\"Info\"]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.review().await;
+    b.import().await;
+    assert_eq!(
+        b.text("result-inserted").await,
+        "4",
+        "no rules on a new table"
+    );
+    assert_eq!(
+        app.db.column_names("customers").await,
+        ["firm", "e_mail", "tel", "town"]
+    );
+    let firms = app
+        .db
+        .query("SELECT firm FROM customers ORDER BY firm")
+        .await;
+    assert_eq!(firms[0][0].as_deref(), Some("Acme"));
     b.close().await;
 }

@@ -7,7 +7,7 @@
 (function () {
   const $ = (id) => document.getElementById(id);
   const KEY = "sheetpipe.key";
-  const NEW = "\u0000new"; // the "new table" option (no table has this name)
+  const NEW = ""; // the "new table" option (no table has an empty name)
   const IGNORE = "-";
   const state = {
     file: null, preview: null, tables: [], modes: false, undo: false,
@@ -224,7 +224,7 @@
     const saved = p.saved_mapping || null;
     const created = !p.table_exists;
     say("match-info", created
-      ? "A new table " + p.table.name + " will be created with these columns (types inferred from the first rows)."
+      ? "A new table " + p.table.name + " will be created with these columns (types inferred from the first rows); rename them or leave some out."
       : "Header row " + p.header_row + " of " + (p.sheet || "the file") + (saved ? "; the matching saved for these headers is filled in." : "; matched by names and aliases."));
     p.columns.forEach((c, i) => {
       if (!c.header) return;
@@ -232,8 +232,16 @@
       tr.appendChild(el("th", { scope: "row" }, c.header + " (" + c.letter + ")"));
       const td = el("td");
       if (created) {
+        // A new table: each column's name is editable, or left out.
         const col = p.table.columns.find((x) => x.name === c.suggested);
-        td.appendChild(el("span", {}, col ? col.name + " — " + col.type : "not imported"));
+        const name = el("input", { type: "text", "aria-label": "Column name for " + c.header, "data-new-header": c.header, "data-inferred": col ? col.name : "" });
+        name.value = col ? col.name : "";
+        const keep = el("input", { type: "checkbox", id: "keep-" + i, "data-keep-header": c.header });
+        keep.checked = !!col;
+        const keepLabel = el("label", { for: "keep-" + i, class: "inline" }, "import (" + (col ? col.type : "no data") + ")");
+        name.addEventListener("input", checkMapping);
+        keep.addEventListener("change", checkMapping);
+        td.append(name, keep, keepLabel);
       } else {
         const sel = el("select", { "aria-label": "Table column for " + c.header, "data-header": c.header });
         sel.appendChild(el("option", { value: IGNORE }, "— ignore —"));
@@ -259,6 +267,17 @@
     for (const sel of $("mapping").querySelectorAll("select[data-header]")) out[sel.dataset.header] = sel.value;
     return out;
   }
+  // For a new table: the renamed and the left-out columns only.
+  function newTableMapping() {
+    const out = {};
+    for (const name of $("mapping").querySelectorAll("input[data-new-header]")) {
+      const h = name.dataset.newHeader;
+      const keep = $("mapping").querySelector("input[data-keep-header=\"" + CSS.escape(h) + "\"]");
+      if (!keep.checked) out[h] = IGNORE;
+      else if (name.value.trim() !== name.dataset.inferred) out[h] = name.value.trim();
+    }
+    return out;
+  }
   function checkMapping() {
     const p = state.preview;
     let problem = "";
@@ -272,14 +291,22 @@
       else if (Object.keys(m).some((h) => h.includes(","))) problem = "A header containing a comma cannot be matched; rename it in the file.";
     } else if (p.error) {
       problem = p.error;
+    } else {
+      const names = [...$("mapping").querySelectorAll("input[data-new-header]")]
+        .filter((n) => $("mapping").querySelector("input[data-keep-header=\"" + CSS.escape(n.dataset.newHeader) + "\"]").checked)
+        .map((n) => n.value.trim().toLowerCase());
+      if (names.some((n) => !n)) problem = "Every imported column needs a name.";
+      else if (!names.length) problem = "Import at least one column.";
+      else if (names.some((n, i) => names.indexOf(n) !== i)) problem = "Two columns cannot have the same name.";
+      else if (names.some((n) => n.includes(",") || n.includes("="))) problem = "A column name cannot contain a comma or =.";
     }
     say("match-error", problem);
     $("to-review").disabled = !!problem;
     return !problem;
   }
   function mapParam() {
-    if (!state.preview.table_exists) return "";
-    return Object.entries(chosenMapping()).map(([h, c]) => h + "=" + c).join(",");
+    const m = state.preview.table_exists ? chosenMapping() : newTableMapping();
+    return Object.entries(m).map(([h, c]) => h + "=" + c).join(",");
   }
   function importQuery(extra) {
     const t = targetTable();

@@ -35,11 +35,24 @@ fn two_sheets() -> Vec<u8> {
     wb.save_to_buffer().unwrap()
 }
 
-async fn preview(app: &TestApp, query: &str) -> (u16, Value) {
-    let r = app
-        .upload(&format!("/preview?{query}"), "people.xlsx", two_sheets())
-        .await;
+/// Posts the two-sheet workbook to `path`: status and JSON body.
+async fn send(app: &TestApp, path: &str) -> (u16, Value) {
+    let r = app.upload(path, "people.xlsx", two_sheets()).await;
     (r.status().as_u16(), r.json().await.unwrap())
+}
+
+async fn preview(app: &TestApp, query: &str) -> (u16, Value) {
+    send(app, &format!("/preview?{query}")).await
+}
+
+/// The names of the preview's table columns.
+fn table_columns(v: &Value) -> Vec<&str> {
+    v["table"]["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect()
 }
 
 fn suggested(v: &Value) -> Vec<Value> {
@@ -101,13 +114,7 @@ async fn a_new_table_is_previewed_as_create_would_infer_it() {
     let (code, v) = preview(&app, "sheet=Data&table=fresh").await;
     assert_eq!(code, 200, "{v}");
     assert_eq!(v["table_exists"], false);
-    let names: Vec<&str> = v["table"]["columns"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(names, ["company", "e_mail", "tel", "owner"]);
+    assert_eq!(table_columns(&v), ["company", "e_mail", "tel", "owner"]);
     assert_eq!(
         suggested(&v),
         vec![
@@ -155,22 +162,10 @@ async fn a_saved_matching_is_offered_again_and_used_with_ignored_headers() {
     let map = "Company%3Dfull_name%2CE-Mail%3Demail%2CTel%3D-%2COwner%3D-";
     // The page's review is a dry run of the same file: it does not make
     // the import after it a re-import.
-    let r = app
-        .upload(
-            &format!("/upload?table=contacts&sheet=Data&map={map}&dry_run=true"),
-            "people.xlsx",
-            two_sheets(),
-        )
-        .await;
-    assert_eq!(r.status(), 200);
-    let r = app
-        .upload(
-            &format!("/upload?table=contacts&sheet=Data&map={map}"),
-            "people.xlsx",
-            two_sheets(),
-        )
-        .await;
-    let report: Value = r.json().await.unwrap();
+    let upload = format!("/upload?table=contacts&sheet=Data&map={map}");
+    let (code, dry) = send(&app, &format!("{upload}&dry_run=true")).await;
+    assert_eq!(code, 200, "{dry}");
+    let (_, report) = send(&app, &upload).await;
     assert_eq!(report["stats"]["success_count"], 2, "{report}");
     assert_eq!(report["stats"]["error_count"], 1, "{report}");
     assert_eq!(report["ignored_columns"], json!(["Tel", "Owner"]));
@@ -185,4 +180,27 @@ async fn a_saved_matching_is_offered_again_and_used_with_ignored_headers() {
             vec![Some("Bolt".into()), Some("not-an-email".into())]
         ]
     );
+}
+
+#[tokio::test]
+async fn a_new_tables_columns_are_renamed_or_left_out_by_map() {
+    let app = spawn_app().await;
+    let map = "Company%3Dcompany_name%2COwner%3D-";
+    let (code, v) = preview(&app, &format!("sheet=Data&table=renamed&map={map}")).await;
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(table_columns(&v), ["company_name", "e_mail", "tel"]);
+    assert_eq!(suggested(&v)[3], Value::Null, "Owner is left out");
+    let (_, report) = send(
+        &app,
+        &format!("/upload?sheet=Data&table=renamed&create=true&map={map}"),
+    )
+    .await;
+    assert_eq!(report["stats"]["success_count"], 3, "{report}");
+    assert_eq!(
+        app.db.column_names("renamed").await,
+        ["company_name", "e_mail", "tel"]
+    );
+    let (code, v) = preview(&app, "sheet=Data&table=twice&map=Company%3Dtel").await;
+    assert_eq!(code, 422, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("named tel"), "{v}");
 }
