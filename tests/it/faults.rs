@@ -167,16 +167,30 @@ async fn a_server_killed_mid_import_restarts_with_the_import_failed_and_counted_
         let data = tempdir();
         let big = crate::api::csv_bytes(50_000);
         let server = ServeProcess::start(&db, data.path(), LEASE);
-        let id = server.start_import(big).await;
-        server
-            .wait(&id, |v| v["progress"]["inserted"].as_u64() > Some(0))
+        // A synchronous upload: it runs where it was received (a background
+        // one on PostgreSQL would be resumed elsewhere, see api::instances).
+        let upload = {
+            let part = reqwest::multipart::Part::bytes(big).file_name("big.csv");
+            let form = reqwest::multipart::Form::new().part("file", part);
+            let request = server
+                .client
+                .post(format!("{}/upload?method=sequential", server.base))
+                .multipart(form);
+            tokio::spawn(async move { request.send().await.is_ok() })
+        };
+        let seen = server
+            .wait_on("/imports?limit=1", |v| {
+                v["imports"][0]["progress"]["inserted"].as_u64() > Some(0)
+            })
             .await;
+        let id = seen["imports"][0]["id"].as_str().unwrap().to_string();
         // SIGKILL: no shutdown code runs.
         let mut server = server;
         server.child.kill().unwrap();
         let status = server.child.wait().unwrap();
         assert_eq!(status.code(), None, "killed by a signal");
         drop(server);
+        assert!(!upload.await.unwrap(), "its client lost the connection");
         db.settle().await;
 
         let stored = db.count().await;

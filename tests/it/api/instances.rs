@@ -71,7 +71,7 @@ async fn a_killed_instances_background_import_is_resumed_by_another_exactly() {
     let (da, db_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let b = start(&db, &db_dir);
     let mut a = start(&db, &da);
-    let rows = 50_000;
+    let rows = 20_000;
     let id = a.start_import(csv_bytes(rows)).await;
     wait_inserting(&a, &id).await;
     a.child.kill().unwrap();
