@@ -113,6 +113,12 @@ async fn accept(
     let (header, dry_run) = query.options()?;
     let budget = query.budget()?;
     let allow_reimport = query.allow_reimport()?;
+    let mode = query.mode()?;
+    // A mode the database cannot run (MySQL: append only): 422 at once.
+    state
+        .sink
+        .supports_mode(mode.mode)
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e))?;
     let (spec, convert) = query.target()?;
     // A table that is not there is refused before the body is read.
     if let TableSpec::Existing(name) = &spec {
@@ -141,6 +147,7 @@ async fn accept(
         dry_run,
         budget,
         allow_reimport,
+        mode,
         owner: caller.owner(),
         spec,
         convert,
