@@ -18,6 +18,7 @@ use crate::pipeline::{
 };
 use crate::record::{ConvertOptions, HeaderOptions, Rules};
 use crate::sink::imports::{now, ImportEnd, ImportRow};
+use crate::sink::merge::ModeOptions;
 use crate::sink::{same_file, DatabaseUrl, Sink};
 use crate::source::{self, SourceOptions};
 
@@ -110,6 +111,23 @@ pub struct ImportArgs {
     /// imported completely into the same table (otherwise refused, exit 7).
     #[arg(long)]
     pub allow_reimport: bool,
+    /// How rows whose key already exists are treated: append (insert
+    /// every row, the default), upsert, skip-existing or replace (see
+    /// docs/MODES.md).
+    #[arg(long, value_name = "MODE")]
+    pub mode: Option<String>,
+    /// The key rows are matched on: COL[,COL] (default: the primary key,
+    /// or the one unique constraint the file maps).
+    #[arg(long, value_name = "COLS")]
+    pub key: Option<String>,
+    /// The same key twice in the file: reject (the later rows, the
+    /// default) or last (the last row wins).
+    #[arg(long, value_name = "RULE")]
+    pub duplicates: Option<String>,
+    /// In an upsert, what an empty cell does to a stored row: null (sets
+    /// NULL, the default) or keep (keeps the stored value).
+    #[arg(long, value_name = "RULE")]
+    pub empty_cells: Option<String>,
     /// The PostgreSQL connection pool.
     #[command(flatten)]
     pub pool: PoolArgs,
@@ -240,6 +258,13 @@ fn prepare(args: &ImportArgs) -> Result<ImportJob, Failure> {
         None => TableSpec::from_words(args.table.as_deref(), args.create, args.infer_rows)
             .map_err(|e| Failure::new(2, e))?,
     };
+    let mode = ModeOptions::from_words(
+        args.mode.as_deref(),
+        args.key.as_deref(),
+        args.duplicates.as_deref(),
+        args.empty_cells.as_deref(),
+    )
+    .map_err(|e| Failure::new(2, e))?;
     let convert = match &args.date_format {
         Some(f) => ConvertOptions::with_date_format(f)
             .map_err(|e| Failure::new(2, format!("--date-format: {e}")))?,
@@ -256,6 +281,7 @@ fn prepare(args: &ImportArgs) -> Result<ImportJob, Failure> {
         header,
         dry_run: args.dry_run,
         budget,
+        mode,
         ..ImportJob::new(&args.file)
     })
 }
@@ -306,7 +332,7 @@ async fn same_file(args: &ImportArgs, job: &ImportJob, sink: &Sink) -> Result<St
         Err(e) => return Err(Failure::new(1, format!("hashing the file failed: {e}"))),
     };
     // The re-import modes (`--mode`) allow it; no mode is append.
-    if args.allow_reimport || same_file::reimport_allowed(None) {
+    if args.allow_reimport || same_file::reimport_allowed(Some(job.mode.mode.as_str())) {
         return Ok(sha256);
     }
     match sink.completed_import_of(&sha256, &table_name(job)).await {

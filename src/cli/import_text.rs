@@ -141,6 +141,15 @@ fn stats_lines(report: &ImportReport) -> Vec<String> {
         format!("  success_count:      {}{valid}", s.success_count),
         format!("  error_count:        {}", s.error_count),
     ];
+    if report.mode != crate::sink::merge::Mode::Append {
+        lines.push(format!(
+            "  mode:               {} (inserted {}, updated {}, skipped {})",
+            report.mode.as_str(),
+            s.inserted,
+            s.updated,
+            s.skipped
+        ));
+    }
     if s.unprocessed > 0 {
         lines.push(format!("  unprocessed:        {}", s.unprocessed));
     }
@@ -166,6 +175,15 @@ fn outcome_line(report: &ImportReport, import_id: Option<&str>) -> String {
     let recorded = import_id
         .map(|id| format!(" (import {id}, recorded in its imports table)"))
         .unwrap_or_default();
+    if report.updated + report.skipped > 0 {
+        return format!(
+            "Imported into {into} ({}): {} rows inserted, {} updated, {} skipped{recorded}",
+            report.mode.as_str(),
+            report.inserted,
+            report.updated,
+            report.skipped
+        );
+    }
     match (report.inserted, report.rows_read, report.rejected) {
         (0, 0, _) => {
             format!("Nothing was imported into {into}: the sheet has no data rows{recorded}")

@@ -112,6 +112,11 @@ async fn accept(
     queue: Option<&str>,
 ) -> Result<Arc<Job>, ApiError> {
     let req = query.request(caller.owner())?;
+    // A mode the database cannot run (MySQL: append only): 422 at once.
+    state
+        .sink
+        .supports_mode(req.mode.mode)
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e))?;
     // A table that is not there is refused before the body is read.
     if let TableSpec::Existing(name) = &req.spec {
         match state.sink.table_schema(name).await {

@@ -11,6 +11,7 @@ use super::runner::Request;
 use crate::model::TableSchema;
 use crate::pipeline::{ErrorBudget, Method, TableSpec};
 use crate::record::{ConvertOptions, HeaderOptions};
+use crate::sink::merge::ModeOptions;
 
 /// Query of the upload endpoints. Every value is checked before the body
 /// is read; a bad one is a 400 naming it.
@@ -55,6 +56,21 @@ pub struct UploadQuery {
     /// table (as `--allow-reimport`; otherwise 409).
     #[param(value_type = Option<bool>)]
     pub allow_reimport: Option<String>,
+    /// How rows whose key already exists are treated (as `--mode`):
+    /// `append` (default), `upsert`, `skip-existing` or `replace`.
+    #[param(example = "upsert")]
+    pub mode: Option<String>,
+    /// The key rows are matched on, `col[,col]` (as `--key`; default: the
+    /// primary key, or the one unique constraint the file maps).
+    pub key: Option<String>,
+    /// The same key twice in the file (as `--duplicates`): `reject`
+    /// (default) or `last`.
+    #[param(example = "reject")]
+    pub duplicates: Option<String>,
+    /// In an upsert, what an empty cell does to a stored row (as
+    /// `--empty-cells`): `null` (default) or `keep`.
+    #[param(example = "null")]
+    pub empty_cells: Option<String>,
 }
 
 /// A `true`/`false` query value (`1`/`0`; empty or absent is false), or a
@@ -80,6 +96,7 @@ impl UploadQuery {
         let (header, dry_run) = self.options()?;
         let budget = self.budget()?;
         let allow_reimport = self.allow_reimport()?;
+        let mode = self.mode()?;
         let (spec, convert) = self.target()?;
         let sheet = self.sheet.filter(|s| !s.trim().is_empty());
         Ok(Request {
@@ -89,6 +106,7 @@ impl UploadQuery {
             dry_run,
             budget,
             allow_reimport,
+            mode,
             owner,
             spec,
             convert,
@@ -172,6 +190,18 @@ impl UploadQuery {
             None => ConvertOptions::default(),
         };
         Ok((spec, convert))
+    }
+
+    /// `mode=`, `key=`, `duplicates=`, `empty_cells=` (as `--mode` …), or
+    /// a 400 naming the bad value.
+    pub(super) fn mode(&self) -> Result<ModeOptions, ApiError> {
+        ModeOptions::from_words(
+            self.mode.as_deref(),
+            self.key.as_deref(),
+            self.duplicates.as_deref(),
+            self.empty_cells.as_deref(),
+        )
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.replace("--", "")))
     }
 
     /// `allow_reimport=` (as `--allow-reimport`), or a 400 naming the bad value.

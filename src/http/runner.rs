@@ -28,6 +28,7 @@ use crate::pipeline::{
 use crate::pipeline::{Progress, Status};
 use crate::record::{ConvertOptions, HeaderOptions, Rules};
 use crate::sink::imports::{now, ImportEnd, ImportRow};
+use crate::sink::merge::ModeOptions;
 use crate::sink::queue::Committed;
 use crate::sink::same_file;
 use crate::source::{SourceError, SourceOptions};
@@ -54,6 +55,9 @@ pub struct Request {
     /// Import a file already imported completely into the same table
     /// (`allow_reimport=true`; otherwise 409, see `sink::same_file`).
     pub allow_reimport: bool,
+    /// How rows whose key exists are treated (`mode=`, `key=`,
+    /// `duplicates=`, `empty_cells=`).
+    pub mode: ModeOptions,
 }
 
 /// Records the upload as a queued import and starts its task. The ticket
@@ -152,7 +156,10 @@ async fn refuse_same_file(
     table: &str,
 ) -> Result<(), ApiError> {
     // The re-import modes (`mode=`) allow it; no mode is append.
-    if req.dry_run || req.allow_reimport || same_file::reimport_allowed(None) {
+    if req.dry_run
+        || req.allow_reimport
+        || same_file::reimport_allowed(Some(req.mode.mode.as_str()))
+    {
         return Ok(());
     }
     let Some(earlier) = state
@@ -374,6 +381,7 @@ fn pipeline_task(
             ..cfg.rules.clone()
         },
         spec: req.spec.clone(),
+        mode: req.mode.clone(),
         header: req.header.clone(),
         dry_run: req.dry_run,
         budget: req.budget,

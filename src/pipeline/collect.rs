@@ -29,8 +29,12 @@ pub(super) enum Event {
     Written {
         /// The unit's first row (its key).
         unit: u32,
-        /// Rows committed.
+        /// Rows committed (stored: inserted, updated or skipped).
         inserted: usize,
+        /// Of those, rows that updated a stored row (upsert).
+        updated: u64,
+        /// Of those, rows left alone because their key exists (skip-existing).
+        skipped: u64,
         /// The first row left unwritten, if the unit was not finished.
         unwritten: Option<u32>,
     },
@@ -45,8 +49,12 @@ pub(super) enum Event {
 /// What the collector returns.
 #[derive(Debug, Default)]
 pub(super) struct Collected {
-    /// Rows committed.
+    /// Rows inserted.
     pub inserted: u64,
+    /// Rows that updated a stored row (upsert).
+    pub updated: u64,
+    /// Rows skipped because their key exists (skip-existing).
+    pub skipped: u64,
     /// Rows rejected.
     pub rejected: u64,
     /// The first rejected rows, by row number.
@@ -85,9 +93,13 @@ pub(super) async fn collect(mut events: mpsc::Receiver<Event>, opts: CollectOpti
             Event::Written {
                 unit,
                 inserted,
+                updated,
+                skipped,
                 unwritten,
             } => {
-                out.inserted += inserted as u64;
+                out.inserted += inserted as u64 - updated - skipped;
+                out.updated += updated;
+                out.skipped += skipped;
                 match unwritten {
                     Some(row) => pending.insert(unit, row),
                     None => pending.remove(&unit),
@@ -108,7 +120,7 @@ pub(super) async fn collect(mut events: mpsc::Receiver<Event>, opts: CollectOpti
             }
         }
         if out.error.is_none() {
-            if let Some(why) = opts.budget.exceeded(out.inserted, out.rejected, false) {
+            if let Some(why) = opts.budget.exceeded(out.stored(), out.rejected, false) {
                 out.error = Some(ImportError::TooManyRejected(why));
                 opts.stop.cancel();
             }
@@ -116,7 +128,7 @@ pub(super) async fn collect(mut events: mpsc::Receiver<Event>, opts: CollectOpti
     }
     keep_first(&mut out.first, opts.max_reported);
     if out.error.is_none() && !opts.stop.is_cancelled() {
-        if let Some(why) = opts.budget.exceeded(out.inserted, out.rejected, true) {
+        if let Some(why) = opts.budget.exceeded(out.stored(), out.rejected, true) {
             out.error = Some(ImportError::TooManyRejected(why));
         }
     }
@@ -125,6 +137,13 @@ pub(super) async fn collect(mut events: mpsc::Receiver<Event>, opts: CollectOpti
     }
     out.unwritten = pending.values().min().copied();
     out
+}
+
+impl Collected {
+    /// Rows stored one way or another (inserted, updated or skipped).
+    fn stored(&self) -> u64 {
+        self.inserted + self.updated + self.skipped
+    }
 }
 
 fn keep_first(first: &mut Vec<Rejection>, n: usize) {

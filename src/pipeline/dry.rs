@@ -66,6 +66,7 @@ pub(super) async fn dry_run_settled(job: ImportJob, plan: &Plan, ctl: &Control) 
             budget: Budget::new(plan.bytes_in_flight),
             batch_rows: plan.batch_size,
             unit_bytes: plan.unit_bytes,
+            keys: super::keyed::KeyCheck::new(&job.mode, job.table.clone(), None),
         };
         tokio::task::spawn_blocking(move || read_stage(job, out, &stop, &header, &progress))
     };
@@ -76,6 +77,8 @@ pub(super) async fn dry_run_settled(job: ImportJob, plan: &Plan, ctl: &Control) 
             let written = Event::Written {
                 unit: unit.rows.first().map_or(0, |r| r.row),
                 inserted: n,
+                updated: 0,
+                skipped: 0,
                 unwritten: None,
             };
             let _ = event_tx.send(written).await;

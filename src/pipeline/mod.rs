@@ -23,6 +23,8 @@ mod collect;
 mod dry;
 mod inflight;
 mod isolate;
+mod keyed;
+mod modes;
 mod plan;
 mod progress;
 mod report;
@@ -61,6 +63,7 @@ use collect::{collect, CollectOptions, Collected, Event};
 
 use crate::model::{Record, Rejection, TableSchema};
 use crate::record::{HeaderFinder, HeaderMap, HeaderOptions, Rules};
+use crate::sink::merge::ModeOptions;
 use crate::sink::queue::Committed;
 use crate::sink::Sink;
 use crate::source::{self, SourceOptions};
@@ -96,6 +99,9 @@ pub struct ImportJob {
     /// one, see [`crate::sink::queue`]): valid rows inside them are read
     /// and counted in `rows_read` but not written again.
     pub skip: Arc<Committed>,
+    /// How rows whose key exists are treated (`--mode`, `--key`,
+    /// `--duplicates`, `--empty-cells`; docs/MODES.md).
+    pub mode: ModeOptions,
 }
 
 impl ImportJob {
@@ -113,6 +119,7 @@ impl ImportJob {
             budget: ErrorBudget::default(),
             spec: TableSpec::Preset,
             skip: Arc::default(),
+            mode: ModeOptions::default(),
         }
     }
 }
@@ -189,6 +196,13 @@ async fn run_settled(job: ImportJob, plan: &Plan, sink: &Sink, ctl: &Control) ->
             return not_settled(&job, plan, ctl, ImportError::from(e), Some(sink));
         }
     }
+    let prepared = match modes::prepare(&job, sink).await {
+        Ok(p) => p,
+        Err(e) => return not_settled(&job, plan, ctl, e, Some(sink)),
+    };
+    let (mode, staging) = (job.mode.mode, prepared.staging.clone());
+    let sink_in = sink;
+    let sink = &prepared.sink;
     let stop = ctl.cancel.child_token();
     let progress = ctl.progress.clone();
     if let Ok(meta) = std::fs::metadata(&job.path) {
@@ -199,7 +213,8 @@ async fn run_settled(job: ImportJob, plan: &Plan, sink: &Sink, ctl: &Control) ->
     // PostgreSQL pool's writer slots; see `Sink::max_writers`).
     let workers = plan
         .workers
-        .min(sink.max_writers(plan.kind).unwrap_or(usize::MAX));
+        .min(sink.max_writers(plan.kind).unwrap_or(usize::MAX))
+        .min(if prepared.one_writer { 1 } else { usize::MAX });
     let (unit_tx, unit_rx) = async_channel::bounded::<Unit>(workers * 2);
     let budget = Budget::new(plan.bytes_in_flight);
     let (event_tx, event_rx) = mpsc::channel::<Event>(1024);
@@ -221,6 +236,7 @@ async fn run_settled(job: ImportJob, plan: &Plan, sink: &Sink, ctl: &Control) ->
             budget: budget.clone(),
             batch_rows: plan.batch_size,
             unit_bytes: plan.unit_bytes,
+            keys: prepared.keys,
         };
         // Stages log inside the caller's span (e.g. the server's import id).
         let span = tracing::Span::current();
@@ -239,6 +255,7 @@ async fn run_settled(job: ImportJob, plan: &Plan, sink: &Sink, ctl: &Control) ->
             stop: stop.clone(),
             header: header.clone(),
             progress: progress.clone(),
+            table: staging.clone(),
         };
         let task = if i == 0 {
             first_writer(sink.clone(), stage, first_done.clone()).boxed()
@@ -268,11 +285,18 @@ async fn run_settled(job: ImportJob, plan: &Plan, sink: &Sink, ctl: &Control) ->
         }
         (read, write_error)
     };
-    let (collected, ((summary, read_error), write_error)) = tokio::join!(collect, stages);
-    let read = (summary, write_error.or(read_error));
+    let (mut collected, ((summary, read_error), write_error)) = tokio::join!(collect, stages);
+    let mut stage_error = write_error.or(read_error);
+    let ok = stage_error.is_none() && collected.error.is_none() && !ctl.cancel.is_cancelled();
+    let target = header.get().map(|h| &h.target);
+    if let Some(e) = modes::finish(staging, sink_in, target, &mut collected, ok).await {
+        stage_error = Some(e);
+    }
+    let read = (summary, stage_error);
     ImportReport {
         database: Some(sink.location()),
         table,
+        mode,
         ..assemble(plan, ctl, started, &header, read, collected, false)
     }
 }
@@ -324,6 +348,9 @@ fn assemble(
         sheet: summary.sheet,
         rows_read: summary.rows_read,
         inserted: collected.inserted,
+        updated: collected.updated,
+        skipped: collected.skipped,
+        mode: Default::default(),
         rejected: collected.rejected,
         duration: started.elapsed(),
         rejected_rows: collected.first,
@@ -380,6 +407,8 @@ struct ReadOutputs {
     batch_rows: usize,
     /// Bytes at which a unit is sent before it has its rows.
     unit_bytes: usize,
+    /// The key check of a mode other than append.
+    keys: Option<keyed::KeyCheck>,
 }
 
 impl ReadOutputs {
@@ -412,7 +441,7 @@ impl ReadOutputs {
 /// blocking thread; returns what it read even when it fails midway.
 fn read_stage(
     job: ImportJob,
-    out: ReadOutputs,
+    mut out: ReadOutputs,
     stop: &CancellationToken,
     header: &OnceLock<HeaderMap>,
     progress: &Progress,
@@ -441,6 +470,11 @@ fn read_stage(
             // Rows above the header are not data: dropped, not counted.
             match finder.push(&row) {
                 Ok(Some(map)) => {
+                    if let Some(Err(e)) = out.keys.as_mut().map(|k| k.on_header(&map)) {
+                        error = Some(e);
+                        broke = true;
+                        return Break(());
+                    }
                     let _ = header.set(map);
                     return Continue(());
                 }
@@ -454,10 +488,19 @@ fn read_stage(
         };
         summary.rows_read += 1;
         progress.rows_read.fetch_add(1, Relaxed);
-        let sent = match map.record(&row, &job.rules) {
-            // Committed by an earlier run of this import.
-            Ok(record) if job.skip.covers(record.row) => true,
-            Ok(record) => {
+        let checked = match map.record(&row, &job.rules) {
+            Ok(record) => match out.keys.as_mut().map(|k| k.check(&record)) {
+                Some(Err(why)) => Err(map.reject_record(&record, why)),
+                // Committed by an earlier run of this import (its key was
+                // checked above, so later duplicates of it are still caught).
+                _ if job.skip.covers(record.row) => Ok(None),
+                _ => Ok(Some(record)),
+            },
+            Err(rejection) => Err(rejection),
+        };
+        let sent = match checked {
+            Ok(None) => true,
+            Ok(Some(record)) => {
                 let bytes = record_bytes(&record);
                 match batcher.push(record, bytes) {
                     Some(unit) => out.send_unit(unit, stop),

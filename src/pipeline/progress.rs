@@ -16,6 +16,10 @@ pub struct Progress {
     pub rows_read: AtomicU64,
     /// Rows committed so far (in a dry run: found valid).
     pub inserted: AtomicU64,
+    /// Rows that updated a stored row so far (upsert).
+    pub updated: AtomicU64,
+    /// Rows skipped because their key exists so far (skip-existing).
+    pub skipped: AtomicU64,
     /// Rows rejected so far.
     pub rejected: AtomicU64,
     /// How far the reader is through the sheet (see `source::progress`).
@@ -31,6 +35,10 @@ pub struct ProgressSnapshot {
     pub rows_read: u64,
     /// Rows committed.
     pub inserted: u64,
+    /// Rows that updated a stored row (upsert).
+    pub updated: u64,
+    /// Rows skipped because their key exists (skip-existing).
+    pub skipped: u64,
     /// Rows rejected.
     pub rejected: u64,
     /// Input file size.
@@ -53,6 +61,8 @@ impl Progress {
         ProgressSnapshot {
             rows_read: self.rows_read.load(Relaxed),
             inserted: self.inserted.load(Relaxed),
+            updated: self.updated.load(Relaxed),
+            skipped: self.skipped.load(Relaxed),
             rejected: self.rejected.load(Relaxed),
             bytes_total: self.bytes_total.load(Relaxed),
             done: at.done,

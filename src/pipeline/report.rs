@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::Method;
 use crate::model::Rejection;
 use crate::record::{HeaderError, HeaderMap};
+use crate::sink::merge::Mode;
 use crate::sink::DbError;
 use crate::source::SourceError;
 
@@ -81,8 +82,14 @@ pub struct ImportReport {
     pub sheet: String,
     /// Data rows read (blank rows and the header not counted).
     pub rows_read: u64,
-    /// Rows committed.
+    /// Rows inserted (for a replace: the rows the table now holds).
     pub inserted: u64,
+    /// Rows that updated a stored row (upsert).
+    pub updated: u64,
+    /// Rows left alone because their key exists (skip-existing).
+    pub skipped: u64,
+    /// How rows whose key exists were treated.
+    pub mode: Mode,
     /// Rows rejected (validation or database).
     pub rejected: u64,
     /// Wall time from start to the last commit.
@@ -120,13 +127,19 @@ pub struct ImportReport {
 pub struct Stats {
     /// Data rows read.
     pub total_records: u64,
-    /// Rows inserted.
+    /// Rows stored: inserted + updated.
     pub success_count: u64,
+    /// Rows inserted.
+    pub inserted: u64,
+    /// Rows that updated a stored row (upsert).
+    pub updated: u64,
+    /// Rows left alone because their key exists (skip-existing).
+    pub skipped: u64,
     /// Rows rejected (validation or database).
     pub error_count: u64,
-    /// Rows read but neither inserted nor rejected (a cancelled or failed
-    /// import: rows in flight when it stopped). `success_count + error_count
-    /// + unprocessed == total_records`.
+    /// Rows read but neither stored, skipped nor rejected (a cancelled or
+    /// failed import: rows in flight when it stopped). `success_count +
+    /// skipped + error_count + unprocessed == total_records`.
     pub unprocessed: u64,
     /// Go-style duration text, e.g. `1.234s`.
     pub duration: String,
@@ -140,7 +153,8 @@ impl ImportReport {
     /// Rows read but neither inserted nor rejected: non-zero only for a
     /// cancelled or failed import (rows queued when it stopped).
     pub fn unprocessed(&self) -> u64 {
-        self.rows_read.saturating_sub(self.inserted + self.rejected)
+        self.rows_read
+            .saturating_sub(self.inserted + self.updated + self.skipped + self.rejected)
     }
 
     /// The tutorial's stats.
@@ -148,7 +162,10 @@ impl ImportReport {
         let secs = self.duration.as_secs_f64();
         Stats {
             total_records: self.rows_read,
-            success_count: self.inserted,
+            success_count: self.inserted + self.updated,
+            inserted: self.inserted,
+            updated: self.updated,
+            skipped: self.skipped,
             error_count: self.rejected,
             unprocessed: self.unprocessed(),
             duration: go_duration(self.duration),

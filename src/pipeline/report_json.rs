@@ -32,6 +32,7 @@ impl ImportReport {
         let mut out = json!({
             "message": self.message(),
             "method": self.method,
+            "mode": self.mode,
             "stats": self.stats(),
             "rejected": self.rejected_rows.iter().map(|r| json!({
                 "cell": r.place(),

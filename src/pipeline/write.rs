@@ -23,6 +23,8 @@ pub(super) struct WriteStage {
     pub stop: CancellationToken,
     pub header: Arc<OnceLock<HeaderMap>>,
     pub progress: Arc<Progress>,
+    /// Replace: the staging table the rows go to instead of the target.
+    pub table: Option<String>,
 }
 
 /// The import's first writer: waits for its connection at most the pool
@@ -70,7 +72,9 @@ impl WriteStage {
             stop,
             header,
             progress,
+            table,
         } = self;
+        let mut staged: Option<crate::model::Target> = None;
         loop {
             let unit = tokio::select! {
                 biased;
@@ -85,20 +89,32 @@ impl WriteStage {
                     "a unit arrived before the header".into(),
                 ));
             };
-            let (outcome, fatal) =
-                match write_unit(&mut writer, &unit.rows, kind, &map.target).await {
-                    Ok(outcome) => (outcome, None),
-                    Err((outcome, e)) => (outcome, Some(e)),
-                };
-            progress
-                .inserted
-                .fetch_add(outcome.inserted as u64, Relaxed);
+            let target = match &table {
+                Some(t) => staged.get_or_insert_with(|| crate::model::Target {
+                    table: t.clone(),
+                    columns: map.target.columns.clone(),
+                }),
+                None => &map.target,
+            };
+            let (outcome, fatal) = match write_unit(&mut writer, &unit.rows, kind, target).await {
+                Ok(outcome) => (outcome, None),
+                Err((outcome, e)) => (outcome, Some(e)),
+            };
+            let (updated, skipped) = writer.take_merged();
+            progress.inserted.fetch_add(
+                (outcome.inserted as u64).saturating_sub(updated + skipped),
+                Relaxed,
+            );
+            progress.updated.fetch_add(updated, Relaxed);
+            progress.skipped.fetch_add(skipped, Relaxed);
             progress
                 .rejected
                 .fetch_add(outcome.rejected.len() as u64, Relaxed);
             let written = Event::Written {
                 unit: unit.rows.first().map_or(0, |r| r.row),
                 inserted: outcome.inserted,
+                updated,
+                skipped,
                 unwritten: outcome.unwritten.map(|i| unit.rows[i].row),
             };
             let _ = events.send(written).await;

@@ -17,9 +17,11 @@ pub mod instances;
 pub mod introspect;
 pub mod keys;
 pub mod mappings;
+pub mod merge;
 pub mod mysql;
 pub mod postgres;
 pub mod queue;
+pub mod replace;
 pub mod same_file;
 mod schema;
 pub mod sqlite;
@@ -178,6 +180,31 @@ impl Sink {
         }
     }
 
+    /// This sink with its writers upserting or skipping rows whose key
+    /// exists (`merge`'s mode); MySQL has no merge writer
+    /// ([`Sink::supports_mode`] refuses it first).
+    pub fn with_merge(&self, merge: std::sync::Arc<merge::Merge>) -> Sink {
+        match self {
+            Sink::Postgres(s) => Sink::Postgres(s.with_merge(merge)),
+            Sink::Sqlite(s) => Sink::Sqlite(s.with_merge(merge)),
+            Sink::Mysql(s) => Sink::Mysql(s.clone()),
+        }
+    }
+
+    /// Refuses, naming the backend, a mode this database cannot run:
+    /// MySQL/MariaDB imports append only (docs/MODES.md).
+    pub fn supports_mode(&self, mode: merge::Mode) -> Result<(), String> {
+        match (self, mode) {
+            (Sink::Mysql(_), m) if m != merge::Mode::Append => Err(format!(
+                "--mode {} is not supported on MySQL/MariaDB ({}): only append is; \
+                 use PostgreSQL or SQLite for upsert, skip-existing and replace",
+                m.as_str(),
+                self.location()
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// A writer holding a pooled connection until dropped (PostgreSQL;
     /// `wait` says how long to wait for one) or a handle on the shared one
     /// (SQLite).
@@ -280,6 +307,17 @@ impl Writer {
             Writer::Postgres(w) => w.write(rows, kind, target).await,
             Writer::Sqlite(w) => w.write(rows, kind, target).await,
             Writer::Mysql(w) => w.write(rows, kind, target).await,
+        }
+    }
+
+    /// Rows updated and skipped by this writer's upsert or skip-existing
+    /// writes since the last call (the rest of what it stored was
+    /// inserted); `(0, 0)` for append.
+    pub fn take_merged(&mut self) -> (u64, u64) {
+        match self {
+            Writer::Postgres(w) => w.take_merged(),
+            Writer::Sqlite(w) => w.take_merged(),
+            Writer::Mysql(_) => (0, 0),
         }
     }
 }

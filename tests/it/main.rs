@@ -32,6 +32,7 @@ mod hostile;
 mod introspect;
 mod isolation;
 mod memory;
+mod modes;
 mod mysql;
 mod mysql_db;
 mod mysql_faults;

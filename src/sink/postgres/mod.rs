@@ -13,6 +13,7 @@ use tokio_postgres::{Config, Statement};
 pub mod copy_binary;
 pub mod encode;
 pub mod introspect;
+mod merge;
 pub mod pool;
 
 use super::schema::{self, quote_table};
@@ -49,6 +50,8 @@ pub struct PgSink {
     /// `import_ledger`, in the rows' own statement or transaction (see
     /// [`super::Sink::with_ledger`]).
     ledger: Option<std::sync::Arc<str>>,
+    /// The upsert or skip-existing import its writers write for.
+    merge: Option<std::sync::Arc<crate::sink::merge::Merge>>,
     /// Set once the `businesses` preset's table is known to exist, so that
     /// only the first import of a process pays for ensuring it.
     preset_ready: std::sync::Arc<tokio::sync::OnceCell<()>>,
@@ -91,6 +94,7 @@ impl PgSink {
             location: location_of(&config).into(),
             pool: PgPool::new(config, options)?,
             ledger: None,
+            merge: None,
             preset_ready: Default::default(),
         };
         let client = sink.pool.get().await?;
@@ -131,7 +135,10 @@ impl PgSink {
             client,
             target: None,
             multi: HashMap::new(),
+            merges: HashMap::new(),
             ledger: self.ledger.as_deref().map(str::to_string),
+            merge: self.merge.clone(),
+            merged: (0, 0),
         })
     }
 
@@ -186,8 +193,14 @@ pub struct PgWriter {
     target: Option<Target>,
     /// INSERTs prepared so far, by row count.
     multi: HashMap<usize, Statement>,
+    /// Upserts or skip-existing INSERTs prepared so far, by row count.
+    merges: HashMap<usize, Statement>,
     /// The import to record committed counts for in `import_ledger`.
     ledger: Option<String>,
+    /// How rows whose key exists are treated (none: append).
+    merge: Option<std::sync::Arc<crate::sink::merge::Merge>>,
+    /// Rows updated and skipped by committed merge writes, not yet taken.
+    merged: (u64, u64),
 }
 
 impl PgSink {
@@ -229,6 +242,14 @@ impl PgSink {
             ..self.clone()
         }
     }
+
+    /// This sink with its writers upserting or skipping existing rows.
+    pub fn with_merge(&self, merge: std::sync::Arc<crate::sink::merge::Merge>) -> PgSink {
+        PgSink {
+            merge: Some(merge),
+            ..self.clone()
+        }
+    }
 }
 
 impl PgWriter {
@@ -262,7 +283,14 @@ impl PgWriter {
     ) -> (WriteResult, bool) {
         if self.target.as_ref() != Some(target) {
             self.multi.clear();
+            self.merges.clear();
             self.target = Some(target.clone());
+        }
+        if let Some(merge) = self.merge.clone() {
+            if rows.is_empty() {
+                return (Ok(Ok(())), true);
+            }
+            return self.merge_write(rows, target, &merge).await;
         }
         let copy = kind == WriteKind::Copy && rows.len() > 1;
         let ledger_row = copy && self.ledger.is_some();

@@ -7,6 +7,7 @@
 //! one prepared INSERT, one transaction per unit, WAL, a 16 MiB page cache.
 
 pub mod introspect;
+mod merge;
 pub mod values;
 
 use std::path::{Path, PathBuf};
@@ -17,6 +18,7 @@ use rusqlite::{params_from_iter, Connection, ErrorCode};
 use super::schema::{self, quote_table};
 use super::{DbError, WriteKind, WriteResult};
 use crate::model::{Record, Target};
+use crate::sink::merge::Merge;
 use values::SqliteValue;
 
 /// Most parameters in one statement (SQLite's default limit).
@@ -36,6 +38,8 @@ pub struct SqliteSink {
     /// The `imports` row whose `inserted` count each write updates in its
     /// own transaction (see [`super::Sink::with_ledger`]).
     ledger: Option<Arc<str>>,
+    /// The upsert or skip-existing import its writers write for.
+    merge: Option<Arc<Merge>>,
     /// Set once the `businesses` preset's table is known to exist.
     preset_ready: Arc<tokio::sync::OnceCell<()>>,
 }
@@ -73,6 +77,7 @@ impl SqliteSink {
             conn: Arc::new(Mutex::new(conn)),
             path,
             ledger: None,
+            merge: None,
             preset_ready: Default::default(),
         })
     }
@@ -87,6 +92,8 @@ impl SqliteSink {
         SqliteWriter {
             conn: self.conn.clone(),
             ledger: self.ledger.clone(),
+            merge: self.merge.clone(),
+            merged: (0, 0),
         }
     }
 
@@ -150,6 +157,9 @@ async fn with_conn<T: Send + 'static>(
 pub struct SqliteWriter {
     conn: Arc<Mutex<Connection>>,
     ledger: Option<Arc<str>>,
+    merge: Option<Arc<Merge>>,
+    /// Rows updated and skipped by committed merge writes, not yet taken.
+    merged: (u64, u64),
 }
 
 impl SqliteSink {
@@ -163,6 +173,14 @@ impl SqliteSink {
     pub fn with_ledger(&self, import_id: &str) -> SqliteSink {
         SqliteSink {
             ledger: Some(import_id.into()),
+            ..self.clone()
+        }
+    }
+
+    /// This sink with its writers upserting or skipping existing rows.
+    pub fn with_merge(&self, merge: Arc<Merge>) -> SqliteSink {
+        SqliteSink {
+            merge: Some(merge),
             ..self.clone()
         }
     }
@@ -190,22 +208,50 @@ impl SqliteWriter {
                 }
             }
         }
+        let (ledger, merge) = (self.ledger.clone(), self.merge.clone());
+        let result = self
+            .on_conn(rows, target, move |conn, rows, target| match &merge {
+                Some(m) => merge::write_merged(conn, rows, target, m, ledger.as_deref()),
+                None => {
+                    write_ledgered(conn, rows, kind, target, ledger.as_deref()).map(|()| (0, 0))
+                }
+            })
+            .await?;
+        match result {
+            Ok((updated, skipped)) => {
+                self.merged.0 += updated;
+                self.merged.1 += skipped;
+                Ok(Ok(()))
+            }
+            Err(e) => classify(Err(e)),
+        }
+    }
+
+    /// Runs `f` on the connection with `rows`: in place on a
+    /// multi-threaded runtime (`block_in_place`: no copy of the unit),
+    /// otherwise with a copy on the blocking pool.
+    async fn on_conn<T: Send + 'static>(
+        &self,
+        rows: &[Record],
+        target: &Target,
+        f: impl FnOnce(&mut Connection, &[Record], &Target) -> T + Send + 'static,
+    ) -> Result<T, DbError> {
         let multi_thread = tokio::runtime::Handle::try_current()
             .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-        let result = if multi_thread {
-            tokio::task::block_in_place(|| {
+        if multi_thread {
+            return Ok(tokio::task::block_in_place(|| {
                 let mut guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-                write_ledgered(&mut guard, rows, kind, target, self.ledger.as_deref())
-            })
-        } else {
-            let (rows, target) = (rows.to_vec(), target.clone());
-            let ledger = self.ledger.clone();
-            with_conn(&self.conn, move |conn| {
-                write_ledgered(conn, &rows, kind, &target, ledger.as_deref())
-            })
-            .await?
-        };
-        classify(result)
+                f(&mut guard, rows, target)
+            }));
+        }
+        let (rows, target) = (rows.to_vec(), target.clone());
+        with_conn(&self.conn, move |conn| f(conn, &rows, &target)).await
+    }
+
+    /// Rows updated and skipped by this writer's merge writes since the
+    /// last call (the rest of what it stored was inserted).
+    pub fn take_merged(&mut self) -> (u64, u64) {
+        std::mem::take(&mut self.merged)
     }
 }
 
