@@ -327,10 +327,10 @@ async fn a_person_uploads_matches_reviews_and_imports_in_the_browser() {
     let kept = std::fs::read(app.data_dir.path().join(format!("rejects/{id}.xlsx"))).unwrap();
     assert_eq!(got.as_ref(), kept.as_slice());
 
-    // Undo and the modes other than append are offered only when the
-    // service's contract has them (re-import modes, issue 14, are not
-    // built yet): the page reads /openapi.json and offers neither, rather
-    // than buttons that answer 404.
+    // The page offers what the service's contract (/openapi.json) has:
+    // every re-import mode (`mode` is a parameter of POST /imports), but no
+    // undo button while there is no undo route, rather than one that
+    // would answer 404.
     assert_eq!(
         b.js("document.querySelector('[data-testid=undo]').hidden")
             .await,
@@ -340,7 +340,7 @@ async fn a_person_uploads_matches_reviews_and_imports_in_the_browser() {
     assert_eq!(
         b.js("[...document.getElementById('mode').options].filter(o => !o.disabled).map(o => o.value)")
             .await,
-        json!(["append"])
+        json!(["append", "upsert", "skip-existing", "replace"])
     );
     b.until("document.querySelectorAll('[data-testid=history-row]').length >= 2")
         .await;
