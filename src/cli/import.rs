@@ -156,6 +156,12 @@ pub async fn run(args: ImportArgs) -> ExitCode {
             Err(failure) => return failure.print(&args),
         }
     };
+    // This process's hold on the import while it runs (undo tells a
+    // killed import from a running one by it); released when it ends.
+    let hold = match &target {
+        Some((sink, id)) => sink.hold_import(id, &table_name(&job)).await.ok(),
+        None => None,
+    };
     // A dry run reads the database only to know an existing table.
     let reading = match (&target, job.spec.is_preset()) {
         (None, false) => match connect_to_read(&args).await {
@@ -169,6 +175,7 @@ pub async fn run(args: ImportArgs) -> ExitCode {
     if let Some((sink, id)) = &target {
         record_end(sink, id, &report).await;
     }
+    drop(hold);
     print_report(&args, &report, target.as_ref().map(|(_, id)| id.as_str()));
     crate::bench::measure::report_peak_rss();
     match (&report.status, &report.error) {

@@ -71,6 +71,7 @@ CREATE TABLE IF NOT EXISTS sheetpipe_undo (
     import_id  TEXT PRIMARY KEY,
     table_name TEXT NOT NULL,
     mode       TEXT NOT NULL,
+    pid        INTEGER,
     undone_at  TEXT,
     deleted    INTEGER,
     restored   INTEGER,
@@ -168,7 +169,7 @@ impl Sink {
             .get_import(id)
             .await?
             .ok_or_else(|| UndoError::NoImport(id.to_string()))?;
-        check_status(id, &row.status)?;
+        // The status is checked by the backend, under its lock.
         let target = UndoTarget {
             id: row.id.clone(),
             table: row
@@ -180,10 +181,12 @@ impl Sink {
         match self {
             Sink::Postgres(s) => super::postgres::undo::undo(s, &target).await,
             Sink::Sqlite(s) => super::sqlite::undo::undo(s, &target).await,
-            Sink::Mysql(_) => Err(UndoError::Unsupported(format!(
-                "undo is not supported on MySQL/MariaDB ({}) yet: use PostgreSQL or SQLite",
-                self.location()
-            ))),
+            Sink::Mysql(_) => Err(check_status(id, &row.status).err().unwrap_or_else(|| {
+                UndoError::Unsupported(format!(
+                    "undo is not supported on MySQL/MariaDB ({}) yet: use PostgreSQL or SQLite",
+                    self.location()
+                ))
+            })),
         }
     }
 
@@ -195,6 +198,48 @@ impl Sink {
             Sink::Mysql(_) => None,
         }
     }
+}
+
+/// A CLI import's hold on its id while it runs (dropped when it ends; a
+/// killed process loses it): how undo tells a dead import, still
+/// `running` in the history, from a live one.
+pub enum ImportHold {
+    /// A connection of its own holding an advisory lock.
+    Postgres(
+        tokio_postgres::Client,
+        tokio::task::JoinHandle<Result<(), tokio_postgres::Error>>,
+    ),
+    /// The process id recorded beside the import.
+    Sqlite,
+}
+
+impl Drop for ImportHold {
+    fn drop(&mut self) {
+        if let ImportHold::Postgres(_, task) = self {
+            task.abort();
+        }
+    }
+}
+
+impl Sink {
+    /// Holds import `id` (into `table`) for this process while it runs.
+    pub async fn hold_import(&self, id: &str, table: &str) -> Result<ImportHold, DbError> {
+        match self {
+            Sink::Postgres(s) => super::postgres::undo::hold(s, id).await,
+            Sink::Sqlite(s) => {
+                let (id, table) = (id.to_string(), table.to_string());
+                s.with_conn(move |c| super::sqlite::undo::hold(c, &id, &table))
+                    .await?;
+                Ok(ImportHold::Sqlite)
+            }
+            Sink::Mysql(_) => Ok(ImportHold::Sqlite),
+        }
+    }
+}
+
+/// A status whose import may still be writing.
+pub fn unfinished(status: &str) -> bool {
+    matches!(status, "queued" | "running")
 }
 
 /// Refuses an import that is undone already or not finished.

@@ -259,3 +259,155 @@ async fn undo_over_http_answers_counts_then_409_and_the_history_says_undone() {
         app.stop().await;
     }
 }
+
+/// A CSV of `items`: a (updated) and `n` new codes.
+fn big_csv(dir: &Path, n: usize) -> std::path::PathBuf {
+    let path = dir.join("big.csv");
+    let mut text = String::from("code,name,qty,note\na,Apricot,10,new\n");
+    for i in 0..n {
+        text.push_str(&format!("k{i:06},Item {i},{},\n", i % 100));
+    }
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Rows the import has committed so far (its ledger, or SQLite's count).
+async fn committed(db: &TestDb) -> u64 {
+    let exists = match db.backend() {
+        "postgres" => "SELECT CAST(to_regclass('import_ledger') IS NOT NULL AS TEXT)",
+        _ => "SELECT CAST(count(*) > 0 AS TEXT) FROM sqlite_master WHERE name = 'imports'",
+    };
+    if !matches!(db.query(exists).await[0][0].as_deref(), Some("true" | "1")) {
+        return 0;
+    }
+    let sql = match db.backend() {
+        "postgres" => "SELECT CAST(COALESCE(sum(inserted), 0) AS TEXT) FROM import_ledger",
+        _ => "SELECT CAST(COALESCE(sum(inserted), 0) AS TEXT) FROM imports",
+    };
+    db.query(sql).await[0][0]
+        .as_deref()
+        .unwrap_or("0")
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_import_killed_mid_upsert_or_mid_replace_is_undone_to_the_rows_before_it() {
+    for db in TestDb::both().await {
+        let b = db.backend();
+        for mode in ["upsert", "replace"] {
+            db.execute("DROP TABLE IF EXISTS items").await;
+            seeded(&db).await;
+            let dir = tempdir();
+            let file = big_csv(dir.path(), 200_000);
+            let mut child = std::process::Command::new(crate::helpers::bin())
+                .args([
+                    "import",
+                    file.to_str().unwrap(),
+                    "--database-url",
+                    &db.url,
+                    "--table",
+                    "items",
+                    "--mode",
+                    mode,
+                    "--batch-size",
+                    "500",
+                ])
+                .current_dir(dir.path())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            // Killed once some units are committed, long before the end.
+            let before = committed(&db).await;
+            let mut n = before;
+            for _ in 0..6000 {
+                n = committed(&db).await;
+                if n >= before + 2000 || child.try_wait().unwrap().is_some() {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            child.kill().unwrap();
+            child.wait().unwrap();
+            assert!(
+                n >= before + 2000,
+                "{b} {mode}: nothing committed before the kill"
+            );
+            let id = db
+                .query("SELECT id, status FROM imports ORDER BY created_at DESC")
+                .await;
+            let (id, was) = (id[0][0].clone().unwrap(), id[0][1].clone().unwrap());
+            assert_eq!(was, "running", "{b} {mode}: the killed import's status");
+            let rows_now = rows(&db).await;
+            if mode == "replace" {
+                // Never swapped in: the old contents, nothing between.
+                assert_eq!(rows_now, ["a:Apple:1:old", "b:Bean:2:-"], "{b} {mode}");
+            } else {
+                // Whole units only: a updated first, then the new rows.
+                assert_eq!(rows_now[0], "a:Apricot:10:new", "{b} {mode}");
+                assert!(rows_now.len() > 2, "{b} {mode}");
+            }
+            // The process is gone, so its import can be undone.
+            let (code, u) = undo(&db, dir.path(), &id, &[]);
+            assert_eq!(code, 0, "{b} {mode} {u}");
+            assert_eq!(
+                rows(&db).await,
+                ["a:Apple:1:old", "b:Bean:2:-"],
+                "{b} {mode}: undo returns the table to the rows before the import"
+            );
+            assert_eq!(status(&db, &id).await, "undone", "{b} {mode}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_running_import_is_not_undone() {
+    for db in TestDb::both().await {
+        let b = db.backend();
+        seeded(&db).await;
+        let dir = tempdir();
+        let file = big_csv(dir.path(), 300_000);
+        let mut child = std::process::Command::new(crate::helpers::bin())
+            .args([
+                "import",
+                file.to_str().unwrap(),
+                "--database-url",
+                &db.url,
+                "--table",
+                "items",
+                "--mode",
+                "upsert",
+                "--batch-size",
+                "500",
+            ])
+            .current_dir(dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut id = None;
+        for _ in 0..6000 {
+            if committed(&db).await > 0 {
+                let r = db.query("SELECT id FROM imports").await;
+                id = r.first().and_then(|r| r[0].clone());
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        let id = id.unwrap_or_else(|| panic!("{b}: the import never committed"));
+        let (code, u) = undo(&db, dir.path(), &id, &[]);
+        let still_running = child.try_wait().unwrap().is_none();
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(
+            still_running,
+            "{b}: the import ended before the undo was tried"
+        );
+        assert_eq!(code, 9, "{b} {u}");
+        assert!(
+            u["error"].as_str().unwrap().contains("still running"),
+            "{b} {u}"
+        );
+    }
+}

@@ -58,6 +58,9 @@ pub struct PgSink {
     preset_ready: std::sync::Arc<tokio::sync::OnceCell<()>>,
     /// Where the rows go, for messages (no password).
     location: std::sync::Arc<str>,
+    /// The connection settings (for a connection of its own, outside the
+    /// pool: [`undo::hold`]).
+    config: std::sync::Arc<Config>,
 }
 
 /// With a ledger, an INSERT of `rows` rows also appends its count to
@@ -93,6 +96,7 @@ impl PgSink {
         }
         let sink = PgSink {
             location: location_of(&config).into(),
+            config: std::sync::Arc::new(config.clone()),
             pool: PgPool::new(config, options)?,
             ledger: None,
             merge: None,

@@ -40,6 +40,65 @@ pub(super) async fn ensure(client: &Pooled) -> Result<(), DbError> {
         .map_err(super::fatal)
 }
 
+/// The advisory lock class a CLI import holds while it runs.
+const HOLD_CLASS: i32 = 8_158_234;
+
+/// A CLI import's connection of its own holding an advisory lock on its id
+/// while it runs: a process killed mid-import loses it, so that undo can
+/// tell a dead import from a running one.
+pub(crate) async fn hold(s: &PgSink, id: &str) -> Result<crate::sink::undo::ImportHold, DbError> {
+    let (client, connection) = s
+        .config
+        .connect(tokio_postgres::NoTls)
+        .await
+        .map_err(super::fatal)?;
+    let task = tokio::spawn(connection);
+    client
+        .execute(
+            "SELECT pg_advisory_lock($1, hashtext($2))",
+            &[&HOLD_CLASS, &id],
+        )
+        .await
+        .map_err(super::fatal)?;
+    Ok(crate::sink::undo::ImportHold::Postgres(client, task))
+}
+
+/// Whether an import still `running` or `queued` has no process writing
+/// it: made by the CLI (no instance, nothing queued) whose lock is free.
+/// A killed process's session ends as soon as the server notices its
+/// socket closed: the lock is tried for up to two seconds.
+async fn writer_gone(tx: &Transaction<'_>, id: &str) -> Result<bool, UndoError> {
+    let cli = tx
+        .query_one(
+            "SELECT i.instance_id IS NULL AND NOT EXISTS \
+               (SELECT 1 FROM sheetpipe_queue q WHERE q.import_id = i.id) \
+             FROM imports i WHERE i.id = $1",
+            &[&id],
+        )
+        .await
+        .map_err(db)?
+        .get::<_, Option<bool>>(0)
+        .unwrap_or(false);
+    for _ in 0..10 {
+        if !cli {
+            break;
+        }
+        let free: bool = tx
+            .query_one(
+                "SELECT pg_try_advisory_xact_lock($1, hashtext($2))",
+                &[&HOLD_CLASS, &id],
+            )
+            .await
+            .map_err(db)?
+            .get(0);
+        if free {
+            return Ok(true);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    Ok(false)
+}
+
 impl PgSink {
     /// The import this sink records writes for.
     pub fn ledger_id(&self) -> Option<String> {
@@ -193,7 +252,9 @@ pub(crate) async fn undo(s: &PgSink, t: &UndoTarget) -> Result<UndoOutcome, Undo
         .map_err(db)?
         .ok_or_else(|| UndoError::NoImport(id.to_string()))?
         .get(0);
-    undo::check_status(id, &status)?;
+    if !(undo::unfinished(&status) && writer_gone(&tx, id).await?) {
+        undo::check_status(id, &status)?;
+    }
     let list = |s: Option<String>| -> Vec<String> {
         s.and_then(|s| serde_json::from_str(&s).ok())
             .unwrap_or_default()

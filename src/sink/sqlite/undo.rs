@@ -13,6 +13,7 @@
 //! restore `before`), its last entry holds the hash to check.
 
 use std::collections::HashMap;
+use std::path::Path;
 
 use rusqlite::types::{Value as Sql, ValueRef};
 use rusqlite::{params_from_iter, Connection, OptionalExtension};
@@ -294,7 +295,9 @@ pub(super) fn select_by_key(target: &Target, key: &[String]) -> String {
 /// Notes import `id`'s table and mode (once).
 pub(crate) fn note(conn: &Connection, id: &str, table: &str, mode: &str) -> rusqlite::Result<()> {
     conn.execute(
-        "INSERT OR IGNORE INTO sheetpipe_undo (import_id, table_name, mode) VALUES (?1, ?2, ?3)",
+        "INSERT INTO sheetpipe_undo (import_id, table_name, mode) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (import_id) DO UPDATE SET table_name = excluded.table_name, mode = excluded.mode \
+         WHERE excluded.mode <> 'append'",
         [id, table, mode],
     )
     .map(drop)
@@ -361,6 +364,40 @@ pub(crate) fn replace_recorded(
     Ok(total)
 }
 
+/// Records that this process runs import `id` (its pid, for
+/// [`writer_gone`]).
+pub(crate) fn hold(conn: &Connection, id: &str, table: &str) -> rusqlite::Result<()> {
+    note(conn, id, table, "append")?;
+    conn.execute(
+        "UPDATE sheetpipe_undo SET pid = ?2 WHERE import_id = ?1",
+        rusqlite::params![id, i64::from(std::process::id())],
+    )
+    .map(drop)
+}
+
+/// Whether an import still `running` has no process writing it: the CLI
+/// process that ran it (its pid recorded by [`hold`]) is gone. On systems
+/// without `/proc` this cannot be told, and the undo waits for the status.
+fn writer_gone(tx: &Connection, id: &str) -> rusqlite::Result<bool> {
+    let pid: Option<i64> = tx
+        .query_row(
+            "SELECT pid FROM sheetpipe_undo WHERE import_id = ?1",
+            [id],
+            |r| r.get(0),
+        )
+        .optional()?
+        .flatten();
+    let Some(pid) = pid else {
+        return Ok(false);
+    };
+    if !Path::new("/proc/self").exists() {
+        return Ok(false);
+    }
+    let alive = std::fs::read(format!("/proc/{pid}/cmdline"))
+        .is_ok_and(|c| String::from_utf8_lossy(&c).contains("sheetpipe"));
+    Ok(!alive)
+}
+
 /// What one rowid needs at undo time.
 struct Touched {
     /// Its first entry's kind: `i` (delete it) or `u` (restore `before`).
@@ -395,7 +432,9 @@ fn run(c: &mut Connection, t: &UndoTarget) -> Result<UndoOutcome, UndoError> {
         .optional()
         .map_err(sql)?
         .ok_or_else(|| UndoError::NoImport(id.to_string()))?;
-    undo::check_status(id, &status)?;
+    if !(undo::unfinished(&status) && writer_gone(&tx, id).map_err(sql)?) {
+        undo::check_status(id, &status)?;
+    }
     let (table, mode) = tx
         .query_row(
             "SELECT table_name, mode FROM sheetpipe_undo WHERE import_id = ?1",
