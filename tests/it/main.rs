@@ -32,6 +32,7 @@ mod hostile;
 mod introspect;
 mod isolation;
 mod memory;
+mod mode_history;
 mod modes;
 mod mysql;
 mod mysql_db;

@@ -33,8 +33,9 @@ struct Counted {
 }
 
 impl PgWriter {
-    /// Writes `rows` with `merge` in one transaction, the ledger's count
-    /// (rows inserted) in it too. On success the unit's updated and skipped
+    /// Writes `rows` with `merge` in one transaction, the ledger's entry
+    /// (rows inserted, updated, skipped; the first and last source row) in
+    /// it too. On success the unit's updated and skipped
     /// rows are added to the writer's [`PgWriter::take_merged`] counts.
     pub(super) async fn merge_write(
         &mut self,
@@ -70,12 +71,22 @@ impl PgWriter {
             Err(e) => classify(Err(e)).map(|r| r.map(|()| Counted::default())),
         };
         if let (Ok(Ok(c)), Some(id)) = (&result, &self.ledger) {
-            let n = c.inserted as i64;
+            // Every count of the unit and its source rows, in its own
+            // transaction: exact if the process dies the next instant, and
+            // a resumed import skips the rows of the span.
+            let (n, u, k) = (
+                c.inserted as i64,
+                (c.updated + superseded) as i64,
+                c.skipped as i64,
+            );
+            let (first, last) = super::row_span(rows);
             if let Err(e) = self
                 .client
                 .execute(
-                    "INSERT INTO import_ledger (import_id, inserted) VALUES ($1, $2)",
-                    &[id, &n],
+                    "INSERT INTO import_ledger \
+                     (import_id, inserted, updated, skipped, first_row, last_row) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                    &[id, &n, &u, &k, &first, &last],
                 )
                 .await
             {

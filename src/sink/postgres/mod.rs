@@ -36,7 +36,7 @@ pub fn max_multi_row(target: &Target) -> usize {
 }
 
 /// The first and last source row of a write, as the ledger records them.
-fn row_span(rows: &[Record]) -> (i32, i32) {
+pub(super) fn row_span(rows: &[Record]) -> (i32, i32) {
     let row = |r: Option<&Record>| r.map_or(0, |r| i32::try_from(r.row).unwrap_or(i32::MAX));
     (row(rows.first()), row(rows.last()))
 }
@@ -241,6 +241,20 @@ impl PgSink {
             ledger: Some(import_id.into()),
             ..self.clone()
         }
+    }
+
+    /// This sink without a ledger (a replace's staging writes: counted
+    /// when the swap commits, see [`crate::sink::replace`]).
+    pub(crate) fn without_ledger(&self) -> PgSink {
+        PgSink {
+            ledger: None,
+            ..self.clone()
+        }
+    }
+
+    /// The import whose counts the writes record, if any.
+    pub(crate) fn ledger_id(&self) -> Option<&str> {
+        self.ledger.as_deref()
     }
 
     /// This sink with its writers upserting or skipping existing rows.
