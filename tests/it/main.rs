@@ -31,6 +31,7 @@ mod history;
 mod hostile;
 mod introspect;
 mod isolation;
+mod kill_modes;
 mod memory;
 mod mode_history;
 mod modes;
