@@ -139,6 +139,7 @@ impl PgSink {
             ledger: self.ledger.as_deref().map(str::to_string),
             merge: self.merge.clone(),
             merged: (0, 0),
+            stage: None,
         })
     }
 
@@ -201,6 +202,9 @@ pub struct PgWriter {
     merge: Option<std::sync::Arc<crate::sink::merge::Merge>>,
     /// Rows updated and skipped by committed merge writes, not yet taken.
     merged: (u64, u64),
+    /// The TEMP table this connection's merge units COPY into (made for
+    /// the current target; see `merge.rs`).
+    stage: Option<String>,
 }
 
 impl PgSink {
@@ -298,13 +302,14 @@ impl PgWriter {
         if self.target.as_ref() != Some(target) {
             self.multi.clear();
             self.merges.clear();
+            self.stage = None;
             self.target = Some(target.clone());
         }
         if let Some(merge) = self.merge.clone() {
             if rows.is_empty() {
                 return (Ok(Ok(())), true);
             }
-            return self.merge_write(rows, target, &merge).await;
+            return self.merge_write(rows, kind, target, &merge).await;
         }
         let copy = kind == WriteKind::Copy && rows.len() > 1;
         let ledger_row = copy && self.ledger.is_some();
