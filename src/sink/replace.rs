@@ -74,9 +74,13 @@ impl Sink {
                     .batch_execute(&sql)
                     .await
                     .map_err(|e| DbError::new(super::postgres::describe(&e)))?;
+                if let Some(import) = self.ledger_id() {
+                    super::postgres::undo::note_replace(s, &import, table).await?;
+                }
             }
             Sink::Sqlite(s) => {
                 let (t, st) = (table.to_string(), staging.clone());
+                let import = self.ledger_id();
                 let created = s
                     .with_conn_raw(move |c| -> Result<bool, rusqlite::Error> {
                         let create: String = c.query_row(
@@ -91,6 +95,9 @@ impl Sink {
                             "DROP TABLE IF EXISTS temp.{0}; {ddl}",
                             quote_ident(&st)
                         ))?;
+                        if let Some(import) = import {
+                            super::sqlite::undo::note(c, &import, &t, "replace")?;
+                        }
                         Ok(true)
                     })
                     .await?
@@ -130,11 +137,22 @@ impl Sink {
             Sink::Postgres(s) => {
                 let mut client = s.connection().await?;
                 let pg = |e: tokio_postgres::Error| failed(super::postgres::describe(&e));
-                let ledger = s.ledger_id().map(str::to_string);
                 let tx = client.transaction().await.map_err(pg)?;
+                let import = self.ledger_id();
+                // Undo's copy of the old rows, and the swap's transaction id.
+                if let Some(import) = &import {
+                    super::postgres::undo::save_replaced(&tx, import, table)
+                        .await
+                        .map_err(pg)?;
+                }
                 tx.execute(&delete, &[]).await.map_err(pg)?;
                 let n = tx.execute(&insert, &[]).await.map_err(pg)?;
-                if let Some(id) = &ledger {
+                if let Some(import) = &import {
+                    super::postgres::undo::record_replace(&tx, import, table, n)
+                        .await
+                        .map_err(pg)?;
+                }
+                if let Some(id) = &import {
                     let count = n as i64;
                     tx.execute("DELETE FROM import_ledger WHERE import_id = $1", &[id])
                         .await
@@ -151,12 +169,22 @@ impl Sink {
                 Ok(n)
             }
             Sink::Sqlite(s) => {
-                let ledger = s.ledger_id().map(str::to_string);
+                let import = self.ledger_id();
+                let (t, st, cols) = (table.to_string(), staging.to_string(), columns.to_vec());
                 s.with_conn_raw(move |c| -> Result<u64, rusqlite::Error> {
                     let tx = c.transaction()?;
-                    tx.execute(&delete, [])?;
-                    let n = tx.execute(&insert, [])?;
-                    if let Some(id) = &ledger {
+                    let n = match &import {
+                        // With undo's record of the old rows and the new.
+                        Some(import) => {
+                            super::sqlite::undo::replace_recorded(&tx, import, &t, &st, &cols)?
+                        }
+                        None => {
+                            tx.execute(&delete, [])?;
+                            tx.execute(&insert, [])? as u64
+                        }
+                    };
+                    // The swap's count: the rows the table now holds.
+                    if let Some(id) = &import {
                         tx.execute(
                             "UPDATE imports SET inserted = ?1 WHERE id = ?2",
                             rusqlite::params![n as i64, id],
@@ -164,7 +192,7 @@ impl Sink {
                     }
                     tx.commit()?;
                     c.execute(&drop_staging, [])?;
-                    Ok(n as u64)
+                    Ok(n)
                 })
                 .await?
                 .map_err(|e| failed(e.to_string()))
