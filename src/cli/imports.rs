@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
-use crate::http::imports::row_json;
+use crate::http::imports::{row_json, rows_read, stored};
 use crate::sink::imports::ImportRow;
 use crate::sink::{DatabaseUrl, Sink};
 
@@ -109,10 +109,9 @@ async fn history(args: &ImportsArgs) -> Result<String, (u8, String)> {
     }
 }
 
-/// The import's mode. Every import so far is an append (the re-import
-/// modes record theirs in the `mode` column once they exist).
-fn mode(_row: &ImportRow) -> &'static str {
-    "append"
+/// The import's mode (`append` for rows recorded before the column).
+fn mode(row: &ImportRow) -> &str {
+    &row.mode
 }
 
 /// The table of a row (rows recorded before the column existed all went
@@ -122,19 +121,13 @@ fn table(row: &ImportRow) -> &str {
 }
 
 fn list_json(rows: &[ImportRow], total: i64, args: &ImportsArgs) -> Value {
-    let imports: Vec<Value> = rows.iter().map(row_json_with_mode).collect();
+    let imports: Vec<Value> = rows.iter().map(row_json).collect();
     json!({
         "imports": imports,
         "limit": args.limit,
         "offset": args.offset,
         "total": total,
     })
-}
-
-fn row_json_with_mode(row: &ImportRow) -> Value {
-    let mut v = row_json(row);
-    v["mode"] = json!(mode(row));
-    v
 }
 
 /// One line per import, newest first, under a header.
@@ -148,25 +141,27 @@ fn list_text(rows: &[ImportRow], total: i64, args: &ImportsArgs, db: &str) -> St
             ),
         };
     }
-    let mut lines: Vec<[String; 9]> = vec![[
-        "ID", "TIME", "FILE", "TABLE", "MODE", "READ", "INSERTED", "REJECTED", "STATUS",
+    let mut lines: Vec<[String; 11]> = vec![[
+        "ID", "TIME", "FILE", "TABLE", "MODE", "READ", "INSERTED", "UPDATED", "SKIPPED",
+        "REJECTED", "STATUS",
     ]
     .map(String::from)];
     for r in rows {
-        let read = r.rows_read.max(r.inserted.saturating_add(r.rejected));
         lines.push([
             r.id.clone(),
             r.created_at.clone(),
             short(&r.filename, 40),
             table(r).to_string(),
             mode(r).to_string(),
-            read.to_string(),
+            rows_read(r).to_string(),
             r.inserted.to_string(),
+            r.updated.to_string(),
+            r.skipped.to_string(),
             r.rejected.to_string(),
             r.status.clone(),
         ]);
     }
-    let widths: Vec<usize> = (0..9)
+    let widths: Vec<usize> = (0..11)
         .map(|i| {
             lines
                 .iter()
@@ -182,7 +177,7 @@ fn list_text(rows: &[ImportRow], total: i64, args: &ImportsArgs, db: &str) -> St
             let pad = widths[i] - cell.chars().count();
             match i {
                 // Counts right-aligned.
-                5..=7 => {
+                5..=9 => {
                     let _ = write!(line, "{}{cell}  ", " ".repeat(pad));
                 }
                 _ => {
@@ -228,7 +223,7 @@ fn report_state(path: &str, row: &ImportRow) -> (bool, Option<u64>, String) {
 }
 
 fn show_json(row: &ImportRow) -> Value {
-    let mut v = row_json_with_mode(row);
+    let mut v = row_json(row);
     let reports: Vec<Value> = row
         .rejects_files
         .iter()
@@ -245,7 +240,7 @@ fn show_json(row: &ImportRow) -> Value {
 fn show_text(row: &ImportRow) -> String {
     let v = row_json(row);
     let stats = &v["stats"];
-    let read = row.rows_read.max(row.inserted.saturating_add(row.rejected));
+    let read = rows_read(row);
     let or_dash = |x: &Option<String>| x.clone().unwrap_or_else(|| "-".to_string());
     let mut fields: Vec<(&str, String)> = vec![
         ("file", row.filename.clone()),
@@ -257,10 +252,12 @@ fn show_text(row: &ImportRow) -> String {
         ("bytes", row.bytes.to_string()),
         ("rows read", read.to_string()),
         ("inserted", row.inserted.to_string()),
+        ("updated", row.updated.to_string()),
+        ("skipped", row.skipped.to_string()),
         ("rejected", row.rejected.to_string()),
         (
             "unprocessed",
-            (read - row.inserted - row.rejected).to_string(),
+            (read - stored(row) - row.rejected).to_string(),
         ),
         ("created", row.created_at.clone()),
         ("started", or_dash(&row.started_at)),

@@ -413,6 +413,7 @@ pub fn job_json(job: &Job) -> Value {
         "filename": job.meta.filename,
         "sha256": job.meta.sha256,
         "method": job.meta.method,
+        "mode": job.meta.mode,
         "bytes": job.meta.bytes,
         "table_name": job.meta.table_name,
         "owner": job.meta.owner,
@@ -459,6 +460,7 @@ pub fn row_json(row: &ImportRow) -> Value {
         "filename": row.filename,
         "sha256": row.sha256,
         "method": row.method,
+        "mode": row.mode,
         "bytes": row.bytes,
         "owner": row.owner,
         "status": row.status,
@@ -466,8 +468,10 @@ pub fn row_json(row: &ImportRow) -> Value {
         "started_at": row.started_at,
         "finished_at": row.finished_at,
         "progress": {
-            "rows_read": row.rows_read.max(row.inserted.saturating_add(row.rejected)),
+            "rows_read": rows_read(row),
             "inserted": row.inserted,
+            "updated": row.updated,
+            "skipped": row.skipped,
             "rejected": row.rejected,
         },
         "error": row.error,
@@ -492,6 +496,19 @@ pub fn row_json(row: &ImportRow) -> Value {
     v
 }
 
+/// Rows an import stored one way or another: inserted, updated or skipped.
+pub fn stored(row: &ImportRow) -> i64 {
+    row.inserted
+        .saturating_add(row.updated)
+        .saturating_add(row.skipped)
+}
+
+/// The rows an import read. A row written by a killed process may lag its
+/// ledgered counts: the rows read are at least those stored or rejected.
+pub fn rows_read(row: &ImportRow) -> i64 {
+    row.rows_read.max(stored(row).saturating_add(row.rejected))
+}
+
 /// The tutorial's stats rebuilt from a table row.
 fn stats_of(row: &ImportRow) -> Value {
     let parse = |t: &Option<String>| {
@@ -503,14 +520,15 @@ fn stats_of(row: &ImportRow) -> Value {
         _ => std::time::Duration::ZERO,
     };
     let secs = duration.as_secs_f64();
-    // A row written by a killed process may lag its ledgered counts: the
-    // rows read are at least those inserted or rejected.
-    let total = row.rows_read.max(row.inserted.saturating_add(row.rejected));
+    let total = rows_read(row);
     json!({
         "total_records": total,
-        "success_count": row.inserted,
+        "success_count": row.inserted + row.updated,
         "error_count": row.rejected,
-        "unprocessed": total - row.inserted - row.rejected,
+        "unprocessed": total - stored(row) - row.rejected,
+        "inserted": row.inserted,
+        "updated": row.updated,
+        "skipped": row.skipped,
         "duration": crate::pipeline::go_duration(duration),
         "duration_ms": duration.as_millis() as u64,
         "records_per_second": if secs > 0.0 {

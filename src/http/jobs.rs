@@ -114,6 +114,8 @@ pub struct JobMeta {
     pub table_name: String,
     /// The name of the API key that made it (`None` without auth).
     pub owner: Option<String>,
+    /// How rows whose key exists are treated (docs/MODES.md).
+    pub mode: crate::sink::merge::Mode,
 }
 
 /// One import known to this server.
@@ -389,6 +391,7 @@ mod tests {
             bytes: 1,
             table_name: "businesses".into(),
             owner: None,
+            mode: Default::default(),
         }
     }
 

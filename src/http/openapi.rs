@@ -253,11 +253,18 @@ pub struct UploadForm {
 pub struct Stats {
     /// Data rows read.
     pub total_records: u64,
-    /// Rows inserted (in a dry run: valid).
+    /// Rows stored: inserted + updated (in a dry run: valid).
     pub success_count: u64,
+    /// Rows inserted.
+    pub inserted: u64,
+    /// Rows that updated a stored row (upsert).
+    pub updated: u64,
+    /// Rows left alone because their key exists (skip-existing).
+    pub skipped: u64,
     /// Rows rejected.
     pub error_count: u64,
-    /// Rows read but neither inserted nor rejected (the import stopped).
+    /// Rows read but neither stored, skipped nor rejected (the import
+    /// stopped).
     pub unprocessed: u64,
     /// As Go writes durations: `12.5ms`, `1.24s`.
     #[schema(example = "12.5ms")]
@@ -404,8 +411,12 @@ pub struct Cancelling {
 pub struct Progress {
     /// Data rows read.
     pub rows_read: u64,
-    /// Rows committed (in a dry run: valid).
+    /// Rows inserted (in a dry run: valid).
     pub inserted: u64,
+    /// Rows that updated a stored row (upsert).
+    pub updated: u64,
+    /// Rows left alone because their key exists (skip-existing).
+    pub skipped: u64,
     /// Rows rejected.
     pub rejected: u64,
     /// The file's size (live imports only).
@@ -439,6 +450,10 @@ pub struct ImportStatus {
     pub sha256: String,
     /// The strategy.
     pub method: MethodName,
+    /// How rows whose key exists are treated: `append`, `upsert`,
+    /// `skip-existing` or `replace` (docs/MODES.md).
+    #[schema(example = "upsert")]
+    pub mode: String,
     /// The upload's size.
     pub bytes: u64,
     /// Where it is.

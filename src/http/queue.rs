@@ -15,8 +15,11 @@ use super::query::UploadQuery;
 use super::runner::{self, Run};
 use super::upload::Upload;
 use super::AppState;
+use crate::pipeline::{ImportReport, Progress};
 use crate::sink::imports::now;
-use crate::sink::queue::Claimed;
+use crate::sink::merge::Mode;
+use crate::sink::queue::{Claimed, Committed};
+use std::sync::atomic::Ordering::Relaxed;
 use tokio::sync::OwnedSemaphorePermit;
 
 /// How often the queue is looked at.
@@ -56,6 +59,7 @@ fn take(state: &AppState, c: Claimed, permit: OwnedSemaphorePermit, ticket: Tick
         bytes: u64::try_from(row.bytes).unwrap_or_default(),
         table_name: row.table_name.clone().unwrap_or_default(),
         owner: row.owner.clone(),
+        mode: req.mode.mode,
     };
     let job = state
         .registry
@@ -98,4 +102,29 @@ fn take(state: &AppState, c: Claimed, permit: OwnedSemaphorePermit, ticket: Tick
         runner::run_now(state, job, run, done).await;
     };
     state.registry.spawn(task.instrument(span));
+}
+
+/// What a resumed import had committed before (added to its progress
+/// now, to its report at the end). A replace's ledger holds the swap's
+/// count only (its staging writes record nothing): a resumed replace
+/// starts over and counts afresh.
+pub(super) fn resumed_base(done: &Committed, mode: Mode, progress: &Progress) -> Committed {
+    let base = match mode {
+        Mode::Replace => Committed::default(),
+        _ => done.clone(),
+    };
+    progress.inserted.fetch_add(base.inserted, Relaxed);
+    progress.updated.fetch_add(base.updated, Relaxed);
+    progress.skipped.fetch_add(base.skipped, Relaxed);
+    base
+}
+
+/// `report` with the counts committed before it was resumed.
+pub(super) fn add_base(base: &Committed, mut report: ImportReport) -> ImportReport {
+    report.inserted += base.inserted;
+    report.updated += base.updated;
+    report.skipped += base.skipped;
+    let stored = report.inserted + report.updated + report.skipped;
+    report.rows_read = report.rows_read.max(stored + report.rejected);
+    report
 }

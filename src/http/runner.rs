@@ -6,7 +6,6 @@
 
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -87,16 +86,20 @@ pub async fn start(
         bytes: upload.bytes,
         table_name,
         owner: req.owner.clone(),
+        mode: req.mode.mode,
     });
     let row = ImportRow {
         id: job.id.clone(),
         filename: job.meta.filename.clone(),
         sha256: job.meta.sha256.clone(),
         method: req.method.name().to_string(),
+        mode: req.mode.mode.as_str().to_string(),
         status: JobStatus::Queued.as_str().to_string(),
         bytes: job.meta.bytes as i64,
         rows_read: 0,
         inserted: 0,
+        updated: 0,
+        skipped: 0,
         rejected: 0,
         created_at: job.created_at.clone(),
         started_at: None,
@@ -317,15 +320,9 @@ pub async fn run_now(state: AppState, job: Arc<Job>, run: Run, done: Committed) 
     job.set_running(run.at.clone());
     let (upload, req, stored) = (run.upload, run.req, run.stored);
     tracing::debug!(resumed_after = done.inserted, "import running");
-    let base = done.inserted;
-    job.ctl.progress.inserted.fetch_add(base, Ordering::Relaxed);
+    let base = super::queue::resumed_base(&done, req.mode.mode, &job.ctl.progress);
     let work = pipeline_task(&state, &job, upload.path.to_path_buf(), &req, done);
-    let work = async move {
-        let mut report = work.await;
-        report.inserted += base;
-        report.rows_read = report.rows_read.max(report.inserted + report.rejected);
-        report
-    };
+    let work = async move { super::queue::add_base(&base, work.await) };
     let report = execute(work, req.method, &job.ctl.progress).await;
     drop(run.permit);
     let hard_stopped = state.registry.is_hard_stopped();
@@ -470,6 +467,16 @@ async fn finish(
             0
         } else {
             report.inserted as i64
+        },
+        updated: if report.dry_run {
+            0
+        } else {
+            report.updated as i64
+        },
+        skipped: if report.dry_run {
+            0
+        } else {
+            report.skipped as i64
         },
         rejected: report.rejected as i64,
         finished_at: &at,

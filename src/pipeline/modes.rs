@@ -42,9 +42,11 @@ pub(super) async fn prepare(job: &ImportJob, sink: &Sink) -> Result<Prepared, Im
         _ => None,
     };
     Ok(Prepared {
-        sink: match &merge {
-            Some(m) => sink.with_merge(m.clone()),
-            None => sink.clone(),
+        sink: match (&merge, &staging) {
+            (Some(m), _) => sink.with_merge(m.clone()),
+            // Staged rows are not in the table: the swap counts them.
+            (None, Some(_)) => sink.staging_sink(),
+            (None, None) => sink.clone(),
         },
         keys: KeyCheck::new(opts, job.table.clone(), merge),
         staging,

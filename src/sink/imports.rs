@@ -40,6 +40,11 @@ ALTER TABLE imports ADD COLUMN IF NOT EXISTS rejects_removed_at TIMESTAMPTZ;
 ALTER TABLE imports ADD COLUMN IF NOT EXISTS table_name TEXT;
 ALTER TABLE imports ADD COLUMN IF NOT EXISTS rejects_files TEXT;
 CREATE INDEX IF NOT EXISTS idx_imports_sha256 ON imports (sha256);
+ALTER TABLE imports ADD COLUMN IF NOT EXISTS mode TEXT NOT NULL DEFAULT 'append';
+ALTER TABLE imports ADD COLUMN IF NOT EXISTS updated BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE imports ADD COLUMN IF NOT EXISTS skipped BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE import_ledger ADD COLUMN IF NOT EXISTS updated BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE import_ledger ADD COLUMN IF NOT EXISTS skipped BIGINT NOT NULL DEFAULT 0;
 ";
 
 /// SQLite DDL, idempotent. The rowid orders the listing.
@@ -83,8 +88,15 @@ pub struct ImportRow {
     pub bytes: i64,
     /// Data rows read.
     pub rows_read: i64,
-    /// Rows committed.
+    /// The re-import mode (`append`, `upsert`, `skip-existing`,
+    /// `replace`; docs/MODES.md).
+    pub mode: String,
+    /// Rows inserted (committed; for a replace: the rows the table holds).
     pub inserted: i64,
+    /// Rows that updated a stored row (upsert).
+    pub updated: i64,
+    /// Rows left alone because their key exists (skip-existing).
+    pub skipped: i64,
     /// Rows rejected.
     pub rejected: i64,
     /// When the upload was accepted (RFC 3339).
@@ -119,8 +131,12 @@ pub struct ImportEnd<'a> {
     pub status: &'a str,
     /// Data rows read.
     pub rows_read: i64,
-    /// Rows committed.
+    /// Rows inserted.
     pub inserted: i64,
+    /// Rows that updated a stored row.
+    pub updated: i64,
+    /// Rows skipped because their key exists.
+    pub skipped: i64,
     /// Rows rejected.
     pub rejected: i64,
     /// When it ended (RFC 3339).
@@ -134,33 +150,11 @@ pub fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-const PG_TS: &str = "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'";
-
-pub(super) fn pg_select() -> String {
-    let ts = |c: &str| format!("to_char({c} AT TIME ZONE 'UTC', {PG_TS})");
-    format!(
-        "SELECT id, filename, sha256, method, status, bytes, rows_read, \
-         inserted + COALESCE((SELECT sum(l.inserted) FROM import_ledger l \
-         WHERE l.import_id = imports.id), 0)::bigint, rejected, \
-         {}, {}, {}, error, {}, instance_id, table_name, rejects_files, owner FROM imports",
-        ts("created_at"),
-        ts("started_at"),
-        ts("finished_at"),
-        ts("rejects_removed_at")
-    )
-}
-
-pub(super) const SQLITE_SELECT: &str =
-    "SELECT id, filename, sha256, method, status, bytes, rows_read, \
-     inserted, rejected, created_at, started_at, finished_at, error, rejects_removed_at, \
-     NULL, table_name, rejects_files, owner FROM imports";
+pub(super) use super::history_columns::{pg_select, sqlite_select};
 
 impl Sink {
     /// Records a newly accepted import as `queued`.
     pub async fn insert_import(&self, row: &ImportRow) -> Result<(), DbError> {
-        const LITE: &str = "INSERT INTO imports (id, filename, sha256, method, status, bytes, \
-             created_at, table_name, rejects_files, owner) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
         let r = row.clone();
         let rejects = encode_files(&r.rejects_files);
         match self {
@@ -170,14 +164,16 @@ impl Sink {
                 pg_insert(&*client, &r).await
             }
             Sink::Sqlite(s) => {
+                let sql = super::history_columns::insert_sql(&[], |i| format!("?{i}"), |_| "");
                 s.with_conn(move |c| {
                     c.execute(
-                        LITE,
+                        &sql,
                         rusqlite::params![
                             r.id,
                             r.filename,
                             r.sha256,
                             r.method,
+                            r.mode,
                             r.status,
                             r.bytes,
                             r.created_at,
@@ -219,15 +215,17 @@ impl Sink {
             "kept AS (INSERT INTO sheetpipe_undo_xids (import_id, xid) \
              SELECT DISTINCT import_id, xid FROM done WHERE xid IS NOT NULL) \
              UPDATE imports SET status = $2, rows_read = $3, inserted = $4, \
-             rejected = $5, finished_at = $6::text::timestamptz, error = $7 WHERE id = $1"
+             rejected = $5, finished_at = $6::text::timestamptz, error = $7, \
+             updated = $8, skipped = $9 WHERE id = $1"
         );
         const LITE: &str = "UPDATE imports SET status = ?2, rows_read = ?3, inserted = ?4, \
-             rejected = ?5, finished_at = ?6, error = ?7 WHERE id = ?1";
+             rejected = ?5, finished_at = ?6, error = ?7, updated = ?8, skipped = ?9 \
+             WHERE id = ?1";
         let e = end;
         match self {
             Sink::Mysql(s) => super::mysql::history::finish(s, id, e).await,
             Sink::Postgres(s) => {
-                let params: [&(dyn ToSql + Sync); 7] = [
+                let params: [&(dyn ToSql + Sync); 9] = [
                     &id,
                     &e.status,
                     &e.rows_read,
@@ -235,6 +233,8 @@ impl Sink {
                     &e.rejected,
                     &e.finished_at,
                     &e.error,
+                    &e.updated,
+                    &e.skipped,
                 ];
                 pg_execute(s, PG, &params).await
             }
@@ -242,11 +242,12 @@ impl Sink {
                 let id = id.to_string();
                 let (status, at) = (e.status.to_string(), e.finished_at.to_string());
                 let (read, ins, rej) = (e.rows_read, e.inserted, e.rejected);
+                let (upd, skip) = (e.updated, e.skipped);
                 let error = e.error.map(str::to_string);
                 s.with_conn(move |c| {
                     c.execute(
                         LITE,
-                        rusqlite::params![id, status, read, ins, rej, at, error],
+                        rusqlite::params![id, status, read, ins, rej, at, error, upd, skip],
                     )
                     .map(drop)
                 })
@@ -267,7 +268,7 @@ impl Sink {
             }
             Sink::Sqlite(s) => {
                 let id = id.to_string();
-                let sql = format!("{SQLITE_SELECT} WHERE id = ?1");
+                let sql = format!("{} WHERE id = ?1", sqlite_select());
                 s.with_conn(move |c| {
                     let mut stmt = c.prepare(&sql)?;
                     let mut rows = stmt.query_map([id], sqlite_row)?;
@@ -330,8 +331,8 @@ impl Sink {
             Sink::Sqlite(s) => {
                 // `?3 IS NULL`: every import; otherwise that owner's.
                 let sql = format!(
-                    "{SQLITE_SELECT} WHERE (?3 IS NULL OR owner = ?3) \
-                     ORDER BY rowid DESC LIMIT ?1 OFFSET ?2"
+                    "{} WHERE (?3 IS NULL OR owner = ?3) ORDER BY rowid DESC LIMIT ?1 OFFSET ?2",
+                    sqlite_select()
                 );
                 let owner = owner.map(str::to_string);
                 s.with_conn(move |c| {
@@ -358,24 +359,30 @@ pub(super) async fn pg_insert(
     client: &impl tokio_postgres::GenericClient,
     r: &ImportRow,
 ) -> Result<(), DbError> {
-    const PG: &str = "INSERT INTO imports (id, filename, sha256, method, status, bytes, \
-         created_at, instance_id, table_name, rejects_files, owner) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7::text::timestamptz, $8, $9, $10, $11)";
+    let sql = super::history_columns::insert_sql(
+        &["instance_id"],
+        |i| format!("${i}"),
+        |c| match c {
+            "created_at" => "::text::timestamptz",
+            _ => "",
+        },
+    );
     let rejects = encode_files(&r.rejects_files);
-    let params: [&(dyn ToSql + Sync); 11] = [
+    let params: [&(dyn ToSql + Sync); 12] = [
         &r.id,
         &r.filename,
         &r.sha256,
         &r.method,
+        &r.mode,
         &r.status,
         &r.bytes,
         &r.created_at,
-        &r.instance_id,
         &r.table_name,
         &rejects,
         &r.owner,
+        &r.instance_id,
     ];
-    client.execute(PG, &params).await.map_err(pg_error)?;
+    client.execute(&sql, &params).await.map_err(pg_error)?;
     Ok(())
 }
 
@@ -401,49 +408,14 @@ pub(super) fn pg_error(e: tokio_postgres::Error) -> DbError {
 }
 
 pub(super) fn pg_row(r: &tokio_postgres::Row) -> ImportRow {
-    ImportRow {
-        id: r.get(0),
-        filename: r.get(1),
-        sha256: r.get(2),
-        method: r.get(3),
-        status: r.get(4),
-        bytes: r.get(5),
-        rows_read: r.get(6),
-        inserted: r.get(7),
-        rejected: r.get(8),
-        created_at: r.get(9),
-        started_at: r.get(10),
-        finished_at: r.get(11),
-        error: r.get(12),
-        rejects_removed_at: r.get(13),
-        instance_id: r.get(14),
-        table_name: r.get(15),
-        rejects_files: decode_files(r.get(16)),
-        owner: r.get(17),
+    match super::history_columns::read_row(super::history_columns::PgGet(r)) {
+        Ok(row) => row,
+        Err(never) => match never {},
     }
 }
 
 pub(super) fn sqlite_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ImportRow> {
-    Ok(ImportRow {
-        id: r.get(0)?,
-        filename: r.get(1)?,
-        sha256: r.get(2)?,
-        method: r.get(3)?,
-        status: r.get(4)?,
-        bytes: r.get(5)?,
-        rows_read: r.get(6)?,
-        inserted: r.get(7)?,
-        rejected: r.get(8)?,
-        created_at: r.get(9)?,
-        started_at: r.get(10)?,
-        finished_at: r.get(11)?,
-        error: r.get(12)?,
-        rejects_removed_at: r.get(13)?,
-        instance_id: r.get(14)?,
-        table_name: r.get(15)?,
-        rejects_files: decode_files(r.get(16)?),
-        owner: r.get(17)?,
-    })
+    super::history_columns::read_row(super::history_columns::SqliteGet(r))
 }
 
 /// The reject report paths as the `rejects_files` column keeps them: a
@@ -471,8 +443,11 @@ mod tests {
             method: "batch".into(),
             status: "queued".into(),
             bytes: 1234,
+            mode: "upsert".into(),
             rows_read: 0,
             inserted: 0,
+            updated: 0,
+            skipped: 0,
             rejected: 0,
             created_at: now(),
             started_at: None,
@@ -498,7 +473,9 @@ mod tests {
         let end = ImportEnd {
             status: "failed",
             rows_read: 10,
-            inserted: 7,
+            inserted: 4,
+            updated: 2,
+            skipped: 1,
             rejected: 2,
             finished_at: &now(),
             error: Some("boom"),
@@ -507,8 +484,9 @@ mod tests {
         let a = sink.get_import("a").await.unwrap().unwrap();
         assert_eq!(
             (a.status.as_str(), a.rows_read, a.inserted, a.rejected),
-            ("failed", 10, 7, 2)
+            ("failed", 10, 4, 2)
         );
+        assert_eq!((a.mode.as_str(), a.updated, a.skipped), ("upsert", 2, 1));
         assert_eq!(a.started_at.as_deref(), Some(started.as_str()));
         assert_eq!(a.error.as_deref(), Some("boom"));
         assert_eq!(a.filename, "../../etc/passwd.xlsx");

@@ -32,14 +32,19 @@ ALTER TABLE imports ADD COLUMN IF NOT EXISTS cancel_requested BOOLEAN NOT NULL D
 ";
 
 /// True when the whole schema is there: its newest parts (the queue's
-/// `sheetpipe_uploads`, this module's column, and the history's
-/// `table_name` and `rejects_files`, created in the same transaction as
-/// their index) exist, and so the older ones.
+/// `sheetpipe_uploads`, this module's column, the history's `table_name`
+/// and `rejects_files`, created in the same transaction as their index,
+/// and the re-import modes' `mode`, `updated` and `skipped` in `imports`
+/// and `updated`, `skipped` in `import_ledger`) exist, and so the older
+/// ones.
 pub const SCHEMA_PRESENT: &str = "SELECT to_regclass('sheetpipe_uploads') IS NOT NULL \
      AND to_regclass('sheetpipe_instances') IS NOT NULL AND (SELECT count(*) FROM \
      information_schema.columns WHERE table_schema = current_schema() \
      AND table_name = 'imports' AND column_name IN ('cancel_requested', \
-     'table_name', 'rejects_files')) = 3";
+     'table_name', 'rejects_files', 'mode', 'updated', 'skipped')) = 6 \
+     AND (SELECT count(*) FROM information_schema.columns \
+     WHERE table_schema = current_schema() AND table_name = 'import_ledger' \
+     AND column_name IN ('updated', 'skipped')) = 2";
 
 /// Default lease: an instance silent for this long is taken for dead.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(15);
@@ -55,7 +60,8 @@ const NOT_FOR_ANYONE: &str = "NOT (i.instance_id IS NULL AND i.status = 'queued'
 
 /// Why an interrupted import failed; `n` is the committed count.
 const REASON: &str = "'interrupted: the server stopped while this import was ' || i.status || \
-     '; ' || n.n || ' rows had been committed (counted in inserted); \
+     '; ' || (n.n + n.u + n.k) || ' rows had been committed (counted in inserted, updated \
+     and skipped); \
      the rest of the file was not imported'";
 
 impl Sink {
@@ -162,10 +168,11 @@ impl Sink {
             }
             Sink::Sqlite(s) => {
                 let sql = "UPDATE imports SET error = 'interrupted: the server stopped while \
-                     this import was ' || status || '; ' || inserted || ' rows had been \
-                     committed (counted in inserted); the rest of the file was not imported', \
+                     this import was ' || status || '; ' || (inserted + updated + skipped) || \
+                     ' rows had been committed (counted in inserted, updated and skipped); \
+                     the rest of the file was not imported', \
                      status = 'failed', finished_at = ?1, \
-                     rows_read = max(rows_read, inserted + rejected) \
+                     rows_read = max(rows_read, inserted + updated + skipped + rejected) \
                      WHERE status IN ('queued', 'running')";
                 let at = at.to_string();
                 s.with_conn(move |c| c.execute(sql, [at]).map(|n| n as u64))
@@ -192,13 +199,15 @@ fn fold_sql() -> String {
         "WITH target AS (SELECT i.id FROM imports i WHERE i.id = $2 \
            AND i.status IN ('queued', 'running') AND {OWNER_GONE} AND {NOT_FOR_ANYONE} FOR UPDATE), \
          l AS (DELETE FROM import_ledger WHERE import_id IN (SELECT id FROM target) \
-           RETURNING import_id, inserted, xid), \
+           RETURNING import_id, inserted, updated, skipped, xid), \
          kept AS (INSERT INTO sheetpipe_undo_xids (import_id, xid) \
            SELECT DISTINCT import_id, xid FROM l WHERE xid IS NOT NULL), \
-         n AS (SELECT i.inserted + COALESCE((SELECT sum(inserted) FROM l), 0)::bigint AS n \
+         n AS (SELECT i.inserted + COALESCE((SELECT sum(inserted) FROM l), 0)::bigint AS n, \
+           i.updated + COALESCE((SELECT sum(updated) FROM l), 0)::bigint AS u, \
+           i.skipped + COALESCE((SELECT sum(skipped) FROM l), 0)::bigint AS k \
            FROM imports i WHERE i.id = $2) \
-         UPDATE imports i SET inserted = n.n, \
-           rows_read = GREATEST(i.rows_read, n.n + i.rejected), \
+         UPDATE imports i SET inserted = n.n, updated = n.u, skipped = n.k, \
+           rows_read = GREATEST(i.rows_read, n.n + n.u + n.k + i.rejected), \
            status = 'failed', finished_at = $3::text::timestamptz, error = {REASON} \
          FROM n WHERE i.id IN (SELECT id FROM target)"
     )

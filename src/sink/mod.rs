@@ -12,6 +12,7 @@
 //! or failed for another reason (connection lost, table missing: fatal).
 
 pub mod ddl;
+pub(crate) mod history_columns;
 pub mod imports;
 pub mod instances;
 pub mod introspect;

@@ -59,8 +59,12 @@ pub struct Claimed {
 /// What an import had committed before it was resumed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Committed {
-    /// Rows committed.
+    /// Rows inserted.
     pub inserted: u64,
+    /// Rows that updated a stored row (upsert).
+    pub updated: u64,
+    /// Rows skipped because their key exists (skip-existing).
+    pub skipped: u64,
     /// The first and last source row of every committed write.
     pub spans: Vec<(u32, u32)>,
 }
@@ -212,7 +216,8 @@ impl Sink {
         let c = s.connection().await?;
         let rows = c
             .query(
-                "SELECT inserted, first_row, last_row FROM import_ledger WHERE import_id = $1",
+                "SELECT inserted, first_row, last_row, updated, skipped FROM import_ledger \
+                 WHERE import_id = $1",
                 &[&id],
             )
             .await
@@ -220,6 +225,8 @@ impl Sink {
         let mut out = Committed::default();
         for r in rows {
             out.inserted += r.get::<_, i64>(0).max(0) as u64;
+            out.updated += r.get::<_, i64>(3).max(0) as u64;
+            out.skipped += r.get::<_, i64>(4).max(0) as u64;
             if let (Some(a), Some(b)) = (r.get::<_, Option<i32>>(1), r.get::<_, Option<i32>>(2)) {
                 out.spans.push((a.max(0) as u32, b.max(0) as u32));
             }
@@ -316,6 +323,7 @@ mod tests {
         let c = Committed {
             inserted: 7,
             spans: vec![(2, 5), (9, 11)],
+            ..Committed::default()
         };
         assert!(c.covers(2) && c.covers(5) && c.covers(10));
         assert!(!c.covers(1) && !c.covers(6) && !c.covers(12));

@@ -7,6 +7,12 @@
 //! readers see the old contents until it commits. A failed or cancelled
 //! import drops the staging table and leaves the table as it was.
 //!
+//! Counts: the staging writes record nothing ([`Sink::staging_sink`]); the
+//! swap's transaction records the rows the table now holds for the import
+//! (PostgreSQL: its `import_ledger` entries become that one count; SQLite:
+//! `imports.inserted` is set to it), so the history says 0 until the swap
+//! commits and the file's rows after it, even if the process is killed.
+//!
 //! A table other tables reference by foreign key: the DELETE fails when a
 //! referencing row exists (unless the reference cascades), the whole
 //! replace fails and the old contents stay.
@@ -42,6 +48,16 @@ fn sqlite_staging_ddl(create: &str, staging: &str) -> Option<String> {
 }
 
 impl Sink {
+    /// The sink a replace's writers load the staging table with: no ledger
+    /// (rows in the staging table are not in the table yet).
+    pub fn staging_sink(&self) -> Sink {
+        match self {
+            Sink::Postgres(s) => Sink::Postgres(s.without_ledger()),
+            Sink::Sqlite(s) => Sink::Sqlite(s.without_ledger()),
+            Sink::Mysql(s) => Sink::Mysql(s.clone()),
+        }
+    }
+
     /// Creates the staging table of a replace of `table` by import `id`;
     /// returns its name (the writers' table).
     pub async fn begin_replace(&self, table: &str, id: &str) -> Result<String, DbError> {
@@ -98,7 +114,8 @@ impl Sink {
     }
 
     /// In one transaction: deletes every row of `table`, inserts the staged
-    /// rows' `columns`, drops the staging table. Returns the rows inserted.
+    /// rows' `columns`, records their count for the import of the sink's
+    /// ledger, drops the staging table. Returns the rows inserted.
     pub async fn finish_replace(
         &self,
         table: &str,
@@ -135,6 +152,18 @@ impl Sink {
                         .await
                         .map_err(pg)?;
                 }
+                if let Some(id) = &import {
+                    let count = n as i64;
+                    tx.execute("DELETE FROM import_ledger WHERE import_id = $1", &[id])
+                        .await
+                        .map_err(pg)?;
+                    tx.execute(
+                        "INSERT INTO import_ledger (import_id, inserted) VALUES ($1, $2)",
+                        &[id, &count],
+                    )
+                    .await
+                    .map_err(pg)?;
+                }
                 tx.execute(&drop_staging, &[]).await.map_err(pg)?;
                 tx.commit().await.map_err(pg)?;
                 Ok(n)
@@ -144,16 +173,23 @@ impl Sink {
                 let (t, st, cols) = (table.to_string(), staging.to_string(), columns.to_vec());
                 s.with_conn_raw(move |c| -> Result<u64, rusqlite::Error> {
                     let tx = c.transaction()?;
-                    let n = match import {
+                    let n = match &import {
                         // With undo's record of the old rows and the new.
                         Some(import) => {
-                            super::sqlite::undo::replace_recorded(&tx, &import, &t, &st, &cols)?
+                            super::sqlite::undo::replace_recorded(&tx, import, &t, &st, &cols)?
                         }
                         None => {
                             tx.execute(&delete, [])?;
                             tx.execute(&insert, [])? as u64
                         }
                     };
+                    // The swap's count: the rows the table now holds.
+                    if let Some(id) = &import {
+                        tx.execute(
+                            "UPDATE imports SET inserted = ?1 WHERE id = ?2",
+                            rusqlite::params![n as i64, id],
+                        )?;
+                    }
                     tx.commit()?;
                     c.execute(&drop_staging, [])?;
                     Ok(n)

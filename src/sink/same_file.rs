@@ -97,7 +97,7 @@ impl Sink {
             Sink::Sqlite(s) => {
                 let sql = format!(
                     "{} WHERE {} ORDER BY rowid DESC LIMIT 1",
-                    super::imports::SQLITE_SELECT,
+                    super::imports::sqlite_select(),
                     filter.replace("{s}", "?1").replace("{t}", "?2")
                 );
                 let (sha, t) = (sha256.to_string(), table.to_string());

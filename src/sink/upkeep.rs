@@ -8,11 +8,14 @@ use super::imports::pg_execute;
 use super::{DbError, Sink};
 
 /// Columns added to `imports` after its first version, with their SQLite type.
-const ADDED_COLUMNS: [(&str, &str); 4] = [
+const ADDED_COLUMNS: [(&str, &str); 7] = [
     ("rejects_removed_at", "TEXT"),
     ("table_name", "TEXT"),
     ("rejects_files", "TEXT"),
     ("owner", "TEXT"),
+    ("mode", "TEXT NOT NULL DEFAULT 'append'"),
+    ("updated", "INTEGER NOT NULL DEFAULT 0"),
+    ("skipped", "INTEGER NOT NULL DEFAULT 0"),
 ];
 
 /// Adds the columns an older `imports` table lacks.
@@ -65,5 +68,11 @@ mod tests {
             [],
         )
         .unwrap();
+        let (mode, updated, skipped): (String, i64, i64) = conn
+            .query_row("SELECT mode, updated, skipped FROM imports", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .unwrap();
+        assert_eq!((mode.as_str(), updated, skipped), ("append", 0, 0));
     }
 }

@@ -212,7 +212,8 @@ async fn sheetpipe_imports_lists_newest_first_and_show_gives_every_field() {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3, "{b}: {text}");
         for col in [
-            "ID", "TIME", "FILE", "TABLE", "MODE", "READ", "INSERTED", "REJECTED", "STATUS",
+            "ID", "TIME", "FILE", "TABLE", "MODE", "READ", "INSERTED", "UPDATED", "SKIPPED",
+            "REJECTED", "STATUS",
         ] {
             assert!(lines[0].contains(col), "{b}: {text}");
         }
@@ -228,6 +229,8 @@ async fn sheetpipe_imports_lists_newest_first_and_show_gives_every_field() {
                 "2",
                 "2",
                 "0",
+                "0",
+                "0",
                 "completed"
             ],
             "{b}"
@@ -242,6 +245,8 @@ async fn sheetpipe_imports_lists_newest_first_and_show_gives_every_field() {
                 "append",
                 "4",
                 "3",
+                "0",
+                "0",
                 "1",
                 "completed"
             ],

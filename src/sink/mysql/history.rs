@@ -40,7 +40,13 @@ CREATE TABLE IF NOT EXISTS import_ledger (
 /// Columns added to `imports` after its first version (MySQL has no
 /// `ADD COLUMN IF NOT EXISTS`; MariaDB has, but both read
 /// `information_schema`), then the index the same-file check reads.
-const ADDED_COLUMNS: [(&str, &str); 2] = [("table_name", "TEXT"), ("rejects_files", "TEXT")];
+const ADDED_COLUMNS: [(&str, &str); 5] = [
+    ("table_name", "TEXT"),
+    ("rejects_files", "TEXT"),
+    ("mode", "VARCHAR(16) NOT NULL DEFAULT 'append'"),
+    ("updated", "BIGINT NOT NULL DEFAULT 0"),
+    ("skipped", "BIGINT NOT NULL DEFAULT 0"),
+];
 
 /// Adds what an older `imports` table lacks (idempotent).
 pub async fn migrate(conn: &mut mysql_async::Conn) -> Result<(), DbError> {
@@ -72,23 +78,19 @@ pub async fn migrate(conn: &mut mysql_async::Conn) -> Result<(), DbError> {
     Ok(())
 }
 
-const SELECT: &str = "SELECT id, filename, sha256, method, status, bytes, rows_read, \
-     inserted, rejected, created_at, started_at, finished_at, error, rejects_removed_at, \
-     table_name, rejects_files, owner FROM imports";
-
 fn err(e: mysql_async::Error) -> DbError {
     DbError::new(format!("imports table: {}", fatal(e).message))
 }
 
 /// Records a newly accepted import as `queued`.
 pub async fn insert(s: &MySqlSink, r: &ImportRow) -> Result<(), DbError> {
-    let sql = "INSERT INTO imports (id, filename, sha256, method, status, bytes, created_at, \
-               table_name, rejects_files, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    let sql = crate::sink::history_columns::insert_sql(&[], |_| "?".into(), |_| "");
     let params = (
         &r.id,
         &r.filename,
         &r.sha256,
         &r.method,
+        &r.mode,
         &r.status,
         r.bytes,
         &r.created_at,
@@ -151,7 +153,7 @@ pub async fn finish(s: &MySqlSink, id: &str, e: &ImportEnd<'_>) -> Result<(), Db
         .map_err(err)?;
     tx.exec_drop(
         "UPDATE imports SET status = ?, rows_read = ?, inserted = ?, rejected = ?, \
-         finished_at = ?, error = ? WHERE id = ?",
+         finished_at = ?, error = ?, updated = ?, skipped = ? WHERE id = ?",
         (
             e.status,
             e.rows_read,
@@ -159,6 +161,8 @@ pub async fn finish(s: &MySqlSink, id: &str, e: &ImportEnd<'_>) -> Result<(), Db
             e.rejected,
             e.finished_at,
             e.error,
+            e.updated,
+            e.skipped,
             id,
         ),
     )
@@ -169,7 +173,7 @@ pub async fn finish(s: &MySqlSink, id: &str, e: &ImportEnd<'_>) -> Result<(), Db
 
 /// One import by id.
 pub async fn get(s: &MySqlSink, id: &str) -> Result<Option<ImportRow>, DbError> {
-    let sql = format!("{SELECT} WHERE id = ?");
+    let sql = format!("{} WHERE id = ?", select());
     let row: Option<Row> = s.conn().await?.exec_first(sql, (id,)).await.map_err(err)?;
     row.map(from_row).transpose()
 }
@@ -182,7 +186,10 @@ pub async fn list(
     offset: i64,
 ) -> Result<(Vec<ImportRow>, i64), DbError> {
     let mut c = s.conn().await?;
-    let sql = format!("{SELECT} WHERE (? IS NULL OR owner = ?) ORDER BY seq DESC LIMIT ? OFFSET ?");
+    let sql = format!(
+        "{} WHERE (? IS NULL OR owner = ?) ORDER BY seq DESC LIMIT ? OFFSET ?",
+        select()
+    );
     let rows: Vec<Row> = c
         .exec(sql, (owner, owner, limit, offset))
         .await
@@ -208,7 +215,7 @@ pub async fn newest_where<P>(
 where
     P: Into<mysql_async::Params> + Send,
 {
-    let sql = format!("{SELECT} WHERE {filter} ORDER BY seq DESC LIMIT 1");
+    let sql = format!("{} WHERE {filter} ORDER BY seq DESC LIMIT 1", select());
     let row: Option<Row> = s.conn().await?.exec_first(sql, params).await.map_err(err)?;
     row.map(from_row).transpose()
 }
@@ -234,31 +241,34 @@ pub async fn add_owner_column(c: &mut mysql_async::Conn) -> Result<(), DbError> 
     Ok(())
 }
 
+fn select() -> String {
+    crate::sink::history_columns::mysql_select()
+}
+
 fn from_row(mut r: Row) -> Result<ImportRow, DbError> {
-    fn take<T: mysql_async::prelude::FromValue>(r: &mut Row, i: usize) -> Result<T, DbError> {
-        r.take_opt(i)
+    crate::sink::history_columns::read_row(MyGet(&mut r))
+}
+
+/// MySQL's rows, for [`crate::sink::history_columns::read_row`].
+struct MyGet<'a>(&'a mut Row);
+
+impl MyGet<'_> {
+    fn take<T: mysql_async::prelude::FromValue>(&mut self, i: usize) -> Result<T, DbError> {
+        self.0
+            .take_opt(i)
             .ok_or_else(|| DbError::new(format!("imports table: no column {i}")))?
             .map_err(|e| DbError::new(format!("imports table: column {i}: {e}")))
     }
-    Ok(ImportRow {
-        id: take(&mut r, 0)?,
-        filename: take(&mut r, 1)?,
-        sha256: take(&mut r, 2)?,
-        method: take(&mut r, 3)?,
-        status: take(&mut r, 4)?,
-        bytes: take(&mut r, 5)?,
-        rows_read: take(&mut r, 6)?,
-        inserted: take(&mut r, 7)?,
-        rejected: take(&mut r, 8)?,
-        created_at: take(&mut r, 9)?,
-        started_at: take(&mut r, 10)?,
-        finished_at: take(&mut r, 11)?,
-        error: take(&mut r, 12)?,
-        rejects_removed_at: take(&mut r, 13)?,
-        // One instance per MySQL database (no leases yet): no owner kept.
-        instance_id: None,
-        table_name: take(&mut r, 14)?,
-        rejects_files: crate::sink::imports::decode_files(take(&mut r, 15)?),
-        owner: take(&mut r, 16)?,
-    })
+}
+
+impl crate::sink::history_columns::Getter<DbError> for MyGet<'_> {
+    fn text(&mut self, i: usize) -> Result<String, DbError> {
+        self.take(i)
+    }
+    fn opt_text(&mut self, i: usize) -> Result<Option<String>, DbError> {
+        self.take(i)
+    }
+    fn int(&mut self, i: usize) -> Result<i64, DbError> {
+        self.take(i)
+    }
 }

@@ -37,7 +37,7 @@ pub fn max_multi_row(target: &Target) -> usize {
 }
 
 /// The first and last source row of a write, as the ledger records them.
-fn row_span(rows: &[Record]) -> (i32, i32) {
+pub(super) fn row_span(rows: &[Record]) -> (i32, i32) {
     let row = |r: Option<&Record>| r.map_or(0, |r| i32::try_from(r.row).unwrap_or(i32::MAX));
     (row(rows.first()), row(rows.last()))
 }
@@ -146,6 +146,7 @@ impl PgSink {
             ledger: self.ledger.as_deref().map(str::to_string),
             merge: self.merge.clone(),
             merged: (0, 0),
+            stage: None,
         })
     }
 
@@ -208,6 +209,9 @@ pub struct PgWriter {
     merge: Option<std::sync::Arc<crate::sink::merge::Merge>>,
     /// Rows updated and skipped by committed merge writes, not yet taken.
     merged: (u64, u64),
+    /// The TEMP table this connection's merge units COPY into (made for
+    /// the current target; see `merge.rs`).
+    stage: Option<String>,
 }
 
 impl PgSink {
@@ -246,6 +250,15 @@ impl PgSink {
     pub fn with_ledger(&self, import_id: &str) -> PgSink {
         PgSink {
             ledger: Some(import_id.into()),
+            ..self.clone()
+        }
+    }
+
+    /// This sink without a ledger (a replace's staging writes: counted
+    /// when the swap commits, see [`crate::sink::replace`]).
+    pub(crate) fn without_ledger(&self) -> PgSink {
+        PgSink {
+            ledger: None,
             ..self.clone()
         }
     }
@@ -291,13 +304,14 @@ impl PgWriter {
         if self.target.as_ref() != Some(target) {
             self.multi.clear();
             self.merges.clear();
+            self.stage = None;
             self.target = Some(target.clone());
         }
         if let Some(merge) = self.merge.clone() {
             if rows.is_empty() {
                 return (Ok(Ok(())), true);
             }
-            return self.merge_write(rows, target, &merge).await;
+            return self.merge_write(rows, kind, target, &merge).await;
         }
         let copy = kind == WriteKind::Copy && rows.len() > 1;
         let ledger_row = copy && self.ledger.is_some();

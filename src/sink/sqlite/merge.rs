@@ -10,8 +10,9 @@ use super::values::SqliteValue;
 use crate::model::{Record, Target};
 use crate::sink::merge::{self, Merge, Mode};
 
-/// Writes `rows` with `merge` in one transaction (with the ledger's count,
-/// rows inserted, in it); returns the rows updated and skipped.
+/// Writes `rows` with `merge` in one transaction (with the ledger's counts,
+/// rows inserted, updated and skipped, added to the import's row in it);
+/// returns the rows updated and skipped.
 pub(super) fn write_merged(
     conn: &mut Connection,
     rows: &[Record],
@@ -79,8 +80,9 @@ pub(super) fn write_merged(
     }
     if let Some(id) = ledger {
         tx.execute(
-            "UPDATE imports SET inserted = inserted + ?1 WHERE id = ?2",
-            rusqlite::params![inserted as i64, id],
+            "UPDATE imports SET inserted = inserted + ?1, updated = updated + ?2, \
+             skipped = skipped + ?3 WHERE id = ?4",
+            rusqlite::params![inserted as i64, updated as i64, skipped as i64, id],
         )?;
     }
     tx.commit()?;

@@ -179,6 +179,15 @@ impl SqliteSink {
         }
     }
 
+    /// This sink without a ledger (a replace's staging writes: counted
+    /// when the swap commits, see [`crate::sink::replace`]).
+    pub(crate) fn without_ledger(&self) -> SqliteSink {
+        SqliteSink {
+            ledger: None,
+            ..self.clone()
+        }
+    }
+
     /// This sink with its writers upserting or skipping existing rows.
     pub fn with_merge(&self, merge: Arc<Merge>) -> SqliteSink {
         SqliteSink {
