@@ -181,24 +181,21 @@ impl Sink {
     }
 
     /// This sink with its writers upserting or skipping rows whose key
-    /// exists (`merge`'s mode); MySQL has no merge writer
-    /// ([`Sink::supports_mode`] refuses it first).
+    /// exists (`merge`'s mode).
     pub fn with_merge(&self, merge: std::sync::Arc<merge::Merge>) -> Sink {
         match self {
             Sink::Postgres(s) => Sink::Postgres(s.with_merge(merge)),
             Sink::Sqlite(s) => Sink::Sqlite(s.with_merge(merge)),
-            Sink::Mysql(s) => Sink::Mysql(s.clone()),
+            Sink::Mysql(s) => Sink::Mysql(s.with_merge(merge)),
         }
     }
 
     /// Refuses, naming the backend, a mode this database cannot run:
-    /// MySQL/MariaDB imports append only (docs/MODES.md).
+    /// MySQL/MariaDB has no replace yet (docs/MODES.md).
     pub fn supports_mode(&self, mode: merge::Mode) -> Result<(), String> {
         match (self, mode) {
-            (Sink::Mysql(_), m) if m != merge::Mode::Append => Err(format!(
-                "--mode {} is not supported on MySQL/MariaDB ({}): only append is; \
-                 use PostgreSQL or SQLite for upsert, skip-existing and replace",
-                m.as_str(),
+            (Sink::Mysql(_), merge::Mode::Replace) => Err(format!(
+                "--mode replace is not supported on MySQL/MariaDB ({}) yet",
                 self.location()
             )),
             _ => Ok(()),
@@ -317,7 +314,7 @@ impl Writer {
         match self {
             Writer::Postgres(w) => w.take_merged(),
             Writer::Sqlite(w) => w.take_merged(),
-            Writer::Mysql(_) => (0, 0),
+            Writer::Mysql(w) => w.take_merged(),
         }
     }
 }

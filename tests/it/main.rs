@@ -36,6 +36,7 @@ mod modes;
 mod mysql;
 mod mysql_db;
 mod mysql_faults;
+mod mysql_modes;
 mod mysql_types;
 mod options;
 mod output;
