@@ -11,6 +11,7 @@ pub mod history;
 pub mod introspect;
 pub mod keys;
 mod merge;
+mod replace;
 pub mod values;
 mod write;
 
