@@ -11,7 +11,7 @@ use crate::api::spawn_app_with;
 use crate::helpers::{json_out, run_cli, tempdir, write_xlsx, TestDb, X};
 
 /// `items`: a text primary key, a NOT NULL name, a CHECKed quantity.
-const ITEMS: &str = "CREATE TABLE items (code TEXT PRIMARY KEY, name TEXT NOT NULL, \
+pub(crate) const ITEMS: &str = "CREATE TABLE items (code TEXT PRIMARY KEY, name TEXT NOT NULL, \
                      qty INTEGER CHECK (qty >= 0), note TEXT)";
 
 /// A workbook of `items` rows: (code, name, qty, note), `None` = empty.
@@ -35,7 +35,7 @@ pub(crate) fn items_xlsx(
 }
 
 /// A fresh `items` table holding a=1 (note "old"), b=2.
-async fn seeded(db: &TestDb) {
+pub(crate) async fn seeded(db: &TestDb) {
     db.execute(ITEMS).await;
     db.execute("INSERT INTO items VALUES ('a', 'Apple', 1, 'old'), ('b', 'Bean', 2, NULL)")
         .await;
@@ -60,7 +60,7 @@ pub(crate) fn import(db: &TestDb, file: &Path, extra: &[&str]) -> (std::process:
 }
 
 /// The table's rows as `code:name:qty:note` (`-` for NULL), by code.
-async fn rows(db: &TestDb) -> Vec<String> {
+pub(crate) async fn rows(db: &TestDb) -> Vec<String> {
     db.query("SELECT code, name, CAST(qty AS TEXT), note FROM items ORDER BY code")
         .await
         .into_iter()
