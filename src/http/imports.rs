@@ -112,7 +112,7 @@ async fn accept(
     queue: Option<&str>,
 ) -> Result<Arc<Job>, ApiError> {
     let req = query.request(caller.owner())?;
-    // A mode the database cannot run (MySQL: append only): 422 at once.
+    // A mode the database cannot run: 422 at once (none today).
     state
         .sink
         .supports_mode(req.mode.mode)

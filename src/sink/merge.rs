@@ -230,17 +230,24 @@ pub fn pg_on_conflict(merge: &Merge, target: &Target) -> String {
     }
     format!(
         " ON CONFLICT ({key}) DO UPDATE SET {} RETURNING (xmax = 0)",
-        set_list(merge, target, |c| format!("EXCLUDED.{c}"), "cur.")
+        set_list(
+            merge,
+            target,
+            super::ddl::quote_ident,
+            |c| format!("EXCLUDED.{c}"),
+            "cur."
+        )
     )
 }
 
 /// `c = value(c), …` for the columns an upsert updates: every mapped
 /// column but the key (the first key column when there is no other, so
-/// that the row still counts as updated). `keep` wraps the new value in
-/// `COALESCE(new, old)`.
-fn set_list(
+/// that the row still counts as updated), each named by `quote`. `keep`
+/// wraps the new value in `COALESCE(new, old)`.
+pub(crate) fn set_list(
     merge: &Merge,
     target: &Target,
+    quote: fn(&str) -> String,
     value: impl Fn(&str) -> String,
     old_prefix: &str,
 ) -> String {
@@ -249,10 +256,10 @@ fn set_list(
         .columns
         .iter()
         .filter(|c| !key.contains(&c.name))
-        .map(|c| super::ddl::quote_ident(&c.name))
+        .map(|c| quote(&c.name))
         .collect();
     if cols.is_empty() {
-        cols.extend(key.first().map(|k| super::ddl::quote_ident(k)));
+        cols.extend(key.first().map(|k| quote(k)));
     }
     let sets: Vec<String> = cols
         .iter()
@@ -285,7 +292,13 @@ pub fn sqlite_update(merge: &Merge, target: &Target) -> String {
             .position(|c| super::ddl::quote_ident(&c.name) == name || c.name == name)
             .map_or(0, |i| i + 1)
     };
-    let sets = set_list(merge, target, |c| format!("?{}", slot(c)), "");
+    let sets = set_list(
+        merge,
+        target,
+        super::ddl::quote_ident,
+        |c| format!("?{}", slot(c)),
+        "",
+    );
     let wheres: Vec<String> = merge
         .key()
         .iter()

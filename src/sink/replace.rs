@@ -16,6 +16,9 @@
 //! A table other tables reference by foreign key: the DELETE fails when a
 //! referencing row exists (unless the reference cascades), the whole
 //! replace fails and the old contents stay.
+//!
+//! MySQL/MariaDB: `CREATE TABLE … LIKE` and the same DELETE + INSERT
+//! transaction, in `sink/mysql/replace.rs` (DDL commits implicitly there).
 
 use super::schema::{quote_ident, quote_table};
 use super::{DbError, Sink};
@@ -108,7 +111,7 @@ impl Sink {
                     )));
                 }
             }
-            Sink::Mysql(_) => return Err(DbError::new("replace is not supported on MySQL")),
+            Sink::Mysql(s) => s.begin_replace(table, &staging).await?,
         }
         Ok(staging)
     }
@@ -197,7 +200,7 @@ impl Sink {
                 .await?
                 .map_err(|e| failed(e.to_string()))
             }
-            Sink::Mysql(_) => Err(DbError::new("replace is not supported on MySQL")),
+            Sink::Mysql(s) => s.finish_replace(table, staging, columns).await,
         }
     }
 
@@ -212,7 +215,7 @@ impl Sink {
                 .await
                 .map_err(|e| DbError::new(super::postgres::describe(&e))),
             Sink::Sqlite(s) => s.with_conn(move |c| c.execute_batch(&sql)).await,
-            Sink::Mysql(_) => Ok(()),
+            Sink::Mysql(s) => s.drop_staging(staging).await,
         }
     }
 }

@@ -38,6 +38,8 @@ mod modes;
 mod mysql;
 mod mysql_db;
 mod mysql_faults;
+mod mysql_modes;
+mod mysql_replace;
 mod mysql_types;
 mod options;
 mod output;

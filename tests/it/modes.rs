@@ -1,7 +1,7 @@
 //! Issue 14 item 1: `--mode append|upsert|skip-existing|replace`, `--key`,
 //! `--duplicates`, `--empty-cells` — on PostgreSQL and SQLite through the
-//! CLI with real workbooks, exact counts and table contents; the MySQL
-//! refusal; and `mode=` over HTTP on a real socket.
+//! CLI with real workbooks, exact counts and table contents; and `mode=`
+//! over HTTP on a real socket. MySQL/MariaDB: `mysql_modes.rs`.
 
 use std::path::{Path, PathBuf};
 
@@ -331,28 +331,6 @@ async fn the_key_defaults_to_the_one_unique_constraint_and_a_missing_key_is_an_e
             Some("0")
         );
     }
-}
-
-#[tokio::test]
-async fn mysql_refuses_the_merge_modes_naming_the_backend() {
-    let Some(db) = TestDb::mysql().await else {
-        return;
-    };
-    let dir = tempdir();
-    db.execute(
-        "CREATE TABLE items (code VARCHAR(20) PRIMARY KEY, name TEXT NOT NULL, qty INT, note TEXT)",
-    )
-    .await;
-    let file = items_xlsx(dir.path(), "m.xlsx", &[("a", "Apple", 1.0, None)]);
-    let (out, v) = import(&db, &file, &["--mode", "upsert"]);
-    assert_eq!(out.status.code(), Some(3), "{v}");
-    assert!(
-        v["error"]
-            .as_str()
-            .unwrap()
-            .contains("not supported on MySQL/MariaDB"),
-        "{v}"
-    );
 }
 
 #[tokio::test]

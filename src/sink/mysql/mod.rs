@@ -10,6 +10,8 @@
 pub mod history;
 pub mod introspect;
 pub mod keys;
+mod merge;
+mod replace;
 pub mod values;
 mod write;
 
@@ -19,6 +21,7 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, OptsBuilder};
 
 use super::ddl::quote_table_mysql;
+use super::merge::Merge;
 use super::DbError;
 pub use write::MySqlWriter;
 
@@ -62,6 +65,12 @@ pub struct MySqlSink {
     max_packet: usize,
     /// See [`super::Sink::with_ledger`].
     ledger: Option<Arc<str>>,
+    /// See [`super::Sink::with_merge`].
+    merge: Option<Arc<Merge>>,
+    /// The server takes MySQL 8.0.19's row alias (`VALUES (…) AS new`)
+    /// instead of the `VALUES(col)` function MySQL 8.0.20 deprecates
+    /// (MariaDB: never; it has no row alias and keeps `VALUES()`).
+    row_alias: bool,
     preset_ready: Arc<tokio::sync::OnceCell<()>>,
 }
 
@@ -97,7 +106,10 @@ impl MySqlSink {
     pub async fn connect(url: &str) -> Result<MySqlSink, DbError> {
         let opts = Opts::from_url(&driver_url(url))
             .map_err(|e| DbError::new(format!("invalid MySQL URL: {e}")))?;
+        // Affected rows must count changed rows only (an upsert's unchanged
+        // row 0, see `merge`), whatever the URL says.
         let opts: Opts = OptsBuilder::from_opts(opts)
+            .client_found_rows(false)
             .init(vec![
                 "SET NAMES utf8mb4".to_string(),
                 format!("SET SESSION sql_mode = '{SQL_MODE}'"),
@@ -108,14 +120,18 @@ impl MySqlSink {
             opts,
             max_packet: 4 << 20,
             ledger: None,
+            merge: None,
+            row_alias: false,
             preset_ready: Default::default(),
         };
         let mut conn = sink.conn().await?;
-        let packet: Option<u64> = conn
-            .query_first("SELECT @@max_allowed_packet")
+        let settings: Option<(u64, String)> = conn
+            .query_first("SELECT @@max_allowed_packet, VERSION()")
             .await
             .map_err(fatal)?;
-        sink.max_packet = packet.unwrap_or(4 << 20) as usize;
+        let (packet, version) = settings.unwrap_or((4 << 20, String::new()));
+        sink.max_packet = packet as usize;
+        sink.row_alias = merge::has_row_alias(&version);
         for ddl in history::DDL.split(';').filter(|d| !d.trim().is_empty()) {
             conn.query_drop(ddl).await.map_err(fatal)?;
         }
@@ -140,13 +156,21 @@ impl MySqlSink {
         }
     }
 
+    /// This sink with its writers upserting or skipping rows whose key
+    /// exists (see [`merge`]).
+    pub fn with_merge(&self, merge: Arc<Merge>) -> MySqlSink {
+        MySqlSink {
+            merge: Some(merge),
+            ..self.clone()
+        }
+    }
+
     /// A writer with its own connection.
     pub async fn writer(&self) -> Result<MySqlWriter, DbError> {
-        Ok(MySqlWriter::new(
-            self.conn().await?,
-            self.max_packet,
-            self.ledger.clone(),
-        ))
+        let mut w = MySqlWriter::new(self.conn().await?, self.max_packet, self.ledger.clone());
+        w.merge = self.merge.clone();
+        w.row_alias = self.row_alias;
+        Ok(w)
     }
 
     /// `SELECT 1` on a fresh connection.

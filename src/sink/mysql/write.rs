@@ -31,30 +31,39 @@ pub const MAX_PARAMS: usize = 65_535;
 const INFILE_DISABLED: [u16; 3] = [1148, 3948, 4166];
 
 /// Why a unit did not commit.
-enum Fail {
+pub(super) enum Fail {
     /// The rows' data (the unit is refused; the caller isolates).
     Data(String),
+    /// InnoDB chose this transaction as a deadlock's victim and rolled it
+    /// back (1213): the unit may be written again.
+    Deadlock(DbError),
     /// Anything else (the import stops).
     Fatal(DbError),
 }
 
 impl From<mysql_async::Error> for Fail {
     fn from(e: mysql_async::Error) -> Fail {
-        if is_data_error(&e) {
-            Fail::Data(format!("rejected by the database: {e}"))
-        } else {
-            Fail::Fatal(fatal(e))
+        match &e {
+            _ if is_data_error(&e) => Fail::Data(format!("rejected by the database: {e}")),
+            mysql_async::Error::Server(s) if s.code == 1213 => Fail::Deadlock(fatal(e)),
+            _ => Fail::Fatal(fatal(e)),
         }
     }
 }
 
 /// One writer's own connection.
 pub struct MySqlWriter {
-    conn: Conn,
-    max_packet: usize,
-    ledger: Option<std::sync::Arc<str>>,
+    pub(super) conn: Conn,
+    pub(super) max_packet: usize,
+    pub(super) ledger: Option<std::sync::Arc<str>>,
     /// Set once the server refused `LOAD DATA LOCAL`.
     no_infile: bool,
+    /// Upsert or skip-existing (see `merge`): every unit is merged.
+    pub(super) merge: Option<std::sync::Arc<crate::sink::merge::Merge>>,
+    /// See `MySqlSink::row_alias`.
+    pub(super) row_alias: bool,
+    /// Rows updated and skipped by committed merge units, not yet taken.
+    pub(super) merged: (u64, u64),
 }
 
 impl MySqlWriter {
@@ -68,6 +77,9 @@ impl MySqlWriter {
             max_packet,
             ledger,
             no_infile: false,
+            merge: None,
+            row_alias: false,
+            merged: (0, 0),
         }
     }
 
@@ -86,16 +98,22 @@ impl MySqlWriter {
         if rows.is_empty() {
             return Ok(Ok(()));
         }
+        if let Some(merge) = self.merge.clone() {
+            return self.merge_write(rows, target, &merge).await;
+        }
         match self.unit(rows, kind, target).await {
             Ok(()) => Ok(Ok(())),
-            Err(fail) => {
-                // A dead connection cannot roll back; the server already has.
-                let _ = self.conn.query_drop("ROLLBACK").await;
-                match fail {
-                    Fail::Data(why) => Ok(Err(why)),
-                    Fail::Fatal(e) => Err(e),
-                }
-            }
+            Err(fail) => self.rolled_back(fail).await,
+        }
+    }
+
+    /// Rolls the unit back and says what became of it.
+    pub(super) async fn rolled_back(&mut self, fail: Fail) -> WriteResult {
+        // A dead connection cannot roll back; the server already has.
+        let _ = self.conn.query_drop("ROLLBACK").await;
+        match fail {
+            Fail::Data(why) => Ok(Err(why)),
+            Fail::Deadlock(e) | Fail::Fatal(e) => Err(e),
         }
     }
 
@@ -126,21 +144,7 @@ impl MySqlWriter {
     /// Multi-row INSERTs, each within the placeholder limit and half of
     /// `max_allowed_packet`.
     async fn insert(&mut self, rows: &[Record], target: &Target) -> Result<(), Fail> {
-        let width = target.columns.len().max(1);
-        let max_rows = (MAX_PARAMS / width).max(1);
-        let budget = (self.max_packet / 2).saturating_sub(1024).max(1024);
-        let mut start = 0;
-        while start < rows.len() {
-            let (mut end, mut bytes) = (start, 0);
-            while end < rows.len() && end - start < max_rows {
-                let size: usize = rows[end].values.iter().map(wire_size).sum();
-                if end > start && bytes + size > budget {
-                    break;
-                }
-                bytes += size;
-                end += 1;
-            }
-            let part = &rows[start..end];
+        for part in parts(rows, target, self.max_packet) {
             let params: Vec<mysql_async::Value> = part
                 .iter()
                 .flat_map(|r| r.values.iter().map(param))
@@ -149,7 +153,6 @@ impl MySqlWriter {
                 .exec_drop(insert_sql(target, part.len()), Params::Positional(params))
                 .await?;
             self.check_warnings(part.len()).await?;
-            start = end;
         }
         Ok(())
     }
@@ -185,21 +188,72 @@ impl MySqlWriter {
         if warnings == 0 && stored == sent as u64 {
             return Ok(());
         }
+        let said = self.shown_warnings().await?;
+        Err(Fail::Data(format!(
+            "rejected by the database: {stored} of {sent} rows stored with {warnings} \
+             warning(s): {said}"
+        )))
+    }
+
+    /// Refuses the unit if the last statement warned at all (a merge
+    /// statement's affected rows are checked by its caller).
+    pub(super) async fn refuse_warnings(&mut self) -> Result<(), Fail> {
+        let warnings = self.conn.get_warnings();
+        if warnings == 0 {
+            return Ok(());
+        }
+        let said = self.shown_warnings().await?;
+        Err(Fail::Data(format!(
+            "rejected by the database: {warnings} warning(s): {said}"
+        )))
+    }
+
+    /// The first three warnings of the last statement, as one line.
+    async fn shown_warnings(&mut self) -> Result<String, Fail> {
         let shown: Vec<(String, u32, String)> = self.conn.query("SHOW WARNINGS LIMIT 3").await?;
         let said: Vec<String> = shown
             .into_iter()
             .map(|(level, code, msg)| format!("{level} {code}: {msg}"))
             .collect();
-        Err(Fail::Data(format!(
-            "rejected by the database: {stored} of {sent} rows stored with {warnings} \
-             warning(s): {}",
-            said.join("; ")
-        )))
+        Ok(said.join("; "))
+    }
+
+    /// Rows updated and skipped by this writer's merge units since the
+    /// last call.
+    pub fn take_merged(&mut self) -> (u64, u64) {
+        std::mem::take(&mut self.merged)
     }
 }
 
+/// `rows` cut into multi-row statements, each within the placeholder
+/// limit and half of `max_packet` (a row larger than that alone).
+pub(super) fn parts<'a>(
+    rows: &'a [Record],
+    target: &Target,
+    max_packet: usize,
+) -> Vec<&'a [Record]> {
+    let width = target.columns.len().max(1);
+    let max_rows = (MAX_PARAMS / width).max(1);
+    let budget = (max_packet / 2).saturating_sub(1024).max(1024);
+    let (mut out, mut start) = (Vec::new(), 0);
+    while start < rows.len() {
+        let (mut end, mut bytes) = (start, 0);
+        while end < rows.len() && end - start < max_rows {
+            let size: usize = rows[end].values.iter().map(wire_size).sum();
+            if end > start && bytes + size > budget {
+                break;
+            }
+            bytes += size;
+            end += 1;
+        }
+        out.push(&rows[start..end]);
+        start = end;
+    }
+    out
+}
+
 /// `INSERT INTO `t` (…) VALUES (?, …), …` for `rows` rows.
-fn insert_sql(target: &Target, rows: usize) -> String {
+pub(super) fn insert_sql(target: &Target, rows: usize) -> String {
     let one = format!("({})", vec!["?"; target.columns.len()].join(", "));
     format!(
         "INSERT INTO {} ({}) VALUES {}",
@@ -209,7 +263,7 @@ fn insert_sql(target: &Target, rows: usize) -> String {
     )
 }
 
-fn column_list(target: &Target) -> String {
+pub(super) fn column_list(target: &Target) -> String {
     let names: Vec<String> = target
         .columns
         .iter()
