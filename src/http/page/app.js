@@ -224,7 +224,7 @@
     const saved = p.saved_mapping || null;
     const created = !p.table_exists;
     say("match-info", created
-      ? "A new table " + p.table.name + " will be created with these columns (types inferred from the first rows); rename them or leave some out."
+      ? "A new table " + p.table.name + " will be created with these columns (types inferred from the first rows); rename them, change their types or leave some out."
       : "Header row " + p.header_row + " of " + (p.sheet || "the file") + (saved ? "; the matching saved for these headers is filled in." : "; matched by names and aliases."));
     p.columns.forEach((c, i) => {
       if (!c.header) return;
@@ -236,12 +236,20 @@
         const col = p.table.columns.find((x) => x.name === c.suggested);
         const name = el("input", { type: "text", "aria-label": "Column name for " + c.header, "data-new-header": c.header, "data-inferred": col ? col.name : "" });
         name.value = col ? col.name : "";
+        // Its type: the inferred one, or any type the service can create.
+        const inferredType = col ? col.type : "text";
+        const type = el("select", { "aria-label": "Column type for " + c.header, "data-type-header": c.header, "data-inferred-type": inferredType });
+        const types = (p.column_types || []).slice();
+        if (!types.includes(inferredType)) types.unshift(inferredType);
+        for (const t of types) type.appendChild(el("option", { value: t }, t + (t === inferredType ? " (inferred)" : "")));
+        type.value = inferredType;
         const keep = el("input", { type: "checkbox", id: "keep-" + i, "data-keep-header": c.header });
         keep.checked = !!col;
-        const keepLabel = el("label", { for: "keep-" + i, class: "inline" }, "import (" + (col ? col.type : "no data") + ")");
+        const keepLabel = el("label", { for: "keep-" + i, class: "inline" }, col ? "import" : "import (no data)");
         name.addEventListener("input", checkMapping);
-        keep.addEventListener("change", checkMapping);
-        td.append(name, keep, keepLabel);
+        keep.addEventListener("change", () => { type.disabled = !keep.checked; checkMapping(); });
+        type.disabled = !keep.checked;
+        td.append(name, type, keep, keepLabel);
       } else {
         const sel = el("select", { "aria-label": "Table column for " + c.header, "data-header": c.header });
         sel.appendChild(el("option", { value: IGNORE }, "— ignore —"));
@@ -277,6 +285,18 @@
       else if (name.value.trim() !== name.dataset.inferred) out[h] = name.value.trim();
     }
     return out;
+  }
+  // For a new table: `name:type` of each kept column whose type was changed.
+  function typesParam() {
+    if (state.preview.table_exists) return "";
+    const out = [];
+    for (const type of $("mapping").querySelectorAll("select[data-type-header]")) {
+      const h = type.dataset.typeHeader;
+      const keep = $("mapping").querySelector("input[data-keep-header=\"" + CSS.escape(h) + "\"]");
+      const name = $("mapping").querySelector("input[data-new-header=\"" + CSS.escape(h) + "\"]");
+      if (keep.checked && type.value !== type.dataset.inferredType) out.push(name.value.trim() + ":" + type.value);
+    }
+    return out.join(",");
   }
   function checkMapping() {
     const p = state.preview;
@@ -316,6 +336,7 @@
       table: t.name,
       create: t.create ? "true" : "",
       map: mapParam(),
+      types: t.create ? typesParam() : "",
       mode: state.modes && mode !== "append" ? mode : "",
     }, extra));
   }
@@ -331,6 +352,8 @@
     if (!checkMapping()) return;
     say("review-error", "");
     say("review-summary", "");
+    say("review-ddl", "");
+    show("review-ddl", false);
     clear($("review-rejected"));
     show("review", true);
     show("review-box", true);
@@ -341,7 +364,7 @@
       if (state.preview.table_exists) {
         await api("PUT", "/mappings", { table: t.name, headers: state.preview.headers, mapping: chosenMapping() });
       }
-      const judged = await uploadFile("/preview?" + query({ sheet: state.preview.sheet, table: t.name, map: mapParam() }), state.file, null);
+      const judged = await uploadFile("/preview?" + query({ sheet: state.preview.sheet, table: t.name, map: mapParam(), types: typesParam() }), state.file, null);
       fillReviewRows(judged);
       const accepted = await uploadFile("/imports?" + importQuery({ dry_run: "true" }), state.file, $("review-progress"));
       const done = await followEvents(accepted.id, (name, ev) => {
@@ -352,6 +375,10 @@
       const s = final.stats || {};
       const bad = s.error_count || 0;
       say("review-summary", (s.total_records || 0) + " rows checked: " + (s.success_count || 0) + " valid, " + bad + " will be rejected." + (final.error ? " " + final.error : ""));
+      // A new table: the CREATE TABLE the import will run, as the dry run
+      // inferred it from every row (a type may widen past the first rows).
+      say("review-ddl", final.ddl ? "The import creates the table:\n" + final.ddl : "");
+      show("review-ddl", !!final.ddl);
       const list = $("review-rejected");
       for (const r of final.rejected || []) list.appendChild(el("li", {}, r.cell + ": " + r.reason));
       if (final.rejected_truncated) list.appendChild(el("li", {}, "… and more (every one is in the reject report after the import)."));

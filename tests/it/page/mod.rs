@@ -22,6 +22,8 @@ use sheetpipe::sink::keys::Role;
 use crate::api::{spawn_app, spawn_app_with, TestApp};
 use crate::helpers::{write_xlsx, TestDb, X};
 
+mod new_table;
+
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
 
