@@ -367,8 +367,9 @@
       const judged = await uploadFile("/preview?" + query({ sheet: state.preview.sheet, table: t.name, map: mapParam(), types: typesParam() }), state.file, null);
       fillReviewRows(judged);
       const accepted = await uploadFile("/imports?" + importQuery({ dry_run: "true" }), state.file, $("review-progress"));
+      $("review-progress").value = 0;
       const done = await followEvents(accepted.id, (name, ev) => {
-        if (name === "progress") $("review-progress").value = percent(ev.progress);
+        if (name === "progress") $("review-progress").value = percent(ev.progress, $("review-progress"));
       });
       const final = done || (await api("GET", "/imports/" + accepted.id));
       $("review-progress").value = 100;
@@ -415,10 +416,21 @@
     });
     if (p.error) say("review-error", p.error);
   }
-  function percent(pr) {
-    if (!pr) return 0;
-    if (pr.fraction !== null && pr.fraction !== undefined) return Math.round(pr.fraction * 100);
-    return 0;
+  // The share of the file's rows done (inserted, updated, skipped or
+  // rejected): the rows it holds are estimated from how far the reader is
+  // (rows read / fraction read; exact once it has read everything), so the
+  // bar follows the writers, not only the reader.
+  function doneFraction(pr) {
+    if (!pr || pr.fraction === null || pr.fraction === undefined || !(pr.fraction > 0)) return 0;
+    const judged = (pr.inserted || 0) + (pr.updated || 0) + (pr.skipped || 0) + (pr.rejected || 0);
+    const rows = pr.rows_read / pr.fraction;
+    return rows > 0 ? Math.min(judged / rows, pr.fraction, 1) : 0;
+  }
+  // The bar's percent while the import runs: never back, and at most 99
+  // (100 is shown with the result, once the import has ended).
+  function percent(pr, bar) {
+    const pct = Math.min(99, Math.floor(doneFraction(pr) * 100));
+    return Math.max(pct, bar ? bar.value : 0);
   }
 
   // ---- 4. import ----
@@ -455,13 +467,14 @@
     loadHistory();
   }
   function showProgress(pr, started) {
-    const pct = percent(pr);
+    const pct = percent(pr, $("progress"));
     $("progress").value = pct;
     const secs = Math.max((Date.now() - started) / 1000, 0.001);
     const rows = pr.rows_read || 0;
     const rate = Math.round(rows / secs);
+    const f = doneFraction(pr);
     let left = "";
-    if (pr.fraction) left = ", about " + Math.max(0, Math.round(secs * (1 - pr.fraction) / pr.fraction)) + " s left";
+    if (f > 0) left = ", about " + Math.max(0, Math.round(secs * (1 - f) / f)) + " s left";
     say("progress-text", rows + " rows, " + pct + "%, " + rate + " rows/s" + left);
   }
   function showResult(final) {

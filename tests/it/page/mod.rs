@@ -23,6 +23,7 @@ use crate::api::{spawn_app, spawn_app_with, TestApp};
 use crate::helpers::{write_xlsx, TestDb, X};
 
 mod new_table;
+mod progress;
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
