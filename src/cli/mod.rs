@@ -8,6 +8,7 @@ mod import_text;
 mod imports;
 mod keys;
 mod serve;
+mod undo;
 
 use std::process::ExitCode;
 
@@ -44,6 +45,9 @@ pub enum Command {
     Import(import::ImportArgs),
     /// List the imports history (newest first), or `show ID` for one.
     Imports(imports::ImportsArgs),
+    /// Undo an import: delete the rows it inserted, restore the rows it
+    /// updated or replaced (refused when they were changed since).
+    Undo(undo::UndoArgs),
     /// Generate a realistic business directory (.xlsx or .csv).
     Generate(generate::GenerateArgs),
     /// Run the HTTP service (POST /upload, background imports, /health).
@@ -205,6 +209,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Import(args) => import::run(args).await,
         Command::Imports(args) => imports::run(args).await,
+        Command::Undo(args) => undo::run(args).await,
         Command::Generate(args) => generate::run(args),
         Command::Serve(args) => serve::run(args).await,
         Command::Read(args) => read_child(&args),

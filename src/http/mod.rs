@@ -10,6 +10,7 @@
 //!    POST /imports       upload ─► runner::start ─► 202 + Location
 //!    GET  /imports[/{id}[/events|/rejects.csv]]  registry, else `imports` table
 //!    DELETE /imports/{id} cancel token
+//!    POST /imports/{id}/undo  sink.undo_import (docs/UNDO.md)
 //!    POST /preview       upload ─► first rows read and judged (nothing written)
 //!    PUT  /mappings      a column matching saved for next time
 //!    GET  /, /page/{file} the importer page (embedded assets)
@@ -48,6 +49,7 @@ pub mod query;
 pub mod queue;
 pub mod runner;
 pub mod tables;
+pub mod undo;
 pub mod upload;
 
 use std::future::Future;
@@ -278,6 +280,7 @@ pub fn app(state: AppState) -> Router {
         .route("/", get(page::index))
         .route("/page/{file}", get(page::asset))
         .route("/imports/{id}/events", get(events::events))
+        .route("/imports/{id}/undo", post(undo::undo))
         .route("/imports/{id}/rejects.csv", get(imports::rejects))
         .route("/imports/{id}/rejects.xlsx", get(imports::rejects_xlsx))
         .fallback(|| async { errors::ApiError::new(StatusCode::NOT_FOUND, "Not found") })

@@ -35,6 +35,7 @@ pub use security::BEARER;
         super::imports::list,
         super::imports::status,
         super::imports::cancel,
+        super::undo::undo,
         super::events::events,
         super::imports::rejects,
         super::imports::rejects_xlsx,
@@ -72,6 +73,7 @@ pub use security::BEARER;
         Unusable,
         MethodName,
         StatusName,
+        crate::sink::undo::UndoOutcome,
         page::Preview,
         page::PreviewColumn,
         page::PreviewRow,
@@ -226,6 +228,8 @@ pub enum StatusName {
     Failed,
     /// Stopped on request or by shutdown.
     Cancelled,
+    /// Undone (`POST /imports/{id}/undo`): its rows were taken back.
+    Undone,
 }
 
 /// The multipart body of an upload.

@@ -212,9 +212,15 @@ impl Sink {
     /// Writes the final status, counts and error of an import.
     pub async fn finish_import(&self, id: &str, end: &ImportEnd<'_>) -> Result<(), DbError> {
         // The exact counts now live in the row: the ledger's entries go.
-        const PG: &str = "WITH done AS (DELETE FROM import_ledger WHERE import_id = $1) \
+        const PG: &str = concat!(
+            "WITH done AS (DELETE FROM import_ledger WHERE import_id = $1 \
+             RETURNING import_id, xid), ",
+            // Undo finds the import's rows by these transaction ids.
+            "kept AS (INSERT INTO sheetpipe_undo_xids (import_id, xid) \
+             SELECT DISTINCT import_id, xid FROM done WHERE xid IS NOT NULL) \
              UPDATE imports SET status = $2, rows_read = $3, inserted = $4, \
-             rejected = $5, finished_at = $6::text::timestamptz, error = $7 WHERE id = $1";
+             rejected = $5, finished_at = $6::text::timestamptz, error = $7 WHERE id = $1"
+        );
         const LITE: &str = "UPDATE imports SET status = ?2, rows_read = ?3, inserted = ?4, \
              rejected = ?5, finished_at = ?6, error = ?7 WHERE id = ?1";
         let e = end;

@@ -192,7 +192,9 @@ fn fold_sql() -> String {
         "WITH target AS (SELECT i.id FROM imports i WHERE i.id = $2 \
            AND i.status IN ('queued', 'running') AND {OWNER_GONE} AND {NOT_FOR_ANYONE} FOR UPDATE), \
          l AS (DELETE FROM import_ledger WHERE import_id IN (SELECT id FROM target) \
-           RETURNING inserted), \
+           RETURNING import_id, inserted, xid), \
+         kept AS (INSERT INTO sheetpipe_undo_xids (import_id, xid) \
+           SELECT DISTINCT import_id, xid FROM l WHERE xid IS NOT NULL), \
          n AS (SELECT i.inserted + COALESCE((SELECT sum(inserted) FROM l), 0)::bigint AS n \
            FROM imports i WHERE i.id = $2) \
          UPDATE imports i SET inserted = n.n, \

@@ -26,6 +26,7 @@ pub mod same_file;
 mod schema;
 pub mod sqlite;
 pub mod tables;
+pub mod undo;
 pub mod upkeep;
 
 use std::path::PathBuf;

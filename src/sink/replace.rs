@@ -58,9 +58,13 @@ impl Sink {
                     .batch_execute(&sql)
                     .await
                     .map_err(|e| DbError::new(super::postgres::describe(&e)))?;
+                if let Some(import) = self.ledger_id() {
+                    super::postgres::undo::note_replace(s, &import, table).await?;
+                }
             }
             Sink::Sqlite(s) => {
                 let (t, st) = (table.to_string(), staging.clone());
+                let import = self.ledger_id();
                 let created = s
                     .with_conn_raw(move |c| -> Result<bool, rusqlite::Error> {
                         let create: String = c.query_row(
@@ -75,6 +79,9 @@ impl Sink {
                             "DROP TABLE IF EXISTS temp.{0}; {ddl}",
                             quote_ident(&st)
                         ))?;
+                        if let Some(import) = import {
+                            super::sqlite::undo::note(c, &import, &t, "replace")?;
+                        }
                         Ok(true)
                     })
                     .await?
@@ -114,23 +121,46 @@ impl Sink {
                 let mut client = s.connection().await?;
                 let pg = |e: tokio_postgres::Error| failed(super::postgres::describe(&e));
                 let tx = client.transaction().await.map_err(pg)?;
+                let import = self.ledger_id();
+                // Undo's copy of the old rows, and the swap's transaction id.
+                if let Some(import) = &import {
+                    super::postgres::undo::save_replaced(&tx, import, table)
+                        .await
+                        .map_err(pg)?;
+                }
                 tx.execute(&delete, &[]).await.map_err(pg)?;
                 let n = tx.execute(&insert, &[]).await.map_err(pg)?;
+                if let Some(import) = &import {
+                    super::postgres::undo::record_replace(&tx, import, table, n)
+                        .await
+                        .map_err(pg)?;
+                }
                 tx.execute(&drop_staging, &[]).await.map_err(pg)?;
                 tx.commit().await.map_err(pg)?;
                 Ok(n)
             }
-            Sink::Sqlite(s) => s
-                .with_conn_raw(move |c| -> Result<u64, rusqlite::Error> {
+            Sink::Sqlite(s) => {
+                let import = self.ledger_id();
+                let (t, st, cols) = (table.to_string(), staging.to_string(), columns.to_vec());
+                s.with_conn_raw(move |c| -> Result<u64, rusqlite::Error> {
                     let tx = c.transaction()?;
-                    tx.execute(&delete, [])?;
-                    let n = tx.execute(&insert, [])?;
+                    let n = match import {
+                        // With undo's record of the old rows and the new.
+                        Some(import) => {
+                            super::sqlite::undo::replace_recorded(&tx, &import, &t, &st, &cols)?
+                        }
+                        None => {
+                            tx.execute(&delete, [])?;
+                            tx.execute(&insert, [])? as u64
+                        }
+                    };
                     tx.commit()?;
                     c.execute(&drop_staging, [])?;
-                    Ok(n as u64)
+                    Ok(n)
                 })
                 .await?
-                .map_err(|e| failed(e.to_string())),
+                .map_err(|e| failed(e.to_string()))
+            }
             Sink::Mysql(_) => Err(DbError::new("replace is not supported on MySQL")),
         }
     }

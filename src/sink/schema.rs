@@ -90,7 +90,7 @@ fn placeholder(sql: &mut String, n: usize, ty: &SqlType, numbered: bool) {
 }
 
 /// The PostgreSQL type without modifiers, for casts.
-fn base_type(ty: &SqlType) -> &'static str {
+pub(crate) fn base_type(ty: &SqlType) -> &'static str {
     match ty {
         SqlType::SmallInt => "smallint",
         SqlType::Integer => "integer",

@@ -50,5 +50,6 @@ mod tables;
 mod typed_cells;
 mod typed_copy;
 mod typed_sqlite;
+mod undo;
 mod values;
 mod xlsx_reader;

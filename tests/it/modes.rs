@@ -11,11 +11,11 @@ use crate::api::spawn_app_with;
 use crate::helpers::{json_out, run_cli, tempdir, write_xlsx, TestDb, X};
 
 /// `items`: a text primary key, a NOT NULL name, a CHECKed quantity.
-const ITEMS: &str = "CREATE TABLE items (code TEXT PRIMARY KEY, name TEXT NOT NULL, \
+pub(crate) const ITEMS: &str = "CREATE TABLE items (code TEXT PRIMARY KEY, name TEXT NOT NULL, \
                      qty INTEGER CHECK (qty >= 0), note TEXT)";
 
 /// A workbook of `items` rows: (code, name, qty, note), `None` = empty.
-fn items_xlsx(
+pub(crate) fn items_xlsx(
     dir: &Path,
     file: &str,
     rows: &[(&'static str, &'static str, f64, Option<&'static str>)],
@@ -35,14 +35,14 @@ fn items_xlsx(
 }
 
 /// A fresh `items` table holding a=1 (note "old"), b=2.
-async fn seeded(db: &TestDb) {
+pub(crate) async fn seeded(db: &TestDb) {
     db.execute(ITEMS).await;
     db.execute("INSERT INTO items VALUES ('a', 'Apple', 1, 'old'), ('b', 'Bean', 2, NULL)")
         .await;
 }
 
 /// `import FILE --table items --json` plus `extra`, on `db`.
-fn import(db: &TestDb, file: &Path, extra: &[&str]) -> (std::process::Output, Value) {
+pub(crate) fn import(db: &TestDb, file: &Path, extra: &[&str]) -> (std::process::Output, Value) {
     let dir = file.parent().unwrap();
     let mut args = vec![
         "import",
@@ -60,7 +60,7 @@ fn import(db: &TestDb, file: &Path, extra: &[&str]) -> (std::process::Output, Va
 }
 
 /// The table's rows as `code:name:qty:note` (`-` for NULL), by code.
-async fn rows(db: &TestDb) -> Vec<String> {
+pub(crate) async fn rows(db: &TestDb) -> Vec<String> {
     db.query("SELECT code, name, CAST(qty AS TEXT), note FROM items ORDER BY code")
         .await
         .into_iter()
@@ -74,7 +74,7 @@ async fn rows(db: &TestDb) -> Vec<String> {
 }
 
 /// (inserted, updated, skipped, success_count, error_count) of a report.
-fn counts(v: &Value) -> (u64, u64, u64, u64, u64) {
+pub(crate) fn counts(v: &Value) -> (u64, u64, u64, u64, u64) {
     let s = &v["stats"];
     let n = |k: &str| s[k].as_u64().unwrap_or_else(|| panic!("stats.{k} in {v}"));
     (

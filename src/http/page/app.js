@@ -520,7 +520,9 @@
     say("import-error", "");
     try {
       const body = await api("POST", "/imports/" + state.importId + "/undo");
-      say("result-message", (body && (body.message || body.status)) || "Undone");
+      say("result-message", "Undone: " + (body.deleted || 0) + " rows deleted, " +
+        (body.restored || 0) + " restored" +
+        (body.kept ? ", " + body.kept + " changed since left as they are" : ""));
       $("undo").disabled = true;
       loadHistory();
     } catch (e) {

@@ -105,6 +105,10 @@ impl PgWriter {
         target: &Target,
         merge: &Merge,
     ) -> Result<Counted, tokio_postgres::Error> {
+        if merge.mode == Mode::Upsert {
+            // Undo's earlier values, in this unit's transaction.
+            self.save_before(rows, target, merge).await?;
+        }
         let mut counted = Counted::default();
         for part in rows.chunks(max_multi_row(target)) {
             let stmt = match self.merges.get(&part.len()) {

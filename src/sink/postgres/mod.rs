@@ -15,6 +15,7 @@ pub mod encode;
 pub mod introspect;
 mod merge;
 pub mod pool;
+pub(crate) mod undo;
 
 use super::schema::{self, quote_table};
 use super::{DbError, WriteKind, WriteResult};
@@ -120,6 +121,8 @@ impl PgSink {
         }
         // The API keys and `imports.owner`, checked on their own.
         super::keys::ensure_postgres(&client).await?;
+        // Undo's tables and the ledger's transaction ids, likewise.
+        undo::ensure(&client).await?;
         Ok(sink)
     }
 

@@ -8,6 +8,7 @@
 
 pub mod introspect;
 mod merge;
+pub(crate) mod undo;
 pub mod values;
 
 use std::path::{Path, PathBuf};
@@ -63,6 +64,7 @@ impl SqliteSink {
             conn.execute_batch(super::imports::SQLITE)?;
             super::upkeep::migrate_sqlite(&conn)?;
             conn.execute_batch(super::keys::SQLITE)?;
+            conn.execute_batch(super::undo::SQLITE)?;
             Ok(conn)
         })
         .await
@@ -269,7 +271,8 @@ fn write_ledgered(
         return write_blocking(conn, rows, kind, target);
     };
     let tx = conn.transaction()?;
-    insert_rows(&tx, rows, kind, target)?;
+    // With the rows, undo's record of them (rowids and hashes).
+    undo::insert_recorded(&tx, rows, kind, target, id)?;
     tx.execute(
         "UPDATE imports SET inserted = inserted + ?1 WHERE id = ?2",
         rusqlite::params![rows.len() as i64, id],

@@ -331,15 +331,22 @@ async fn a_person_uploads_matches_reviews_and_imports_in_the_browser() {
     assert_eq!(got.as_ref(), kept.as_slice());
 
     // The page offers what the service's contract (/openapi.json) has:
-    // every re-import mode (`mode` is a parameter of POST /imports), but no
-    // undo button while there is no undo route, rather than one that
-    // would answer 404.
+    // every re-import mode (`mode` is a parameter of POST /imports) and
+    // undo (POST /imports/{id}/undo), which takes the import's rows back.
     assert_eq!(
         b.js("document.querySelector('[data-testid=undo]').hidden")
             .await,
-        json!(true),
-        "undo is offered although the contract has no undo route"
+        json!(false),
+        "undo is not offered although the contract has its route"
     );
+    b.testid("undo").await.click().await.unwrap();
+    b.until("document.getElementById('result-message').textContent.startsWith('Undone')")
+        .await;
+    let said = b
+        .js("document.getElementById('result-message').textContent")
+        .await;
+    assert!(said.as_str().unwrap().contains("3 rows deleted"), "{said}");
+    assert_eq!(app.db.count().await, 0, "undo removed the import's rows");
     assert_eq!(
         b.js("[...document.getElementById('mode').options].filter(o => !o.disabled).map(o => o.value)")
             .await,

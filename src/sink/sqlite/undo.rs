@@ -1,0 +1,576 @@
+//! Undo on SQLite (see [`crate::sink::undo`]). SQLite keeps no row
+//! versions, so every write with a ledger records, in its own transaction,
+//! one `sheetpipe_undo_rows` entry per unit and kind:
+//!
+//! - `i`: the rowids it inserted and a hash of each inserted row (the
+//!   values of the import's columns, as stored: `RETURNING`);
+//! - `u`: the rowids an upsert updated, the hash of each as updated, and
+//!   its values before (JSON in `before`);
+//! - `d`: a replace's old rows (rowid and every column), deleted.
+//!
+//! A row whose hash differs at undo time (or that is gone) was changed
+//! since. Per rowid, its first entry says what undo does (`i`: delete, `u`:
+//! restore `before`), its last entry holds the hash to check.
+
+use std::collections::HashMap;
+
+use rusqlite::types::{Value as Sql, ValueRef};
+use rusqlite::{params_from_iter, Connection, OptionalExtension};
+use serde_json::{json, Value as Json};
+
+use super::values::SqliteValue;
+use super::SqliteSink;
+use crate::model::{Record, Target};
+use crate::sink::ddl::quote_ident;
+use crate::sink::schema::{self, quote_table};
+use crate::sink::undo::{self, pack, unpack, RowHash, UndoError, UndoOutcome, UndoTarget};
+use crate::sink::DbError;
+
+impl SqliteSink {
+    /// The import this sink records writes for.
+    pub fn ledger_id(&self) -> Option<String> {
+        self.ledger.as_deref().map(str::to_string)
+    }
+}
+
+/// The hash of one row's values (`from..` of `row`).
+fn hash_row(row: &rusqlite::Row<'_>, from: usize, n: usize) -> rusqlite::Result<i64> {
+    let mut h = RowHash::default();
+    for i in from..from + n {
+        match row.get_ref(i)? {
+            ValueRef::Null => h.write(b"n"),
+            ValueRef::Integer(v) => {
+                h.write(b"i");
+                h.write(&v.to_le_bytes());
+            }
+            ValueRef::Real(v) => {
+                h.write(b"r");
+                h.write(&v.to_bits().to_le_bytes());
+            }
+            ValueRef::Text(t) => {
+                h.write(b"t");
+                h.write(&(t.len() as u64).to_le_bytes());
+                h.write(t);
+            }
+            ValueRef::Blob(b) => {
+                h.write(b"b");
+                h.write(&(b.len() as u64).to_le_bytes());
+                h.write(b);
+            }
+        }
+    }
+    Ok(h.finish() as i64)
+}
+
+/// One stored value as JSON that gives it back exactly (integers as
+/// numbers, reals tagged so they stay reals, blobs in hex).
+fn to_json(v: ValueRef<'_>) -> Json {
+    match v {
+        ValueRef::Null => Json::Null,
+        ValueRef::Integer(i) => json!(i),
+        ValueRef::Real(f) => json!({ "r": f }),
+        ValueRef::Text(t) => json!(String::from_utf8_lossy(t)),
+        ValueRef::Blob(b) => {
+            let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+            json!({ "b": hex })
+        }
+    }
+}
+
+/// The inverse of [`to_json`].
+fn from_json(v: &Json) -> Sql {
+    match v {
+        Json::Null => Sql::Null,
+        Json::Number(n) => n
+            .as_i64()
+            .map(Sql::Integer)
+            .unwrap_or_else(|| Sql::Real(n.as_f64().unwrap_or_default())),
+        Json::String(s) => Sql::Text(s.clone()),
+        Json::Object(o) if o.contains_key("r") => Sql::Real(o["r"].as_f64().unwrap_or_default()),
+        Json::Object(o) => {
+            let hex = o.get("b").and_then(Json::as_str).unwrap_or_default();
+            let bytes = (0..hex.len() / 2)
+                .filter_map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok())
+                .collect();
+            Sql::Blob(bytes)
+        }
+        other => Sql::Text(other.to_string()),
+    }
+}
+
+/// Whether writes to `table` are recorded: not a replace's staging table,
+/// not a WITHOUT ROWID table (it has no rowid to find rows by).
+fn recorded(conn: &Connection, table: &str) -> rusqlite::Result<bool> {
+    if table.starts_with("sheetpipe_stage_") {
+        return Ok(false);
+    }
+    let sql: Option<String> = conn
+        .query_row(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?1",
+            [table],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(sql.is_some_and(|s| !s.to_ascii_uppercase().contains("WITHOUT ROWID")))
+}
+
+/// One entry of `sheetpipe_undo_rows`.
+#[derive(Default)]
+pub(super) struct Entry {
+    rids: Vec<i64>,
+    hashes: Vec<i64>,
+    before: Vec<Json>,
+}
+
+impl Entry {
+    fn write(
+        self,
+        conn: &Connection,
+        id: &str,
+        kind: &str,
+        columns: &[String],
+    ) -> rusqlite::Result<()> {
+        if self.rids.is_empty() {
+            return Ok(());
+        }
+        let hashes = (!self.hashes.is_empty()).then(|| pack(&self.hashes));
+        let before = (!self.before.is_empty()).then(|| Json::Array(self.before).to_string());
+        conn.execute(
+            "INSERT INTO sheetpipe_undo_rows (import_id, kind, columns, rids, hashes, before) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            rusqlite::params![
+                id,
+                kind,
+                serde_json::to_string(columns).unwrap_or_default(),
+                pack(&self.rids),
+                hashes,
+                before
+            ],
+        )
+        .map(drop)
+    }
+}
+
+fn names(target: &Target) -> Vec<String> {
+    target.columns.iter().map(|c| c.name.clone()).collect()
+}
+
+/// ` RETURNING rowid, "a", "b"` for `target`.
+fn returning(target: &Target) -> String {
+    format!(" RETURNING rowid, {}", schema::column_list(target))
+}
+
+/// The INSERTs of an append unit (as `super::insert_rows`), recording the
+/// rows for undo when `id` is set and the table is recorded.
+pub(super) fn insert_recorded(
+    conn: &Connection,
+    rows: &[Record],
+    kind: super::WriteKind,
+    target: &Target,
+    id: &str,
+) -> rusqlite::Result<()> {
+    if !recorded(conn, &target.table)? {
+        return super::insert_rows(conn, rows, kind, target);
+    }
+    let n = target.columns.len();
+    let mut entry = Entry::default();
+    let mut take = |r: &rusqlite::Row<'_>| -> rusqlite::Result<()> {
+        entry.rids.push(r.get(0)?);
+        entry.hashes.push(hash_row(r, 1, n)?);
+        Ok(())
+    };
+    let per_statement = match kind {
+        super::WriteKind::Copy => 1,
+        _ => super::max_multi_row(target),
+    };
+    for part in rows.chunks(per_statement) {
+        let sql = schema::insert_sql(target, part.len(), false) + &returning(target);
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let mut out = stmt.query(params_from_iter(
+            part.iter().flat_map(|r| r.values.iter().map(SqliteValue)),
+        ))?;
+        while let Some(r) = out.next()? {
+            take(r)?;
+        }
+    }
+    entry.write(conn, id, "i", &names(target))
+}
+
+/// What an upsert unit records: rows inserted, rows updated.
+#[derive(Default)]
+pub(super) struct MergeLog {
+    inserted: Entry,
+    updated: Entry,
+    on: bool,
+}
+
+impl MergeLog {
+    /// A log for a unit into `target` (off when not recorded).
+    pub(super) fn new(
+        conn: &Connection,
+        target: &Target,
+        id: Option<&str>,
+    ) -> rusqlite::Result<Self> {
+        Ok(MergeLog {
+            on: id.is_some() && recorded(conn, &target.table)?,
+            ..Default::default()
+        })
+    }
+
+    /// Whether rows are recorded.
+    pub(super) fn on(&self) -> bool {
+        self.on
+    }
+
+    /// The `RETURNING` suffix the unit's statements carry when on.
+    pub(super) fn returning(&self, target: &Target) -> String {
+        if self.on {
+            returning(target)
+        } else {
+            String::new()
+        }
+    }
+
+    /// A row the INSERT … DO NOTHING returned (it was inserted).
+    pub(super) fn inserted(&mut self, r: &rusqlite::Row<'_>, n: usize) -> rusqlite::Result<()> {
+        self.inserted.rids.push(r.get(0)?);
+        self.inserted.hashes.push(hash_row(r, 1, n)?);
+        Ok(())
+    }
+
+    /// The row's values `before` ([`values_of`]) and the UPDATE's
+    /// returned row.
+    pub(super) fn updated(
+        &mut self,
+        before: Vec<Json>,
+        after: &rusqlite::Row<'_>,
+        n: usize,
+    ) -> rusqlite::Result<()> {
+        self.updated.before.push(Json::Array(before));
+        self.updated.rids.push(after.get(0)?);
+        self.updated.hashes.push(hash_row(after, 1, n)?);
+        Ok(())
+    }
+
+    /// Writes the unit's entries.
+    pub(super) fn write(
+        self,
+        conn: &Connection,
+        id: &str,
+        target: &Target,
+        mode: &str,
+    ) -> rusqlite::Result<()> {
+        if !self.on {
+            return Ok(());
+        }
+        let cols = names(target);
+        self.inserted.write(conn, id, "i", &cols)?;
+        self.updated.write(conn, id, "u", &cols)?;
+        note(conn, id, &target.table, mode)
+    }
+}
+
+/// Columns `1..=n` of `r`, owned, as undo keeps them.
+pub(super) fn values_of(r: &rusqlite::Row<'_>, n: usize) -> rusqlite::Result<Vec<Json>> {
+    (1..=n).map(|i| r.get_ref(i).map(to_json)).collect()
+}
+
+/// `SELECT rowid, cols FROM t WHERE key = ?…`: the row an upsert is about
+/// to update (parameters: the key's values).
+pub(super) fn select_by_key(target: &Target, key: &[String]) -> String {
+    let wheres: Vec<String> = key
+        .iter()
+        .enumerate()
+        .map(|(i, k)| format!("{} = ?{}", quote_ident(k), i + 1))
+        .collect();
+    format!(
+        "SELECT rowid, {} FROM {} WHERE {}",
+        schema::column_list(target),
+        quote_table(&target.table),
+        wheres.join(" AND ")
+    )
+}
+
+/// Notes import `id`'s table and mode (once).
+pub(crate) fn note(conn: &Connection, id: &str, table: &str, mode: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT OR IGNORE INTO sheetpipe_undo (import_id, table_name, mode) VALUES (?1, ?2, ?3)",
+        [id, table, mode],
+    )
+    .map(drop)
+}
+
+/// A replace's swap, inside its transaction: records the old rows (`d`)
+/// before they are deleted and the new ones (`i`) as they are inserted
+/// from `staging`; returns the rows inserted.
+pub(crate) fn replace_recorded(
+    tx: &Connection,
+    id: &str,
+    table: &str,
+    staging: &str,
+    columns: &[String],
+) -> rusqlite::Result<u64> {
+    let t = quote_table(table);
+    let on = recorded(tx, table)?;
+    if on {
+        let mut stmt = tx.prepare(&format!("SELECT rowid, * FROM {t}"))?;
+        let all: Vec<String> = stmt.column_names()[1..]
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
+        let n = all.len();
+        let mut rows = stmt.query([])?;
+        let mut entry = Entry::default();
+        while let Some(r) = rows.next()? {
+            entry.rids.push(r.get(0)?);
+            entry.before.push(Json::Array(values_of(r, n)?));
+            if entry.rids.len() == 10_000 {
+                std::mem::take(&mut entry).write(tx, id, "d", &all)?;
+            }
+        }
+        entry.write(tx, id, "d", &all)?;
+    }
+    tx.execute(&format!("DELETE FROM {t}"), [])?;
+    let cols: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
+    let cols = cols.join(", ");
+    let insert = format!(
+        "INSERT INTO {t} ({cols}) SELECT {cols} FROM {}",
+        quote_table(staging)
+    );
+    if !on {
+        return tx.execute(&insert, []).map(|n| n as u64);
+    }
+    let mut stmt = tx.prepare(&format!("{insert} RETURNING rowid, {cols}"))?;
+    let mut rows = stmt.query([])?;
+    let (mut entry, mut total) = (Entry::default(), 0u64);
+    while let Some(r) = rows.next()? {
+        entry.rids.push(r.get(0)?);
+        entry.hashes.push(hash_row(r, 1, columns.len())?);
+        total += 1;
+        if entry.rids.len() == 10_000 {
+            std::mem::take(&mut entry).write(tx, id, "i", columns)?;
+        }
+    }
+    drop(rows);
+    entry.write(tx, id, "i", columns)?;
+    tx.execute(
+        "INSERT INTO sheetpipe_undo (import_id, table_name, mode) VALUES (?1, ?2, 'replace') \
+         ON CONFLICT (import_id) DO UPDATE SET mode = 'replace'",
+        [id, table],
+    )?;
+    Ok(total)
+}
+
+/// What one rowid needs at undo time.
+struct Touched {
+    /// Its first entry's kind: `i` (delete it) or `u` (restore `before`).
+    first: char,
+    /// The values before (for `u`), of `columns`.
+    before: Option<(Vec<Json>, usize)>,
+    /// The hash of the row as the import left it.
+    hash: i64,
+    /// The columns that hash covers (index into the column lists).
+    columns: usize,
+}
+
+/// Undoes `t` in one transaction.
+pub(crate) async fn undo(s: &SqliteSink, t: &UndoTarget) -> Result<UndoOutcome, UndoError> {
+    let t = t.clone();
+    s.with_conn_raw(move |c| run(c, &t)).await?
+}
+
+fn sql(e: rusqlite::Error) -> UndoError {
+    UndoError::Db(DbError::new(format!("sqlite: {e}")))
+}
+
+fn run(c: &mut Connection, t: &UndoTarget) -> Result<UndoOutcome, UndoError> {
+    let tx = c
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(sql)?;
+    let id = t.id.as_str();
+    let status: String = tx
+        .query_row("SELECT status FROM imports WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })
+        .optional()
+        .map_err(sql)?
+        .ok_or_else(|| UndoError::NoImport(id.to_string()))?;
+    undo::check_status(id, &status)?;
+    let (table, mode) = tx
+        .query_row(
+            "SELECT table_name, mode FROM sheetpipe_undo WHERE import_id = ?1",
+            [id],
+            |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+        )
+        .optional()
+        .map_err(sql)?
+        .unwrap_or_else(|| (t.table.clone(), "append".into()));
+    let inserted: i64 = tx
+        .query_row("SELECT inserted FROM imports WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })
+        .map_err(sql)?;
+    // Every entry, in order.
+    let mut lists: Vec<Vec<String>> = Vec::new();
+    let mut touched: HashMap<i64, Touched> = HashMap::new();
+    let mut order: Vec<i64> = Vec::new();
+    let mut deleted_rows: Vec<(i64, Vec<Json>, usize)> = Vec::new();
+    {
+        let mut stmt = tx
+            .prepare(
+                "SELECT kind, columns, rids, hashes, before FROM sheetpipe_undo_rows \
+                 WHERE import_id = ?1 ORDER BY seq",
+            )
+            .map_err(sql)?;
+        let mut rows = stmt.query([id]).map_err(sql)?;
+        while let Some(r) = rows.next().map_err(sql)? {
+            let kind: String = r.get(0).map_err(sql)?;
+            let cols: Vec<String> =
+                serde_json::from_str(&r.get::<_, String>(1).map_err(sql)?).unwrap_or_default();
+            let list = match lists.iter().position(|l| *l == cols) {
+                Some(i) => i,
+                None => {
+                    lists.push(cols);
+                    lists.len() - 1
+                }
+            };
+            let rids = unpack(&r.get::<_, Vec<u8>>(2).map_err(sql)?);
+            let hashes = unpack(
+                &r.get::<_, Option<Vec<u8>>>(3)
+                    .map_err(sql)?
+                    .unwrap_or_default(),
+            );
+            let before: Vec<Json> = r
+                .get::<_, Option<String>>(4)
+                .map_err(sql)?
+                .and_then(|b| serde_json::from_str(&b).ok())
+                .unwrap_or_default();
+            let mut before = before.into_iter();
+            for (i, rid) in rids.into_iter().enumerate() {
+                let old = before.next().and_then(|b| match b {
+                    Json::Array(v) => Some(v),
+                    _ => None,
+                });
+                if kind == "d" {
+                    deleted_rows.push((rid, old.unwrap_or_default(), list));
+                    continue;
+                }
+                let hash = hashes.get(i).copied().unwrap_or_default();
+                match touched.get_mut(&rid) {
+                    Some(t) => {
+                        t.hash = hash;
+                        t.columns = list;
+                    }
+                    None => {
+                        order.push(rid);
+                        let first = if kind == "u" { 'u' } else { 'i' };
+                        touched.insert(
+                            rid,
+                            Touched {
+                                first,
+                                before: old.map(|v| (v, list)),
+                                hash,
+                                columns: list,
+                            },
+                        );
+                    }
+                }
+            }
+        }
+    }
+    if touched.is_empty() && deleted_rows.is_empty() && inserted > 0 && mode != "replace" {
+        return Err(UndoError::Unsupported(format!(
+            "import {id} was recorded without undo data (by an older sheetpipe, or into a \
+             WITHOUT ROWID table); it cannot be undone"
+        )));
+    }
+    let tq = quote_table(&table);
+    let select = |cols: &[String]| {
+        let q: Vec<String> = cols.iter().map(|c| quote_ident(c)).collect();
+        format!("SELECT {} FROM {tq} WHERE rowid = ?1", q.join(", "))
+    };
+    // Which rows are still as the import left them.
+    let mut intact: HashMap<i64, bool> = HashMap::with_capacity(touched.len());
+    for (i, cols) in lists.iter().enumerate() {
+        let mut stmt = tx.prepare(&select(cols)).map_err(sql)?;
+        for rid in &order {
+            let t = &touched[rid];
+            if t.columns != i {
+                continue;
+            }
+            let now = stmt
+                .query_row([rid], |r| hash_row(r, 0, cols.len()))
+                .optional()
+                .map_err(sql)?;
+            intact.insert(*rid, now == Some(t.hash));
+        }
+    }
+    let kept = intact.values().filter(|ok| !**ok).count() as u64;
+    if kept > 0 && !t.force {
+        return Err(UndoError::changed(id, &table, kept));
+    }
+    let (mut deleted, mut restored) = (0u64, 0u64);
+    {
+        let mut delete = tx
+            .prepare(&format!("DELETE FROM {tq} WHERE rowid = ?1"))
+            .map_err(sql)?;
+        for rid in &order {
+            if touched[rid].first == 'i' && intact[rid] {
+                deleted += delete.execute([rid]).map_err(sql)? as u64;
+            }
+        }
+    }
+    for (rid, values, list) in &deleted_rows {
+        let cols: Vec<String> = lists[*list].iter().map(|c| quote_ident(c)).collect();
+        let marks: Vec<String> = (1..=cols.len() + 1).map(|i| format!("?{i}")).collect();
+        let sql_text = format!(
+            "INSERT INTO {tq} (rowid, {}) VALUES ({})",
+            cols.join(", "),
+            marks.join(", ")
+        );
+        let mut stmt = tx.prepare_cached(&sql_text).map_err(sql)?;
+        let params = std::iter::once(Sql::Integer(*rid)).chain(values.iter().map(from_json));
+        restored += stmt.execute(params_from_iter(params)).map_err(sql)? as u64;
+    }
+    for rid in &order {
+        let touched = &touched[rid];
+        let Some((values, list)) = touched.before.as_ref().filter(|_| touched.first == 'u') else {
+            continue;
+        };
+        if !intact[rid] {
+            continue;
+        }
+        let sets: Vec<String> = lists[*list]
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{} = ?{}", quote_ident(c), i + 2))
+            .collect();
+        let sql_text = format!("UPDATE {tq} SET {} WHERE rowid = ?1", sets.join(", "));
+        let mut stmt = tx.prepare_cached(&sql_text).map_err(sql)?;
+        let params = std::iter::once(Sql::Integer(*rid)).chain(values.iter().map(from_json));
+        restored += stmt.execute(params_from_iter(params)).map_err(sql)? as u64;
+    }
+    let at = crate::sink::imports::now();
+    tx.execute(
+        "INSERT INTO sheetpipe_undo (import_id, table_name, mode, undone_at, deleted, restored, kept) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (import_id) DO UPDATE SET \
+         undone_at = excluded.undone_at, deleted = excluded.deleted, \
+         restored = excluded.restored, kept = excluded.kept",
+        rusqlite::params![id, table, mode, at, deleted as i64, restored as i64, kept as i64],
+    )
+    .map_err(sql)?;
+    tx.execute("UPDATE imports SET status = 'undone' WHERE id = ?1", [id])
+        .map_err(sql)?;
+    tx.execute("DELETE FROM sheetpipe_undo_rows WHERE import_id = ?1", [id])
+        .map_err(sql)?;
+    tx.commit().map_err(sql)?;
+    Ok(UndoOutcome {
+        import_id: id.to_string(),
+        table,
+        mode,
+        deleted,
+        restored,
+        kept,
+        undone_at: at,
+    })
+}

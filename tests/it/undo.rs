@@ -1,0 +1,261 @@
+//! Issue 14 item 3: `sheetpipe undo ID [--force]` and `POST
+//! /imports/{id}/undo` on PostgreSQL and SQLite — an append's rows deleted,
+//! an upsert's updated rows given back their values, a replace reverted;
+//! refused (changing nothing) when a touched row changed since, unless
+//! forced; an unrelated change does not stop it; it cannot run twice.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::api::spawn_app_with;
+use crate::helpers::{json_out, run_cli, tempdir, TestDb};
+use crate::modes::{counts, import, items_xlsx, rows, seeded};
+
+/// `undo ID --json` plus `extra` on `db`: exit code and JSON.
+fn undo(db: &TestDb, dir: &Path, id: &str, extra: &[&str]) -> (i32, Value) {
+    let mut args = vec!["undo", id, "--database-url", &db.url, "--json"];
+    args.extend_from_slice(extra);
+    let out = run_cli(dir, &args);
+    (out.status.code().unwrap_or(-1), json_out(&out))
+}
+
+fn id_of(v: &Value) -> String {
+    v["import_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("import_id in {v}"))
+        .to_string()
+}
+
+/// The history's status of import `id`.
+async fn status(db: &TestDb, id: &str) -> String {
+    let r = db
+        .query(&format!("SELECT status FROM imports WHERE id = '{id}'"))
+        .await;
+    r[0][0].clone().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn undo_of_an_append_deletes_its_rows_only_and_cannot_run_twice() {
+    for db in TestDb::both().await {
+        let b = db.backend();
+        let dir = tempdir();
+        seeded(&db).await;
+        let file = items_xlsx(
+            dir.path(),
+            "a.xlsx",
+            &[("c", "Cherry", 3.0, None), ("d", "Date", 4.0, Some("x"))],
+        );
+        let (out, v) = import(&db, &file, &[]);
+        assert!(out.status.success(), "{b} {v}");
+        let id = id_of(&v);
+        assert_eq!(rows(&db).await.len(), 4, "{b}");
+        let (code, u) = undo(&db, dir.path(), &id, &[]);
+        assert_eq!(code, 0, "{b} {u}");
+        assert_eq!(
+            (u["deleted"].as_u64(), u["restored"].as_u64()),
+            (Some(2), Some(0)),
+            "{b} {u}"
+        );
+        assert_eq!(u["mode"], "append", "{b} {u}");
+        assert_eq!(rows(&db).await, ["a:Apple:1:old", "b:Bean:2:-"], "{b}");
+        assert_eq!(status(&db, &id).await, "undone", "{b}");
+        // Twice: refused, exit 9, nothing changes.
+        let (code, u) = undo(&db, dir.path(), &id, &[]);
+        assert_eq!(code, 9, "{b} {u}");
+        assert!(
+            u["error"].as_str().unwrap().contains("already undone"),
+            "{b} {u}"
+        );
+        // The file may be imported again now (it is no longer imported).
+        let (out, v) = import(&db, &file, &[]);
+        assert!(out.status.success(), "{b} {v}");
+        // An unknown id: exit 3.
+        let (code, u) = undo(&db, dir.path(), &uuid::Uuid::new_v4().to_string(), &[]);
+        assert_eq!(code, 3, "{b} {u}");
+    }
+}
+
+#[tokio::test]
+async fn undo_of_an_upsert_restores_the_updated_rows_and_deletes_the_inserted() {
+    for db in TestDb::both().await {
+        let b = db.backend();
+        let dir = tempdir();
+        seeded(&db).await;
+        let file = items_xlsx(
+            dir.path(),
+            "u.xlsx",
+            &[
+                ("a", "Apricot", 10.0, None),
+                ("c", "Cherry", 3.0, None),
+                // c again: the last wins, in a later unit (--batch-size 1),
+                // so the import updates a row it inserted itself.
+                ("c", "Cherry2", 5.0, Some("z")),
+            ],
+        );
+        let args = [
+            "--mode",
+            "upsert",
+            "--duplicates",
+            "last",
+            "--batch-size",
+            "1",
+        ];
+        let (out, v) = import(&db, &file, &args);
+        assert!(out.status.success(), "{b} {v}");
+        assert_eq!(counts(&v).0, 1, "{b} {v}");
+        assert_eq!(
+            rows(&db).await,
+            ["a:Apricot:10:-", "b:Bean:2:-", "c:Cherry2:5:z"],
+            "{b}"
+        );
+        // An unrelated change to a row the import did not touch.
+        db.execute("UPDATE items SET name = 'Bean!' WHERE code = 'b'")
+            .await;
+        let (code, u) = undo(&db, dir.path(), &id_of(&v), &[]);
+        assert_eq!(code, 0, "{b} {u}");
+        assert_eq!(
+            (u["deleted"].as_u64(), u["restored"].as_u64()),
+            (Some(1), Some(1)),
+            "{b} {u}"
+        );
+        assert_eq!(rows(&db).await, ["a:Apple:1:old", "b:Bean!:2:-"], "{b}");
+    }
+}
+
+#[tokio::test]
+async fn a_touched_row_changed_since_refuses_the_undo_unless_forced() {
+    for db in TestDb::both().await {
+        let b = db.backend();
+        let dir = tempdir();
+        seeded(&db).await;
+        let file = items_xlsx(
+            dir.path(),
+            "c.xlsx",
+            &[
+                ("a", "Apricot", 10.0, None),
+                ("c", "Cherry", 3.0, None),
+                ("d", "Date", 4.0, None),
+            ],
+        );
+        let (out, v) = import(&db, &file, &["--mode", "upsert"]);
+        assert!(out.status.success(), "{b} {v}");
+        let id = id_of(&v);
+        db.execute("UPDATE items SET qty = 99 WHERE code = 'c'")
+            .await;
+        db.execute("DELETE FROM items WHERE code = 'a'").await;
+        let before = rows(&db).await;
+        let (code, u) = undo(&db, dir.path(), &id, &[]);
+        assert_eq!(code, 8, "{b} {u}");
+        let e = u["error"].as_str().unwrap();
+        assert!(e.contains("2 row(s)") && e.contains("--force"), "{b} {e}");
+        assert_eq!(
+            rows(&db).await,
+            before,
+            "{b}: a refused undo changes nothing"
+        );
+        assert_eq!(status(&db, &id).await, "completed", "{b}");
+        // Forced: d (unchanged) goes, c and the deleted a stay as they are.
+        let (code, u) = undo(&db, dir.path(), &id, &["--force"]);
+        assert_eq!(code, 0, "{b} {u}");
+        assert_eq!(
+            (u["deleted"].as_u64(), u["kept"].as_u64()),
+            (Some(1), Some(2)),
+            "{b} {u}"
+        );
+        assert_eq!(rows(&db).await, ["b:Bean:2:-", "c:Cherry:99:-"], "{b}");
+    }
+}
+
+#[tokio::test]
+async fn undo_of_a_replace_and_of_skip_existing() {
+    for db in TestDb::both().await {
+        let b = db.backend();
+        let dir = tempdir();
+        seeded(&db).await;
+        let file = items_xlsx(dir.path(), "r.xlsx", &[("z", "Zucchini", 7.0, None)]);
+        let (out, v) = import(&db, &file, &["--mode", "replace"]);
+        assert!(out.status.success(), "{b} {v}");
+        assert_eq!(rows(&db).await, ["z:Zucchini:7:-"], "{b}");
+        let (code, u) = undo(&db, dir.path(), &id_of(&v), &[]);
+        assert_eq!(code, 0, "{b} {u}");
+        assert_eq!(
+            (u["deleted"].as_u64(), u["restored"].as_u64()),
+            (Some(1), Some(2)),
+            "{b} {u}"
+        );
+        assert_eq!(rows(&db).await, ["a:Apple:1:old", "b:Bean:2:-"], "{b}");
+
+        let file = items_xlsx(
+            dir.path(),
+            "s.xlsx",
+            &[("a", "Apricot", 10.0, None), ("e", "Endive", 5.0, None)],
+        );
+        let (out, v) = import(&db, &file, &["--mode", "skip-existing"]);
+        assert!(out.status.success(), "{b} {v}");
+        let (code, u) = undo(&db, dir.path(), &id_of(&v), &[]);
+        assert_eq!(code, 0, "{b} {u}");
+        assert_eq!(u["deleted"].as_u64(), Some(1), "{b} {u}");
+        assert_eq!(rows(&db).await, ["a:Apple:1:old", "b:Bean:2:-"], "{b}");
+    }
+}
+
+#[tokio::test]
+async fn undo_over_http_answers_counts_then_409_and_the_history_says_undone() {
+    for db in TestDb::both().await {
+        let b = db.backend();
+        let app = spawn_app_with(db, |_| {}).await;
+        seeded(&app.db).await;
+        let dir = tempdir();
+        let file = items_xlsx(
+            dir.path(),
+            "h.xlsx",
+            &[("a", "Apricot", 10.0, None), ("c", "Cherry", 3.0, None)],
+        );
+        let res = app
+            .upload(
+                "/imports?table=items&mode=upsert",
+                "h.xlsx",
+                std::fs::read(&file).unwrap(),
+            )
+            .await;
+        assert_eq!(res.status(), 202, "{b}");
+        let accepted: Value = res.json().await.unwrap();
+        let id = accepted["id"].as_str().unwrap().to_string();
+        app.wait_final(&id).await;
+        let undo_url = app.url(&format!("/imports/{id}/undo"));
+        let res = app.client.post(&undo_url).send().await.unwrap();
+        assert_eq!(res.status(), 200, "{b}");
+        let u: Value = res.json().await.unwrap();
+        assert_eq!(
+            (u["deleted"].as_u64(), u["restored"].as_u64()),
+            (Some(1), Some(1)),
+            "{b} {u}"
+        );
+        assert_eq!(rows(&app.db).await, ["a:Apple:1:old", "b:Bean:2:-"], "{b}");
+        let (code, v) = app.get_json(&format!("/imports/{id}")).await;
+        assert_eq!(
+            (code, v["status"].as_str()),
+            (200, Some("undone")),
+            "{b} {v}"
+        );
+        let res = app.client.post(&undo_url).send().await.unwrap();
+        assert_eq!(res.status(), 409, "{b}");
+        let e: Value = res.json().await.unwrap();
+        assert!(
+            e["error"].as_str().unwrap().contains("already undone"),
+            "{b} {e}"
+        );
+        let other = app.url(&format!("/imports/{}/undo", uuid::Uuid::new_v4()));
+        let res = app.client.post(&other).send().await.unwrap();
+        assert_eq!(res.status(), 404, "{b}");
+        let res = app
+            .client
+            .post(format!("{undo_url}?force=maybe"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 400, "{b}");
+        app.stop().await;
+    }
+}
