@@ -12,6 +12,7 @@
   const state = {
     file: null, preview: null, tables: [], modes: false, undo: false,
     importId: null, streamAbort: null,
+    undone: {}, // import id → what its undo did (shown in its history row)
   };
 
   // ---- small DOM helpers (text only) ----
@@ -493,7 +494,9 @@
     if (final.error) say("import-error", final.error);
     show("result", true);
     show("undo", state.undo);
-    $("undo").disabled = !state.undo || final.status !== "completed";
+    clear($("undo-box"));
+    show("undo-box", false);
+    $("undo").disabled = !undoable(final);
     if (state.undo) $("undo").focus();
   }
   // A report link; with a key, clicking fetches it with the key and saves it.
@@ -516,18 +519,59 @@
     });
     return a;
   }
-  $("undo").addEventListener("click", async () => {
-    say("import-error", "");
+  // ---- undo (the result's button and each history row's) ----
+  // An import that wrote rows and has ended can be undone (docs/UNDO.md).
+  function undoable(i) {
+    return state.undo && !i.dry_run && ["completed", "failed", "cancelled"].includes(i.status);
+  }
+  function undoneText(body) {
+    return "Undone: " + (body.deleted || 0) + " rows deleted, " + (body.restored || 0) + " restored" +
+      (body.kept ? ", " + body.kept + " changed since left as they are" : "") + ".";
+  }
+  // Asks in place (inside `box`), then undoes import `id`; the outcome or
+  // the service's refusal is shown in `box`. `done` runs after an undo.
+  function confirmUndo(box, id, what, button, done) {
+    clear(box);
+    box.hidden = false;
+    const ask = el("p", { id: "undo-ask-" + id }, "Undo " + what + "? Its rows are deleted and the rows it updated get their earlier values back.");
+    const yes = el("button", { type: "button", "data-testid": "undo-confirm", "aria-describedby": "undo-ask-" + id }, "Yes, undo");
+    const no = el("button", { type: "button", class: "secondary", "data-testid": "undo-keep" }, "Keep it");
+    const row = el("div", { class: "actions" });
+    row.append(yes, no);
+    box.append(ask, row);
+    button.disabled = true;
+    yes.focus();
+    no.addEventListener("click", () => { clear(box); box.hidden = true; button.disabled = false; button.focus(); });
+    yes.addEventListener("click", () => runUndo(box, id, false, button, done));
+  }
+  async function runUndo(box, id, force, button, done) {
+    clear(box);
+    const out = el("p", { "data-testid": "undo-outcome", role: "status" }, "Undoing…");
+    box.appendChild(out);
     try {
-      const body = await api("POST", "/imports/" + state.importId + "/undo");
-      say("result-message", "Undone: " + (body.deleted || 0) + " rows deleted, " +
-        (body.restored || 0) + " restored" +
-        (body.kept ? ", " + body.kept + " changed since left as they are" : ""));
-      $("undo").disabled = true;
+      const body = await api("POST", "/imports/" + encodeURIComponent(id) + "/undo" + (force ? "?force=true" : ""));
+      out.textContent = undoneText(body);
+      state.undone[id] = out.textContent;
+      if (done) done(body);
       loadHistory();
     } catch (e) {
-      say("import-error", "Undo: " + e.message);
+      out.textContent = "Not undone: " + e.message;
+      out.className = "error";
+      out.setAttribute("role", "alert");
+      if (e.body && e.body.changed_rows) {
+        // Rows changed since: undo the others only when asked to.
+        const anyway = el("button", { type: "button", class: "secondary", "data-testid": "undo-force" }, "Undo the rows not changed since");
+        anyway.addEventListener("click", () => runUndo(box, id, true, button, done));
+        box.appendChild(anyway);
+      } else {
+        button.disabled = false;
+      }
     }
+  }
+  $("undo").addEventListener("click", () => {
+    confirmUndo($("undo-box"), state.importId, "this import", $("undo"), (body) => {
+      say("result-message", undoneText(body));
+    });
   });
 
   // ---- 5. history ----
@@ -554,6 +598,17 @@
           td.appendChild(reportLink(i.id, "csv", "history-rejects-csv"));
         }
         tr.appendChild(td);
+        const cell = el("td");
+        if (undoable(i)) {
+          const button = el("button", { type: "button", class: "secondary", "data-testid": "undo", "aria-label": "Undo the import of " + i.filename + " at " + (i.created_at || "") }, "Undo");
+          const box = el("div", { class: "undo-box" });
+          box.hidden = true;
+          button.addEventListener("click", () => confirmUndo(box, i.id, "the import of " + i.filename, button, null));
+          cell.append(button, box);
+        } else if (state.undone[i.id]) {
+          cell.appendChild(el("span", { "data-testid": "undo-outcome" }, state.undone[i.id]));
+        }
+        tr.appendChild(cell);
         tbody.appendChild(tr);
       }
     } catch (e) {
