@@ -569,9 +569,7 @@
     }
   }
   $("undo").addEventListener("click", () => {
-    confirmUndo($("undo-box"), state.importId, "this import", $("undo"), (body) => {
-      say("result-message", undoneText(body));
-    });
+    confirmUndo($("undo-box"), state.importId, "this import", $("undo"), null);
   });
 
   // ---- 5. history ----

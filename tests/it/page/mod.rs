@@ -358,11 +358,11 @@ async fn a_person_uploads_matches_reviews_and_imports_in_the_browser() {
         .click()
         .await
         .unwrap();
-    b.until("document.getElementById('result-message').textContent.startsWith('Undone')")
+    let outcome =
+        "(document.querySelector('#undo-box [data-testid=undo-outcome]') || {}).textContent";
+    b.until(&format!("({outcome} || '').startsWith('Undone')"))
         .await;
-    let said = b
-        .js("document.getElementById('result-message').textContent")
-        .await;
+    let said = b.js(outcome).await;
     assert!(said.as_str().unwrap().contains("3 rows deleted"), "{said}");
     assert_eq!(app.db.count().await, 0, "undo removed the import's rows");
     // The history, refreshed, shows the import undone.

@@ -52,6 +52,7 @@ async fn a_new_columns_type_is_changed_on_the_page_and_the_table_has_it() {
         .select_by_value("bigint")
         .await
         .unwrap();
+    b.shot("7-new-table").await;
     b.review().await;
     let ddl = b.text("review-ddl").await;
     assert!(ddl.contains("\"qty\" bigint"), "{ddl}");
