@@ -77,6 +77,13 @@ pub struct ImportArgs {
     /// later value that does not fit is rejected, naming its cell).
     #[arg(long, value_name = "N", requires = "create")]
     pub infer_rows: Option<u64>,
+    /// With --create: the type of one of the new table's columns,
+    /// COLUMN=TYPE (the column's name as --dry-run --create shows it; the
+    /// type as in a schema file: integer, numeric(12,2), text, …), over
+    /// the inferred one. Repeat for more columns.
+    #[arg(long = "type", value_name = "COLUMN=TYPE", requires = "create",
+          value_parser = |s: &str| pipeline::parse_column_type(s, '='))]
+    pub types: Vec<(String, crate::model::SqlType)>,
     /// Read dates written as text in this layout (chrono format, e.g.
     /// %d/%m/%Y); ISO 8601 is always read, no other layout is guessed.
     #[arg(long, value_name = "FORMAT")]
@@ -263,6 +270,7 @@ fn prepare(args: &ImportArgs) -> Result<ImportJob, Failure> {
             load_schema_file(file).map_err(|e| Failure::new(2, e))?,
         )),
         None => TableSpec::from_words(args.table.as_deref(), args.create, args.infer_rows)
+            .and_then(|s| s.with_types(args.types.clone()))
             .map_err(|e| Failure::new(2, e))?,
     };
     let mode = ModeOptions::from_words(

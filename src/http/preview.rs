@@ -9,7 +9,8 @@
 //! with the target column our header matching proposes (`map=` first, as
 //! an upload would use it), the target table's columns (for a table that
 //! does not exist yet, the ones `create=true` would infer from the first
-//! [`INFER_ROWS`] rows), the matching saved for this table and these
+//! [`INFER_ROWS`] rows, with the `types=` declared over them, and the types
+//! a column may be given), the matching saved for this table and these
 //! headers (`PUT /mappings`), and the first data rows with every invalid
 //! cell's reason. A header that does not map (a required column missing,
 //! two headers for one column, …) is not an error here: its message is
@@ -30,7 +31,10 @@ use utoipa::IntoParams;
 use super::errors::{ApiError, JsonQuery};
 use super::{tables, upload, AppState};
 use crate::model::{column_letter, RawRow, TableSchema};
-use crate::pipeline::{infer_table, pick_header, rename_inferred, with_preset};
+use crate::pipeline::{
+    check_existing, infer_table, parse_types_list, pick_header, rename_inferred, retype_inferred,
+    with_preset, ColumnTypes, NEW_COLUMN_TYPES,
+};
 use crate::record::{
     cell_display, suggest_fields, HeaderError, HeaderFinder, HeaderOptions, Rules,
     HEADER_SEARCH_ROWS,
@@ -67,6 +71,10 @@ pub struct PreviewQuery {
     /// rows).
     #[param(schema_with = super::openapi::row_param)]
     pub header_row: Option<String>,
+    /// For a table to create: declared types of its columns,
+    /// `column:type,…` (as `types=` of the upload with `create=true`).
+    #[param(example = "qty:integer,zip:text")]
+    pub types: Option<String>,
 }
 
 /// The table to preview against.
@@ -115,6 +123,10 @@ pub async fn preview(
     };
     let map = q.map.as_deref().filter(|m| !m.trim().is_empty());
     let opts = HeaderOptions::new(header_row, map).map_err(bad)?;
+    let types = match q.types.as_deref().filter(|t| !t.trim().is_empty()) {
+        Some(t) => parse_types_list(t).map_err(|e| bad(format!("types: {e}")))?,
+        None => Vec::new(),
+    };
     let name = q.table.as_deref().map(str::trim).filter(|t| !t.is_empty());
     let target = match name {
         None => Target::Known(Arc::new(TableSchema::businesses())),
@@ -135,7 +147,7 @@ pub async fn preview(
     let rules = state.config.rules.clone();
     let filename = file.filename.clone();
     let mut out = tokio::task::spawn_blocking(move || {
-        let seen = look(&file.path, &source, &rules, opts, target);
+        let seen = look(&file.path, &source, &rules, opts, target, &types);
         drop(file);
         seen
     })
@@ -187,15 +199,20 @@ fn look(
     rules: &Rules,
     opts: HeaderOptions,
     target: Target,
+    types: &ColumnTypes,
 ) -> Result<Value, String> {
     let sheets = sheet_names(path, source);
     let (sheet, rows) = first_rows(path, source).map_err(|e| e.to_string())?;
     let (table, opts, exists) = match target {
-        Target::Known(t) => (t, opts, true),
+        Target::Known(t) => {
+            check_existing(&t, types).map_err(|e| e.to_string())?;
+            (t, opts, true)
+        }
         Target::New(name, sqlite) => {
             let mut inferred = infer_table(path, source, &opts, &name, Some(INFER_ROWS), sqlite)
                 .map_err(|e| e.to_string())?;
             rename_inferred(&mut inferred, &opts.map).map_err(|e| e.to_string())?;
+            retype_inferred(&mut inferred, types).map_err(|e| e.to_string())?;
             (Arc::new(inferred.table), inferred.header, false)
         }
     };
@@ -232,7 +249,8 @@ fn look(
     let Some(at) = at else {
         return Ok(json!({
             "sheets": sheets, "sheet": sheet, "table": tables::table_json(&table),
-            "table_exists": exists, "header_row": null, "headers": [], "columns": [],
+            "table_exists": exists, "column_types": column_types(exists),
+            "header_row": null, "headers": [], "columns": [],
             "headers_key": headers_key(&[]), "rows": [],
             "error": error.map(|e| e.to_string()),
         }));
@@ -276,6 +294,7 @@ fn look(
         "sheet": sheet,
         "table": tables::table_json(&table),
         "table_exists": exists,
+        "column_types": column_types(exists),
         "header_row": rows[at].number,
         "headers": headers,
         "columns": columns,
@@ -283,6 +302,16 @@ fn look(
         "rows": data,
         "error": error.map(|e| e.to_string()),
     }))
+}
+
+/// The types a new table's column may be given (`types=`); none for a
+/// table that exists.
+fn column_types(exists: bool) -> &'static [&'static str] {
+    if exists {
+        &[]
+    } else {
+        NEW_COLUMN_TYPES
+    }
 }
 
 /// The workbook's sheets, as its reader lists them when asked for one it

@@ -9,7 +9,7 @@ use super::errors::ApiError;
 use super::openapi::MethodName;
 use super::runner::Request;
 use crate::model::TableSchema;
-use crate::pipeline::{ErrorBudget, Method, TableSpec};
+use crate::pipeline::{parse_types_list, ErrorBudget, Method, TableSpec};
 use crate::record::{ConvertOptions, HeaderOptions};
 use crate::sink::merge::ModeOptions;
 
@@ -50,6 +50,11 @@ pub struct UploadQuery {
     /// Infer from the first N data rows only (as `--infer-rows`).
     #[param(schema_with = super::openapi::count_param)]
     pub infer_rows: Option<String>,
+    /// With `create=true`: declared types of the new table's columns,
+    /// `column:type,…` (as `--type column=type`), applied over the
+    /// inferred ones before the table is created.
+    #[param(example = "qty:integer,zip:text")]
+    pub types: Option<String>,
     /// Layout of dates written as text (as `--date-format`).
     pub date_format: Option<String>,
     /// `true`: import a file already imported completely into the same
@@ -181,8 +186,19 @@ impl UploadQuery {
                     .map_err(|_| bad(format!("infer_rows must be a number of rows, got {n:?}")))?,
             ),
         };
+        let http_words = |e: String| {
+            bad(e
+                .replace("--table NAME", "table=NAME")
+                .replace("--type", "types=")
+                .replace("--", ""))
+        };
+        let types = match self.types.as_deref().filter(|t| !t.trim().is_empty()) {
+            Some(t) => parse_types_list(t).map_err(|e| bad(format!("types: {e}")))?,
+            None => Vec::new(),
+        };
         let spec = TableSpec::from_words(self.table(), create, infer_rows)
-            .map_err(|e| bad(e.replace("--table NAME", "table=NAME").replace("--", "")))?;
+            .and_then(|s| s.with_types(types))
+            .map_err(http_words)?;
         let convert = match self.date_format.as_deref().filter(|f| !f.trim().is_empty()) {
             Some(f) => {
                 ConvertOptions::with_date_format(f).map_err(|e| bad(format!("date_format: {e}")))?

@@ -20,6 +20,7 @@
 mod batcher;
 mod budget;
 mod collect;
+mod coltypes;
 mod dry;
 mod inflight;
 mod isolate;
@@ -47,6 +48,10 @@ use write::{first_writer, other_writer, WriteStage};
 
 pub use batcher::Batcher;
 pub use budget::{ErrorBudget, MIN_JUDGED};
+pub use coltypes::{
+    check_existing, parse_column_type, parse_types_list, retype_inferred, ColumnTypes,
+    NEW_COLUMN_TYPES,
+};
 pub use dry::{dry_run, dry_run_for};
 pub use inflight::SHOWN_VALUE_CHARS;
 pub use isolate::{write_unit, UnitOutcome};

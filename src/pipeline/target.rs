@@ -8,6 +8,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use super::coltypes::{check_existing, check_once, retype_inferred, ColumnTypes};
 use super::{ImportError, ImportJob};
 use crate::model::{Cell, Column, RawRow, TableSchema};
 use crate::record::infer::{column_names, Inferrer};
@@ -33,6 +34,9 @@ pub enum TableSpec {
         /// Infer from at most this many data rows (`--infer-rows`); `None`:
         /// every row, so no row is lost to a type guessed too early.
         infer_rows: Option<u64>,
+        /// Declared types of some columns (`--type`), over the inferred
+        /// ones ([`super::coltypes`]).
+        types: ColumnTypes,
     },
     /// A declared table (`--schema FILE.toml`), created when missing.
     Declared(Arc<TableSchema>),
@@ -52,12 +56,32 @@ impl TableSpec {
             (Some(name), true) => Ok(TableSpec::Create {
                 name: name.to_string(),
                 infer_rows,
+                types: Vec::new(),
             }),
             (None, true) => Err("--create needs --table NAME: the table to create".into()),
             (None, false) if infer_rows.is_some() => {
                 Err("--infer-rows applies to --create only".into())
             }
             (None, false) => Ok(TableSpec::Preset),
+        }
+    }
+
+    /// The spec with declared column types (`--type`, `types=`), which
+    /// need `--create`.
+    pub fn with_types(self, declared: ColumnTypes) -> Result<TableSpec, String> {
+        if declared.is_empty() {
+            return Ok(self);
+        }
+        check_once(&declared)?;
+        match self {
+            TableSpec::Create {
+                name, infer_rows, ..
+            } => Ok(TableSpec::Create {
+                name,
+                infer_rows,
+                types: declared,
+            }),
+            _ => Err("--type applies to --create only: it types the table --create makes".into()),
         }
     }
 
@@ -129,7 +153,8 @@ pub async fn settle_for(
             }
             _ => found,
         });
-        if matches!(spec, TableSpec::Create { .. }) {
+        if let TableSpec::Create { types, .. } = &spec {
+            check_existing(&job.table, types)?;
             job.header.created_names = true;
         }
         return Ok(Settled::default());
@@ -137,7 +162,11 @@ pub async fn settle_for(
     let backend = sink.map_or(backend, Sink::backend);
     let table = match spec {
         TableSpec::Declared(declared) => declared.as_ref().clone(),
-        TableSpec::Create { name, infer_rows } => {
+        TableSpec::Create {
+            name,
+            infer_rows,
+            types,
+        } => {
             let map = job.header.map.clone();
             let path = job.path.clone();
             let (source, header) = (job.source.clone(), job.header.clone());
@@ -149,6 +178,7 @@ pub async fn settle_for(
             .map_err(|e| ImportError::Internal(format!("inference panicked: {e}")))??;
             let mut inferred = inferred;
             rename_inferred(&mut inferred, &map)?;
+            retype_inferred(&mut inferred, &types)?;
             job.header = inferred.header;
             inferred.table
         }
@@ -535,7 +565,8 @@ mod tests {
             TableSpec::from_words(Some("orders"), true, Some(10)),
             Ok(TableSpec::Create {
                 name: "orders".into(),
-                infer_rows: Some(10)
+                infer_rows: Some(10),
+                types: Vec::new(),
             })
         );
         assert!(TableSpec::from_words(None, true, None).is_err());

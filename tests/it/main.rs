@@ -15,6 +15,7 @@ mod any_table;
 mod api;
 mod bench;
 mod cli;
+mod column_types;
 mod copy;
 mod core_values;
 mod corpus;

@@ -23,6 +23,9 @@ pub struct Preview {
     pub table: Table,
     /// Whether the table exists.
     pub table_exists: bool,
+    /// For a table to create, the types its columns may be given with
+    /// `types=` (empty when the table exists).
+    pub column_types: Vec<String>,
     /// The header's row number (null when none was found).
     pub header_row: Option<u32>,
     /// The header texts, in column order.

@@ -12,6 +12,7 @@
   const state = {
     file: null, preview: null, tables: [], modes: false, undo: false,
     importId: null, streamAbort: null,
+    undone: {}, // import id → what its undo did (shown in its history row)
   };
 
   // ---- small DOM helpers (text only) ----
@@ -224,7 +225,7 @@
     const saved = p.saved_mapping || null;
     const created = !p.table_exists;
     say("match-info", created
-      ? "A new table " + p.table.name + " will be created with these columns (types inferred from the first rows); rename them or leave some out."
+      ? "A new table " + p.table.name + " will be created with these columns (types inferred from the first rows); rename them, change their types or leave some out."
       : "Header row " + p.header_row + " of " + (p.sheet || "the file") + (saved ? "; the matching saved for these headers is filled in." : "; matched by names and aliases."));
     p.columns.forEach((c, i) => {
       if (!c.header) return;
@@ -236,12 +237,20 @@
         const col = p.table.columns.find((x) => x.name === c.suggested);
         const name = el("input", { type: "text", "aria-label": "Column name for " + c.header, "data-new-header": c.header, "data-inferred": col ? col.name : "" });
         name.value = col ? col.name : "";
+        // Its type: the inferred one, or any type the service can create.
+        const inferredType = col ? col.type : "text";
+        const type = el("select", { "aria-label": "Column type for " + c.header, "data-type-header": c.header, "data-inferred-type": inferredType });
+        const types = (p.column_types || []).slice();
+        if (!types.includes(inferredType)) types.unshift(inferredType);
+        for (const t of types) type.appendChild(el("option", { value: t }, t + (t === inferredType ? " (inferred)" : "")));
+        type.value = inferredType;
         const keep = el("input", { type: "checkbox", id: "keep-" + i, "data-keep-header": c.header });
         keep.checked = !!col;
-        const keepLabel = el("label", { for: "keep-" + i, class: "inline" }, "import (" + (col ? col.type : "no data") + ")");
+        const keepLabel = el("label", { for: "keep-" + i, class: "inline" }, col ? "import" : "import (no data)");
         name.addEventListener("input", checkMapping);
-        keep.addEventListener("change", checkMapping);
-        td.append(name, keep, keepLabel);
+        keep.addEventListener("change", () => { type.disabled = !keep.checked; checkMapping(); });
+        type.disabled = !keep.checked;
+        td.append(name, type, keep, keepLabel);
       } else {
         const sel = el("select", { "aria-label": "Table column for " + c.header, "data-header": c.header });
         sel.appendChild(el("option", { value: IGNORE }, "— ignore —"));
@@ -277,6 +286,18 @@
       else if (name.value.trim() !== name.dataset.inferred) out[h] = name.value.trim();
     }
     return out;
+  }
+  // For a new table: `name:type` of each kept column whose type was changed.
+  function typesParam() {
+    if (state.preview.table_exists) return "";
+    const out = [];
+    for (const type of $("mapping").querySelectorAll("select[data-type-header]")) {
+      const h = type.dataset.typeHeader;
+      const keep = $("mapping").querySelector("input[data-keep-header=\"" + CSS.escape(h) + "\"]");
+      const name = $("mapping").querySelector("input[data-new-header=\"" + CSS.escape(h) + "\"]");
+      if (keep.checked && type.value !== type.dataset.inferredType) out.push(name.value.trim() + ":" + type.value);
+    }
+    return out.join(",");
   }
   function checkMapping() {
     const p = state.preview;
@@ -316,6 +337,7 @@
       table: t.name,
       create: t.create ? "true" : "",
       map: mapParam(),
+      types: t.create ? typesParam() : "",
       mode: state.modes && mode !== "append" ? mode : "",
     }, extra));
   }
@@ -331,6 +353,8 @@
     if (!checkMapping()) return;
     say("review-error", "");
     say("review-summary", "");
+    say("review-ddl", "");
+    show("review-ddl", false);
     clear($("review-rejected"));
     show("review", true);
     show("review-box", true);
@@ -341,17 +365,22 @@
       if (state.preview.table_exists) {
         await api("PUT", "/mappings", { table: t.name, headers: state.preview.headers, mapping: chosenMapping() });
       }
-      const judged = await uploadFile("/preview?" + query({ sheet: state.preview.sheet, table: t.name, map: mapParam() }), state.file, null);
+      const judged = await uploadFile("/preview?" + query({ sheet: state.preview.sheet, table: t.name, map: mapParam(), types: typesParam() }), state.file, null);
       fillReviewRows(judged);
       const accepted = await uploadFile("/imports?" + importQuery({ dry_run: "true" }), state.file, $("review-progress"));
+      $("review-progress").value = 0;
       const done = await followEvents(accepted.id, (name, ev) => {
-        if (name === "progress") $("review-progress").value = percent(ev.progress);
+        if (name === "progress") $("review-progress").value = percent(ev.progress, $("review-progress"));
       });
       const final = done || (await api("GET", "/imports/" + accepted.id));
       $("review-progress").value = 100;
       const s = final.stats || {};
       const bad = s.error_count || 0;
       say("review-summary", (s.total_records || 0) + " rows checked: " + (s.success_count || 0) + " valid, " + bad + " will be rejected." + (final.error ? " " + final.error : ""));
+      // A new table: the CREATE TABLE the import will run, as the dry run
+      // inferred it from every row (a type may widen past the first rows).
+      say("review-ddl", final.ddl ? "The import creates the table:\n" + final.ddl : "");
+      show("review-ddl", !!final.ddl);
       const list = $("review-rejected");
       for (const r of final.rejected || []) list.appendChild(el("li", {}, r.cell + ": " + r.reason));
       if (final.rejected_truncated) list.appendChild(el("li", {}, "… and more (every one is in the reject report after the import)."));
@@ -388,10 +417,21 @@
     });
     if (p.error) say("review-error", p.error);
   }
-  function percent(pr) {
-    if (!pr) return 0;
-    if (pr.fraction !== null && pr.fraction !== undefined) return Math.round(pr.fraction * 100);
-    return 0;
+  // The share of the file's rows done (inserted, updated, skipped or
+  // rejected): the rows it holds are estimated from how far the reader is
+  // (rows read / fraction read; exact once it has read everything), so the
+  // bar follows the writers, not only the reader.
+  function doneFraction(pr) {
+    if (!pr || pr.fraction === null || pr.fraction === undefined || !(pr.fraction > 0)) return 0;
+    const judged = (pr.inserted || 0) + (pr.updated || 0) + (pr.skipped || 0) + (pr.rejected || 0);
+    const rows = pr.rows_read / pr.fraction;
+    return rows > 0 ? Math.min(judged / rows, pr.fraction, 1) : 0;
+  }
+  // The bar's percent while the import runs: never back, and at most 99
+  // (100 is shown with the result, once the import has ended).
+  function percent(pr, bar) {
+    const pct = Math.min(99, Math.floor(doneFraction(pr) * 100));
+    return Math.max(pct, bar ? bar.value : 0);
   }
 
   // ---- 4. import ----
@@ -428,13 +468,14 @@
     loadHistory();
   }
   function showProgress(pr, started) {
-    const pct = percent(pr);
+    const pct = percent(pr, $("progress"));
     $("progress").value = pct;
     const secs = Math.max((Date.now() - started) / 1000, 0.001);
     const rows = pr.rows_read || 0;
     const rate = Math.round(rows / secs);
+    const f = doneFraction(pr);
     let left = "";
-    if (pr.fraction) left = ", about " + Math.max(0, Math.round(secs * (1 - pr.fraction) / pr.fraction)) + " s left";
+    if (f > 0) left = ", about " + Math.max(0, Math.round(secs * (1 - f) / f)) + " s left";
     say("progress-text", rows + " rows, " + pct + "%, " + rate + " rows/s" + left);
   }
   function showResult(final) {
@@ -453,7 +494,9 @@
     if (final.error) say("import-error", final.error);
     show("result", true);
     show("undo", state.undo);
-    $("undo").disabled = !state.undo || final.status !== "completed";
+    clear($("undo-box"));
+    show("undo-box", false);
+    $("undo").disabled = !undoable(final);
     if (state.undo) $("undo").focus();
   }
   // A report link; with a key, clicking fetches it with the key and saves it.
@@ -476,18 +519,57 @@
     });
     return a;
   }
-  $("undo").addEventListener("click", async () => {
-    say("import-error", "");
+  // ---- undo (the result's button and each history row's) ----
+  // An import that wrote rows and has ended can be undone (docs/UNDO.md).
+  function undoable(i) {
+    return state.undo && !i.dry_run && ["completed", "failed", "cancelled"].includes(i.status);
+  }
+  function undoneText(body) {
+    return "Undone: " + (body.deleted || 0) + " rows deleted, " + (body.restored || 0) + " restored" +
+      (body.kept ? ", " + body.kept + " changed since left as they are" : "") + ".";
+  }
+  // Asks in place (inside `box`), then undoes import `id`; the outcome or
+  // the service's refusal is shown in `box`. `done` runs after an undo.
+  function confirmUndo(box, id, what, button, done) {
+    clear(box);
+    box.hidden = false;
+    const ask = el("p", { id: "undo-ask-" + id }, "Undo " + what + "? Its rows are deleted and the rows it updated get their earlier values back.");
+    const yes = el("button", { type: "button", "data-testid": "undo-confirm", "aria-describedby": "undo-ask-" + id }, "Yes, undo");
+    const no = el("button", { type: "button", class: "secondary", "data-testid": "undo-keep" }, "Keep it");
+    const row = el("div", { class: "actions" });
+    row.append(yes, no);
+    box.append(ask, row);
+    button.disabled = true;
+    yes.focus();
+    no.addEventListener("click", () => { clear(box); box.hidden = true; button.disabled = false; button.focus(); });
+    yes.addEventListener("click", () => runUndo(box, id, false, button, done));
+  }
+  async function runUndo(box, id, force, button, done) {
+    clear(box);
+    const out = el("p", { "data-testid": "undo-outcome", role: "status" }, "Undoing…");
+    box.appendChild(out);
     try {
-      const body = await api("POST", "/imports/" + state.importId + "/undo");
-      say("result-message", "Undone: " + (body.deleted || 0) + " rows deleted, " +
-        (body.restored || 0) + " restored" +
-        (body.kept ? ", " + body.kept + " changed since left as they are" : ""));
-      $("undo").disabled = true;
+      const body = await api("POST", "/imports/" + encodeURIComponent(id) + "/undo" + (force ? "?force=true" : ""));
+      out.textContent = undoneText(body);
+      state.undone[id] = out.textContent;
+      if (done) done(body);
       loadHistory();
     } catch (e) {
-      say("import-error", "Undo: " + e.message);
+      out.textContent = "Not undone: " + e.message;
+      out.className = "error";
+      out.setAttribute("role", "alert");
+      if (e.body && e.body.changed_rows) {
+        // Rows changed since: undo the others only when asked to.
+        const anyway = el("button", { type: "button", class: "secondary", "data-testid": "undo-force" }, "Undo the rows not changed since");
+        anyway.addEventListener("click", () => runUndo(box, id, true, button, done));
+        box.appendChild(anyway);
+      } else {
+        button.disabled = false;
+      }
     }
+  }
+  $("undo").addEventListener("click", () => {
+    confirmUndo($("undo-box"), state.importId, "this import", $("undo"), null);
   });
 
   // ---- 5. history ----
@@ -514,6 +596,17 @@
           td.appendChild(reportLink(i.id, "csv", "history-rejects-csv"));
         }
         tr.appendChild(td);
+        const cell = el("td");
+        if (undoable(i)) {
+          const button = el("button", { type: "button", class: "secondary", "data-testid": "undo", "aria-label": "Undo the import of " + i.filename + " at " + (i.created_at || "") }, "Undo");
+          const box = el("div", { class: "undo-box" });
+          box.hidden = true;
+          button.addEventListener("click", () => confirmUndo(box, i.id, "the import of " + i.filename, button, null));
+          cell.append(button, box);
+        } else if (state.undone[i.id]) {
+          cell.appendChild(el("span", { "data-testid": "undo-outcome" }, state.undone[i.id]));
+        }
+        tr.appendChild(cell);
         tbody.appendChild(tr);
       }
     } catch (e) {

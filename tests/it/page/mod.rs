@@ -22,6 +22,10 @@ use sheetpipe::sink::keys::Role;
 use crate::api::{spawn_app, spawn_app_with, TestApp};
 use crate::helpers::{write_xlsx, TestDb, X};
 
+mod new_table;
+mod progress;
+mod undo;
+
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
 
@@ -331,19 +335,43 @@ async fn a_person_uploads_matches_reviews_and_imports_in_the_browser() {
     // every re-import mode (`mode` is a parameter of POST /imports) and
     // undo (POST /imports/{id}/undo), which takes the import's rows back.
     assert_eq!(
-        b.js("document.querySelector('[data-testid=undo]').hidden")
+        b.js("document.querySelector('#result [data-testid=undo]').hidden")
             .await,
         json!(false),
         "undo is not offered although the contract has its route"
     );
-    b.testid("undo").await.click().await.unwrap();
-    b.until("document.getElementById('result-message').textContent.startsWith('Undone')")
+    // Undo asks first, in place; nothing is undone before the answer.
+    b.c()
+        .find(Locator::Css("#result [data-testid=undo]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.until("!!document.querySelector('#undo-box [data-testid=undo-confirm]')")
         .await;
-    let said = b
-        .js("document.getElementById('result-message').textContent")
+    assert_eq!(app.db.count().await, 3, "undone before it was confirmed");
+    b.c()
+        .find(Locator::Css("#undo-box [data-testid=undo-confirm]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let outcome =
+        "(document.querySelector('#undo-box [data-testid=undo-outcome]') || {}).textContent";
+    b.until(&format!("({outcome} || '').startsWith('Undone')"))
         .await;
+    let said = b.js(outcome).await;
     assert!(said.as_str().unwrap().contains("3 rows deleted"), "{said}");
     assert_eq!(app.db.count().await, 0, "undo removed the import's rows");
+    // The history, refreshed, shows the import undone.
+    b.until(
+        "[...document.querySelectorAll('[data-testid=history-row]')].some(r => \
+         r.querySelector('[data-testid=undo-outcome]') && r.textContent.includes('undone') \
+         && r.textContent.includes('customers.xlsx'))",
+    )
+    .await;
     assert_eq!(
         b.js("[...document.getElementById('mode').options].filter(o => !o.disabled).map(o => o.value)")
             .await,
