@@ -292,10 +292,13 @@ async fn committed(db: &TestDb) -> u64 {
 }
 
 #[tokio::test]
-async fn an_import_killed_mid_upsert_or_mid_replace_is_undone_to_the_rows_before_it() {
+async fn an_import_killed_mid_upsert_is_undone_to_the_rows_before_it() {
     for db in TestDb::both().await {
         let b = db.backend();
-        for mode in ["upsert", "replace"] {
+        // (A kill mid-replace leaves the old rows and nothing to undo:
+        // tests/it/kill_modes.rs kills one; its staging loads record no count
+        // to poll here.)
+        for mode in ["upsert"] {
             db.execute("DROP TABLE IF EXISTS items").await;
             seeded(&db).await;
             let dir = tempdir();
