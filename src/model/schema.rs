@@ -138,6 +138,13 @@ pub enum Rule {
     Email,
     /// A web address; stored normalized (`https://` added when missing).
     Url,
+    /// The column's type was inferred from the first this many data rows
+    /// (`--create --infer-rows N`): a later value must survive the type
+    /// unchanged as inference judges it (`01234` is not an integer: the
+    /// zero would be lost), or its row is rejected naming the cell. Set by
+    /// `--create` for the import that made the table; never read from a
+    /// schema file nor stored in the database.
+    InferredFrom(u64),
 }
 
 /// One column of a target table.

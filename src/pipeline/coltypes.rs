@@ -12,7 +12,7 @@
 //! (the table is not altered).
 
 use super::{ImportError, Inferred};
-use crate::model::{parse_type, SqlType, TableSchema};
+use crate::model::{parse_type, Rule, SqlType, TableSchema};
 
 /// The types the importer page offers for a new table's column: every
 /// type sheetpipe creates on each backend, spelled as `types=` takes them
@@ -123,6 +123,27 @@ pub fn retype_inferred(inferred: &mut Inferred, types: &ColumnTypes) -> Result<(
         inferred.table.columns[i].sql_type = ty.clone();
     }
     Ok(())
+}
+
+/// After inference from a sample (`--infer-rows N`, and the file had at
+/// least N data rows): every inferred column that is not text gets
+/// [`Rule::InferredFrom`], so a later value the sample did not foresee
+/// (`01234` in a column the first rows made integer) is rejected naming
+/// its cell instead of being read leniently. A column `--type` typed
+/// keeps the user's choice unmarked.
+pub fn mark_sampled(inferred: &mut Inferred, types: &ColumnTypes, infer_rows: Option<u64>) {
+    let Some(limit) = infer_rows.filter(|&n| inferred.rows >= n) else {
+        return;
+    };
+    let declared: Vec<usize> = types
+        .iter()
+        .filter_map(|(name, _)| position(&inferred.table, name))
+        .collect();
+    for (i, column) in inferred.table.columns.iter_mut().enumerate() {
+        if !declared.contains(&i) && !column.sql_type.is_text() {
+            column.rules.push(Rule::InferredFrom(limit));
+        }
+    }
 }
 
 /// An existing table and declared types: each must be its column's type.

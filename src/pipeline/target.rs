@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use super::coltypes::{check_existing, check_once, retype_inferred, ColumnTypes};
+use super::coltypes::{check_existing, check_once, mark_sampled, retype_inferred, ColumnTypes};
 use super::{ImportError, ImportJob};
 use crate::model::{Cell, Column, RawRow, TableSchema};
 use crate::record::infer::{column_names, Inferrer};
@@ -179,6 +179,7 @@ pub async fn settle_for(
             let mut inferred = inferred;
             rename_inferred(&mut inferred, &map)?;
             retype_inferred(&mut inferred, &types)?;
+            mark_sampled(&mut inferred, &types, infer_rows);
             job.header = inferred.header;
             inferred.table
         }

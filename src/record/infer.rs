@@ -22,6 +22,32 @@ mod names;
 
 pub use names::{column_names, MAX_NAME_BYTES};
 
+/// Whether inference would have kept `ty` for a column holding `cell`:
+/// the cell says nothing about the type (empty, an error), or its value
+/// survives `ty` unchanged as the classifier judges it (`007` does not
+/// survive integer; `12.50` survives numeric). Text keeps everything. A
+/// column typed from the first `--infer-rows` rows checks each later
+/// value with this, so a value the sample did not foresee is rejected
+/// naming its cell instead of losing a leading zero.
+pub fn keeps_type(cell: &crate::model::Cell, ty: &SqlType) -> bool {
+    let bit = match ty {
+        SqlType::Boolean => classify::BOOLEAN,
+        SqlType::Integer | SqlType::SmallInt => classify::INTEGER | classify::BIGINT,
+        SqlType::BigInt => classify::BIGINT,
+        SqlType::Numeric { .. } => classify::NUMERIC,
+        SqlType::Date => classify::DATE,
+        SqlType::Timestamp => classify::TIMESTAMP,
+        SqlType::TimestampTz => classify::TIMESTAMPTZ,
+        SqlType::Time => classify::TIME,
+        SqlType::Uuid => classify::UUID,
+        _ => return true,
+    };
+    match classify::classify(cell) {
+        Claim::Nothing => true,
+        Claim::Types(types) | Claim::Number { types, .. } => types & bit != 0,
+    }
+}
+
 use crate::model::{Column, RawRow, SqlType};
 use classify::{Claim, ALL, MAX_NUMERIC_DIGITS};
 

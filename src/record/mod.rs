@@ -92,9 +92,11 @@ impl HeaderMap {
     /// cell is judged by the caller, with missing ones).
     fn cell_value(&self, slot: usize, cell: &Cell, rules: &Rules) -> Result<Value, String> {
         let column = &self.target.columns[slot];
+        let checks = self.rules.column(slot);
         check_length(cell, rules)
+            .and_then(|()| checks.map_or(Ok(()), |c| c.check_inferred(cell)))
             .and_then(|()| convert(cell, &column.sql_type, &rules.convert))
-            .and_then(|v| match self.rules.column(slot) {
+            .and_then(|v| match checks {
                 Some(checks) if !v.is_null() => checks.check(v),
                 _ => Ok(v),
             })

@@ -40,6 +40,10 @@ pub struct ColumnRules {
     /// NULL is refused because the column is NOT NULL (it has a default,
     /// which the database applies only when the column is left out).
     not_null: bool,
+    /// The column's type was inferred from the first this many rows, and
+    /// the type (`Rule::InferredFrom`): each cell is checked before it
+    /// is converted ([`ColumnRules::check_inferred`]).
+    inferred: Option<(u64, SqlType)>,
     checks: Vec<Check>,
 }
 
@@ -61,9 +65,14 @@ impl ColumnRules {
             }
         };
         let mut checks = Vec::new();
+        let mut inferred = None;
         for rule in &column.rules {
             checks.push(match rule {
                 Rule::Required | Rule::Unique => continue,
+                Rule::InferredFrom(rows) => {
+                    inferred = Some((*rows, ty.clone()));
+                    continue;
+                }
                 Rule::Min(b) => Check::Min(bound("min", b)?, b.clone()),
                 Rule::Max(b) => Check::Max(bound("max", b)?, b.clone()),
                 Rule::MinLength(n) => Check::MinLength(*n),
@@ -92,8 +101,24 @@ impl ColumnRules {
             name: column.name.clone(),
             required: column.required(),
             not_null: !column.nullable,
+            inferred,
             checks,
         })
+    }
+
+    /// For a column typed from the first `--infer-rows` rows: refuses a
+    /// cell inference would not have typed so (`01234` in an integer
+    /// column), before `convert` reads it more leniently (as 1234).
+    pub fn check_inferred(&self, cell: &Cell) -> Result<(), String> {
+        match &self.inferred {
+            Some((rows, ty)) if !crate::record::infer::keeps_type(cell, ty) => Err(format!(
+                "{} would not be stored as written in {ty}, which was inferred from the first \
+                 {rows} rows (--infer-rows {rows}); --type {}=text keeps it as written",
+                cell_shown(cell),
+                self.name
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// Applies the rules to one value: the value to store (a url is
@@ -124,7 +149,7 @@ impl ColumnRules {
     /// True when nothing is checked: a nullable column without rules
     /// (the row loop then skips the column).
     pub fn is_noop(&self) -> bool {
-        !self.required && !self.not_null && self.checks.is_empty()
+        !self.required && !self.not_null && self.inferred.is_none() && self.checks.is_empty()
     }
 }
 
@@ -424,3 +449,16 @@ impl Hasher for Prehashed {
 
 #[cfg(test)]
 mod tests;
+
+/// A cell's value as a rejection quotes it: text in quotes, trimmed;
+/// numbers as the spreadsheet shows them.
+fn cell_shown(cell: &Cell) -> String {
+    match cell {
+        Cell::Text(s) => format!("'{}'", s.trim_matches(super::is_space)),
+        Cell::Int(i) => i.to_string(),
+        Cell::Float(f) => super::format_number(*f),
+        Cell::Bool(b) => if *b { "TRUE" } else { "FALSE" }.to_string(),
+        Cell::DateTime(s) | Cell::Error(s) | Cell::FormulaWithoutValue(s) => s.clone(),
+        Cell::Empty => String::new(),
+    }
+}

@@ -406,6 +406,50 @@ async fn infer_rows_limits_inference_and_a_later_misfit_is_rejected_by_cell() {
 }
 
 #[tokio::test]
+async fn infer_rows_never_drops_a_later_leading_zero() {
+    let db = TestDb::sqlite();
+    let dir = tempdir();
+    let file = dir.path().join("z.csv");
+    std::fs::write(
+        &file,
+        "name,zip\nAnn,12345\nBob,23456\nCy,01234\nDi,34567\n",
+    )
+    .unwrap();
+    let import = |table: &str, limit: &[&str]| {
+        let mut args = vec![
+            "import",
+            file.to_str().unwrap(),
+            "--table",
+            table,
+            "--create",
+            "--json",
+            "--database-url",
+            &db.url,
+        ];
+        args.extend_from_slice(limit);
+        json_out(&run_cli(dir.path(), &args))
+    };
+    let v = import("zips", &["--infer-rows", "2"]);
+    assert!(v["ddl"].as_str().unwrap().contains("\"zip\" INT"), "{v}");
+    assert_eq!(v["stats"]["success_count"], 3, "{v}");
+    assert_eq!(v["rejected"][0]["cell"], "B4 (zip)", "{v}");
+    let reason = v["rejected"][0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("'01234' would not be stored as written in integer")
+            && reason.contains("--infer-rows 2")
+            && reason.contains("--type zip=text"),
+        "{reason}"
+    );
+    // Inference over every row (no limit) makes the column text instead.
+    let all = import("zips_all", &[]);
+    assert_eq!(all["stats"]["success_count"], 4, "{all}");
+    assert!(
+        all["ddl"].as_str().unwrap().contains("\"zip\" TEXT"),
+        "{all}"
+    );
+}
+
+#[tokio::test]
 async fn http_table_and_create_and_the_tables_listing() {
     let app = spawn_app_with(TestDb::postgres().await, |_| {}).await;
     let csv = b"Order No,Amount,Paid\n1,2.50,TRUE\n2,3.75,FALSE\n".to_vec();

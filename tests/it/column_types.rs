@@ -46,6 +46,14 @@ async fn a_column_declared_text_keeps_its_leading_zeros() {
     let (code, v) = upload(&app, "table=plain&create=true&infer_rows=2", ZIPS).await;
     assert_eq!(code, 200, "{v}");
     assert_eq!(data_type(&app, "plain", "zip").await, "integer");
+    // … and the later 01234 is rejected, never stored as 1234.
+    assert_eq!(v["stats"]["success_count"], 2, "{v}");
+    assert_eq!(v["stats"]["error_count"], 1, "{v}");
+    let stored = app.db.query("SELECT zip FROM plain ORDER BY zip").await;
+    assert_eq!(
+        stored,
+        vec![vec![Some("12345".into())], vec![Some("23456".into())]]
+    );
 
     let (code, v) = upload(
         &app,

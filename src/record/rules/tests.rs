@@ -279,3 +279,42 @@ fn a_hundred_thousand_distinct_values_pass_and_the_last_repeat_is_caught() {
         "the value '99999' is already in row 100001 (unique)"
     );
 }
+
+#[test]
+fn a_column_inferred_from_a_sample_refuses_what_inference_would_not_type_so() {
+    use crate::model::Cell;
+    let text = |s: &str| Cell::Text(s.to_string());
+    let int = ColumnRules::new(&column(SqlType::Integer, vec![Rule::InferredFrom(100)])).unwrap();
+    assert!(!int.is_noop());
+    for ok in [
+        text("1234"),
+        text(" -7 "),
+        Cell::Int(5),
+        Cell::Float(3.0),
+        Cell::Empty,
+    ] {
+        assert_eq!(int.check_inferred(&ok), Ok(()), "{ok:?}");
+    }
+    let why = int.check_inferred(&text("01234")).unwrap_err();
+    assert_eq!(
+        why,
+        "'01234' would not be stored as written in integer, which was inferred from the first \
+         100 rows (--infer-rows 100); --type c=text keeps it as written"
+    );
+    for bad in [
+        text("+7"),
+        text("42.00"),
+        Cell::Float(2.5),
+        Cell::Bool(true),
+    ] {
+        assert!(int.check_inferred(&bad).is_err(), "{bad:?}");
+    }
+    let date = ColumnRules::new(&column(SqlType::Date, vec![Rule::InferredFrom(3)])).unwrap();
+    assert!(date
+        .check_inferred(&Cell::DateTime("2024-03-15".into()))
+        .is_ok());
+    assert!(date.check_inferred(&text("15/03/2024")).is_err());
+    // Without the rule nothing is checked before convert.
+    let plain = ColumnRules::new(&column(SqlType::Integer, vec![])).unwrap();
+    assert_eq!(plain.check_inferred(&text("007")), Ok(()));
+}
