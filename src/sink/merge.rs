@@ -214,6 +214,51 @@ impl Merge {
 }
 
 /// `"a", "b"` quoted for SQL.
+/// The statement that gives `table` a unique index on `cols`, as a hint
+/// that runs on PostgreSQL, SQLite and MySQL alike: the index is named
+/// (SQLite and MySQL need a name) and plain lower-case names are written
+/// bare (MySQL reads double quotes as a string); a name that needs
+/// quoting is shown in double quotes, which MySQL writes as backticks.
+pub fn unique_index_hint(table: &str, cols: &[String]) -> String {
+    let ident = hint_ident;
+    let index: String = std::iter::once(table)
+        .chain(cols.iter().map(String::as_str))
+        .chain(std::iter::once("key"))
+        .collect::<Vec<_>>()
+        .join("_")
+        .to_lowercase();
+    let list: Vec<String> = cols.iter().map(|c| ident(c)).collect();
+    let statement = format!(
+        "CREATE UNIQUE INDEX {} ON {} ({})",
+        ident(&index),
+        ident(table),
+        list.join(", ")
+    );
+    if std::iter::once(table)
+        .chain(cols.iter().map(String::as_str))
+        .all(|n| ident(n) == n)
+    {
+        statement
+    } else {
+        format!("{statement} (on MySQL with `backticks` for the double quotes)")
+    }
+}
+
+/// A name as a hint writes it: bare when plain lower-case, else quoted.
+fn hint_ident(n: &str) -> String {
+    let plain = n
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && n.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if plain {
+        n.to_string()
+    } else {
+        super::ddl::quote_ident(n)
+    }
+}
+
 fn quoted(cols: &[String]) -> String {
     let q: Vec<String> = cols.iter().map(|c| super::ddl::quote_ident(c)).collect();
     q.join(", ")
@@ -343,10 +388,9 @@ pub fn resolve_key(
         if !unique {
             return Err(format!(
                 "--key ({}) is neither the primary key nor a unique constraint of table {name}: \
-                 rows cannot be matched on it; add one with \
-                 CREATE UNIQUE INDEX ON {name} ({})",
+                 rows cannot be matched on it; add one with {}",
                 asked.join(", "),
-                quoted(asked)
+                unique_index_hint(name, asked)
             ));
         }
         if let Some(c) = unmapped(asked) {
@@ -389,7 +433,8 @@ pub fn resolve_key(
             };
             Err(format!(
                 "no key to match rows of table {name} on: {known}; name the key with --key \
-                 COL[,COL] (a unique index must exist: CREATE UNIQUE INDEX ON {name} (COL))"
+                 COL[,COL] (a unique index must exist: CREATE UNIQUE INDEX {0}_COL_key ON {0} (COL))",
+                hint_ident(name)
             ))
         }
         several => {
@@ -443,6 +488,19 @@ mod tests {
     }
 
     #[test]
+    fn the_index_hint_is_plain_sql_where_names_allow_and_quoted_where_they_need_it() {
+        assert_eq!(
+            unique_index_hint("items", &["sku".into(), "shop_id".into()]),
+            "CREATE UNIQUE INDEX items_sku_shop_id_key ON items (sku, shop_id)"
+        );
+        assert_eq!(
+            unique_index_hint("Orders", &["Order No".into()]),
+            "CREATE UNIQUE INDEX \"orders_order no_key\" ON \"Orders\" (\"Order No\") \
+             (on MySQL with `backticks` for the double quotes)"
+        );
+    }
+
+    #[test]
     fn an_asked_key_must_be_columns_with_a_unique_index_the_file_maps() {
         let t = table();
         let key = |k: &str| vec![k.to_string()];
@@ -452,7 +510,10 @@ mod tests {
             "{e}"
         );
         let e = resolve_key(&t, Some(&key("name")), None, true).unwrap_err();
-        assert!(e.contains("CREATE UNIQUE INDEX ON t (\"name\")"), "{e}");
+        assert!(
+            e.contains("CREATE UNIQUE INDEX t_name_key ON t (name)"),
+            "{e}"
+        );
         let e = resolve_key(&t, Some(&key("code")), Some(&["name"]), true).unwrap_err();
         assert!(e.contains("not in the file"), "{e}");
         assert_eq!(

@@ -296,16 +296,24 @@ async fn the_key_defaults_to_the_one_unique_constraint_and_a_missing_key_is_an_e
         );
         let (out, v) = import(&db, &file, &["--mode", "upsert", "--key", "name"]);
         assert_eq!(out.status.code(), Some(3), "{v}");
-        assert!(
-            v["error"]
-                .as_str()
-                .unwrap()
-                .contains("CREATE UNIQUE INDEX ON items"),
+        let err = v["error"].as_str().unwrap();
+        let hint = &err[err.find("CREATE UNIQUE INDEX").expect("a hint")..];
+        assert_eq!(
+            hint, "CREATE UNIQUE INDEX items_name_key ON items (name)",
             "{v}"
         );
         assert_eq!(
             db.query("SELECT count(*) FROM items").await[0][0].as_deref(),
             Some("2")
+        );
+        // The hint runs as written, and the key is then accepted.
+        db.execute(hint).await;
+        let (out, v) = import(&db, &file, &["--mode", "upsert", "--key", "name"]);
+        assert!(out.status.success(), "{} {v}", db.backend());
+        assert_eq!(
+            db.query("SELECT count(*) FROM items").await[0][0].as_deref(),
+            Some("2"),
+            "{v}"
         );
 
         db.execute("CREATE TABLE loose (code TEXT, name TEXT)")
@@ -326,6 +334,10 @@ async fn the_key_defaults_to_the_one_unique_constraint_and_a_missing_key_is_an_e
         assert_eq!(out.status.code(), Some(3));
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("no key to match rows of table loose"), "{err}");
+        assert!(
+            err.contains("CREATE UNIQUE INDEX loose_COL_key ON loose (COL)"),
+            "{err}"
+        );
         assert_eq!(
             db.query("SELECT count(*) FROM loose").await[0][0].as_deref(),
             Some("0")

@@ -218,7 +218,10 @@ async fn on_mysql_the_key_defaults_to_the_one_unique_index_and_a_missing_key_is_
     let (out, v) = import(&db, &file, &["--mode", "upsert", "--key", "name"]);
     assert_eq!(out.status.code(), Some(3), "{v}");
     assert!(
-        v["error"].as_str().unwrap().contains("CREATE UNIQUE INDEX"),
+        v["error"]
+            .as_str()
+            .unwrap()
+            .ends_with("add one with CREATE UNIQUE INDEX items_name_key ON items (name)"),
         "{v}"
     );
     assert_eq!(
