@@ -8,8 +8,11 @@
 //! not run the import is left in `imports.cancel_requested` for the owner,
 //! which reads it with its heartbeat.
 //!
-//! SQLite serves one instance (the CLI holds a lock file): its sweep marks
-//! every unfinished import failed, as there can be no other owner.
+//! SQLite serves one instance (`serve` holds a lock file): its sweep marks
+//! every unfinished import failed, as there can be no other server, except
+//! those a live CLI process is running (its pid in `sheetpipe_undo`). On
+//! PostgreSQL a CLI import (no instance) is live while its advisory lock
+//! is held ([`NOT_A_LIVE_CLI`]).
 
 use std::time::Duration;
 
@@ -57,6 +60,19 @@ const OWNER_GONE: &str = "NOT EXISTS (SELECT 1 FROM sheetpipe_instances s \
 /// back has no owner, and waits for a claimer, not for the sweep).
 const NOT_FOR_ANYONE: &str = "NOT (i.instance_id IS NULL AND i.status = 'queued' \
      AND EXISTS (SELECT 1 FROM sheetpipe_queue q WHERE q.import_id = i.id))";
+
+/// "Import i is not a CLI import whose process still runs it": the CLI
+/// holds an advisory lock (class [`HOLD_CLASS`], key `hashtext(id)`) on a
+/// connection of its own from just after it records the import until it
+/// has recorded the end (`sink/postgres/undo.rs`), so a live CLI import,
+/// which names no instance, is not taken for one a dead server left.
+const NOT_A_LIVE_CLI: &str = "NOT (i.instance_id IS NULL AND EXISTS (SELECT 1 FROM pg_locks l \
+     WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 \
+     AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+     AND l.classid = 8158234 AND l.objid = hashtext(i.id)::oid))";
+
+/// The lock class [`NOT_A_LIVE_CLI`] names, as the CLI takes it.
+const _: () = assert!(super::postgres::undo::HOLD_CLASS == 8_158_234);
 
 /// Why an interrupted import failed; `n` is the committed count.
 const REASON: &str = "'interrupted: the server stopped while this import was ' || i.status || \
@@ -149,7 +165,7 @@ impl Sink {
                 let c = s.connection().await?;
                 let sql = format!(
                     "SELECT i.id FROM imports i WHERE i.status IN ('queued', 'running') AND {OWNER_GONE} \
-                     AND {NOT_FOR_ANYONE}"
+                     AND {NOT_FOR_ANYONE} AND {NOT_A_LIVE_CLI}"
                 );
                 let ids = c.query(&sql, &[&secs]).await.map_err(pg_error)?;
                 let fold = fold_sql();
@@ -173,10 +189,15 @@ impl Sink {
                      the rest of the file was not imported', \
                      status = 'failed', finished_at = ?1, \
                      rows_read = max(rows_read, inserted + updated + skipped + rejected) \
-                     WHERE status IN ('queued', 'running')";
+                     WHERE status IN ('queued', 'running') AND id NOT IN (SELECT value FROM json_each(?2))";
                 let at = at.to_string();
-                s.with_conn(move |c| c.execute(sql, [at]).map(|n| n as u64))
-                    .await
+                s.with_conn(move |c| {
+                    // A CLI import still running beside this server is live.
+                    let live = super::sqlite::undo::live_cli_imports(c)?;
+                    let live = serde_json::to_string(&live).unwrap_or_else(|_| "[]".into());
+                    c.execute(sql, [at, live]).map(|n| n as u64)
+                })
+                .await
             }
         }
     }
@@ -197,7 +218,8 @@ const REQUEUE: &str = "UPDATE imports i SET status = 'queued', instance_id = NUL
 fn fold_sql() -> String {
     format!(
         "WITH target AS (SELECT i.id FROM imports i WHERE i.id = $2 \
-           AND i.status IN ('queued', 'running') AND {OWNER_GONE} AND {NOT_FOR_ANYONE} FOR UPDATE), \
+           AND i.status IN ('queued', 'running') AND {OWNER_GONE} AND {NOT_FOR_ANYONE} \
+           AND {NOT_A_LIVE_CLI} FOR UPDATE), \
          l AS (DELETE FROM import_ledger WHERE import_id IN (SELECT id FROM target) \
            RETURNING import_id, inserted, updated, skipped, xid), \
          kept AS (INSERT INTO sheetpipe_undo_xids (import_id, xid) \

@@ -41,7 +41,7 @@ pub(super) async fn ensure(client: &Pooled) -> Result<(), DbError> {
 }
 
 /// The advisory lock class a CLI import holds while it runs.
-const HOLD_CLASS: i32 = 8_158_234;
+pub(crate) const HOLD_CLASS: i32 = 8_158_234;
 
 /// A CLI import's connection of its own holding an advisory lock on its id
 /// while it runs: a process killed mid-import loses it, so that undo can

@@ -350,3 +350,78 @@ async fn a_rolling_restart_with_background_imports_hands_them_over_and_counts_ea
         .await;
     assert_eq!(n(&uneven[0][0]), 0, "every row of every file exactly once");
 }
+
+/// A CLI import names no instance; a server starting (and sweeping) while
+/// it runs must take it for live, not for one a dead server left: on
+/// PostgreSQL by the CLI's advisory lock, on SQLite by its live pid.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_starting_beside_a_running_cli_import_leaves_it_alone() {
+    for db in TestDb::both().await {
+        let dir = tempfile::tempdir().unwrap();
+        let rows = 300_000;
+        let file = dir.path().join("big.csv");
+        std::fs::write(&file, csv_bytes(rows)).unwrap();
+        let mut cli = Command::new(bin())
+            .args([
+                "import",
+                file.to_str().unwrap(),
+                "--batch-size",
+                "1000",
+                "--json",
+            ])
+            .args(["--database-url", &db.url])
+            .env_remove("DATABASE_URL")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let committed = match db.backend() {
+            "postgres" => {
+                "SELECT count(*) FROM import_ledger l JOIN imports i \
+                           ON i.id = l.import_id WHERE i.status = 'running'"
+            }
+            _ => "SELECT COALESCE(max(inserted), 0) FROM imports WHERE status = 'running'",
+        };
+        let history = match db.backend() {
+            "postgres" => "SELECT count(*) FROM pg_tables WHERE tablename = 'import_ledger'",
+            _ => "SELECT count(*) FROM sqlite_master WHERE name = 'imports'",
+        };
+        while n(&db.query(history).await[0][0]) == 0 || n(&db.query(committed).await[0][0]) == 0 {
+            assert!(
+                cli.try_wait().unwrap().is_none(),
+                "the import ended too soon"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let data = tempfile::tempdir().unwrap();
+        let server = start(&db, &data); // it swept before it listened
+        let during = db.query("SELECT status, error FROM imports").await;
+        assert!(
+            cli.try_wait().unwrap().is_none(),
+            "the import ended before the server was up: the test proves nothing"
+        );
+        assert_eq!(
+            during,
+            vec![vec![Some("running".into()), None]],
+            "{}",
+            db.backend()
+        );
+        let out = cli.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["stats"]["success_count"], rows, "{v}");
+        let after = db
+            .query("SELECT status, CAST(inserted AS TEXT) FROM imports")
+            .await;
+        assert_eq!(
+            after,
+            vec![vec![Some("completed".into()), Some(rows.to_string())]]
+        );
+        assert_eq!(db.count().await, rows);
+        drop(server);
+    }
+}

@@ -27,6 +27,40 @@ pub(crate) fn hold(conn: &Connection, id: &str, table: &str) -> rusqlite::Result
     .map(drop)
 }
 
+/// The unfinished imports a live CLI process is running (its pid, recorded
+/// by [`hold`], is a running `sheetpipe`): the sweep of a server starting
+/// on the same file leaves them alone. None without `sheetpipe_undo` or
+/// `/proc`.
+pub(crate) fn live_cli_imports(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    let present: bool = conn.query_row(
+        "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'sheetpipe_undo'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !present {
+        return Ok(Vec::new());
+    }
+    let mut stmt = conn.prepare(
+        "SELECT u.import_id, u.pid FROM sheetpipe_undo u JOIN imports i ON i.id = u.import_id \
+         WHERE i.status IN ('queued', 'running') AND u.pid IS NOT NULL",
+    )?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+    let mut live = Vec::new();
+    for row in rows {
+        let (id, pid) = row?;
+        if process_alive(pid) {
+            live.push(id);
+        }
+    }
+    Ok(live)
+}
+
+/// Whether `pid` is a running sheetpipe process (false without `/proc`).
+fn process_alive(pid: i64) -> bool {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .is_ok_and(|c| String::from_utf8_lossy(&c).contains("sheetpipe"))
+}
+
 /// Whether an import still `running` has no process writing it: the CLI
 /// process that ran it (its pid recorded by [`hold`]) is gone. On systems
 /// without `/proc` this cannot be told, and the undo waits for the status.
@@ -45,9 +79,7 @@ fn writer_gone(tx: &Connection, id: &str) -> rusqlite::Result<bool> {
     if !Path::new("/proc/self").exists() {
         return Ok(false);
     }
-    let alive = std::fs::read(format!("/proc/{pid}/cmdline"))
-        .is_ok_and(|c| String::from_utf8_lossy(&c).contains("sheetpipe"));
-    Ok(!alive)
+    Ok(!process_alive(pid))
 }
 
 /// What one rowid needs at undo time.

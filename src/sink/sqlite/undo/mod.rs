@@ -361,4 +361,4 @@ pub(crate) fn replace_recorded(
 }
 
 mod apply;
-pub(crate) use apply::{hold, undo};
+pub(crate) use apply::{hold, live_cli_imports, undo};
