@@ -58,7 +58,7 @@ const OWNER_GONE: &str = "NOT EXISTS (SELECT 1 FROM sheetpipe_instances s \
 
 /// "Import i is not queued for anyone to claim" (a stored upload given
 /// back has no owner, and waits for a claimer, not for the sweep).
-const NOT_FOR_ANYONE: &str = "NOT (i.instance_id IS NULL AND i.status = 'queued' \
+pub(crate) const NOT_FOR_ANYONE: &str = "NOT (i.instance_id IS NULL AND i.status = 'queued' \
      AND EXISTS (SELECT 1 FROM sheetpipe_queue q WHERE q.import_id = i.id))";
 
 /// "Import i is not a CLI import whose process still runs it": the CLI
@@ -66,7 +66,8 @@ const NOT_FOR_ANYONE: &str = "NOT (i.instance_id IS NULL AND i.status = 'queued'
 /// connection of its own from just after it records the import until it
 /// has recorded the end (`sink/postgres/undo.rs`), so a live CLI import,
 /// which names no instance, is not taken for one a dead server left.
-const NOT_A_LIVE_CLI: &str = "NOT (i.instance_id IS NULL AND EXISTS (SELECT 1 FROM pg_locks l \
+pub(crate) const NOT_A_LIVE_CLI: &str =
+    "NOT (i.instance_id IS NULL AND EXISTS (SELECT 1 FROM pg_locks l \
      WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 \
      AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
      AND l.classid = 8158234 AND l.objid = hashtext(i.id)::oid))";

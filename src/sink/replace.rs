@@ -39,6 +39,27 @@ fn staging_name(table: &str, id: &str) -> String {
     }
 }
 
+/// PostgreSQL: the staging tables in schema `$1` (NULL: the current one)
+/// that no live import loads — left by a replace killed before its swap.
+/// A staging table is import `id`'s when its name's tag is the id's
+/// ([`staging_name`]); the import is live while it is queued or running
+/// and not a CLI import whose process is gone (nothing queued for it, its
+/// advisory lock free: `sink/instances.rs`). A server's import whose
+/// instance died is left to the sweep: resumed, it starts its replace over
+/// under the same name.
+fn orphans_sql() -> String {
+    use super::instances::{NOT_A_LIVE_CLI, NOT_FOR_ANYONE};
+    format!(
+        "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) FROM pg_class c \
+         JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE c.relkind = 'r' AND c.relname LIKE 'sheetpipe\\_stage\\_%' \
+           AND n.nspname = COALESCE($1, current_schema()) \
+           AND NOT EXISTS (SELECT 1 FROM imports i WHERE i.status IN ('queued', 'running') \
+             AND left(regexp_replace(lower(i.id), '[^a-z0-9]', '', 'g'), 24) = substr(c.relname, 17) \
+             AND NOT (i.instance_id IS NULL AND {NOT_FOR_ANYONE} AND {NOT_A_LIVE_CLI}))"
+    )
+}
+
 /// SQLite: `CREATE TEMP TABLE "stage" (…)` from the target's own CREATE
 /// TABLE statement (its columns and constraints).
 fn sqlite_staging_ddl(create: &str, staging: &str) -> Option<String> {
@@ -68,6 +89,19 @@ impl Sink {
         match self {
             Sink::Postgres(s) => {
                 let client = s.connection().await?;
+                let schema = table.split_once('.').map(|(schema, _)| schema);
+                let orphans = client
+                    .query(&orphans_sql(), &[&schema])
+                    .await
+                    .map_err(|e| DbError::new(super::postgres::describe(&e)))?;
+                for row in orphans {
+                    let orphan: String = row.get(0);
+                    tracing::info!(table = %orphan, "dropping the staging table of a replace killed before its swap");
+                    client
+                        .batch_execute(&format!("DROP TABLE IF EXISTS {orphan}"))
+                        .await
+                        .map_err(|e| DbError::new(super::postgres::describe(&e)))?;
+                }
                 let sql = format!(
                     "DROP TABLE IF EXISTS {0}; CREATE UNLOGGED TABLE {0} (LIKE {1} INCLUDING ALL)",
                     quote_table(&staging),

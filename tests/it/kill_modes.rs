@@ -283,8 +283,19 @@ async fn sigkill_mid_replace_leaves_exactly_the_old_rows_or_exactly_the_files() 
             assert_eq!(inserted, ROWS, "{b}: the swap's count");
         }
 
+        let stages = "SELECT count(*) FROM pg_class WHERE relname LIKE 'sheetpipe_stage_%' AND relkind = 'r'";
+        if b == "postgres" && now == old {
+            assert_eq!(
+                one(&db, stages).await,
+                1,
+                "the killed replace's staging table"
+            );
+        }
         let v = run_import(dir.path(), &db, &file, "replace");
         assert_eq!(v["stats"]["inserted"].as_u64(), Some(ROWS), "{b}: {v}");
+        if b == "postgres" {
+            assert_eq!(one(&db, stages).await, 0, "the next replace dropped it");
+        }
         assert_eq!(one(&db, "SELECT count(*) FROM big").await, ROWS, "{b}");
         assert_eq!(
             one(&db, "SELECT count(*) FROM big WHERE v = 'new' || k").await,
