@@ -22,6 +22,7 @@ mod budget;
 mod collect;
 mod coltypes;
 mod dry;
+mod inferred;
 mod inflight;
 mod isolate;
 mod keyed;
@@ -53,16 +54,14 @@ pub use coltypes::{
     NEW_COLUMN_TYPES,
 };
 pub use dry::{dry_run, dry_run_for};
+pub use inferred::{infer_table, pick_header, rename_inferred, Inferred};
 pub use inflight::SHOWN_VALUE_CHARS;
 pub use isolate::{write_unit, UnitOutcome};
 pub use plan::{cores, Method, Plan, BYTES_IN_FLIGHT, COPY_CHUNK, MAX_BATCH, UNIT_BYTES};
 pub use progress::{Progress, ProgressSnapshot};
 pub use report::EXIT_TOO_MANY_REJECTED;
 pub use report::{go_duration, human_duration, ImportError, ImportReport, Stats, Status};
-pub use target::{
-    infer_table, pick_header, rename_inferred, settle, settle_for, with_preset, Inferred, Settled,
-    TableSpec,
-};
+pub use target::{settle, settle_for, with_preset, Settled, TableSpec};
 
 use collect::{collect, CollectOptions, Collected, Event};
 
