@@ -1,7 +1,7 @@
 //! Issue 15 item 3, "… and undo": `sheetpipe undo ID [--force]` and `POST
 //! /imports/{id}/undo` on the real MariaDB — an append's rows deleted (by
-//! the key the file maps, and by the AUTO_INCREMENT id range, with batch
-//! and copy), an upsert's updated rows given back their exact values, a
+//! the key the file maps, and by the AUTO_INCREMENT id range, with batch,
+//! copy and concurrent writers), an upsert's updated rows given back their exact values, a
 //! skip-existing's and a replace's undone; refused (changing nothing) when
 //! a touched row changed since, unless forced; an unrelated change does
 //! not stop it; it cannot run twice; a table whose rows cannot be found
@@ -47,7 +47,7 @@ async fn column(db: &TestDb, sql: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn undo_of_an_append_on_mysql_deletes_exactly_its_rows_found_by_key_or_by_id_range() {
-    for method in ["batch", "copy"] {
+    for method in ["batch", "copy", "concurrent"] {
         // By the key the file maps (items.code).
         let Some(db) = seeded().await else { return };
         let dir = tempdir();

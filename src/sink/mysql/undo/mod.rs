@@ -194,12 +194,25 @@ async fn note(
         ),
         Err((table, why)) => (table.clone(), None, None, Some(why.clone())),
     };
-    conn.exec_drop(
-        "INSERT INTO sheetpipe_undo (import_id, table_name, mode, locator, columns, image_columns, \
-         reason) VALUES (?, ?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE import_id = import_id",
-        (id, table, mode, &locator, &columns, &columns, reason),
-    )
-    .await
+    // Not ON DUPLICATE KEY UPDATE (nor INSERT IGNORE): two writers noting
+    // at once would deadlock on the duplicate's lock. The first one wins.
+    let noted: Option<i64> = conn
+        .exec_first("SELECT 1 FROM sheetpipe_undo WHERE import_id = ?", (id,))
+        .await?;
+    if noted.is_some() {
+        return Ok(());
+    }
+    match conn
+        .exec_drop(
+            "INSERT INTO sheetpipe_undo (import_id, table_name, mode, locator, columns, \
+             image_columns, reason) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (id, table, mode, &locator, &columns, &columns, reason),
+        )
+        .await
+    {
+        Err(mysql_async::Error::Server(e)) if e.code == 1062 => Ok(()),
+        other => other,
+    }
 }
 
 impl MySqlWriter {
@@ -242,6 +255,12 @@ impl MySqlWriter {
         };
         let mode = merge.map_or("append", |m| m.mode.as_str());
         note(&mut self.conn, &id, &plan, mode).await?;
+        // READ COMMITTED: the `INSERT … SELECT` of a unit's own rows is then
+        // a consistent read taking no (next-key) locks, which under
+        // REPEATABLE READ make concurrent writers deadlock on the gaps.
+        self.conn
+            .query_drop("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            .await?;
         let plan = plan.ok().map(Arc::new);
         self.undo = Some((target.table.clone(), plan.clone()));
         Ok(plan)
