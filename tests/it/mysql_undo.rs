@@ -101,11 +101,21 @@ async fn undo_of_an_append_on_mysql_deletes_exactly_its_rows_found_by_key_or_by_
         assert_eq!(counts(&v).0, 2500, "{v}");
         db.execute("INSERT INTO logs (code, name) VALUES ('after', 'y')")
             .await;
+        // One of its rows, in the middle of its id range, changed since:
+        // refused; forced, the others go (the range split around it).
+        db.execute("UPDATE logs SET code = 'edited' WHERE qty = 1200")
+            .await;
         let (code, u) = undo(&db, dir.path(), &id_of(&v), &[]);
+        assert_eq!(code, 8, "{method} {u}");
+        let (code, u) = undo(&db, dir.path(), &id_of(&v), &["--force"]);
         assert_eq!(code, 0, "{method} {u}");
-        assert_eq!(u["deleted"].as_u64(), Some(2500), "{method} {u}");
+        assert_eq!(
+            (u["deleted"].as_u64(), u["kept"].as_u64()),
+            (Some(2499), Some(1)),
+            "{method} {u}"
+        );
         let left = column(&db, "SELECT code FROM logs ORDER BY id").await;
-        assert_eq!(left, ["before", "after"], "{method}");
+        assert_eq!(left, ["before", "edited", "after"], "{method}");
     }
 }
 

@@ -226,21 +226,67 @@ async fn entries(
     Ok((order, touched))
 }
 
-/// `(match) OR (match) …` of `n` locators, and their values.
+/// The `WHERE` texts (with their values) that find the rows of `locs`,
+/// each for one statement: an integer locator's ids as ranges of
+/// consecutive ids (`BETWEEN`: an AUTO_INCREMENT import's rows are a few
+/// runs), any other locator as `(match) OR (match) …` of [`CHUNK`] rows.
 fn located(
     info: &TableInfo,
     meta: &Meta,
     locs: &[&String],
     touched: &HashMap<String, Touched>,
-) -> (String, Vec<Value>) {
+) -> Vec<(String, Vec<Value>)> {
+    let ids: Option<Vec<i128>> = match meta.locator.as_slice() {
+        [one] if info.integer(one) => locs
+            .iter()
+            .map(|l| touched[*l].parts[0].parse().ok())
+            .collect(),
+        _ => None,
+    };
+    if let Some(mut ids) = ids {
+        ids.sort_unstable();
+        let mut runs: Vec<(i128, i128)> = Vec::new();
+        for id in ids {
+            match runs.last_mut() {
+                Some((_, hi)) if *hi + 1 == id => *hi = id,
+                _ => runs.push((id, id)),
+            }
+        }
+        let col = format!(
+            "t.{}",
+            crate::sink::ddl::quote_ident_mysql(&meta.locator[0])
+        );
+        return runs
+            .chunks(CHUNK)
+            .map(|chunk| {
+                let one = format!("{col} BETWEEN ? AND ?");
+                let values = chunk
+                    .iter()
+                    .flat_map(|&(lo, hi)| [int(lo), int(hi)])
+                    .collect();
+                (vec![one; chunk.len()].join(" OR "), values)
+            })
+            .collect();
+    }
     let one: Vec<String> = meta.locator.iter().map(|k| info.matches(k)).collect();
     let one = format!("({})", one.join(" AND "));
-    let sql = vec![one; locs.len()].join(" OR ");
-    let values = locs
-        .iter()
-        .flat_map(|l| touched[*l].parts.iter().map(|p| Value::from(p.as_str())))
-        .collect();
-    (sql, values)
+    locs.chunks(CHUNK)
+        .map(|chunk| {
+            let values = chunk
+                .iter()
+                .flat_map(|l| touched[*l].parts.iter().map(|p| Value::from(p.as_str())))
+                .collect();
+            (vec![one.clone(); chunk.len()].join(" OR "), values)
+        })
+        .collect()
+}
+
+/// An id as a parameter of its exact integer type.
+fn int(v: i128) -> Value {
+    match i64::try_from(v) {
+        Ok(i) => Value::Int(i),
+        Err(_) => Value::UInt(u64::try_from(v).unwrap_or(u64::MAX)),
+    }
 }
 
 /// The hash (hex) of each locator's row as it is now, locked.
@@ -253,8 +299,7 @@ async fn current(
 ) -> Result<HashMap<String, String>, UndoError> {
     let mut now = HashMap::with_capacity(order.len());
     let locs: Vec<&String> = order.iter().collect();
-    for chunk in locs.chunks(CHUNK) {
-        let (filter, values) = located(info, meta, chunk, touched);
+    for (filter, values) in located(info, meta, &locs, touched) {
         let sql = format!(
             "SELECT {}, HEX({}) FROM {} AS t WHERE {filter} FOR UPDATE",
             info.json(&meta.locator, "t."),
@@ -277,8 +322,7 @@ async fn delete(
     touched: &HashMap<String, Touched>,
 ) -> Result<u64, UndoError> {
     let mut deleted = 0;
-    for chunk in locs.chunks(CHUNK) {
-        let (filter, values) = located(info, meta, chunk, touched);
+    for (filter, values) in located(info, meta, locs, touched) {
         let sql = format!(
             "DELETE t FROM {} AS t WHERE {filter}",
             quote_table_mysql(&meta.table)

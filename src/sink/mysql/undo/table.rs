@@ -186,6 +186,16 @@ impl TableInfo {
         }
     }
 
+    /// Whether `name` is an integer column (compared as its values).
+    pub fn integer(&self, name: &str) -> bool {
+        self.column(name).is_some_and(|c| {
+            matches!(
+                c.data_type.as_str(),
+                "tinyint" | "smallint" | "mediumint" | "int" | "integer" | "bigint"
+            )
+        })
+    }
+
     /// `col = ?` for a locator's value given as its saved text, converted
     /// to the column's type on the parameter's side (so the index is used
     /// and integers compare exactly).
