@@ -3,15 +3,16 @@
 and how long the undo of that append takes against the import itself.
 
     python3 bench/undo.py --before BIN_WITHOUT_UNDO --after BIN_WITH_UNDO
-        [--rows 1000000] [--pairs 3] [--backends postgres,sqlite]
+        [--rows 1000000] [--pairs 3] [--backends postgres,sqlite,mysql]
 
 `--before` is a sheetpipe built from a commit before undo existed (no
 bookkeeping), `--after` one with it, both with the same build flags. For
 each backend and pair, interleaved (before, after, after, before, …, so
 the machine's noise falls on both alike), each binary imports the same
-generated .csv of the businesses table with `--method copy` into a fresh
-database (PostgreSQL: a scratch database per run, dropped; SQLite: a fresh
-file), and the wall time is taken; then the `after` import is undone with
+generated .csv of the businesses table with `--method copy` (or
+`--method M`) into a fresh
+database (PostgreSQL and MariaDB: a scratch database per run, dropped;
+SQLite: a fresh file), and the wall time is taken; then the `after` import is undone with
 `sheetpipe undo ID` and that is timed too. Every run checks its counts
 (every row inserted; after the undo, none left). Prints one JSON object
 with the median of each and the ratios; slowness never fails, a wrong
@@ -20,6 +21,13 @@ count does (exit 1).
 import argparse, json, os, shutil, statistics, subprocess, sys, tempfile, time
 
 PG = "postgres://postgres@127.0.0.1:5432"
+MY = "mysql://root@127.0.0.1:3306"
+
+
+def mariadb(sql, db=""):
+    out = subprocess.run(["mariadb", "-uroot", "-h127.0.0.1", "-P3306", "-N", "-B", "-e", sql]
+                         + ([db] if db else []), check=True, capture_output=True, text=True)
+    return out.stdout.strip()
 
 
 def psql(db, sql):
@@ -34,6 +42,10 @@ def fresh(backend, work, tag):
         psql("postgres", f"DROP DATABASE IF EXISTS {db}")
         psql("postgres", f"CREATE DATABASE {db}")
         return f"{PG}/{db}", lambda: psql("postgres", f"DROP DATABASE IF EXISTS {db}")
+    if backend == "mysql":
+        db = f"sheetpipe_undo_bench_{os.getpid()}_{tag}"
+        mariadb(f"DROP DATABASE IF EXISTS {db}; CREATE DATABASE {db}")
+        return f"{MY}/{db}", lambda: mariadb(f"DROP DATABASE IF EXISTS {db}")
     path = os.path.join(work, f"{tag}.db")
     for p in (path, path + "-wal", path + "-shm"):
         if os.path.exists(p):
@@ -44,6 +56,8 @@ def fresh(backend, work, tag):
 def count(backend, url):
     if backend == "postgres":
         return int(psql(url.rsplit("/", 1)[1], "SELECT count(*) FROM businesses"))
+    if backend == "mysql":
+        return int(mariadb("SELECT count(*) FROM businesses", url.rsplit("/", 1)[1]))
     import sqlite3
     with sqlite3.connect(url[len("sqlite://"):]) as c:
         return c.execute("SELECT count(*) FROM businesses").fetchone()[0]
@@ -65,12 +79,13 @@ def main():
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--pairs", type=int, default=3)
     ap.add_argument("--backends", default="postgres,sqlite")
+    ap.add_argument("--method", default="copy")
     a = ap.parse_args()
     work = tempfile.mkdtemp(prefix="sheetpipe-undo-bench-")
     data = os.path.join(work, "bench.csv")
     subprocess.run([a.after, "generate", data, "--rows", str(a.rows)], check=True,
                    capture_output=True)
-    result = {"rows": a.rows, "pairs": a.pairs, "backends": {}}
+    result = {"rows": a.rows, "pairs": a.pairs, "method": a.method, "backends": {}}
     try:
         for backend in a.backends.split(","):
             times = {"before": [], "after": [], "undo": []}
@@ -82,7 +97,7 @@ def main():
                 try:
                     binary = a.before if which == "before" else a.after
                     took, out = timed([binary, "import", data, "--database-url", url,
-                                       "--method", "copy", "--json"], work)
+                                       "--method", a.method, "--json"], work)
                     report = json.loads(out)
                     if count(backend, url) != a.rows or report["stats"]["success_count"] != a.rows:
                         sys.exit(f"{backend} {which}: not every row was inserted")

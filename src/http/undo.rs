@@ -48,7 +48,7 @@ pub fn undo_error(id: &str, e: UndoError) -> ApiError {
         (status = 400, description = "A bad `force` value", body = ErrorBody),
         (status = 404, description = "No import with this id", body = ErrorBody),
         (status = 409, description = "Already undone, still running, or rows it wrote were changed since (`changed_rows`; force=true undoes the others)", body = ErrorBody),
-        (status = 422, description = "No undo data: a MySQL/MariaDB database, or an import recorded without it", body = ErrorBody),
+        (status = 422, description = "No undo data: an import recorded without it (by an older sheetpipe, into a table whose rows cannot be found again), or too old", body = ErrorBody),
         (status = 503, description = "The database failed", body = ErrorBody,
          headers(("Retry-After" = u64, description = "Seconds to wait"))),
     )

@@ -20,7 +20,11 @@
 //!   wrote and a hash of each written row (one record per unit), an upsert
 //!   each updated row's earlier values, a replace the old rows; a row whose
 //!   hash differs at undo time was changed since.
-//! - **MySQL/MariaDB**: not yet; undo is refused naming the backend.
+//! - **MySQL/MariaDB** has no row versions a client can read either: each
+//!   write records, in the unit's transaction, each written row's locator
+//!   (a key, or its AUTO_INCREMENT id from the statement's id range) and a
+//!   server-side MD5 of it as stored; an upsert each updated row's earlier
+//!   values, a replace the old rows (`sink/mysql/undo/`).
 //!
 //! An undo runs in one transaction: checks, deletes and restores, marks the
 //! import `undone` (it cannot run twice) and drops its undo data.
@@ -181,12 +185,7 @@ impl Sink {
         match self {
             Sink::Postgres(s) => super::postgres::undo::undo(s, &target).await,
             Sink::Sqlite(s) => super::sqlite::undo::undo(s, &target).await,
-            Sink::Mysql(_) => Err(check_status(id, &row.status).err().unwrap_or_else(|| {
-                UndoError::Unsupported(format!(
-                    "undo is not supported on MySQL/MariaDB ({}) yet: use PostgreSQL or SQLite",
-                    self.location()
-                ))
-            })),
+            Sink::Mysql(s) => super::mysql::undo::undo(s, &target).await,
         }
     }
 
@@ -195,7 +194,7 @@ impl Sink {
         match self {
             Sink::Postgres(s) => s.ledger_id(),
             Sink::Sqlite(s) => s.ledger_id(),
-            Sink::Mysql(_) => None,
+            Sink::Mysql(s) => s.ledger_id(),
         }
     }
 }

@@ -42,6 +42,7 @@ mod mysql_faults;
 mod mysql_modes;
 mod mysql_replace;
 mod mysql_types;
+mod mysql_undo;
 mod options;
 mod output;
 mod page;

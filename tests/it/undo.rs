@@ -13,14 +13,14 @@ use crate::helpers::{json_out, run_cli, tempdir, TestDb};
 use crate::modes::{counts, import, items_xlsx, rows, seeded};
 
 /// `undo ID --json` plus `extra` on `db`: exit code and JSON.
-fn undo(db: &TestDb, dir: &Path, id: &str, extra: &[&str]) -> (i32, Value) {
+pub(crate) fn undo(db: &TestDb, dir: &Path, id: &str, extra: &[&str]) -> (i32, Value) {
     let mut args = vec!["undo", id, "--database-url", &db.url, "--json"];
     args.extend_from_slice(extra);
     let out = run_cli(dir, &args);
     (out.status.code().unwrap_or(-1), json_out(&out))
 }
 
-fn id_of(v: &Value) -> String {
+pub(crate) fn id_of(v: &Value) -> String {
     v["import_id"]
         .as_str()
         .unwrap_or_else(|| panic!("import_id in {v}"))
@@ -28,7 +28,7 @@ fn id_of(v: &Value) -> String {
 }
 
 /// The history's status of import `id`.
-async fn status(db: &TestDb, id: &str) -> String {
+pub(crate) async fn status(db: &TestDb, id: &str) -> String {
     let r = db
         .query(&format!("SELECT status FROM imports WHERE id = '{id}'"))
         .await;

@@ -220,6 +220,8 @@ impl MySqlWriter {
     ) -> Result<Counted, Fail> {
         // READ COMMITTED: the counts' locking reads take no gap locks, so
         // two writers inserting new keys into one gap do not deadlock.
+        let plan = self.undo_plan(target, Some(merge)).await?;
+        let plan = plan.as_deref();
         self.conn
             .query_drop("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
             .await?;
@@ -237,6 +239,9 @@ impl MySqlWriter {
             let before = self
                 .count(count_sql(merge, target, part.len(), true), keys())
                 .await?;
+            if let (Some(plan), true) = (plan, before > 0) {
+                self.record_before(plan, part, target, merge.mode).await?;
+            }
             let values: Vec<mysql_async::Value> = part
                 .iter()
                 .flat_map(|r| r.values.iter().map(param))
@@ -261,6 +266,12 @@ impl MySqlWriter {
                     merge.key().join(", ")
                 )));
             };
+            if let Some(plan) = plan {
+                let written = c.inserted + c.updated;
+                if written > 0 {
+                    self.record_written(plan, part, target).await?;
+                }
+            }
             total.inserted += c.inserted;
             total.updated += c.updated;
             total.skipped += c.skipped;

@@ -12,6 +12,7 @@ pub mod introspect;
 pub mod keys;
 mod merge;
 mod replace;
+pub(crate) mod undo;
 pub mod values;
 mod write;
 
@@ -137,6 +138,9 @@ impl MySqlSink {
         }
         history::migrate(&mut conn).await?;
         conn.query_drop(keys::DDL).await.map_err(fatal)?;
+        for ddl in undo::DDL.split(';').filter(|d| !d.trim().is_empty()) {
+            conn.query_drop(ddl).await.map_err(fatal)?;
+        }
         history::add_owner_column(&mut conn).await?;
         Ok(sink)
     }
@@ -154,6 +158,11 @@ impl MySqlSink {
             ledger: Some(import_id.into()),
             ..self.clone()
         }
+    }
+
+    /// The import this sink records writes for.
+    pub fn ledger_id(&self) -> Option<String> {
+        self.ledger.as_deref().map(str::to_string)
     }
 
     /// This sink with its writers upserting or skipping rows whose key

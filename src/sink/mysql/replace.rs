@@ -57,7 +57,15 @@ impl MySqlSink {
         let mut conn = self.conn().await?;
         let swapped: Result<u64, String> = async {
             let e = |e: mysql_async::Error| e.to_string();
+            let d = |e: DbError| e.message;
             conn.query_drop("START TRANSACTION").await.map_err(e)?;
+            // Undo's copy of the old rows, in the swap's transaction.
+            let plan = match self.ledger.as_deref() {
+                Some(id) => super::undo::save_replaced(&mut conn, id, table, columns)
+                    .await
+                    .map_err(d)?,
+                None => None,
+            };
             conn.query_drop(format!("DELETE FROM {t}"))
                 .await
                 .map_err(e)?;
@@ -65,6 +73,11 @@ impl MySqlSink {
                 .await
                 .map_err(e)?;
             let (n, warnings) = (conn.affected_rows(), conn.get_warnings());
+            if let (Some(id), Some(plan), 0) = (self.ledger.as_deref(), &plan, warnings) {
+                super::undo::record_replaced(&mut conn, id, plan)
+                    .await
+                    .map_err(d)?;
+            }
             if warnings > 0 {
                 let shown: Vec<(String, u32, String)> =
                     conn.query("SHOW WARNINGS LIMIT 3").await.map_err(e)?;

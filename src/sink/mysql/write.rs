@@ -64,6 +64,9 @@ pub struct MySqlWriter {
     pub(super) row_alias: bool,
     /// Rows updated and skipped by committed merge units, not yet taken.
     pub(super) merged: (u64, u64),
+    /// How writes into a table are recorded for undo (see `undo`), made
+    /// on the first unit into it.
+    pub(super) undo: Option<(String, Option<std::sync::Arc<super::undo::Plan>>)>,
 }
 
 impl MySqlWriter {
@@ -80,6 +83,7 @@ impl MySqlWriter {
             merge: None,
             row_alias: false,
             merged: (0, 0),
+            undo: None,
         }
     }
 
@@ -123,11 +127,13 @@ impl MySqlWriter {
         kind: WriteKind,
         target: &Target,
     ) -> Result<(), Fail> {
+        let plan = self.undo_plan(target, None).await?;
+        let plan = plan.as_deref();
         self.conn.query_drop("START TRANSACTION").await?;
         if kind == WriteKind::Copy && !self.no_infile {
-            self.load_data(rows, target).await?;
+            self.load_data(rows, target, plan).await?;
         } else {
-            self.insert(rows, target).await?;
+            self.insert(rows, target, plan).await?;
         }
         if let Some(id) = self.ledger.clone() {
             self.conn
@@ -142,8 +148,13 @@ impl MySqlWriter {
     }
 
     /// Multi-row INSERTs, each within the placeholder limit and half of
-    /// `max_allowed_packet`.
-    async fn insert(&mut self, rows: &[Record], target: &Target) -> Result<(), Fail> {
+    /// `max_allowed_packet`, each recorded for undo by `plan`.
+    async fn insert(
+        &mut self,
+        rows: &[Record],
+        target: &Target,
+        plan: Option<&super::undo::Plan>,
+    ) -> Result<(), Fail> {
         for part in parts(rows, target, self.max_packet) {
             let params: Vec<mysql_async::Value> = part
                 .iter()
@@ -153,12 +164,20 @@ impl MySqlWriter {
                 .exec_drop(insert_sql(target, part.len()), Params::Positional(params))
                 .await?;
             self.check_warnings(part.len()).await?;
+            if let Some(plan) = plan {
+                self.record_written(plan, part, target).await?;
+            }
         }
         Ok(())
     }
 
     /// One `LOAD DATA LOCAL INFILE` of the unit, encoded in memory.
-    async fn load_data(&mut self, rows: &[Record], target: &Target) -> Result<(), Fail> {
+    async fn load_data(
+        &mut self,
+        rows: &[Record],
+        target: &Target,
+        plan: Option<&super::undo::Plan>,
+    ) -> Result<(), Fail> {
         let mut data = Vec::with_capacity(rows.len() * 128);
         for r in rows {
             push_tsv_row(&mut data, &r.values);
@@ -175,10 +194,16 @@ impl MySqlWriter {
                     e.message
                 );
                 self.no_infile = true;
-                self.insert(rows, target).await
+                self.insert(rows, target, plan).await
             }
             Err(e) => Err(e.into()),
-            Ok(()) => self.check_warnings(rows.len()).await,
+            Ok(()) => {
+                self.check_warnings(rows.len()).await?;
+                match plan {
+                    Some(plan) => self.record_written(plan, rows, target).await,
+                    None => Ok(()),
+                }
+            }
         }
     }
 
