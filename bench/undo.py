@@ -15,10 +15,12 @@ database (PostgreSQL and MariaDB: a scratch database per run, dropped;
 SQLite: a fresh file), and the wall time is taken; then the `after` import is undone with
 `sheetpipe undo ID` and that is timed too. Every run checks its counts
 (every row inserted; after the undo, none left). Prints one JSON object
-with the median of each and the ratios; slowness never fails, a wrong
+with the median of each and the ratios, and the imports' own CPU time
+(user + system of the sheetpipe process; the database server's is not in
+it on PostgreSQL, while SQLite's work runs inside sheetpipe); slowness never fails, a wrong
 count does (exit 1).
 """
-import argparse, json, os, shutil, statistics, subprocess, sys, tempfile, time
+import argparse, json, os, resource, shutil, statistics, subprocess, sys, tempfile, time
 
 PG = "postgres://postgres@127.0.0.1:5432"
 MY = "mysql://root@127.0.0.1:3306"
@@ -63,10 +65,19 @@ def count(backend, url):
         return c.execute("SELECT count(*) FROM businesses").fetchone()[0]
 
 
+CPU = []  # the CPU seconds (user + system) of the last timed process
+
+
+def cpu_of_children():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def timed(cmd, cwd):
-    t = time.perf_counter()
+    t, c = time.perf_counter(), cpu_of_children()
     out = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
     took = time.perf_counter() - t
+    CPU[:] = [cpu_of_children() - c]
     if out.returncode != 0:
         sys.exit(f"failed ({out.returncode}): {' '.join(cmd)}\n{out.stderr}")
     return took, out.stdout
@@ -89,6 +100,7 @@ def main():
     try:
         for backend in a.backends.split(","):
             times = {"before": [], "after": [], "undo": []}
+            cpu = {"before": [], "after": []}
             order = []
             for i in range(a.pairs):
                 order += ["before", "after"] if i % 2 == 0 else ["after", "before"]
@@ -102,6 +114,7 @@ def main():
                     if count(backend, url) != a.rows or report["stats"]["success_count"] != a.rows:
                         sys.exit(f"{backend} {which}: not every row was inserted")
                     times[which].append(took)
+                    cpu[which].append(CPU[0])
                     if which == "after":
                         took, out = timed([a.after, "undo", report["import_id"],
                                            "--database-url", url, "--json"], work)
@@ -118,6 +131,9 @@ def main():
                 "bookkeeping_ratio": round(med["after"] / med["before"], 3),
                 "undo_vs_import": round(med["undo"] / med["after"], 3),
                 "runs": {k: [round(x, 2) for x in v] for k, v in times.items()},
+                "sheetpipe_cpu_s": {k: [round(x, 2) for x in v] for k, v in cpu.items()},
+                "cpu_ratio": round(statistics.median(cpu["after"])
+                                   / statistics.median(cpu["before"]), 3),
             }
     finally:
         shutil.rmtree(work, ignore_errors=True)

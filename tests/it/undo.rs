@@ -414,3 +414,52 @@ async fn a_running_import_is_not_undone() {
         );
     }
 }
+
+/// SQLite records an append unit's rowids as runs of consecutive ones; a
+/// file that gives the rowids itself (an `INTEGER PRIMARY KEY`), out of
+/// order and with gaps, breaks them into several, and the undo still checks
+/// and takes back each row on its own: the two changed since are counted
+/// and kept, the others deleted, the row from before left alone.
+#[tokio::test]
+async fn sqlite_undo_of_an_append_with_its_own_rowids_checks_each_row() {
+    let db = TestDb::sqlite();
+    let dir = tempdir();
+    db.execute("CREATE TABLE nums (id INTEGER PRIMARY KEY, name TEXT NOT NULL)")
+        .await;
+    db.execute("INSERT INTO nums VALUES (5, 'old')").await;
+    let file = dir.path().join("nums.csv");
+    std::fs::write(&file, "id,name\n3,c\n1,a\n2,b\n10,j\n11,k\n12,l\n").unwrap();
+    let args = [
+        "import",
+        file.to_str().unwrap(),
+        "--database-url",
+        &db.url,
+        "--table",
+        "nums",
+        "--method",
+        "copy",
+        "--json",
+    ];
+    let out = run_cli(dir.path(), &args);
+    let v = json_out(&out);
+    assert!(out.status.success(), "{v}");
+    assert_eq!(v["stats"]["inserted"], 6, "{v}");
+    let id = id_of(&v);
+    db.execute("UPDATE nums SET name = 'B' WHERE id = 2").await;
+    db.execute("DELETE FROM nums WHERE id = 11").await;
+    let (code, u) = undo(&db, dir.path(), &id, &[]);
+    assert_eq!(code, 8, "{u}");
+    assert!(u["error"].as_str().unwrap().contains("2 row(s)"), "{u}");
+    let (code, u) = undo(&db, dir.path(), &id, &["--force"]);
+    assert_eq!(code, 0, "{u}");
+    assert_eq!(
+        (u["deleted"].as_u64(), u["kept"].as_u64()),
+        (Some(4), Some(2)),
+        "{u}"
+    );
+    let left = db
+        .query("SELECT CAST(id AS TEXT) || ':' || name FROM nums ORDER BY id")
+        .await;
+    let left: Vec<String> = left.into_iter().filter_map(|r| r[0].clone()).collect();
+    assert_eq!(left, ["2:B", "5:old"]);
+}

@@ -141,16 +141,17 @@ impl PgWriter {
         merge: &Merge,
         stage: &str,
     ) -> Result<Result<Counted, String>, tokio_postgres::Error> {
-        if merge.mode == Mode::Upsert {
-            // Undo's earlier values, in this unit's transaction.
-            self.save_before(rows, target, merge).await?;
-        }
         let staging = Target {
             table: stage.to_string(),
             columns: target.columns.clone(),
         };
         if let Err(why) = self.copy(rows, &staging).await? {
             return Ok(Err(why));
+        }
+        if merge.mode == Mode::Upsert {
+            // Undo's earlier values, in this unit's transaction, of the
+            // staged keys.
+            self.save_before_staged(target, merge, stage).await?;
         }
         let cols = column_list(target);
         let fresh = match merge.mode {

@@ -110,11 +110,26 @@ fn json_list(cols: &[String]) -> String {
     serde_json::to_string(cols).unwrap_or_default()
 }
 
+/// Saves, as jsonb in `sheetpipe_undo_rows`, the current value of every
+/// row of `table` that `keys` (a condition on `cur`) selects and import
+/// `$1` has not written yet, locking it (`FOR UPDATE`) so that nobody
+/// changes it before the unit's `INSERT … ON CONFLICT` does.
+fn save_sql(table: &str, keys: &str) -> String {
+    format!(
+        "WITH old AS (SELECT to_jsonb(cur) AS j FROM {} AS cur \
+           WHERE {keys} \
+           AND NOT EXISTS (SELECT 1 FROM import_ledger l WHERE l.import_id = $1 \
+             AND l.xid % 4294967296 = cur.{XMIN}) \
+           FOR UPDATE OF cur) \
+         INSERT INTO sheetpipe_undo_rows (import_id, before) SELECT $1, j FROM old",
+        quote_table(table)
+    )
+}
+
 impl PgWriter {
-    /// In an upsert unit's transaction, before its INSERT … ON CONFLICT:
-    /// saves the current value of every row of `rows`' keys that this
-    /// import has not written yet (locking it), and the import's columns
-    /// and key.
+    /// In an upsert unit's transaction, before its multi-row INSERT … ON
+    /// CONFLICT: saves the earlier value of every row of `rows`' keys (sent
+    /// as text arrays) that this import has not written yet ([`save_sql`]).
     pub(super) async fn save_before(
         &mut self,
         rows: &[Record],
@@ -148,20 +163,55 @@ impl PgWriter {
                 )
             })
             .collect();
-        let sql = format!(
-            "WITH old AS (SELECT to_jsonb(cur) AS j FROM {} AS cur \
-               WHERE ({}) IN (SELECT * FROM unnest({})) \
-               AND NOT EXISTS (SELECT 1 FROM import_ledger l WHERE l.import_id = $1 \
-                 AND l.xid % 4294967296 = cur.{XMIN}) \
-               FOR UPDATE OF cur) \
-             INSERT INTO sheetpipe_undo_rows (import_id, before) SELECT $1, j FROM old",
-            quote_table(&target.table),
+        let filter = format!(
+            "({}) IN (SELECT * FROM unnest({}))",
             cols.join(", "),
             arrays.join(", ")
         );
         let mut params: Vec<&(dyn ToSql + Sync)> = vec![&id];
         params.extend(keys.iter().map(|k| k as &(dyn ToSql + Sync)));
-        self.client.execute(&sql, &params).await?;
+        self.client
+            .execute(&save_sql(&target.table, &filter), &params)
+            .await?;
+        self.note_upsert(&id, target, merge).await
+    }
+
+    /// In a staged upsert unit's transaction, after its COPY into `stage`
+    /// and before its `INSERT … SELECT … ON CONFLICT`: the same as
+    /// [`PgWriter::save_before`], the keys joined from the staging table
+    /// (nothing sent again).
+    pub(super) async fn save_before_staged(
+        &mut self,
+        target: &Target,
+        merge: &Merge,
+        stage: &str,
+    ) -> Result<(), tokio_postgres::Error> {
+        let Some(id) = self.ledger.clone() else {
+            return Ok(());
+        };
+        let key: Vec<String> = merge.key().iter().map(|k| quote_ident(k)).collect();
+        let filter = format!(
+            "({}) IN (SELECT {} FROM {})",
+            key.iter()
+                .map(|k| format!("cur.{k}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            key.join(", "),
+            quote_table(stage)
+        );
+        self.client
+            .execute(&save_sql(&target.table, &filter), &[&id])
+            .await?;
+        self.note_upsert(&id, target, merge).await
+    }
+
+    /// The import's table, mode, columns and key (once).
+    async fn note_upsert(
+        &mut self,
+        id: &str,
+        target: &Target,
+        merge: &Merge,
+    ) -> Result<(), tokio_postgres::Error> {
         let columns: Vec<String> = target.columns.iter().map(|c| c.name.clone()).collect();
         let (columns, key) = (json_list(&columns), json_list(merge.key()));
         let mode = merge.mode.as_str();

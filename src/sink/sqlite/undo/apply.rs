@@ -9,7 +9,7 @@ use rusqlite::types::Value as Sql;
 use rusqlite::{params_from_iter, Connection, OptionalExtension};
 use serde_json::Value as Json;
 
-use super::{from_json, hash_row, note};
+use super::{from_json, hash_row, note, unpack_runs};
 use crate::sink::ddl::quote_ident;
 use crate::sink::schema::quote_table;
 use crate::sink::sqlite::SqliteSink;
@@ -84,7 +84,8 @@ fn writer_gone(tx: &Connection, id: &str) -> rusqlite::Result<bool> {
 
 /// What one rowid needs at undo time.
 struct Touched {
-    /// Its first entry's kind: `i` (delete it) or `u` (restore `before`).
+    /// Its first entry's kind: `i` (delete it; from an `i` or `r` entry)
+    /// or `u` (restore `before`).
     first: char,
     /// The values before (for `u`), of `columns`.
     before: Option<(Vec<Json>, usize)>,
@@ -157,7 +158,11 @@ fn run(c: &mut Connection, t: &UndoTarget) -> Result<UndoOutcome, UndoError> {
                     lists.len() - 1
                 }
             };
-            let rids = unpack(&r.get::<_, Vec<u8>>(2).map_err(sql)?);
+            let packed = r.get::<_, Vec<u8>>(2).map_err(sql)?;
+            let rids = match kind.as_str() {
+                "r" => unpack_runs(&packed),
+                _ => unpack(&packed),
+            };
             let hashes = unpack(
                 &r.get::<_, Option<Vec<u8>>>(3)
                     .map_err(sql)?

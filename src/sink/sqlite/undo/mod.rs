@@ -2,14 +2,18 @@
 //! versions, so every write with a ledger records, in its own transaction,
 //! one `sheetpipe_undo_rows` entry per unit and kind:
 //!
-//! - `i`: the rowids it inserted and a hash of each inserted row (the
-//!   values of the import's columns, as stored: `RETURNING`);
+//! - `r`: the rowids an append unit inserted, as runs of consecutive
+//!   rowids (`first, last` pairs), and a hash of each inserted row (the
+//!   values of the import's columns, as stored: read back by rowid after
+//!   the unit's inserts);
+//! - `i`: the rowids an upsert or a replace inserted, one by one (and
+//!   older imports' appends), and the hash of each (`RETURNING`);
 //! - `u`: the rowids an upsert updated, the hash of each as updated, and
 //!   its values before (JSON in `before`);
 //! - `d`: a replace's old rows (rowid and every column), deleted.
 //!
 //! A row whose hash differs at undo time (or that is gone) was changed
-//! since. Per rowid, its first entry says what undo does (`i`: delete, `u`:
+//! since. Per rowid, its first entry says what undo does (`i`, `r`: delete, `u`:
 //! restore `before`), its last entry holds the hash to check.
 
 use rusqlite::types::{Value as Sql, ValueRef};
@@ -21,7 +25,7 @@ use super::SqliteSink;
 use crate::model::{Record, Target};
 use crate::sink::ddl::quote_ident;
 use crate::sink::schema::{self, quote_table};
-use crate::sink::undo::{pack, RowHash};
+use crate::sink::undo::{pack, unpack, RowHash};
 
 impl SqliteSink {
     /// The import this sink records writes for.
@@ -157,8 +161,39 @@ fn returning(target: &Target) -> String {
     format!(" RETURNING rowid, {}", schema::column_list(target))
 }
 
-/// The INSERTs of an append unit (as `super::insert_rows`), recording the
-/// rows for undo when `id` is set and the table is recorded.
+/// Rowids in the order they were inserted, runs of consecutive ones kept
+/// as one `(first, last)` pair (a unit's rowids are usually one run).
+#[derive(Default)]
+pub(super) struct Runs(Vec<(i64, i64)>);
+
+impl Runs {
+    fn push(&mut self, rid: i64) {
+        match self.0.last_mut() {
+            Some((_, last)) if last.checked_add(1) == Some(rid) => *last = rid,
+            _ => self.0.push((rid, rid)),
+        }
+    }
+
+    /// As stored: each run's first and last rowid ([`pack`]ed).
+    fn pack(&self) -> Vec<u8> {
+        pack(&self.0.iter().flat_map(|&(a, b)| [a, b]).collect::<Vec<_>>())
+    }
+}
+
+/// The inverse of [`Runs::pack`]: every rowid of the runs, in order.
+pub(super) fn unpack_runs(bytes: &[u8]) -> Vec<i64> {
+    unpack(bytes)
+        .chunks_exact(2)
+        .flat_map(|r| r[0]..=r[1])
+        .collect()
+}
+
+/// The INSERTs of an append unit (as `super::insert_rows`: the copy path's
+/// one prepared single-row INSERT, each row's rowid then read by
+/// `last_insert_rowid()`; the other kinds' multi-row INSERTs `RETURNING
+/// rowid`), recording the rows for undo when the table is recorded: one
+/// `r` entry, the rowids as runs and each row's hash read back in one pass
+/// over the runs after the inserts, in the unit's transaction.
 pub(super) fn insert_recorded(
     conn: &Connection,
     rows: &[Record],
@@ -169,28 +204,56 @@ pub(super) fn insert_recorded(
     if !recorded(conn, &target.table)? {
         return super::insert_rows(conn, rows, kind, target);
     }
-    let n = target.columns.len();
-    let mut entry = Entry::default();
-    let mut take = |r: &rusqlite::Row<'_>| -> rusqlite::Result<()> {
-        entry.rids.push(r.get(0)?);
-        entry.hashes.push(hash_row(r, 1, n)?);
-        Ok(())
-    };
-    let per_statement = match kind {
-        super::WriteKind::Copy => 1,
-        _ => super::max_multi_row(target),
-    };
-    for part in rows.chunks(per_statement) {
-        let sql = schema::insert_sql(target, part.len(), false) + &returning(target);
-        let mut stmt = conn.prepare_cached(&sql)?;
-        let mut out = stmt.query(params_from_iter(
-            part.iter().flat_map(|r| r.values.iter().map(SqliteValue)),
-        ))?;
-        while let Some(r) = out.next()? {
-            take(r)?;
+    let mut runs = Runs::default();
+    if kind == super::WriteKind::Copy {
+        let mut stmt = conn.prepare_cached(&schema::insert_sql(target, 1, false))?;
+        for row in rows {
+            stmt.execute(params_from_iter(row.values.iter().map(SqliteValue)))?;
+            runs.push(conn.last_insert_rowid());
+        }
+    } else {
+        for part in rows.chunks(super::max_multi_row(target)) {
+            let sql = schema::insert_sql(target, part.len(), false) + " RETURNING rowid";
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let mut out = stmt.query(params_from_iter(
+                part.iter().flat_map(|r| r.values.iter().map(SqliteValue)),
+            ))?;
+            while let Some(r) = out.next()? {
+                runs.push(r.get(0)?);
+            }
         }
     }
-    entry.write(conn, id, "i", &names(target))
+    let hashes = hash_runs(conn, target, &runs)?;
+    conn.execute(
+        "INSERT INTO sheetpipe_undo_rows (import_id, kind, columns, rids, hashes) \
+         VALUES (?1, 'r', ?2, ?3, ?4)",
+        rusqlite::params![
+            id,
+            serde_json::to_string(&names(target)).unwrap_or_default(),
+            runs.pack(),
+            pack(&hashes)
+        ],
+    )
+    .map(drop)
+}
+
+/// The hash of every row of `runs` as stored now, in their order.
+fn hash_runs(conn: &Connection, target: &Target, runs: &Runs) -> rusqlite::Result<Vec<i64>> {
+    let n = target.columns.len();
+    let sql = format!(
+        "SELECT {} FROM {} WHERE rowid BETWEEN ?1 AND ?2 ORDER BY rowid",
+        schema::column_list(target),
+        quote_table(&target.table)
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut hashes = Vec::new();
+    for &(first, last) in &runs.0 {
+        let mut out = stmt.query([first, last])?;
+        while let Some(r) = out.next()? {
+            hashes.push(hash_row(r, 0, n)?);
+        }
+    }
+    Ok(hashes)
 }
 
 /// What an upsert unit records: rows inserted, rows updated.
@@ -362,3 +425,24 @@ pub(crate) fn replace_recorded(
 
 mod apply;
 pub(crate) use apply::{hold, live_cli_imports, undo};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rowids_come_back_from_their_runs_in_order() {
+        let mut runs = Runs::default();
+        for rid in [3, 1, 2, 10, 11, 12, i64::MAX, -4, -3] {
+            runs.push(rid);
+        }
+        assert_eq!(
+            runs.0,
+            [(3, 3), (1, 2), (10, 12), (i64::MAX, i64::MAX), (-4, -3)]
+        );
+        assert_eq!(
+            unpack_runs(&runs.pack()),
+            [3, 1, 2, 10, 11, 12, i64::MAX, -4, -3]
+        );
+    }
+}
