@@ -492,7 +492,7 @@ fn read_stage(
         };
         summary.rows_read += 1;
         progress.rows_read.fetch_add(1, Relaxed);
-        let checked = match map.record(&row, &job.rules) {
+        let checked = match map.take_record(row, &job.rules) {
             Ok(record) => match out.keys.as_mut().map(|k| k.check(&record)) {
                 Some(Err(why)) => Err(map.reject_record(&record, why)),
                 // Committed by an earlier run of this import (its key was

@@ -109,6 +109,14 @@ pub fn convert(cell: &Cell, ty: &SqlType, opts: &ConvertOptions) -> Result<Value
 /// PostgreSQL.
 fn text(input: Input<'_>, ty: &SqlType) -> Result<Value, String> {
     let s = input.display();
+    text_fits(&s, ty)?;
+    Ok(Value::Text(s))
+}
+
+/// Whether text `s` fits text column type `ty`: at most n characters for
+/// varchar(n) and char(n) (`char` without a length is `char(1)`, as in
+/// PostgreSQL), anything for text.
+pub(super) fn text_fits(s: &str, ty: &SqlType) -> Result<(), String> {
     let limit = match ty {
         SqlType::Char(None) => Some(1),
         other => other.max_chars(),
@@ -124,7 +132,7 @@ fn text(input: Input<'_>, ty: &SqlType) -> Result<Value, String> {
             }
         }
     }
-    Ok(Value::Text(s))
+    Ok(())
 }
 
 /// boolean: a TRUE/FALSE cell; the numbers 1 and 0; the text true/false,

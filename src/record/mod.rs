@@ -58,33 +58,110 @@ impl HeaderMap {
     /// but rejections are the rare path and are moved on, never copied.)
     #[allow(clippy::result_large_err)]
     pub fn record(&self, row: &RawRow, rules: &Rules) -> Result<Record, Rejection> {
+        self.take_record(row.clone(), rules)
+    }
+
+    /// [`record`](Self::record) of a row the caller gives up (the import
+    /// loop): a text cell stored exactly as read — nothing to trim, within
+    /// the limits, no rule that rewrites it — moves its text into the
+    /// record instead of copying it. Every other cell is converted as
+    /// `record` does, and a rejection still shows every cell as read:
+    /// moved texts are put back before it is made.
+    #[allow(clippy::result_large_err)]
+    pub fn take_record(&self, mut row: RawRow, rules: &Rules) -> Result<Record, Rejection> {
         let mut values = vec![Value::Null; self.target.columns.len()];
+        // Sheet columns (of the first 128) whose text moved into `values`.
+        let mut moved: u128 = 0;
         for (col, slot) in self.slot_of_column.iter().enumerate() {
-            let (Some(slot), Some(cell)) = (slot, row.cells.get(col)) else {
+            let (Some(slot), Some(cell)) = (*slot, row.cells.get_mut(col)) else {
                 continue;
             };
-            let column = &self.target.columns[*slot];
-            self.cell_value(*slot, cell, rules)
-                .map(|v| values[*slot] = v)
-                .map_err(|why| self.reject_value(row, col, column, cell, why))?;
+            let taken = if col < 128 {
+                self.take_text(slot, cell, rules)
+            } else {
+                None
+            };
+            let got = match taken {
+                Some(v) => {
+                    moved |= 1 << col;
+                    Ok(v)
+                }
+                None => self.cell_value(slot, cell, rules),
+            };
+            match got {
+                Ok(v) => values[slot] = v,
+                Err(why) => {
+                    self.put_back(&mut row, &mut values, moved);
+                    let column = &self.target.columns[slot];
+                    return Err(self.reject_value(&row, col, column, &row.cells[col], why));
+                }
+            }
         }
         for (slot, checks) in self.rules.refusing_null() {
             if values[slot].is_null() {
                 if let Err(why) = checks.check(Value::Null) {
-                    return Err(self.reject(row, self.column_of_slot(slot), why));
+                    self.put_back(&mut row, &mut values, moved);
+                    return Err(self.reject(&row, self.column_of_slot(slot), why));
                 }
             }
         }
         if let Err((slot, why)) = self.rules.check_unique(row.number, &values) {
+            self.put_back(&mut row, &mut values, moved);
             let col = self.column_of_slot(slot);
             let column = &self.target.columns[slot];
             let cell = row.cells.get(col).cloned().unwrap_or_default();
-            return Err(self.reject_value(row, col, column, &cell, why));
+            return Err(self.reject_value(&row, col, column, &cell, why));
         }
         Ok(Record {
             row: row.number,
             values,
         })
+    }
+
+    /// The value of a text cell that is stored exactly as read, its text
+    /// moved out of the cell; `None` (the cell untouched) for any other
+    /// cell, or one that needs trimming, is too long or fails a rule —
+    /// [`cell_value`](Self::cell_value) then says what it is, exactly as
+    /// for a cell that cannot be moved.
+    fn take_text(&self, slot: usize, cell: &mut Cell, rules: &Rules) -> Option<Value> {
+        let Cell::Text(s) = cell else { return None };
+        let ty = &self.target.columns[slot].sql_type;
+        let checks = self.rules.column(slot);
+        if !ty.is_text()
+            || s.is_empty()
+            || s.len() > rules.max_cell_chars
+            || s.starts_with(is_space)
+            || s.ends_with(is_space)
+            || convert::text_fits(s, ty).is_err()
+            || checks.is_some_and(|c| !c.keeps_values())
+        {
+            return None;
+        }
+        let value = Value::Text(std::mem::take(s));
+        match checks.map(|c| c.check_ref(&value)) {
+            None | Some(Ok(None)) => Some(value),
+            Some(_) => {
+                if let Value::Text(s) = value {
+                    *cell = Cell::Text(s);
+                }
+                None
+            }
+        }
+    }
+
+    /// Puts the texts [`take_text`](Self::take_text) moved (the sheet
+    /// columns in `moved`) back into `row`, for a rejection to show them.
+    fn put_back(&self, row: &mut RawRow, values: &mut [Value], moved: u128) {
+        for (col, slot) in self.slot_of_column.iter().enumerate().take(128) {
+            if moved & (1 << col) == 0 {
+                continue;
+            }
+            if let (Some(slot), Some(cell)) = (slot, row.cells.get_mut(col)) {
+                if let Value::Text(s) = std::mem::replace(&mut values[*slot], Value::Null) {
+                    *cell = Cell::Text(s);
+                }
+            }
+        }
     }
 
     /// The typed value `cell` stores in written column `slot`, or why it

@@ -137,11 +137,31 @@ impl ColumnRules {
                 Ok(value)
             };
         }
-        let mut value = value;
-        for check in &self.checks {
-            value = apply(check, value, &self.name)?;
+        match self.check_ref(&value)? {
+            Some(replaced) => Ok(replaced),
+            None => Ok(value),
         }
-        Ok(value)
+    }
+
+    /// [`check`](Self::check) of a value that is not NULL, looked at in
+    /// place: `Ok(None)` when it is stored as it is, `Ok(Some(v))` when a
+    /// rule replaces it (a url is normalized), or the reason it is
+    /// refused. The caller keeps the value either way, so a refused
+    /// cell's text is still there to report.
+    pub fn check_ref(&self, value: &Value) -> Result<Option<Value>, String> {
+        let mut replaced: Option<Value> = None;
+        for check in &self.checks {
+            if let Some(v) = apply(check, replaced.as_ref().unwrap_or(value), &self.name)? {
+                replaced = Some(v);
+            }
+        }
+        Ok(replaced)
+    }
+
+    /// True when no rule of this column can replace a value (only a url
+    /// rule does): a value that passes is stored as converted.
+    pub fn keeps_values(&self) -> bool {
+        !self.checks.iter().any(|c| matches!(c, Check::Url))
     }
 }
 
@@ -241,20 +261,22 @@ fn parse_in(ty: &SqlType, text: &str) -> Result<Value, String> {
     )
 }
 
-fn apply(check: &Check, value: Value, name: &str) -> Result<Value, String> {
+fn apply(check: &Check, value: &Value, name: &str) -> Result<Option<Value>, String> {
     // Text is looked at in place; other values are shown as text only by
     // the checks that read text.
-    let shown = || match &value {
+    let shown = || match value {
         Value::Text(s) => Cow::Borrowed(s.as_str()),
         v => Cow::Owned(v.display()),
     };
     match check {
-        Check::Min(bound, written) if compare(&value, bound) == Some(Ordering::Less) => {
+        Check::Min(bound, written) if compare(value, bound) == Some(Ordering::Less) => {
             Err(format!("{} is below the minimum {written}", shown()))
         }
-        Check::Max(bound, written) if compare(&value, bound) == Some(Ordering::Greater) => {
+        Check::Max(bound, written) if compare(value, bound) == Some(Ordering::Greater) => {
             Err(format!("{} is above the maximum {written}", shown()))
         }
+        // Bytes bound characters from above: count only when it matters.
+        Check::MaxLength(n) if matches!(value, Value::Text(s) if s.len() <= *n) => Ok(None),
         Check::MinLength(n) | Check::MaxLength(n) => {
             let chars = shown().chars().count();
             match check {
@@ -264,28 +286,25 @@ fn apply(check: &Check, value: Value, name: &str) -> Result<Value, String> {
                 Check::MaxLength(_) if chars > *n => {
                     Err(format!("{name} is longer than {n} characters"))
                 }
-                _ => Ok(value),
+                _ => Ok(None),
             }
         }
         Check::Regex(re, written) if !re.is_match(&shown()) => Err(format!(
             "'{}' does not match the pattern {written}",
             shown()
         )),
-        Check::OneOf(options, written) if !options.contains(&value) => {
+        Check::OneOf(options, written) if !options.contains(value) => {
             Err(format!("'{}' is not one of: {written}", shown()))
         }
-        Check::Email => match &value {
-            Value::Text(s) => check_email(s).map(|()| value),
-            _ => Ok(value),
+        Check::Email => match value {
+            Value::Text(s) => check_email(s).map(|()| None),
+            _ => Ok(None),
         },
-        Check::Url => match &value {
-            Value::Text(s) => match normalize_website(s)? {
-                Some(url) => Ok(Value::Text(url)),
-                None => Ok(value),
-            },
-            _ => Ok(value),
+        Check::Url => match value {
+            Value::Text(s) => Ok(normalize_website(s)?.map(Value::Text)),
+            _ => Ok(None),
         },
-        _ => Ok(value),
+        _ => Ok(None),
     }
 }
 

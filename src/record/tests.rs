@@ -486,3 +486,53 @@ fn format_number_shortcut_matches_the_fifteen_digit_rounding() {
         assert_eq!(format_number(f), reference(f), "{f:e}");
     }
 }
+
+#[test]
+fn take_record_moves_plain_texts_and_a_rejection_still_shows_every_cell() {
+    let map = header(&["name", "category", "website", "email", "phone"]);
+    let rules = Rules::default();
+    let cells = vec![
+        text("Acme"),
+        text(" Tools "),
+        text("acme.com"),
+        text("info@acme.com"),
+        Cell::Int(5550100),
+    ];
+    let rec = map.take_record(row(2, cells.clone()), &rules).unwrap();
+    assert_eq!(rec, map.record(&row(2, cells), &rules).unwrap());
+    assert_eq!(field(&map, &rec, "name").as_deref(), Some("Acme"));
+    assert_eq!(field(&map, &rec, "category").as_deref(), Some("Tools"));
+    assert_eq!(
+        field(&map, &rec, "website").as_deref(),
+        Some("https://acme.com")
+    );
+    assert_eq!(field(&map, &rec, "phone").as_deref(), Some("5550100"));
+
+    // The name moved before the email was refused; the rejection shows it.
+    let bad = vec![
+        text("Acme"),
+        text("Tools"),
+        text("acme.com"),
+        text("info@acme"),
+    ];
+    let rejection = map.take_record(row(3, bad.clone()), &rules).unwrap_err();
+    assert_eq!(rejection, map.record(&row(3, bad), &rules).unwrap_err());
+    assert_eq!(
+        rejection.original,
+        vec!["Acme", "Tools", "acme.com", "info@acme"]
+    );
+    assert_eq!(rejection.value, "info@acme");
+    assert!(
+        rejection.reason.contains("invalid email"),
+        "{}",
+        rejection.reason
+    );
+
+    // A name over the preset's length is refused with the text kept.
+    let long = "x".repeat(600);
+    let rejection = map
+        .take_record(row(4, vec![text(&long), text("Tools")]), &rules)
+        .unwrap_err();
+    assert_eq!(rejection.value, long);
+    assert_eq!(rejection.original, vec![long.clone(), "Tools".to_string()]);
+}
