@@ -220,23 +220,22 @@ impl Merge {
 /// bare (MySQL reads double quotes as a string); a name that needs
 /// quoting is shown in double quotes, which MySQL writes as backticks.
 pub fn unique_index_hint(table: &str, cols: &[String]) -> String {
-    let ident = hint_ident;
     let index: String = std::iter::once(table)
         .chain(cols.iter().map(String::as_str))
         .chain(std::iter::once("key"))
         .collect::<Vec<_>>()
         .join("_")
         .to_lowercase();
-    let list: Vec<String> = cols.iter().map(|c| ident(c)).collect();
+    let list: Vec<String> = cols.iter().map(|c| hint_ident(c)).collect();
     let statement = format!(
         "CREATE UNIQUE INDEX {} ON {} ({})",
-        ident(&index),
-        ident(table),
+        hint_ident(&index),
+        hint_ident(table),
         list.join(", ")
     );
     if std::iter::once(table)
         .chain(cols.iter().map(String::as_str))
-        .all(|n| ident(n) == n)
+        .all(|n| hint_ident(n) == n)
     {
         statement
     } else {
