@@ -11,7 +11,7 @@
 //! 'E' json:str                     stopped with this SourceError
 //! ```
 
-use std::io::{self, Read, Write};
+use std::io::{self, BufRead, Read, Write};
 
 use serde_json::json;
 
@@ -129,7 +129,7 @@ fn get<const N: usize>(input: &mut impl Read) -> io::Result<[u8; N]> {
     Ok(b)
 }
 
-fn get_str(input: &mut impl Read) -> io::Result<String> {
+fn get_str(input: &mut impl BufRead) -> io::Result<String> {
     let len = u32::from_le_bytes(get(input)?);
     if len > MAX_STR {
         return Err(io::Error::new(
@@ -137,13 +137,26 @@ fn get_str(input: &mut impl Read) -> io::Result<String> {
             "oversized string frame",
         ));
     }
-    let mut buf = vec![0u8; len as usize];
-    input.read_exact(&mut buf)?;
+    // Copied straight out of the reader's buffer: a zeroed buffer
+    // (`vec![0; len]` + `read_exact`) cost a `calloc` per cell, and
+    // `read_to_end` a probing read (docs/BENCHMARKS.md, "Businesses: before
+    // and after").
+    let len = len as usize;
+    let mut buf = Vec::with_capacity(len);
+    while buf.len() < len {
+        let chunk = input.fill_buf()?;
+        if chunk.is_empty() {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        let n = chunk.len().min(len - buf.len());
+        buf.extend_from_slice(&chunk[..n]);
+        input.consume(n);
+    }
     String::from_utf8(buf).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 
 /// Reads the next frame; `Ok(None)` at a clean end of stream.
-pub fn read_frame(input: &mut impl Read) -> io::Result<Option<Frame>> {
+pub fn read_frame(input: &mut impl BufRead) -> io::Result<Option<Frame>> {
     let mut tag = [0u8; 1];
     if input.read(&mut tag)? == 0 {
         return Ok(None);
