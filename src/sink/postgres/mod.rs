@@ -147,6 +147,7 @@ impl PgSink {
             merge: self.merge.clone(),
             merged: (0, 0),
             stage: None,
+            copy_prepared: None,
         })
     }
 
@@ -212,6 +213,8 @@ pub struct PgWriter {
     /// The TEMP table this connection's merge units COPY into (made for
     /// the current target; see `merge.rs`).
     stage: Option<String>,
+    /// The last table's prepared `COPY` and its text.
+    copy_prepared: Option<(String, Statement)>,
 }
 
 impl PgSink {
@@ -319,29 +322,52 @@ impl PgWriter {
         if !ledger_row && !split {
             return (classify(self.write_rows(rows, kind, target).await), true);
         }
+        if ledger_row {
+            return self.copy_ledgered(rows, target).await;
+        }
         if let Err(e) = self.client.batch_execute("BEGIN").await {
             return (Err(fatal(e)), false);
         }
-        let mut result = classify(self.write_rows(rows, kind, target).await);
-        if matches!(result, Ok(Ok(()))) && ledger_row {
-            let n = rows.len() as i64;
-            let (first, last) = row_span(rows);
-            result = self
-                .client
-                .execute(
-                    "INSERT INTO import_ledger (import_id, inserted, first_row, last_row) \
-                     VALUES ($1, $2, $3, $4)",
-                    &[&self.ledger, &n, &first, &last],
-                )
-                .await
-                .map(|_| Ok(()))
-                .map_err(fatal);
-        }
+        let result = classify(self.write_rows(rows, kind, target).await);
         if matches!(result, Ok(Ok(()))) {
             let committed = self.client.batch_execute("COMMIT").await;
             let clean = committed.is_ok();
             return (committed.map(Ok).map_err(fatal), clean);
         }
+        let clean = self.client.batch_execute("ROLLBACK").await.is_ok();
+        (result, clean)
+    }
+
+    /// A COPY unit with its ledger row, in one transaction and three round
+    /// trips: `BEGIN` sent with the COPY's start, the ledger's `INSERT`
+    /// and the `COMMIT` sent with its end (one simple query; the server
+    /// skips both when the COPY failed, and the transaction is rolled
+    /// back). Each round trip costs both processes a context switch:
+    /// docs/BENCHMARKS.md, "Businesses: before and after".
+    async fn copy_ledgered(&mut self, rows: &[Record], target: &Target) -> (WriteResult, bool) {
+        let statement = match self.copy_statement(target).await {
+            Ok(s) => s,
+            Err(e) => return (classify(Err(e)), true),
+        };
+        let id = self.ledger.as_deref().unwrap_or_default();
+        let (first, last) = row_span(rows);
+        let tail = format!(
+            "INSERT INTO import_ledger (import_id, inserted, first_row, last_row) \
+             VALUES ({}, {}, {first}, {last}); COMMIT",
+            crate::sink::ddl::quote_literal(id),
+            rows.len()
+        );
+        let client: &tokio_postgres::Client = &self.client;
+        let (begun, copied) = futures::join!(
+            client.batch_execute("BEGIN"),
+            copy_rows(client, &statement, rows, target, Some(&tail))
+        );
+        let result = match (begun, copied) {
+            (Err(e), _) => Err(fatal(e)),
+            (Ok(()), Ok(Ok(Ok(())))) => return (Ok(Ok(())), true),
+            (Ok(()), Ok(Ok(Err(e)))) => Err(fatal(e)),
+            (Ok(()), copied) => classify(copied.map(|r| r.map(drop))),
+        };
         let clean = self.client.batch_execute("ROLLBACK").await.is_ok();
         (result, clean)
     }
@@ -418,29 +444,73 @@ impl PgWriter {
         rows: &[Record],
         target: &Target,
     ) -> Result<Result<(), String>, tokio_postgres::Error> {
+        let statement = self.copy_statement(target).await?;
+        Ok(copy_rows(&self.client, &statement, rows, target, None)
+            .await?
+            .map(|r| r.expect("no statement after the COPY")))
+    }
+}
+
+impl PgWriter {
+    /// The `COPY … FROM STDIN (FORMAT binary)` of `target`'s columns,
+    /// prepared once per connection and table (a `COPY` by its text is
+    /// prepared anew every time: one more round trip per unit).
+    async fn copy_statement(
+        &mut self,
+        target: &Target,
+    ) -> Result<Statement, tokio_postgres::Error> {
         let sql = format!(
             "COPY {} ({}) FROM STDIN (FORMAT binary)",
             quote_table(&target.table),
             schema::column_list(target)
         );
-        let sink = self.client.copy_in::<_, Bytes>(&sql).await?;
-        pin_mut!(sink);
-        let mut buf = BytesMut::with_capacity(copy_binary::SEND_CHUNK + 4096);
-        copy_binary::header(&mut buf);
-        for r in rows {
-            if let Err(why) = copy_binary::row(&mut buf, r, target) {
-                // Dropping the sink without finishing aborts the COPY.
-                return Ok(Err(why));
-            }
-            if buf.len() >= copy_binary::SEND_CHUNK {
-                sink.as_mut().send(buf.split().freeze()).await?;
+        if let Some((known, statement)) = &self.copy_prepared {
+            if *known == sql {
+                return Ok(statement.clone());
             }
         }
-        copy_binary::trailer(&mut buf);
-        sink.as_mut().send(buf.freeze()).await?;
-        sink.finish().await?;
-        Ok(Ok(()))
+        let statement = self.client.prepare(&sql).await?;
+        self.copy_prepared = Some((sql, statement.clone()));
+        Ok(statement)
     }
+}
+
+/// One binary COPY of `rows`, streamed in [`copy_binary::SEND_CHUNK`]
+/// pieces. Atomic: COPY is one statement, so a refused row aborts it all. A
+/// value that cannot be encoded as its column's type refuses the unit as
+/// data (`Ok(Err(why))`; the caller isolates the row). With `then`, that
+/// simple query is sent right behind the COPY's end, before its answer is
+/// awaited, and its own outcome is the inner result (run only when the COPY
+/// succeeded).
+async fn copy_rows(
+    client: &tokio_postgres::Client,
+    statement: &Statement,
+    rows: &[Record],
+    target: &Target,
+    then: Option<&str>,
+) -> Result<Result<Result<(), tokio_postgres::Error>, String>, tokio_postgres::Error> {
+    let sink = client.copy_in::<_, Bytes>(statement).await?;
+    pin_mut!(sink);
+    let mut buf = BytesMut::with_capacity(copy_binary::SEND_CHUNK + 4096);
+    copy_binary::header(&mut buf);
+    for r in rows {
+        if let Err(why) = copy_binary::row(&mut buf, r, target) {
+            // Dropping the sink without finishing aborts the COPY.
+            return Ok(Err(why));
+        }
+        if buf.len() >= copy_binary::SEND_CHUNK {
+            sink.as_mut().send(buf.split().freeze()).await?;
+        }
+    }
+    copy_binary::trailer(&mut buf);
+    sink.as_mut().send(buf.freeze()).await?;
+    let Some(then) = then else {
+        sink.finish().await?;
+        return Ok(Ok(Ok(())));
+    };
+    let (finished, after) = futures::join!(sink.finish(), client.batch_execute(then));
+    finished?;
+    Ok(Ok(after))
 }
 
 /// A value as the text PostgreSQL parses back exactly (`None` = NULL):
