@@ -148,14 +148,30 @@ pub async fn run(args: ImportArgs) -> ExitCode {
         Ok(job) => job,
         Err(failure) => return failure.print(&args),
     };
+    let mut hashed_beside: Option<tokio::task::JoinHandle<()>> = None;
     let target = if args.dry_run {
         None
     } else {
+        // The file is hashed while the connection is made.
+        let hashing = hash_file(&args);
+        let checked =
+            !(args.allow_reimport || same_file::reimport_allowed(Some(job.mode.mode.as_str())));
         let started = match connect(&args).await {
-            Ok(sink) => match same_file(&args, &job, &sink).await {
+            Ok(sink) if checked => match same_file(&job, &sink, hashing).await {
                 Ok(sha256) => record_start(&args, &job, sink, sha256).await,
                 Err(failure) => Err(failure),
             },
+            Ok(sink) => {
+                // No same-file check waits for the hash: it is computed
+                // beside the import and recorded once known (before the
+                // import's end is).
+                let started = record_start(&args, &job, sink, String::new()).await;
+                if let Ok((sink, id)) = &started {
+                    hashed_beside =
+                        Some(tokio::spawn(record_hash(sink.clone(), id.clone(), hashing)));
+                }
+                started
+            }
             Err(failure) => Err(failure),
         };
         match started {
@@ -179,6 +195,9 @@ pub async fn run(args: ImportArgs) -> ExitCode {
     };
     let plan = Plan::new(args.method, args.workers, args.batch_size);
     let report = execute(&args, job, &plan, target.as_ref(), reading.as_ref()).await;
+    if let Some(hashed) = hashed_beside {
+        let _ = hashed.await;
+    }
     if let Some((sink, id)) = &target {
         record_end(sink, id, &report).await;
     }
@@ -321,18 +340,42 @@ async fn connect(args: &ImportArgs) -> Result<Sink, Failure> {
         .map_err(|e| Failure::new(5, format!("{} ({})", e, url.redacted())))
 }
 
-/// The file's SHA-256 (read once before the import), after checking that
-/// it was not already imported completely into the job's table (see
-/// `sink::same_file`): such an append is refused before any row is written
-/// unless `--allow-reimport`.
-async fn same_file(args: &ImportArgs, job: &ImportJob, sink: &Sink) -> Result<String, Failure> {
+/// The file's SHA-256 and how long it took, computed on the blocking pool.
+type Hashing = tokio::task::JoinHandle<(std::io::Result<String>, std::time::Duration)>;
+
+/// Starts hashing the file (see [`same_file`]).
+fn hash_file(args: &ImportArgs) -> Hashing {
     let path = args.file.clone();
-    let hashed = tokio::task::spawn_blocking(move || {
+    tokio::task::spawn_blocking(move || {
         let started = std::time::Instant::now();
         let sha = crate::source::digest::sha256_file(&path);
         (sha, started.elapsed())
     })
-    .await;
+}
+
+/// Records the hash of an import that did not wait for it (a failure is
+/// a warning: the same-file check only ever reads completed imports).
+async fn record_hash(sink: Sink, id: String, hashing: Hashing) {
+    match hashing.await {
+        Ok((Ok(sha), took)) => {
+            tracing::debug!(sha256 = %sha, took_ms = took.as_millis() as u64, "file hashed");
+            if let Err(e) = sink.set_import_sha256(&id, &sha).await {
+                tracing::warn!(error = %e, "cannot record the file's SHA-256");
+            }
+        }
+        Ok((Err(e), _)) => tracing::warn!(error = %e, "cannot hash the file"),
+        Err(e) => tracing::warn!(error = %e, "hashing the file failed"),
+    }
+}
+
+/// The file's SHA-256 (read once before the import), after checking that
+/// it was not already imported completely into the job's table (see
+/// `sink::same_file`): such an append is refused before any row is
+/// written. Only called when the check applies (an append without
+/// `--allow-reimport`); other imports hash beside the import
+/// ([`record_hash`]).
+async fn same_file(job: &ImportJob, sink: &Sink, hashing: Hashing) -> Result<String, Failure> {
+    let hashed = hashing.await;
     let sha256 = match hashed {
         Ok((Ok(sha), took)) => {
             tracing::debug!(sha256 = %sha, took_ms = took.as_millis() as u64, "file hashed");
@@ -346,10 +389,6 @@ async fn same_file(args: &ImportArgs, job: &ImportJob, sink: &Sink) -> Result<St
         }
         Err(e) => return Err(Failure::new(1, format!("hashing the file failed: {e}"))),
     };
-    // The re-import modes (`--mode`) allow it; no mode is append.
-    if args.allow_reimport || same_file::reimport_allowed(Some(job.mode.mode.as_str())) {
-        return Ok(sha256);
-    }
     match sink.completed_import_of(&sha256, &table_name(job)).await {
         Ok(None) => Ok(sha256),
         Ok(Some(earlier)) => Err(Failure {

@@ -189,6 +189,22 @@ impl Sink {
         }
     }
 
+    /// Records the SHA-256 of an import's file once it is known (an import
+    /// that needs no same-file check hashes its file while it runs).
+    pub async fn set_import_sha256(&self, id: &str, sha256: &str) -> Result<(), DbError> {
+        const PG: &str = "UPDATE imports SET sha256 = $2 WHERE id = $1";
+        const LITE: &str = "UPDATE imports SET sha256 = ?2 WHERE id = ?1";
+        match self {
+            Sink::Postgres(s) => pg_execute(s, PG, &[&id, &sha256]).await,
+            Sink::Mysql(s) => super::mysql::history::set_sha256(s, id, sha256).await,
+            Sink::Sqlite(s) => {
+                let (id, sha) = (id.to_string(), sha256.to_string());
+                s.with_conn(move |c| c.execute(LITE, [id, sha]).map(drop))
+                    .await
+            }
+        }
+    }
+
     /// Marks an import `running` from `started_at`.
     pub async fn start_import(&self, id: &str, started_at: &str) -> Result<(), DbError> {
         const PG: &str = "UPDATE imports SET status = 'running', \

@@ -114,6 +114,21 @@ async fn the_same_file_twice_is_refused_with_exit_7_naming_the_earlier_import() 
         let allowed = import(dir.path(), &db, "a.xlsx", &["--allow-reimport"]);
         assert!(allowed.status.success(), "{b}: {}", stderr(&allowed));
         assert_eq!(db.count().await, 8, "{b}");
+        // It hashed the file beside the import, and recorded the hash.
+        let allowed_id = json_out(&allowed)["import_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let allowed_sha = db
+            .query(&format!(
+                "SELECT sha256 FROM imports WHERE id = '{allowed_id}'"
+            ))
+            .await;
+        assert_eq!(
+            allowed_sha[0][0].as_deref(),
+            Some(expected.as_str()),
+            "{b}: an import that does not wait for the hash still records it"
+        );
 
         // The same file into another table is another import; a second
         // time into that table is refused, naming it.
@@ -506,4 +521,18 @@ async fn mariadb_refuses_the_same_file_twice_and_lists_it() {
     assert_eq!(v["stats"]["success_count"], 2, "{v}");
     assert_eq!(v["rejects_reports"][0]["exists"], true, "{v}");
     assert_eq!(db.count().await, 2);
+    // --allow-reimport hashes beside the import and records the hash: the
+    // import it made is then the one a third attempt names.
+    let allowed = import(dir.path(), &db, "m.xlsx", &["--allow-reimport"]);
+    assert!(allowed.status.success(), "{}", stderr(&allowed));
+    let allowed_id = json_out(&allowed)["import_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let third = import(dir.path(), &db, "m.xlsx", &[]);
+    assert_eq!(third.status.code(), Some(7), "{}", stderr(&third));
+    assert_eq!(
+        json_out(&third)["previous_import"]["id"],
+        allowed_id.as_str()
+    );
 }

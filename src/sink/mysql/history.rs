@@ -107,6 +107,16 @@ pub async fn start(s: &MySqlSink, id: &str, at: &str) -> Result<(), DbError> {
     s.conn().await?.exec_drop(sql, (at, id)).await.map_err(err)
 }
 
+/// Records the SHA-256 of import `id`'s file.
+pub async fn set_sha256(s: &MySqlSink, id: &str, sha256: &str) -> Result<(), DbError> {
+    let sql = "UPDATE imports SET sha256 = ? WHERE id = ?";
+    s.conn()
+        .await?
+        .exec_drop(sql, (sha256, id))
+        .await
+        .map_err(err)
+}
+
 /// Records that import `id`'s reject report was removed at `at`.
 pub async fn mark_rejects_removed(s: &MySqlSink, id: &str, at: &str) -> Result<(), DbError> {
     let sql = "UPDATE imports SET rejects_removed_at = ? WHERE id = ?";
