@@ -98,6 +98,8 @@ fn take(state: &AppState, c: Claimed, permit: OwnedSemaphorePermit, ticket: Tick
             permit,
             stored: true,
             at: now(),
+            // The queue is PostgreSQL's, where the claim marks the owner.
+            hold: None,
         };
         runner::run_now(state, job, run, done).await;
     };

@@ -250,6 +250,16 @@ async fn run(
                             tracing::warn!(error = %e, "cannot record the start of the import");
                         }
                     }
+                    let hold = match state.sink.is_mysql() {
+                        true => match state.sink.hold_import(&job.id, "").await {
+                            Ok(hold) => Some(hold),
+                            Err(e) => {
+                                tracing::warn!(error = %e, "cannot hold the import");
+                                None
+                            }
+                        },
+                        false => None,
+                    };
                     let run = Run {
                         upload,
                         req,
@@ -257,6 +267,7 @@ async fn run(
                         permit,
                         stored,
                         at,
+                        hold,
                     };
                     return run_now(state, job, run, Committed::default()).await;
                 }
@@ -312,6 +323,9 @@ pub struct Run {
     pub stored: bool,
     /// When it started running.
     pub at: String,
+    /// On MySQL, its named lock (`sink::mysql::undo::hold_lock`): undo and
+    /// a starting server tell it from an import whose process died by it.
+    pub hold: Option<crate::sink::undo::ImportHold>,
 }
 
 /// Runs `job` now (its row says `running` already), resuming after the
@@ -340,6 +354,7 @@ pub async fn run_now(state: AppState, job: Arc<Job>, run: Run, done: Committed) 
     });
     drop(upload); // the temporary file is removed here, whatever happened
     finish(&state, &job, report, reason, true).await;
+    drop(run.hold);
     if stored {
         drop_stored(&state, &job.id).await;
     }

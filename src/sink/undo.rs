@@ -210,12 +210,24 @@ pub enum ImportHold {
     ),
     /// The process id recorded beside the import.
     Sqlite,
+    /// A connection of its own holding a named lock (`GET_LOCK`).
+    Mysql(Option<mysql_async::Conn>),
 }
 
 impl Drop for ImportHold {
     fn drop(&mut self) {
-        if let ImportHold::Postgres(_, task) = self {
-            task.abort();
+        match self {
+            ImportHold::Postgres(_, task) => task.abort(),
+            ImportHold::Mysql(conn) => {
+                // Closing the connection frees the lock (so does the
+                // process's exit, should the runtime be gone already).
+                if let (Some(conn), Ok(rt)) = (conn.take(), tokio::runtime::Handle::try_current()) {
+                    rt.spawn(async move {
+                        let _ = conn.disconnect().await;
+                    });
+                }
+            }
+            ImportHold::Sqlite => {}
         }
     }
 }
@@ -231,7 +243,7 @@ impl Sink {
                     .await?;
                 Ok(ImportHold::Sqlite)
             }
-            Sink::Mysql(_) => Ok(ImportHold::Sqlite),
+            Sink::Mysql(s) => super::mysql::undo::hold(s, id).await,
         }
     }
 }

@@ -354,3 +354,65 @@ async fn undo_over_http_on_mysql_answers_counts_then_409() {
     assert_eq!(res.status(), 404);
     app.stop().await;
 }
+
+/// A CLI import on MariaDB holds a named lock while it runs (as on
+/// PostgreSQL an advisory lock): an undo of it while it runs is refused,
+/// and once its process is killed — still `running` in the history — the
+/// undo takes back exactly what it committed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_mysql_a_running_cli_import_is_not_undone_and_a_killed_one_is() {
+    let Some(db) = seeded().await else { return };
+    let dir = tempdir();
+    let file = crate::undo::big_csv(dir.path(), 300_000);
+    let mut child = std::process::Command::new(crate::helpers::bin())
+        .args([
+            "import",
+            file.to_str().unwrap(),
+            "--database-url",
+            &db.url,
+            "--table",
+            "items",
+            "--batch-size",
+            "500",
+        ])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let ledger = "SELECT count(*) FROM information_schema.tables \
+                  WHERE table_schema = DATABASE() AND table_name = 'import_ledger'";
+    let mut id = None;
+    for _ in 0..6000 {
+        if column(&db, ledger).await == ["1"] {
+            let r = db
+                .query(
+                    "SELECT i.id, CAST(COALESCE((SELECT sum(l.inserted) FROM import_ledger l \
+                     WHERE l.import_id = i.id), 0) AS CHAR) FROM imports i",
+                )
+                .await;
+            if let Some(row) = r.first().filter(|r| r[1].as_deref() != Some("0")) {
+                id = row[0].clone();
+                break;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let id = id.expect("the import never committed");
+    let (code, u) = undo(&db, dir.path(), &id, &[]);
+    let still_running = child.try_wait().unwrap().is_none();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(still_running, "the import ended before the undo was tried");
+    assert_eq!(code, 9, "{u}");
+    assert!(
+        u["error"].as_str().unwrap().contains("still running"),
+        "{u}"
+    );
+    assert_eq!(status(&db, &id).await, "running", "killed, not ended");
+    let (code, u) = undo(&db, dir.path(), &id, &[]);
+    assert_eq!(code, 0, "{u}");
+    assert!(u["deleted"].as_u64().unwrap() > 0, "{u}");
+    assert_eq!(status(&db, &id).await, "undone");
+    assert_eq!(rows(&db).await, ["a:Apple:1:old", "b:Bean:2:-"]);
+}

@@ -261,7 +261,7 @@ async fn undo_over_http_answers_counts_then_409_and_the_history_says_undone() {
 }
 
 /// A CSV of `items`: a (updated) and `n` new codes.
-fn big_csv(dir: &Path, n: usize) -> std::path::PathBuf {
+pub(crate) fn big_csv(dir: &Path, n: usize) -> std::path::PathBuf {
     let path = dir.join("big.csv");
     let mut text = String::from("code,name,qty,note\na,Apricot,10,new\n");
     for i in 0..n {

@@ -123,29 +123,51 @@ pub async fn mark_rejects_removed(s: &MySqlSink, id: &str, at: &str) -> Result<(
     s.conn().await?.exec_drop(sql, (at, id)).await.map_err(err)
 }
 
-/// Folds the ledger into unfinished imports and marks them failed.
+/// Folds the ledger into unfinished imports and marks them failed — all but
+/// a CLI import whose process still holds its lock
+/// ([`super::undo::hold_lock`]): the set is read once, so an import whose
+/// process dies meanwhile is either swept whole or left whole.
 pub async fn interrupt_unfinished(s: &MySqlSink, at: &str) -> Result<u64, DbError> {
     let mut c = s.conn().await?;
     let mut tx = c.start_transaction(Default::default()).await.map_err(err)?;
-    tx.query_drop(
-        "UPDATE imports SET inserted = inserted + COALESCE((SELECT sum(l.inserted) \
-         FROM import_ledger l WHERE l.import_id = imports.id), 0) \
-         WHERE status IN ('queued', 'running')",
-    )
-    .await
-    .map_err(err)?;
-    tx.query_drop(
-        "DELETE l FROM import_ledger l JOIN imports i ON i.id = l.import_id \
-         WHERE i.status IN ('queued', 'running')",
+    let ids: Vec<String> = tx
+        .query(
+            "SELECT id FROM imports WHERE status IN ('queued', 'running') AND \
+             IS_USED_LOCK(CONCAT('sheetpipe_import_', id)) IS NULL FOR UPDATE",
+        )
+        .await
+        .map_err(err)?;
+    if ids.is_empty() {
+        tx.commit().await.map_err(err)?;
+        return Ok(0);
+    }
+    let these = vec!["?"; ids.len()].join(", ");
+    let params = || mysql_async::Params::Positional(ids.iter().map(|i| i.into()).collect());
+    tx.exec_drop(
+        format!(
+            "UPDATE imports SET inserted = inserted + COALESCE((SELECT sum(l.inserted) \
+             FROM import_ledger l WHERE l.import_id = imports.id), 0) WHERE id IN ({these})"
+        ),
+        params(),
     )
     .await
     .map_err(err)?;
     tx.exec_drop(
-        "UPDATE imports SET error = CONCAT('interrupted: the server stopped while this \
-         import was ', status, '; ', inserted, ' rows had been committed (counted in \
-         inserted); the rest of the file was not imported'), status = 'failed', \
-         finished_at = ? WHERE status IN ('queued', 'running')",
-        (at,),
+        format!("DELETE FROM import_ledger WHERE import_id IN ({these})"),
+        params(),
+    )
+    .await
+    .map_err(err)?;
+    let mut values: Vec<mysql_async::Value> = vec![at.into()];
+    values.extend(ids.iter().map(|i| i.into()));
+    tx.exec_drop(
+        format!(
+            "UPDATE imports SET error = CONCAT('interrupted: the server stopped while this \
+             import was ', status, '; ', inserted, ' rows had been committed (counted in \
+             inserted); the rest of the file was not imported'), status = 'failed', \
+             finished_at = ? WHERE id IN ({these})"
+        ),
+        mysql_async::Params::Positional(values),
     )
     .await
     .map_err(err)?;

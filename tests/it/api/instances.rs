@@ -353,10 +353,15 @@ async fn a_rolling_restart_with_background_imports_hands_them_over_and_counts_ea
 
 /// A CLI import names no instance; a server starting (and sweeping) while
 /// it runs must take it for live, not for one a dead server left: on
-/// PostgreSQL by the CLI's advisory lock, on SQLite by its live pid.
+/// PostgreSQL by the CLI's advisory lock, on SQLite by its live pid, on
+/// MariaDB by its named lock.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_starting_beside_a_running_cli_import_leaves_it_alone() {
-    for db in TestDb::both().await {
+    let [pg, lite] = TestDb::both().await;
+    for db in [Some(pg), Some(lite), TestDb::mysql().await]
+        .into_iter()
+        .flatten()
+    {
         let dir = tempfile::tempdir().unwrap();
         let rows = 300_000;
         let file = dir.path().join("big.csv");
@@ -376,7 +381,7 @@ async fn a_server_starting_beside_a_running_cli_import_leaves_it_alone() {
             .spawn()
             .unwrap();
         let committed = match db.backend() {
-            "postgres" => {
+            "postgres" | "mysql" => {
                 "SELECT count(*) FROM import_ledger l JOIN imports i \
                            ON i.id = l.import_id WHERE i.status = 'running'"
             }
@@ -384,6 +389,10 @@ async fn a_server_starting_beside_a_running_cli_import_leaves_it_alone() {
         };
         let history = match db.backend() {
             "postgres" => "SELECT count(*) FROM pg_tables WHERE tablename = 'import_ledger'",
+            "mysql" => {
+                "SELECT count(*) FROM information_schema.tables \
+                 WHERE table_schema = DATABASE() AND table_name = 'import_ledger'"
+            }
             _ => "SELECT count(*) FROM sqlite_master WHERE name = 'imports'",
         };
         while n(&db.query(history).await[0][0]) == 0 || n(&db.query(committed).await[0][0]) == 0 {
@@ -415,7 +424,10 @@ async fn a_server_starting_beside_a_running_cli_import_leaves_it_alone() {
         let v: Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(v["stats"]["success_count"], rows, "{v}");
         let after = db
-            .query("SELECT status, CAST(inserted AS TEXT) FROM imports")
+            .query(match db.backend() {
+                "mysql" => "SELECT status, CONCAT(inserted) FROM imports",
+                _ => "SELECT status, CAST(inserted AS TEXT) FROM imports",
+            })
             .await;
         assert_eq!(
             after,

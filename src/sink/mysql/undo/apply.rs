@@ -65,7 +65,9 @@ async fn run(c: &mut Conn, t: &UndoTarget) -> Result<UndoOutcome, UndoError> {
         .await
         .map_err(db)?
         .ok_or_else(|| UndoError::NoImport(id.to_string()))?;
-    undo::check_status(id, &status)?;
+    if !(undo::unfinished(&status) && writer_gone(c, id).await?) {
+        undo::check_status(id, &status)?;
+    }
     let list = |s: Option<String>| -> Vec<String> {
         s.and_then(|s| serde_json::from_str(&s).ok())
             .unwrap_or_default()
@@ -180,6 +182,25 @@ async fn run(c: &mut Conn, t: &UndoTarget) -> Result<UndoOutcome, UndoError> {
         kept,
         undone_at: at,
     })
+}
+
+/// Whether an import still `running` or `queued` has no process writing
+/// it: every import on MySQL (the CLI's and the service's) holds its
+/// [`super::hold_lock`] while it runs, so a free lock means its process is
+/// gone. A killed process's connection ends as soon as the server reads its
+/// closed socket: the lock is asked for up to two seconds.
+async fn writer_gone(c: &mut Conn, id: &str) -> Result<bool, UndoError> {
+    for _ in 0..10 {
+        let free: Option<Option<i64>> = c
+            .exec_first("SELECT IS_FREE_LOCK(?)", (super::hold_lock(id),))
+            .await
+            .map_err(db)?;
+        if free.flatten() == Some(1) {
+            return Ok(true);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    Ok(false)
 }
 
 /// Every `w` and `b` entry of import `id`, by locator in first-seen order.

@@ -49,6 +49,33 @@ use crate::sink::ddl::quote_table_mysql;
 use crate::sink::merge::{Merge, Mode};
 use crate::sink::DbError;
 
+/// The named lock a CLI import holds while it runs, on a connection of its
+/// own (`GET_LOCK`; the server frees it when that connection closes, so
+/// also when the process is killed): how undo and a starting `serve` tell
+/// a live CLI import from a dead one still `running` in the history, as
+/// PostgreSQL's advisory lock does (at most 64 characters: 17 + a UUID).
+pub(crate) fn hold_lock(id: &str) -> String {
+    format!("sheetpipe_import_{id}")
+}
+
+/// Takes import `id`'s [`hold_lock`].
+pub(crate) async fn hold(
+    s: &super::MySqlSink,
+    id: &str,
+) -> Result<crate::sink::undo::ImportHold, DbError> {
+    let mut conn = s.conn().await?;
+    let got: Option<Option<i64>> = conn
+        .exec_first("SELECT GET_LOCK(?, 0)", (hold_lock(id),))
+        .await
+        .map_err(super::fatal)?;
+    if got.flatten() != Some(1) {
+        return Err(DbError::new(format!(
+            "cannot hold import {id}: its lock is taken"
+        )));
+    }
+    Ok(crate::sink::undo::ImportHold::Mysql(Some(conn)))
+}
+
 /// The DDL, idempotent.
 pub const DDL: &str = "
 CREATE TABLE IF NOT EXISTS sheetpipe_undo (
