@@ -1,7 +1,9 @@
 //! Upsert and skip-existing writes on SQLite: per row, an INSERT that does
 //! nothing when the key exists (`changes()` says whether it inserted),
 //! then for an upsert the UPDATE of the existing row — all in the unit's
-//! one transaction, so the counts are exact and the unit atomic.
+//! one transaction, so the counts are exact and the unit atomic. Undo's
+//! record of the unit (`undo::MergeLog`) takes the rowids as they come and
+//! the rows' hashes once the unit is written.
 
 use rusqlite::{params_from_iter, Connection};
 
@@ -26,12 +28,14 @@ pub(super) fn write_merged(
     let mut log = undo::MergeLog::new(&tx, target, ledger)?;
     let n = target.columns.len();
     {
-        let insert_sql = merge::sqlite_insert_new(merge, target) + &log.returning(target);
-        let mut insert = tx.prepare_cached(&insert_sql)?;
+        // No `RETURNING`: SQLite runs every statement that has one through
+        // an ephemeral table of its own (a B-tree and page cache opened
+        // and closed per row — most of an upsert's time, docs/BENCHMARKS.md).
+        // Rowids come from `last_insert_rowid()` and the before-image's
+        // `SELECT`; the rows' hashes are read back once the unit is written.
+        let mut insert = tx.prepare_cached(&merge::sqlite_insert_new(merge, target))?;
         let mut update = match merge.mode {
-            Mode::Upsert => Some(
-                tx.prepare_cached(&(merge::sqlite_update(merge, target) + &log.returning(target)))?,
-            ),
+            Mode::Upsert => Some(tx.prepare_cached(&merge::sqlite_update(merge, target))?),
             _ => None,
         };
         let mut before = match (merge.mode, log.on()) {
@@ -43,27 +47,22 @@ pub(super) fn write_merged(
         let slots = merge.key_slots(target);
         for row in rows {
             let values = || params_from_iter(row.values.iter().map(SqliteValue));
-            let fresh = if log.on() {
-                let mut out = insert.query(values())?;
-                match out.next()? {
-                    Some(r) => log.inserted(r, n).map(|()| true)?,
-                    None => false,
-                }
-            } else {
-                insert.execute(values())? == 1
-            };
+            let fresh = insert.execute(values())? == 1;
             if fresh {
+                if log.on() {
+                    log.inserted_rowid(tx.last_insert_rowid());
+                }
                 inserted += 1;
             } else if let Some(update) = update.as_mut() {
                 match before.as_mut() {
                     Some(before) => {
                         let key =
                             params_from_iter(slots.iter().map(|&s| SqliteValue(&row.values[s])));
-                        let old = before.query_row(key, |r| undo::values_of(r, n))?;
-                        let mut out = update.query(values())?;
-                        if let Some(r) = out.next()? {
-                            log.updated(old, r, n)?;
-                        }
+                        let (rid, old) = before.query_row(key, |r| {
+                            Ok((r.get::<_, i64>(0)?, undo::values_of(r, n)?))
+                        })?;
+                        update.execute(values())?;
+                        log.updated_rowid(old, rid);
                     }
                     None => {
                         update.execute(values())?;
@@ -75,6 +74,7 @@ pub(super) fn write_merged(
             }
         }
     }
+    log.hash_rows(&tx, target)?;
     if let Some(id) = ledger {
         log.write(&tx, id, target, merge.mode.as_str())?;
     }

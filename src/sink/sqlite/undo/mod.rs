@@ -7,9 +7,10 @@
 //!   values of the import's columns, as stored: read back by rowid after
 //!   the unit's inserts);
 //! - `i`: the rowids an upsert or a replace inserted, one by one (and
-//!   older imports' appends), and the hash of each (`RETURNING`);
-//! - `u`: the rowids an upsert updated, the hash of each as updated, and
-//!   its values before (JSON in `before`);
+//!   older imports' appends), and the hash of each (an upsert's read back
+//!   by rowid after the unit, a replace's by `RETURNING`);
+//! - `u`: the rowids an upsert updated, the hash of each as the unit left
+//!   it (read back likewise), and its values before (JSON in `before`);
 //! - `d`: a replace's old rows (rowid and every column), deleted.
 //!
 //! A row whose hash differs at undo time (or that is gone) was changed
@@ -156,11 +157,6 @@ fn names(target: &Target) -> Vec<String> {
     target.columns.iter().map(|c| c.name.clone()).collect()
 }
 
-/// ` RETURNING rowid, "a", "b"` for `target`.
-fn returning(target: &Target) -> String {
-    format!(" RETURNING rowid, {}", schema::column_list(target))
-}
-
 /// Rowids in the order they were inserted, runs of consecutive ones kept
 /// as one `(first, last)` pair (a unit's rowids are usually one run).
 #[derive(Default)]
@@ -282,33 +278,37 @@ impl MergeLog {
         self.on
     }
 
-    /// The `RETURNING` suffix the unit's statements carry when on.
-    pub(super) fn returning(&self, target: &Target) -> String {
-        if self.on {
-            returning(target)
-        } else {
-            String::new()
-        }
+    /// The rowid of a row the INSERT … DO NOTHING inserted.
+    pub(super) fn inserted_rowid(&mut self, rid: i64) {
+        self.inserted.rids.push(rid);
     }
 
-    /// A row the INSERT … DO NOTHING returned (it was inserted).
-    pub(super) fn inserted(&mut self, r: &rusqlite::Row<'_>, n: usize) -> rusqlite::Result<()> {
-        self.inserted.rids.push(r.get(0)?);
-        self.inserted.hashes.push(hash_row(r, 1, n)?);
-        Ok(())
-    }
-
-    /// The row's values `before` ([`values_of`]) and the UPDATE's
-    /// returned row.
-    pub(super) fn updated(
-        &mut self,
-        before: Vec<Json>,
-        after: &rusqlite::Row<'_>,
-        n: usize,
-    ) -> rusqlite::Result<()> {
+    /// An updated row: its rowid and its values `before` ([`values_of`]).
+    pub(super) fn updated_rowid(&mut self, before: Vec<Json>, rid: i64) {
         self.updated.before.push(Json::Array(before));
-        self.updated.rids.push(after.get(0)?);
-        self.updated.hashes.push(hash_row(after, 1, n)?);
+        self.updated.rids.push(rid);
+    }
+
+    /// The hash of every row logged, as the unit left it (read back by
+    /// rowid once the unit's statements ran).
+    pub(super) fn hash_rows(&mut self, conn: &Connection, target: &Target) -> rusqlite::Result<()> {
+        if !self.on {
+            return Ok(());
+        }
+        let n = target.columns.len();
+        let sql = format!(
+            "SELECT {} FROM {} WHERE rowid = ?1",
+            schema::column_list(target),
+            quote_table(&target.table)
+        );
+        let mut stmt = conn.prepare_cached(&sql)?;
+        for entry in [&mut self.inserted, &mut self.updated] {
+            entry.hashes = entry
+                .rids
+                .iter()
+                .map(|&rid| stmt.query_row([rid], |r| hash_row(r, 0, n)))
+                .collect::<rusqlite::Result<_>>()?;
+        }
         Ok(())
     }
 
