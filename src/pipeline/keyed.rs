@@ -29,8 +29,8 @@ pub(super) struct KeyCheck {
     /// [`fingerprint`](KeyCheck::fingerprint), 128 bits of two SipHashes
     /// keyed at random per import (so a file cannot aim at collisions; two
     /// different keys share one with a chance of about n² / 2¹²⁹ — for a
-    /// billion rows, 10⁻²¹), instead of the key's text: 20 bytes a row, not
-    /// three allocations.
+    /// billion rows, 10⁻²¹), instead of the key's text: one 32-byte slot a
+    /// key, not three allocations.
     seen: HashMap<u128, u32, BuildHasherDefault<Fingerprint>>,
     /// The two SipHash keys.
     hashers: (RandomState, RandomState),
