@@ -250,16 +250,7 @@ async fn run(
                             tracing::warn!(error = %e, "cannot record the start of the import");
                         }
                     }
-                    let hold = match state.sink.is_mysql() {
-                        true => match state.sink.hold_import(&job.id, "").await {
-                            Ok(hold) => Some(hold),
-                            Err(e) => {
-                                tracing::warn!(error = %e, "cannot hold the import");
-                                None
-                            }
-                        },
-                        false => None,
-                    };
+                    let hold = state.sink.hold_service_import(&job.id).await;
                     let run = Run {
                         upload,
                         req,
@@ -323,8 +314,8 @@ pub struct Run {
     pub stored: bool,
     /// When it started running.
     pub at: String,
-    /// On MySQL, its named lock (`sink::mysql::undo::hold_lock`): undo and
-    /// a starting server tell it from an import whose process died by it.
+    /// Its hold, where the backend needs one
+    /// ([`crate::sink::Sink::hold_service_import`]).
     pub hold: Option<crate::sink::undo::ImportHold>,
 }
 

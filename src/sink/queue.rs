@@ -82,12 +82,6 @@ impl Sink {
         matches!(self, Sink::Postgres(_))
     }
 
-    /// Whether this is a MySQL/MariaDB database (whose imports hold a named
-    /// lock while they run: `sink::mysql::undo::hold_lock`).
-    pub fn is_mysql(&self) -> bool {
-        matches!(self, Sink::Mysql(_))
-    }
-
     /// Records `row` (`queued`) with its request and the file at `path`,
     /// in one transaction.
     pub async fn enqueue_import(

@@ -246,6 +246,23 @@ impl Sink {
             Sink::Mysql(s) => super::mysql::undo::hold(s, id).await,
         }
     }
+
+    /// The hold of an import the service runs, where the backend needs one
+    /// to tell it alive: MySQL, where every import holds its named lock
+    /// (PostgreSQL's instances and queue, and SQLite's one server, say it
+    /// otherwise). A hold that cannot be taken is a warning.
+    pub async fn hold_service_import(&self, id: &str) -> Option<ImportHold> {
+        let Sink::Mysql(s) = self else {
+            return None;
+        };
+        match super::mysql::undo::hold(s, id).await {
+            Ok(hold) => Some(hold),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot hold the import");
+                None
+            }
+        }
+    }
 }
 
 /// A status whose import may still be writing.
