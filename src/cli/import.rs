@@ -356,15 +356,29 @@ fn hash_file(args: &ImportArgs) -> Hashing {
 /// Records the hash of an import that did not wait for it (a failure is
 /// a warning: the same-file check only ever reads completed imports).
 async fn record_hash(sink: Sink, id: String, hashing: Hashing) {
-    match hashing.await {
-        Ok((Ok(sha), took)) => {
-            tracing::debug!(sha256 = %sha, took_ms = took.as_millis() as u64, "file hashed");
+    match hashed(hashing).await {
+        Ok(sha) => {
             if let Err(e) = sink.set_import_sha256(&id, &sha).await {
                 tracing::warn!(error = %e, "cannot record the file's SHA-256");
             }
         }
-        Ok((Err(e), _)) => tracing::warn!(error = %e, "cannot hash the file"),
-        Err(e) => tracing::warn!(error = %e, "hashing the file failed"),
+        Err(failure) => tracing::warn!(error = %failure.message, "cannot hash the file"),
+    }
+}
+
+/// The hash [`hash_file`] computed, or why there is none (the file could
+/// not be read: exit 3, naming it).
+async fn hashed(hashing: Hashing) -> Result<String, Failure> {
+    match hashing.await {
+        Ok((Ok(sha), took)) => {
+            tracing::debug!(sha256 = %sha, took_ms = took.as_millis() as u64, "file hashed");
+            Ok(sha)
+        }
+        Ok((Err(e), _)) => Err(Failure {
+            about_file: true,
+            ..Failure::new(3, format!("cannot read the file: {e}"))
+        }),
+        Err(e) => Err(Failure::new(1, format!("hashing the file failed: {e}"))),
     }
 }
 
@@ -375,20 +389,7 @@ async fn record_hash(sink: Sink, id: String, hashing: Hashing) {
 /// `--allow-reimport`); other imports hash beside the import
 /// ([`record_hash`]).
 async fn same_file(job: &ImportJob, sink: &Sink, hashing: Hashing) -> Result<String, Failure> {
-    let hashed = hashing.await;
-    let sha256 = match hashed {
-        Ok((Ok(sha), took)) => {
-            tracing::debug!(sha256 = %sha, took_ms = took.as_millis() as u64, "file hashed");
-            sha
-        }
-        Ok((Err(e), _)) => {
-            return Err(Failure {
-                about_file: true,
-                ..Failure::new(3, format!("cannot read the file: {e}"))
-            })
-        }
-        Err(e) => return Err(Failure::new(1, format!("hashing the file failed: {e}"))),
-    };
+    let sha256 = hashed(hashing).await?;
     match sink.completed_import_of(&sha256, &table_name(job)).await {
         Ok(None) => Ok(sha256),
         Ok(Some(earlier)) => Err(Failure {
