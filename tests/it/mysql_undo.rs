@@ -364,41 +364,8 @@ async fn on_mysql_a_running_cli_import_is_not_undone_and_a_killed_one_is() {
     let Some(db) = seeded().await else { return };
     let dir = tempdir();
     let file = crate::undo::big_csv(dir.path(), 300_000);
-    let mut child = std::process::Command::new(crate::helpers::bin())
-        .args([
-            "import",
-            file.to_str().unwrap(),
-            "--database-url",
-            &db.url,
-            "--table",
-            "items",
-            "--batch-size",
-            "500",
-        ])
-        .current_dir(dir.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let ledger = "SELECT count(*) FROM information_schema.tables \
-                  WHERE table_schema = DATABASE() AND table_name = 'import_ledger'";
-    let mut id = None;
-    for _ in 0..6000 {
-        if column(&db, ledger).await == ["1"] {
-            let r = db
-                .query(
-                    "SELECT i.id, CAST(COALESCE((SELECT sum(l.inserted) FROM import_ledger l \
-                     WHERE l.import_id = i.id), 0) AS CHAR) FROM imports i",
-                )
-                .await;
-            if let Some(row) = r.first().filter(|r| r[1].as_deref() != Some("0")) {
-                id = row[0].clone();
-                break;
-            }
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    let id = id.expect("the import never committed");
+    let mut child = crate::undo::spawn_items_import(&db, dir.path(), &file, &[]);
+    let id = crate::undo::first_commit(&db).await;
     let (code, u) = undo(&db, dir.path(), &id, &[]);
     let still_running = child.try_wait().unwrap().is_none();
     child.kill().unwrap();

@@ -271,10 +271,56 @@ pub(crate) fn big_csv(dir: &Path, n: usize) -> std::path::PathBuf {
     path
 }
 
+/// `import FILE --table items --batch-size 500` plus `extra` on `db`, as
+/// a child process to be killed (its output dropped).
+pub(crate) fn spawn_items_import(
+    db: &TestDb,
+    dir: &Path,
+    file: &Path,
+    extra: &[&str],
+) -> std::process::Child {
+    std::process::Command::new(crate::helpers::bin())
+        .args([
+            "import",
+            file.to_str().unwrap(),
+            "--database-url",
+            &db.url,
+            "--table",
+            "items",
+            "--batch-size",
+            "500",
+        ])
+        .args(extra)
+        .current_dir(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// The id of the one import in `db`'s history once it has committed a
+/// unit (waits up to a minute).
+pub(crate) async fn first_commit(db: &TestDb) -> String {
+    for _ in 0..6000 {
+        if committed(db).await > 0 {
+            let r = db.query("SELECT id FROM imports").await;
+            if let Some(id) = r.first().and_then(|r| r[0].clone()) {
+                return id;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("{}: the import never committed", db.backend())
+}
+
 /// Rows the import has committed so far (its ledger, or SQLite's count).
 async fn committed(db: &TestDb) -> u64 {
     let exists = match db.backend() {
         "postgres" => "SELECT CAST(to_regclass('import_ledger') IS NOT NULL AS TEXT)",
+        "mysql" => {
+            "SELECT count(*) FROM information_schema.tables \
+             WHERE table_schema = DATABASE() AND table_name = 'import_ledger'"
+        }
         _ => "SELECT CAST(count(*) > 0 AS TEXT) FROM sqlite_master WHERE name = 'imports'",
     };
     if !matches!(db.query(exists).await[0][0].as_deref(), Some("true" | "1")) {
@@ -282,6 +328,7 @@ async fn committed(db: &TestDb) -> u64 {
     }
     let sql = match db.backend() {
         "postgres" => "SELECT CAST(COALESCE(sum(inserted), 0) AS TEXT) FROM import_ledger",
+        "mysql" => "SELECT CONCAT(COALESCE(sum(inserted), 0)) FROM import_ledger",
         _ => "SELECT CAST(COALESCE(sum(inserted), 0) AS TEXT) FROM imports",
     };
     db.query(sql).await[0][0]
@@ -303,24 +350,7 @@ async fn an_import_killed_mid_upsert_is_undone_to_the_rows_before_it() {
             seeded(&db).await;
             let dir = tempdir();
             let file = big_csv(dir.path(), 200_000);
-            let mut child = std::process::Command::new(crate::helpers::bin())
-                .args([
-                    "import",
-                    file.to_str().unwrap(),
-                    "--database-url",
-                    &db.url,
-                    "--table",
-                    "items",
-                    "--mode",
-                    mode,
-                    "--batch-size",
-                    "500",
-                ])
-                .current_dir(dir.path())
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .unwrap();
+            let mut child = spawn_items_import(&db, dir.path(), &file, &["--mode", mode]);
             // Killed once some units are committed, long before the end.
             let before = committed(&db).await;
             let mut n = before;
@@ -371,34 +401,8 @@ async fn a_running_import_is_not_undone() {
         seeded(&db).await;
         let dir = tempdir();
         let file = big_csv(dir.path(), 300_000);
-        let mut child = std::process::Command::new(crate::helpers::bin())
-            .args([
-                "import",
-                file.to_str().unwrap(),
-                "--database-url",
-                &db.url,
-                "--table",
-                "items",
-                "--mode",
-                "upsert",
-                "--batch-size",
-                "500",
-            ])
-            .current_dir(dir.path())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut id = None;
-        for _ in 0..6000 {
-            if committed(&db).await > 0 {
-                let r = db.query("SELECT id FROM imports").await;
-                id = r.first().and_then(|r| r[0].clone());
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
-        let id = id.unwrap_or_else(|| panic!("{b}: the import never committed"));
+        let mut child = spawn_items_import(&db, dir.path(), &file, &["--mode", "upsert"]);
+        let id = first_commit(&db).await;
         let (code, u) = undo(&db, dir.path(), &id, &[]);
         let still_running = child.try_wait().unwrap().is_none();
         child.kill().unwrap();
