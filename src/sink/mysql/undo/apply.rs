@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Params, Row, Value};
 
-use super::TableInfo;
+use super::{int, TableInfo, PACKED};
 use crate::sink::ddl::quote_table_mysql;
 use crate::sink::mysql::MySqlSink;
 use crate::sink::undo::{self, UndoError, UndoOutcome, UndoTarget};
@@ -33,15 +33,25 @@ struct Meta {
     reason: Option<String>,
 }
 
+/// A locator: its values as saved text (as `JSON_UNQUOTE` gives them).
+type Loc = Vec<String>;
+
 /// What one locator needs at undo time.
 struct Touched {
-    /// The locator's values, as saved text.
-    parts: Vec<String>,
     /// Its first entry: delete it (`None`), restore entry `seq`
     /// (`Some(Some(seq))`), or leave it (`Some(None)`: skip-existing).
     restore: Option<Option<u64>>,
-    /// The hash of the row as the import left it (hex).
-    hash: Option<String>,
+    /// The hash of the row as the import left it.
+    hash: Option<Hash>,
+}
+
+/// A row's hash as an entry recorded it.
+#[derive(Debug, Clone, PartialEq)]
+enum Hash {
+    /// A `w` entry's: [`TableInfo::hash`], in upper-case hex.
+    Json(String),
+    /// A packed `W` entry's: [`TableInfo::digest`], in lower-case hex.
+    Digest(String),
 }
 
 /// Undoes `t` in one transaction.
@@ -120,7 +130,7 @@ async fn run(c: &mut Conn, t: &UndoTarget) -> Result<UndoOutcome, UndoError> {
             reason: None,
         },
     };
-    if let Some(why) = &meta.reason {
+    if let Some(why) = meta.reason.as_ref().filter(|why| *why != PACKED) {
         return Err(UndoError::Unsupported(format!(
             "import {id} cannot be undone: {why}"
         )));
@@ -128,13 +138,16 @@ async fn run(c: &mut Conn, t: &UndoTarget) -> Result<UndoOutcome, UndoError> {
     let (mut deleted, mut restored, mut kept) = (0u64, 0u64, 0u64);
     if !meta.locator.is_empty() {
         let info = TableInfo::read(c, &meta.table).await?;
-        let (order, touched) = entries(c, id, meta.locator.len()).await?;
+        let (order, touched) = entries(c, id).await?;
         let now = current(c, &info, &meta, &order, &touched).await?;
-        let intact = |loc: &String| {
+        let intact = |loc: &Loc| {
             let t = &touched[loc];
-            t.hash.is_some() && now.get(loc) == t.hash.as_ref()
+            let stored = now.get(loc);
+            t.hash
+                .as_ref()
+                .is_some_and(|want| stored.is_some_and(|h| h.contains(want)))
         };
-        let mine: Vec<&String> = order
+        let mine: Vec<&Loc> = order
             .iter()
             .filter(|l| touched[*l].restore != Some(None))
             .collect();
@@ -142,15 +155,15 @@ async fn run(c: &mut Conn, t: &UndoTarget) -> Result<UndoOutcome, UndoError> {
         if kept > 0 && !t.force {
             return Err(UndoError::changed(id, &meta.table, kept));
         }
-        let gone: Vec<&String> = mine
+        let gone: Vec<&Loc> = mine
             .iter()
             .copied()
             .filter(|l| touched[*l].restore.is_none() && intact(l))
             .collect();
-        deleted = delete(c, &info, &meta, &gone, &touched).await?;
+        deleted = delete(c, &info, &meta, &gone).await?;
         for loc in mine.iter().filter(|l| intact(l)) {
             if let Some(Some(seq)) = touched[*loc].restore {
-                restore(c, &info, &meta, seq, &touched[*loc].parts).await?;
+                restore(c, &info, &meta, seq, loc).await?;
                 restored += 1;
             }
         }
@@ -203,45 +216,89 @@ async fn writer_gone(c: &mut Conn, id: &str) -> Result<bool, UndoError> {
     Ok(false)
 }
 
-/// Every `w` and `b` entry of import `id`, by locator in first-seen order.
-async fn entries(
-    c: &mut Conn,
-    id: &str,
-    width: usize,
-) -> Result<(Vec<String>, HashMap<String, Touched>), UndoError> {
-    let parts: Vec<String> = (0..width)
-        .map(|i| format!("JSON_UNQUOTE(JSON_EXTRACT(loc, '$[{i}]'))"))
-        .collect();
-    let sql = format!(
-        "SELECT seq, kind, loc, HEX(hash), image IS NOT NULL, {} FROM sheetpipe_undo_rows \
-         WHERE import_id = ? AND kind IN ('w', 'b') ORDER BY seq FOR UPDATE",
-        parts.join(", ")
-    );
+/// The values of a saved locator, a JSON array as the server wrote it:
+/// each as `JSON_UNQUOTE` gives it (strings unescaped, numbers as written).
+fn parts(json: &str) -> Option<Loc> {
+    let raw: Vec<&serde_json::value::RawValue> = serde_json::from_str(json).ok()?;
+    raw.iter().map(|r| scalar(r.get())).collect()
+}
+
+fn scalar(text: &str) -> Option<String> {
+    if text.starts_with('"') {
+        serde_json::from_str(text).ok()
+    } else {
+        Some(text.to_string())
+    }
+}
+
+/// The `[locator values…, digest]` arrays of a packed `W` entry.
+fn unpack(json: &str) -> Option<Vec<(Loc, String)>> {
+    let rows: Vec<Vec<&serde_json::value::RawValue>> = serde_json::from_str(json).ok()?;
+    rows.iter()
+        .map(|r| {
+            let (hash, loc) = r.split_last()?;
+            let loc = loc.iter().map(|v| scalar(v.get())).collect::<Option<_>>()?;
+            Some((loc, scalar(hash.get())?))
+        })
+        .collect()
+}
+
+fn damaged(id: &str, seq: u64) -> UndoError {
+    UndoError::Db(DbError::new(format!(
+        "undo: entry {seq} of import {id} in sheetpipe_undo_rows cannot be read; nothing was \
+         changed"
+    )))
+}
+
+/// Every `w`, `W` and `b` entry of import `id`, by locator in first-seen
+/// order (a `W` entry's rows in its own order, at its place).
+async fn entries(c: &mut Conn, id: &str) -> Result<(Vec<Loc>, HashMap<Loc, Touched>), UndoError> {
+    let sql = "SELECT seq, kind, loc, HEX(hash), image IS NOT NULL, IF(kind = 'W', image, NULL) \
+               FROM sheetpipe_undo_rows WHERE import_id = ? AND kind IN ('w', 'W', 'b') \
+               ORDER BY seq FOR UPDATE";
     let rows: Vec<Row> = c.exec(sql, (id,)).await.map_err(db)?;
     let mut order = Vec::new();
-    let mut touched: HashMap<String, Touched> = HashMap::new();
-    for mut r in rows {
-        let seq: u64 = r.take(0).unwrap_or_default();
-        let kind: String = r.take(1).unwrap_or_default();
-        let loc: String = r.take(2).unwrap_or_default();
-        let hash: Option<String> = r.take(3).flatten();
-        let image: bool = r.take(4).unwrap_or_default();
-        let t = touched.entry(loc.clone()).or_insert_with(|| {
+    let mut touched: HashMap<Loc, Touched> = HashMap::new();
+    let mut note = |loc: Loc, first: Option<Option<u64>>, hash: Option<Hash>| {
+        let t = touched.entry(loc).or_insert_with_key(|loc| {
             order.push(loc.clone());
             Touched {
-                parts: (0..width)
-                    .map(|i| {
-                        r.take::<Option<String>, _>(5 + i)
-                            .flatten()
-                            .unwrap_or_default()
-                    })
-                    .collect(),
-                restore: (kind == "b").then_some(image.then_some(seq)),
+                restore: first,
                 hash: None,
             }
         });
-        if kind == "w" {
+        if hash.is_some() {
             t.hash = hash;
+        }
+    };
+    for mut r in rows {
+        let seq: u64 = r.take(0).unwrap_or_default();
+        let kind: String = r.take(1).unwrap_or_default();
+        let loc: Option<String> = r.take(2).flatten();
+        let hash: Option<String> = r.take(3).flatten();
+        let image: bool = r.take(4).unwrap_or_default();
+        let pack: Option<String> = r.take(5).flatten();
+        match kind.as_str() {
+            "W" => {
+                let rows = pack.as_deref().and_then(unpack);
+                let rows = rows.ok_or_else(|| damaged(id, seq))?;
+                if loc.and_then(|n| n.parse::<usize>().ok()) != Some(rows.len()) {
+                    return Err(damaged(id, seq));
+                }
+                for (loc, digest) in rows {
+                    note(loc, None, Some(Hash::Digest(digest)));
+                }
+            }
+            _ => {
+                let loc = loc.as_deref().and_then(parts);
+                let loc = loc.ok_or_else(|| damaged(id, seq))?;
+                let first = (kind == "b").then_some(image.then_some(seq));
+                note(
+                    loc,
+                    first,
+                    (kind == "w").then_some(hash.map(Hash::Json)).flatten(),
+                );
+            }
         }
     }
     Ok((order, touched))
@@ -251,17 +308,9 @@ async fn entries(
 /// each for one statement: an integer locator's ids as ranges of
 /// consecutive ids (`BETWEEN`: an AUTO_INCREMENT import's rows are a few
 /// runs), any other locator as `(match) OR (match) …` of [`CHUNK`] rows.
-fn located(
-    info: &TableInfo,
-    meta: &Meta,
-    locs: &[&String],
-    touched: &HashMap<String, Touched>,
-) -> Vec<(String, Vec<Value>)> {
+fn located(info: &TableInfo, meta: &Meta, locs: &[&Loc]) -> Vec<(String, Vec<Value>)> {
     let ids: Option<Vec<i128>> = match meta.locator.as_slice() {
-        [one] if info.integer(one) => locs
-            .iter()
-            .map(|l| touched[*l].parts[0].parse().ok())
-            .collect(),
+        [one] if info.integer(one) => locs.iter().map(|l| l[0].parse().ok()).collect(),
         _ => None,
     };
     if let Some(mut ids) = ids {
@@ -295,41 +344,55 @@ fn located(
         .map(|chunk| {
             let values = chunk
                 .iter()
-                .flat_map(|l| touched[*l].parts.iter().map(|p| Value::from(p.as_str())))
+                .flat_map(|l| l.iter().map(|p| Value::from(p.as_str())))
                 .collect();
             (vec![one.clone(); chunk.len()].join(" OR "), values)
         })
         .collect()
 }
 
-/// An id as a parameter of its exact integer type.
-fn int(v: i128) -> Value {
-    match i64::try_from(v) {
-        Ok(i) => Value::Int(i),
-        Err(_) => Value::UInt(u64::try_from(v).unwrap_or(u64::MAX)),
-    }
-}
-
-/// The hash (hex) of each locator's row as it is now, locked.
+/// Each locator's row as it is now, locked: the hashes its entries need.
 async fn current(
     c: &mut Conn,
     info: &TableInfo,
     meta: &Meta,
-    order: &[String],
-    touched: &HashMap<String, Touched>,
-) -> Result<HashMap<String, String>, UndoError> {
+    order: &[Loc],
+    touched: &HashMap<Loc, Touched>,
+) -> Result<HashMap<Loc, Vec<Hash>>, UndoError> {
+    let json = touched
+        .values()
+        .any(|t| matches!(t.hash, Some(Hash::Json(_))));
+    let digest = touched
+        .values()
+        .any(|t| matches!(t.hash, Some(Hash::Digest(_))));
     let mut now = HashMap::with_capacity(order.len());
-    let locs: Vec<&String> = order.iter().collect();
-    for (filter, values) in located(info, meta, &locs, touched) {
+    let locs: Vec<&Loc> = order.iter().collect();
+    let hashes = format!(
+        "{}, {}",
+        if json {
+            format!("HEX({})", info.hash(&meta.columns, "t."))
+        } else {
+            "NULL".into()
+        },
+        if digest {
+            info.digest(&meta.columns, "t.")
+        } else {
+            "NULL".into()
+        }
+    );
+    for (filter, values) in located(info, meta, &locs) {
         let sql = format!(
-            "SELECT {}, HEX({}) FROM {} AS t WHERE {filter} FOR UPDATE",
+            "SELECT {}, {hashes} FROM {} AS t WHERE {filter} FOR UPDATE",
             info.json(&meta.locator, "t."),
-            info.hash(&meta.columns, "t."),
             quote_table_mysql(&meta.table)
         );
-        let rows: Vec<(String, String)> =
+        let rows: Vec<(String, Option<String>, Option<String>)> =
             c.exec(sql, Params::Positional(values)).await.map_err(db)?;
-        now.extend(rows);
+        for (loc, j, d) in rows {
+            let Some(loc) = parts(&loc) else { continue };
+            let hashes = j.map(Hash::Json).into_iter().chain(d.map(Hash::Digest));
+            now.insert(loc, hashes.collect());
+        }
     }
     Ok(now)
 }
@@ -339,11 +402,10 @@ async fn delete(
     c: &mut Conn,
     info: &TableInfo,
     meta: &Meta,
-    locs: &[&String],
-    touched: &HashMap<String, Touched>,
+    locs: &[&Loc],
 ) -> Result<u64, UndoError> {
     let mut deleted = 0;
-    for (filter, values) in located(info, meta, locs, touched) {
+    for (filter, values) in located(info, meta, locs) {
         let sql = format!(
             "DELETE t FROM {} AS t WHERE {filter}",
             quote_table_mysql(&meta.table)

@@ -1,11 +1,19 @@
 //! Undo on MySQL/MariaDB (see [`crate::sink::undo`], docs/UNDO.md). InnoDB
 //! keeps no row versions a client can read, so every write with a ledger
-//! records, in the unit's own transaction, one `sheetpipe_undo_rows` entry
-//! per row, computed by the server from the rows as stored:
+//! records, in the unit's own transaction, `sheetpipe_undo_rows` entries
+//! computed by the server from the rows as stored:
 //!
-//! - `w`: a row the import wrote: its locator (`loc`, the JSON array of
-//!   the values that find it again) and the MD5 of the JSON array of the
-//!   columns it wrote (`hash`);
+//! - `W` ([`pack`]): the rows one statement wrote, up to 2,000 of them in
+//!   one entry: their count (`loc`) and the JSON array of one
+//!   `[locator values…, digest]` per row (`image`), the digest being the
+//!   MD5 of the written columns joined with their lengths and NULL flags
+//!   ([`TableInfo::digest`]); written by an `INSERT … SELECT … HAVING
+//!   COUNT(*) = n` that finds the rows by their id range, their keys' runs
+//!   or their keys, so a statement whose rows are not all found again
+//!   fails the import instead of recording fewer;
+//! - `w`: one row the import wrote (a replace's new rows): its locator
+//!   (`loc`, the JSON array of the values that find it again) and the MD5
+//!   of the JSON array of the columns it wrote (`hash`);
 //! - `b`: an upsert's row as it was before the unit changed it (`image`,
 //!   the JSON array of the written columns; taken under the unit's
 //!   `FOR UPDATE` count, so nobody changes it in between), or a row that
@@ -17,10 +25,12 @@
 //! across the server, not an AUTO_INCREMENT, whose table lock for
 //! `INSERT … SELECT` would make concurrent writers fail), taken after the
 //! unit holds its rows' locks, so the entries of one row follow the order
-//! in which units wrote it. Per locator, its first entry says what undo does (`w`: delete, `b`:
-//! restore the image or leave alone) and its last `w` the hash to check:
-//! a row whose hash differs at undo time, or that is gone, was changed
-//! since.
+//! in which units wrote it. Per locator, its first entry says what undo
+//! does (`w`/`W`: delete, `b`: restore the image or leave alone) and its
+//! last `w` or `W` the hash or digest to check: a row whose hash differs at
+//! undo time, or that is gone, was changed since. An import with `W`
+//! entries is noted with the reason [`PACKED`], which this sheetpipe
+//! ignores and an earlier one, reading only `w`, refuses by.
 //!
 //! **The locator** ([`Plan`]): an upsert's or skip-existing's key; else
 //! the table's AUTO_INCREMENT key when the file does not map it, found per
@@ -32,6 +42,7 @@
 //! reason (`sheetpipe_undo.reason`).
 
 mod apply;
+mod pack;
 mod table;
 
 pub(crate) use apply::undo;
@@ -101,6 +112,21 @@ CREATE TABLE IF NOT EXISTS sheetpipe_undo_rows (
     INDEX idx_sheetpipe_undo_rows_import (import_id, kind)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 ";
+
+/// `sheetpipe_undo.reason` of an import recorded in packed `W` entries:
+/// no reason to this sheetpipe, which undoes it, but an earlier one, which
+/// reads only `w` entries and would undo none of its rows, refuses with
+/// these words instead.
+pub(crate) const PACKED: &str = "its undo data was written by a newer sheetpipe (packed \
+     entries); undo it with that version or a later one";
+
+/// An id as a parameter of its exact integer type.
+pub(super) fn int(v: i128) -> mysql_async::Value {
+    match i64::try_from(v) {
+        Ok(i) => mysql_async::Value::Int(i),
+        Err(_) => mysql_async::Value::UInt(u64::try_from(v).unwrap_or(u64::MAX)),
+    }
+}
 
 /// How one import's writes into one table are recorded.
 pub(crate) struct Plan {
@@ -217,7 +243,7 @@ async fn note(
             p.table.clone(),
             Some(list(&p.locator)),
             Some(list(&p.columns)),
-            None,
+            Some(PACKED.to_string()),
         ),
         Err((table, why)) => (table.clone(), None, None, Some(why.clone())),
     };
@@ -288,63 +314,15 @@ impl MySqlWriter {
         self.conn
             .query_drop("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
             .await?;
+        // A `W` entry's GROUP_CONCAT is bounded by PACK_ROWS and PACK_BYTES,
+        // not by the server's default of 1 MiB (64 MiB: far above them).
+        self.conn
+            .query_drop("SET SESSION group_concat_max_len = 67108864")
+            .await?;
         let plan = plan.ok().map(Arc::new);
         self.undo = Some((target.table.clone(), plan.clone()));
         Ok(plan)
     }
-
-    /// After a statement stored `rows` (append: every one of them; merge:
-    /// inserted or updated), records their `w` entries.
-    pub(super) async fn record_written(
-        &mut self,
-        plan: &Plan,
-        rows: &[Record],
-        target: &Target,
-    ) -> Result<(), Fail> {
-        let id = self.ledger.clone().unwrap_or_default();
-        let n = rows.len() as u64;
-        let (sql, mut params) = match plan.range {
-            Some(inc) => {
-                let first = match self.conn.last_insert_id().filter(|&f| f > 0) {
-                    Some(f) => f,
-                    None => self
-                        .conn
-                        .query_first::<u64, _>("SELECT LAST_INSERT_ID()")
-                        .await?
-                        .unwrap_or(0),
-                };
-                let col = format!(
-                    "t.{}",
-                    crate::sink::ddl::quote_ident_mysql(&plan.locator[0])
-                );
-                let last = first + (n - 1) * inc;
-                let mut values = vec![first.into(), last.into()];
-                let mut filter = format!("{col} BETWEEN ? AND ?");
-                if inc > 1 {
-                    filter.push_str(&format!(" AND ({col} - ?) % {inc} = 0"));
-                    values.push(first.into());
-                }
-                (plan.written_sql(&filter), values)
-            }
-            None => {
-                let (filter, values) = plan.keys_filter(rows, target);
-                (plan.written_sql(&filter), values)
-            }
-        };
-        params.insert(0, id.as_ref().into());
-        self.conn.exec_drop(sql, Params::Positional(params)).await?;
-        let found = self.conn.affected_rows();
-        if found != n {
-            return Err(Fail::Fatal(DbError::new(format!(
-                "undo bookkeeping: {found} of the {n} rows just written into {} were found \
-                 again; the import stops rather than keep undo data that could name rows it \
-                 did not write",
-                plan.table
-            ))));
-        }
-        Ok(())
-    }
-
     /// Before a merge statement of `rows` (their stored rows locked by
     /// its count): records the `b` entry of each stored row of their keys,
     /// with its image (upsert) or without (skip-existing).
