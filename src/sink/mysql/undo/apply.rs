@@ -19,35 +19,35 @@ use crate::sink::DbError;
 /// Rows per statement of the checks and deletes.
 const CHUNK: usize = 500;
 
-fn db(e: mysql_async::Error) -> UndoError {
+pub(super) fn db(e: mysql_async::Error) -> UndoError {
     UndoError::Db(super::super::fatal(e))
 }
 
 /// The import's `sheetpipe_undo` row.
-struct Meta {
-    table: String,
+pub(super) struct Meta {
+    pub(super) table: String,
     mode: String,
-    locator: Vec<String>,
-    columns: Vec<String>,
+    pub(super) locator: Vec<String>,
+    pub(super) columns: Vec<String>,
     image_columns: Vec<String>,
     reason: Option<String>,
 }
 
 /// A locator: its values as saved text (as `JSON_UNQUOTE` gives them).
-type Loc = Vec<String>;
+pub(super) type Loc = Vec<String>;
 
 /// What one locator needs at undo time.
-struct Touched {
+pub(super) struct Touched {
     /// Its first entry: delete it (`None`), restore entry `seq`
     /// (`Some(Some(seq))`), or leave it (`Some(None)`: skip-existing).
-    restore: Option<Option<u64>>,
+    pub(super) restore: Option<Option<u64>>,
     /// The hash of the row as the import left it.
-    hash: Option<Hash>,
+    pub(super) hash: Option<Hash>,
 }
 
 /// A row's hash as an entry recorded it.
 #[derive(Debug, Clone, PartialEq)]
-enum Hash {
+pub(super) enum Hash {
     /// A `w` entry's: [`TableInfo::hash`], in upper-case hex.
     Json(String),
     /// A packed `W` entry's: [`TableInfo::digest`], in lower-case hex.
@@ -139,7 +139,7 @@ async fn run(c: &mut Conn, t: &UndoTarget) -> Result<UndoOutcome, UndoError> {
     if !meta.locator.is_empty() {
         let info = TableInfo::read(c, &meta.table).await?;
         let (order, touched) = entries(c, id).await?;
-        let now = current(c, &info, &meta, &order, &touched).await?;
+        let now = super::check::current(c, &info, &meta, &order, &touched).await?;
         let intact = |loc: &Loc| {
             let t = &touched[loc];
             let stored = now.get(loc);
@@ -218,7 +218,7 @@ async fn writer_gone(c: &mut Conn, id: &str) -> Result<bool, UndoError> {
 
 /// The values of a saved locator, a JSON array as the server wrote it:
 /// each as `JSON_UNQUOTE` gives it (strings unescaped, numbers as written).
-fn parts(json: &str) -> Option<Loc> {
+pub(super) fn parts(json: &str) -> Option<Loc> {
     let raw: Vec<&serde_json::value::RawValue> = serde_json::from_str(json).ok()?;
     raw.iter().map(|r| scalar(r.get())).collect()
 }
@@ -308,7 +308,7 @@ async fn entries(c: &mut Conn, id: &str) -> Result<(Vec<Loc>, HashMap<Loc, Touch
 /// each for one statement: an integer locator's ids as ranges of
 /// consecutive ids (`BETWEEN`: an AUTO_INCREMENT import's rows are a few
 /// runs), any other locator as `(match) OR (match) …` of [`CHUNK`] rows.
-fn located(info: &TableInfo, meta: &Meta, locs: &[&Loc]) -> Vec<(String, Vec<Value>)> {
+pub(super) fn located(info: &TableInfo, meta: &Meta, locs: &[&Loc]) -> Vec<(String, Vec<Value>)> {
     let ids: Option<Vec<i128>> = match meta.locator.as_slice() {
         [one] if info.integer(one) => locs.iter().map(|l| l[0].parse().ok()).collect(),
         _ => None,
@@ -349,52 +349,6 @@ fn located(info: &TableInfo, meta: &Meta, locs: &[&Loc]) -> Vec<(String, Vec<Val
             (vec![one.clone(); chunk.len()].join(" OR "), values)
         })
         .collect()
-}
-
-/// Each locator's row as it is now, locked: the hashes its entries need.
-async fn current(
-    c: &mut Conn,
-    info: &TableInfo,
-    meta: &Meta,
-    order: &[Loc],
-    touched: &HashMap<Loc, Touched>,
-) -> Result<HashMap<Loc, Vec<Hash>>, UndoError> {
-    let json = touched
-        .values()
-        .any(|t| matches!(t.hash, Some(Hash::Json(_))));
-    let digest = touched
-        .values()
-        .any(|t| matches!(t.hash, Some(Hash::Digest(_))));
-    let mut now = HashMap::with_capacity(order.len());
-    let locs: Vec<&Loc> = order.iter().collect();
-    let hashes = format!(
-        "{}, {}",
-        if json {
-            format!("HEX({})", info.hash(&meta.columns, "t."))
-        } else {
-            "NULL".into()
-        },
-        if digest {
-            info.digest(&meta.columns, "t.")
-        } else {
-            "NULL".into()
-        }
-    );
-    for (filter, values) in located(info, meta, &locs) {
-        let sql = format!(
-            "SELECT {}, {hashes} FROM {} AS t WHERE {filter} FOR UPDATE",
-            info.json(&meta.locator, "t."),
-            quote_table_mysql(&meta.table)
-        );
-        let rows: Vec<(String, Option<String>, Option<String>)> =
-            c.exec(sql, Params::Positional(values)).await.map_err(db)?;
-        for (loc, j, d) in rows {
-            let Some(loc) = parts(&loc) else { continue };
-            let hashes = j.map(Hash::Json).into_iter().chain(d.map(Hash::Digest));
-            now.insert(loc, hashes.collect());
-        }
-    }
-    Ok(now)
 }
 
 /// Deletes the rows of `locs`.

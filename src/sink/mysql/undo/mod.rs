@@ -42,6 +42,7 @@
 //! reason (`sheetpipe_undo.reason`).
 
 mod apply;
+mod check;
 mod pack;
 mod table;
 
