@@ -16,8 +16,14 @@ use crate::sink::mysql::MySqlSink;
 use crate::sink::undo::{self, UndoError, UndoOutcome, UndoTarget};
 use crate::sink::DbError;
 
-/// Rows per statement of the checks and deletes.
+/// Rows (or id ranges) per statement of the row-by-row checks and the
+/// deletes.
 const CHUNK: usize = 500;
+
+/// Ids per statement of the checks and deletes by id ranges, at most: a
+/// million rows' delete in statements of this size took 0.7× the time of
+/// one statement over all of them (MariaDB 10.11, docs/BENCHMARKS.md).
+const RANGE_ROWS: i128 = 20_000;
 
 pub(super) fn db(e: mysql_async::Error) -> UndoError {
     UndoError::Db(super::super::fatal(e))
@@ -139,31 +145,23 @@ async fn run(c: &mut Conn, t: &UndoTarget) -> Result<UndoOutcome, UndoError> {
     if !meta.locator.is_empty() {
         let info = TableInfo::read(c, &meta.table).await?;
         let (order, touched) = entries(c, id).await?;
-        let now = super::check::current(c, &info, &meta, &order, &touched).await?;
-        let intact = |loc: &Loc| {
-            let t = &touched[loc];
-            let stored = now.get(loc);
-            t.hash
-                .as_ref()
-                .is_some_and(|want| stored.is_some_and(|h| h.contains(want)))
-        };
-        let mine: Vec<&Loc> = order
-            .iter()
-            .filter(|l| touched[*l].restore != Some(None))
+        let ok = super::check::intact(c, &info, &meta, &order, &touched).await?;
+        let mine: Vec<usize> = (0..order.len())
+            .filter(|&i| touched[&order[i]].restore != Some(None))
             .collect();
-        kept = mine.iter().filter(|l| !intact(l)).count() as u64;
+        kept = mine.iter().filter(|&&i| !ok[i]).count() as u64;
         if kept > 0 && !t.force {
             return Err(UndoError::changed(id, &meta.table, kept));
         }
         let gone: Vec<&Loc> = mine
             .iter()
-            .copied()
-            .filter(|l| touched[*l].restore.is_none() && intact(l))
+            .filter(|&&i| touched[&order[i]].restore.is_none() && ok[i])
+            .map(|&i| &order[i])
             .collect();
         deleted = delete(c, &info, &meta, &gone).await?;
-        for loc in mine.iter().filter(|l| intact(l)) {
-            if let Some(Some(seq)) = touched[*loc].restore {
-                restore(c, &info, &meta, seq, loc).await?;
+        for &i in mine.iter().filter(|&&i| ok[i]) {
+            if let Some(Some(seq)) = touched[&order[i]].restore {
+                restore(c, &info, &meta, seq, &order[i]).await?;
                 restored += 1;
             }
         }
@@ -304,10 +302,34 @@ async fn entries(c: &mut Conn, id: &str) -> Result<(Vec<Loc>, HashMap<Loc, Touch
     Ok((order, touched))
 }
 
+/// `runs` (sorted id ranges) cut into the ranges of one statement each:
+/// at most [`CHUNK`] ranges and [`RANGE_ROWS`] ids, a longer run split.
+fn ranges(runs: &[(i128, i128)]) -> Vec<Vec<(i128, i128)>> {
+    let mut out: Vec<Vec<(i128, i128)>> = vec![Vec::new()];
+    let mut ids = 0;
+    for &(mut lo, hi) in runs {
+        while lo <= hi {
+            let last = out.last_mut().expect("never empty");
+            if last.len() == CHUNK || ids == RANGE_ROWS {
+                out.push(Vec::new());
+                ids = 0;
+                continue;
+            }
+            let take = (hi - lo + 1).min(RANGE_ROWS - ids);
+            last.push((lo, lo + take - 1));
+            ids += take;
+            lo += take;
+        }
+    }
+    out.retain(|c| !c.is_empty());
+    out
+}
+
 /// The `WHERE` texts (with their values) that find the rows of `locs`,
 /// each for one statement: an integer locator's ids as ranges of
 /// consecutive ids (`BETWEEN`: an AUTO_INCREMENT import's rows are a few
-/// runs), any other locator as `(match) OR (match) …` of [`CHUNK`] rows.
+/// runs; [`ranges`] per statement), any other locator as
+/// `(match) OR (match) …` of [`CHUNK`] rows.
 pub(super) fn located(info: &TableInfo, meta: &Meta, locs: &[&Loc]) -> Vec<(String, Vec<Value>)> {
     let ids: Option<Vec<i128>> = match meta.locator.as_slice() {
         [one] if info.integer(one) => locs.iter().map(|l| l[0].parse().ok()).collect(),
@@ -326,8 +348,8 @@ pub(super) fn located(info: &TableInfo, meta: &Meta, locs: &[&Loc]) -> Vec<(Stri
             "t.{}",
             crate::sink::ddl::quote_ident_mysql(&meta.locator[0])
         );
-        return runs
-            .chunks(CHUNK)
+        return ranges(&runs)
+            .iter()
             .map(|chunk| {
                 let one = format!("{col} BETWEEN ? AND ?");
                 let values = chunk
@@ -451,4 +473,37 @@ async fn refuse_warnings(c: &mut Conn) -> Result<(), UndoError> {
         "undo: restoring the saved rows warned, nothing was changed: {}",
         said.join("; ")
     ))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_runs_are_cut_into_statements_of_bounded_ranges_and_ids() {
+        let n = RANGE_ROWS;
+        // One long run: split at every RANGE_ROWS ids, nothing lost.
+        let cut = ranges(&[(1, 2 * n + 5)]);
+        assert_eq!(
+            cut,
+            vec![
+                vec![(1, n)],
+                vec![(n + 1, 2 * n)],
+                vec![(2 * n + 1, 2 * n + 5)]
+            ]
+        );
+        // Short runs: at most CHUNK of them per statement.
+        let short: Vec<(i128, i128)> = (0..CHUNK as i128 + 1).map(|i| (3 * i, 3 * i)).collect();
+        let cut = ranges(&short);
+        assert_eq!(cut.len(), 2);
+        assert_eq!(cut[0].len(), CHUNK);
+        assert_eq!(cut[1], vec![short[CHUNK]]);
+        // A run that crosses the bound: its rest starts the next statement.
+        let cut = ranges(&[(1, n - 1), (n + 10, n + 19)]);
+        assert_eq!(
+            cut,
+            vec![vec![(1, n - 1), (n + 10, n + 10)], vec![(n + 11, n + 19)]]
+        );
+        assert!(ranges(&[]).is_empty());
+    }
 }
