@@ -5,9 +5,9 @@
 //!
 //! - `W` ([`pack`]): the rows one statement wrote, up to 2,000 of them in
 //!   one entry: their count (`loc`) and the JSON array of one
-//!   `[locator values…, digest]` per row (`image`), the digest being the
-//!   MD5 of the written columns joined with their lengths and NULL flags
-//!   ([`TableInfo::digest`]); written by an `INSERT … SELECT … HAVING
+//!   `[locator values…, digest]` per row (`image`), the digest being 128
+//!   bits of the SHA-1 of the written columns, their lengths and NULL
+//!   flags ([`TableInfo::digest`]); written by an `INSERT … SELECT … HAVING
 //!   COUNT(*) = n` that finds the rows by their id range, their keys' runs
 //!   or their keys, so a statement whose rows are not all found again
 //!   fails the import instead of recording fewer;

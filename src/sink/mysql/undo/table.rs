@@ -175,34 +175,28 @@ impl TableInfo {
         format!("UNHEX(MD5({}))", self.json(cols, prefix))
     }
 
-    /// The MD5 (32 lower-case hex digits) of `cols` as stored: the hash of
-    /// the packed `W` entries, about half the server's
-    /// work of [`TableInfo::hash`], whose `JSON_ARRAY` dominates. The
-    /// values are joined by `CONCAT_WS` with a 0x1F between them; text and
-    /// binary columns are taken as their bytes (no collation can then
-    /// clash) behind their byte length (`5:hello`), so no value can
-    /// reach into the next one; numbers, dates and times cannot hold a
-    /// 0x1F; and a last part says which values are NULL (`CONCAT_WS`
-    /// skips them). So two rows hash alike only if their values are the
-    /// same.
+    /// The digest (32 lower-case hex digits: the first 128 bits of a
+    /// SHA-1) of `cols` as stored: the hash of the packed `W` entries,
+    /// about 40% less of the server's work than [`TableInfo::hash`],
+    /// whose `JSON_ARRAY` dominates (and MariaDB's SHA1 takes less than its
+    /// MD5). Hashed is one `CONCAT_WS` with a 0x1F between its parts: the
+    /// byte length of each text and binary column, then every value, then
+    /// one NULL flag per column (`CONCAT_WS` skips NULLs). The separator
+    /// is a binary string, so the whole is taken as bytes (no collation
+    /// can clash); numbers, dates and times cannot hold a 0x1F, and the
+    /// lengths say where each text ends, so no value can reach into the
+    /// next one: two rows hash alike only if their values are the same.
     pub fn digest(&self, cols: &[String], prefix: &str) -> String {
+        let col = |c: &String| format!("{prefix}{}", quote_ident_mysql(c));
         let mut parts: Vec<String> = cols
             .iter()
-            .map(|c| {
-                let col = format!("{prefix}{}", quote_ident_mysql(c));
-                if self.binary(c) || self.texty(c) {
-                    format!("CONCAT(LENGTH({col}), ':', CAST({col} AS BINARY))")
-                } else {
-                    col
-                }
-            })
+            .filter(|c| self.binary(c) || self.texty(c))
+            .map(|c| format!("LENGTH({})", col(c)))
             .collect();
-        let nulls: Vec<String> = cols
-            .iter()
-            .map(|c| format!("ISNULL({prefix}{})", quote_ident_mysql(c)))
-            .collect();
+        parts.extend(cols.iter().map(col));
+        let nulls: Vec<String> = cols.iter().map(|c| format!("ISNULL({})", col(c))).collect();
         parts.push(format!("CONCAT({})", nulls.join(", ")));
-        format!("MD5(CONCAT_WS(0x1f, {}))", parts.join(", "))
+        format!("LEFT(SHA1(CONCAT_WS(0x1f, {})), 32)", parts.join(", "))
     }
 
     /// The stored value of element `i` of the JSON array `from`, for column
