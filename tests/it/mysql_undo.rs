@@ -388,6 +388,50 @@ async fn undo_of_a_replace_and_of_skip_existing_on_mysql() {
     assert_eq!(rows(&db).await, ["a:Apple:1:mine", "b:Bean:2:-"]);
 }
 
+/// A replace's new rows are recorded after its INSERT as packed entries,
+/// 200 rows a part for a text key; one changed row among 450 is found by
+/// the undo, which refuses, and a forced undo keeps exactly that row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_mysql_a_replace_of_many_rows_is_packed_and_its_undo_sees_the_one_changed() {
+    let Some(db) = seeded().await else { return };
+    let dir = tempdir();
+    let mut csv = String::from("code,name,qty,note\n");
+    for i in 0..450 {
+        csv.push_str(&format!("r{i:03},Name {i},{i},n\n"));
+    }
+    let file = dir.path().join("many.csv");
+    std::fs::write(&file, csv).unwrap();
+    let (out, v) = import(&db, &file, &["--mode", "replace"]);
+    assert!(out.status.success(), "{v}");
+    let parts = column(
+        &db,
+        "SELECT CONCAT(COUNT(*), ':', SUM(loc)) FROM sheetpipe_undo_rows WHERE kind = 'W'",
+    )
+    .await;
+    assert_eq!(parts, ["3:450"]);
+    db.execute("UPDATE items SET qty = 1000 WHERE code = 'r321'")
+        .await;
+    let id = id_of(&v);
+    let (code, u) = undo(&db, dir.path(), &id, &[]);
+    assert_eq!(code, 8, "{u}");
+    assert!(u["error"].as_str().unwrap().contains("1 row(s)"), "{u}");
+    let (code, u) = undo(&db, dir.path(), &id, &["--force"]);
+    assert_eq!(code, 0, "{u}");
+    assert_eq!(
+        (
+            u["deleted"].as_u64(),
+            u["restored"].as_u64(),
+            u["kept"].as_u64()
+        ),
+        (Some(449), Some(2), Some(1)),
+        "{u}"
+    );
+    assert_eq!(
+        rows(&db).await,
+        ["a:Apple:1:old", "b:Bean:2:-", "r321:Name 321:1000:n"]
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn undo_over_http_on_mysql_answers_counts_then_409() {
     let Some(db) = seeded().await else { return };

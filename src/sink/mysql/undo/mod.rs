@@ -11,7 +11,9 @@
 //!   COUNT(*) = n` that finds the rows by their id range, their keys' runs
 //!   or their keys, so a statement whose rows are not all found again
 //!   fails the import instead of recording fewer;
-//! - `w`: one row the import wrote (a replace's new rows): its locator
+//!   a replace's new rows are packed by one statement after its INSERT,
+//!   numbered in locator order;
+//! - `w`: one row an earlier sheetpipe recorded: its locator
 //!   (`loc`, the JSON array of the values that find it again) and the MD5
 //!   of the JSON array of the columns it wrote (`hash`);
 //! - `b`: an upsert's row as it was before the unit changed it (`image`,
@@ -47,6 +49,7 @@ mod pack;
 mod table;
 
 pub(crate) use apply::undo;
+pub(crate) use pack::record_replaced;
 pub(crate) use table::TableInfo;
 
 use std::sync::Arc;
@@ -149,18 +152,6 @@ fn recorded(table: &str) -> bool {
 }
 
 impl Plan {
-    /// `INSERT INTO sheetpipe_undo_rows … SELECT` of the `w` entries of
-    /// the rows of `filter` (a `WHERE` text).
-    fn written_sql(&self, filter: &str) -> String {
-        format!(
-            "INSERT INTO sheetpipe_undo_rows (seq, import_id, kind, loc, hash) SELECT UUID_SHORT(), ?, 'w', {}, {} \
-             FROM {} AS t WHERE {filter}",
-            self.info.json(&self.locator, "t."),
-            self.info.hash(&self.columns, "t."),
-            quote_table_mysql(&self.table)
-        )
-    }
-
     /// `(k) IN ((?), …)` of `rows` rows' locator values, and the values.
     fn keys_filter(&self, rows: &[Record], target: &Target) -> (String, Vec<mysql_async::Value>) {
         let slots: Vec<usize> = self
@@ -354,7 +345,7 @@ impl MySqlWriter {
 
 /// In a replace's swap transaction, before its DELETE: notes the import
 /// and saves every row of `table` (`d`); returns the plan to record the
-/// new rows with after the INSERT ([`record_replaced`]), or `None` when the
+/// new rows with after the INSERT ([`record_replaced`], packed), or `None` when the
 /// table has no key to find them by (noted as the reason).
 pub(crate) async fn save_replaced(
     conn: &mut Conn,
@@ -380,7 +371,11 @@ pub(crate) async fn save_replaced(
     };
     let list = |v: &[String]| serde_json::to_string(v).unwrap_or_default();
     let (locator, cols, reason) = match &plan {
-        Ok(p) => (Some(list(&p.locator)), Some(list(columns)), None),
+        Ok(p) => (
+            Some(list(&p.locator)),
+            Some(list(columns)),
+            Some(PACKED.to_string()),
+        ),
         Err((_, why)) => (None, None, Some(why.clone())),
     };
     let e = super::fatal;
@@ -403,14 +398,6 @@ pub(crate) async fn save_replaced(
     );
     conn.exec_drop(sql, (id,)).await.map_err(e)?;
     Ok(Some(plan))
-}
-
-/// In a replace's swap transaction, after its INSERT: records the `w`
-/// entry of every row the table now holds (all of them the import's).
-pub(crate) async fn record_replaced(conn: &mut Conn, id: &str, plan: &Plan) -> Result<(), DbError> {
-    conn.exec_drop(plan.written_sql("TRUE"), (id,))
-        .await
-        .map_err(super::fatal)
 }
 
 #[cfg(test)]

@@ -3,11 +3,11 @@
 //! module docs of [`super`]).
 
 use mysql_async::prelude::Queryable;
-use mysql_async::Params;
+use mysql_async::{Conn, Params};
 
 use super::{int, Plan};
 use crate::model::{Record, Target, Value};
-use crate::sink::ddl::quote_table_mysql;
+use crate::sink::ddl::{quote_ident_mysql, quote_table_mysql};
 use crate::sink::mysql::write::{Fail, MySqlWriter};
 use crate::sink::DbError;
 
@@ -201,4 +201,38 @@ impl MySqlWriter {
             .await?;
         Ok(self.conn.affected_rows() == 1)
     }
+}
+
+/// In a replace's swap transaction, after its INSERT: records every row
+/// the table now holds (all of them the import's) as packed `W` entries,
+/// numbered in locator order and cut every [`PACK_ROWS`] rows (200 when the
+/// locator is not a single integer, so that an entry of long keys stays
+/// far below `max_allowed_packet`), by one `INSERT … SELECT`.
+pub(crate) async fn record_replaced(conn: &mut Conn, id: &str, plan: &Plan) -> Result<(), DbError> {
+    let fatal = crate::sink::mysql::fatal;
+    conn.query_drop("SET SESSION group_concat_max_len = 67108864")
+        .await
+        .map_err(fatal)?;
+    let per = match plan.locator.as_slice() {
+        [one] if plan.info.integer(one) => PACK_ROWS,
+        _ => 200,
+    };
+    let loc: Vec<String> = plan
+        .locator
+        .iter()
+        .map(|c| plan.info.saved(c, "t."))
+        .collect();
+    let order: Vec<String> = plan.locator.iter().map(|c| quote_ident_mysql(c)).collect();
+    let sql = format!(
+        "INSERT INTO sheetpipe_undo_rows (seq, import_id, kind, loc, image) \
+         SELECT UUID_SHORT(), ?, 'W', COUNT(*), \
+         CONCAT('[', GROUP_CONCAT(JSON_ARRAY({}, {}) SEPARATOR ','), ']') \
+         FROM (SELECT *, (ROW_NUMBER() OVER (ORDER BY {}) - 1) DIV {per} AS sheetpipe_part \
+         FROM {}) AS t GROUP BY t.sheetpipe_part",
+        loc.join(", "),
+        plan.info.digest(&plan.columns, "t."),
+        order.join(", "),
+        quote_table_mysql(&plan.table)
+    );
+    conn.exec_drop(sql, (id,)).await.map_err(fatal)
 }
