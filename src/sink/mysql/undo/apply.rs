@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Params, Row, Value};
 
-use super::{int, TableInfo, PACKED};
+use super::{between, runs, TableInfo, PACKED};
 use crate::sink::ddl::quote_table_mysql;
 use crate::sink::mysql::MySqlSink;
 use crate::sink::undo::{self, UndoError, UndoOutcome, UndoTarget};
@@ -337,27 +337,13 @@ pub(super) fn located(info: &TableInfo, meta: &Meta, locs: &[&Loc]) -> Vec<(Stri
     };
     if let Some(mut ids) = ids {
         ids.sort_unstable();
-        let mut runs: Vec<(i128, i128)> = Vec::new();
-        for id in ids {
-            match runs.last_mut() {
-                Some((_, hi)) if *hi + 1 == id => *hi = id,
-                _ => runs.push((id, id)),
-            }
-        }
         let col = format!(
             "t.{}",
             crate::sink::ddl::quote_ident_mysql(&meta.locator[0])
         );
-        return ranges(&runs)
+        return ranges(&runs(&ids))
             .iter()
-            .map(|chunk| {
-                let one = format!("{col} BETWEEN ? AND ?");
-                let values = chunk
-                    .iter()
-                    .flat_map(|&(lo, hi)| [int(lo), int(hi)])
-                    .collect();
-                (vec![one; chunk.len()].join(" OR "), values)
-            })
+            .map(|chunk| between(&col, chunk))
             .collect();
     }
     let one: Vec<String> = meta.locator.iter().map(|k| info.matches(k)).collect();

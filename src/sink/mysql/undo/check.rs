@@ -14,7 +14,7 @@ use mysql_async::{Conn, Params};
 use sha2::{Digest as _, Sha256};
 
 use super::apply::{db, located, parts, Hash, Loc, Meta, Touched};
-use super::{int, TableInfo};
+use super::{between, long_group_concat, runs, TableInfo};
 use crate::sink::ddl::{quote_ident_mysql, quote_table_mysql};
 use crate::sink::undo::UndoError;
 
@@ -48,20 +48,13 @@ pub(super) async fn intact(
     }
     summed.sort_unstable();
     if !summed.is_empty() {
-        // The parts' GROUP_CONCAT (33 bytes a row) stays far below this.
-        c.query_drop("SET SESSION group_concat_max_len = 67108864")
-            .await
-            .map_err(db)?;
+        // A part's GROUP_CONCAT: 33 bytes a row.
+        long_group_concat(c).await.map_err(db)?;
     }
     let col = format!("t.{}", quote_ident_mysql(&meta.locator[0]));
     for part in summed.chunks(SUMMED) {
-        let mut runs: Vec<(i128, i128)> = Vec::new();
         let mut sum = Sha256::new();
-        for (n, &(id, i)) in part.iter().enumerate() {
-            match runs.last_mut() {
-                Some((_, hi)) if *hi + 1 == id => *hi = id,
-                _ => runs.push((id, id)),
-            }
+        for (n, &(_, i)) in part.iter().enumerate() {
             if let Some(Hash::Digest(d)) = &touched[&order[i]].hash {
                 if n > 0 {
                     sum.update(b",");
@@ -69,12 +62,9 @@ pub(super) async fn intact(
                 sum.update(d.as_bytes());
             }
         }
-        let want: String = sum.finalize().iter().map(|b| format!("{b:02x}")).collect();
-        let filter = vec![format!("{col} BETWEEN ? AND ?"); runs.len()].join(" OR ");
-        let values: Vec<mysql_async::Value> = runs
-            .iter()
-            .flat_map(|&(lo, hi)| [int(lo), int(hi)])
-            .collect();
+        let want = crate::source::digest::hex(&sum.finalize());
+        let ids: Vec<i128> = part.iter().map(|&(id, _)| id).collect();
+        let (filter, values) = between(&col, &runs(&ids));
         let sql = format!(
             "SELECT COUNT(*), SHA2(GROUP_CONCAT({} ORDER BY {col} SEPARATOR ','), 256) \
              FROM {} AS t WHERE {filter} FOR UPDATE",

@@ -125,11 +125,41 @@ pub(crate) const PACKED: &str = "its undo data was written by a newer sheetpipe 
      entries); undo it with that version or a later one";
 
 /// An id as a parameter of its exact integer type.
-pub(super) fn int(v: i128) -> mysql_async::Value {
+fn int(v: i128) -> mysql_async::Value {
     match i64::try_from(v) {
         Ok(i) => mysql_async::Value::Int(i),
         Err(_) => mysql_async::Value::UInt(u64::try_from(v).unwrap_or(u64::MAX)),
     }
+}
+
+/// Sorted ids as runs of consecutive ones, `(first, last)`.
+fn runs(ids: &[i128]) -> Vec<(i128, i128)> {
+    let mut out: Vec<(i128, i128)> = Vec::new();
+    for &id in ids {
+        match out.last_mut() {
+            Some((_, hi)) if *hi + 1 == id => *hi = id,
+            _ => out.push((id, id)),
+        }
+    }
+    out
+}
+
+/// `col BETWEEN ? AND ? OR …` of `runs`, and its values.
+fn between(col: &str, runs: &[(i128, i128)]) -> (String, Vec<mysql_async::Value>) {
+    let one = format!("{col} BETWEEN ? AND ?");
+    let values = runs
+        .iter()
+        .flat_map(|&(lo, hi)| [int(lo), int(hi)])
+        .collect();
+    (vec![one; runs.len()].join(" OR "), values)
+}
+
+/// Lifts the session's `GROUP_CONCAT` bound from the server's default of
+/// 1 MiB to 64 MiB, far above what a packed entry or a summed check
+/// concatenates (they bound themselves by rows and bytes).
+async fn long_group_concat(conn: &mut Conn) -> Result<(), mysql_async::Error> {
+    conn.query_drop("SET SESSION group_concat_max_len = 67108864")
+        .await
 }
 
 /// How one import's writes into one table are recorded.
@@ -306,11 +336,7 @@ impl MySqlWriter {
         self.conn
             .query_drop("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
             .await?;
-        // A `W` entry's GROUP_CONCAT is bounded by PACK_ROWS and PACK_BYTES,
-        // not by the server's default of 1 MiB (64 MiB: far above them).
-        self.conn
-            .query_drop("SET SESSION group_concat_max_len = 67108864")
-            .await?;
+        long_group_concat(&mut self.conn).await?;
         let plan = plan.ok().map(Arc::new);
         self.undo = Some((target.table.clone(), plan.clone()));
         Ok(plan)

@@ -5,7 +5,7 @@
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Params};
 
-use super::{int, Plan};
+use super::{between, long_group_concat, runs, Plan};
 use crate::model::{Record, Target, Value};
 use crate::sink::ddl::{quote_ident_mysql, quote_table_mysql};
 use crate::sink::mysql::write::{Fail, MySqlWriter};
@@ -90,23 +90,12 @@ impl Plan {
             })
             .collect::<Option<_>>()?;
         ids.sort_unstable();
-        let mut runs: Vec<(i128, i128)> = Vec::new();
-        for id in ids {
-            match runs.last_mut() {
-                Some((_, hi)) if *hi + 1 == id => *hi = id,
-                _ => runs.push((id, id)),
-            }
-            if runs.len() > MAX_RUNS {
-                return None;
-            }
+        let runs = runs(&ids);
+        if runs.len() > MAX_RUNS {
+            return None;
         }
-        let col = format!("t.{}", crate::sink::ddl::quote_ident_mysql(key));
-        let one = format!("{col} BETWEEN ? AND ?");
-        let values = runs
-            .iter()
-            .flat_map(|&(lo, hi)| [int(lo), int(hi)])
-            .collect();
-        Some((vec![one; runs.len()].join(" OR "), values))
+        let col = format!("t.{}", quote_ident_mysql(key));
+        Some(between(&col, &runs))
     }
 }
 
@@ -210,9 +199,7 @@ impl MySqlWriter {
 /// far below `max_allowed_packet`), by one `INSERT … SELECT`.
 pub(crate) async fn record_replaced(conn: &mut Conn, id: &str, plan: &Plan) -> Result<(), DbError> {
     let fatal = crate::sink::mysql::fatal;
-    conn.query_drop("SET SESSION group_concat_max_len = 67108864")
-        .await
-        .map_err(fatal)?;
+    long_group_concat(conn).await.map_err(fatal)?;
     let per = match plan.locator.as_slice() {
         [one] if plan.info.integer(one) => PACK_ROWS,
         _ => 200,
