@@ -273,6 +273,24 @@ async fn on_mysql_a_touched_row_changed_since_refuses_the_undo_unless_forced() {
     assert_eq!(rows(&db).await, ["b:Bean:2:-", "c:Cherry:99:-"]);
 }
 
+/// Undo of `id` refuses (exit 8) naming `changed` changed rows, then
+/// `--force` undoes it: the forced undo's deleted, restored and kept.
+fn refused_then_forced(
+    db: &TestDb,
+    dir: &Path,
+    id: &str,
+    changed: u64,
+) -> (Option<u64>, Option<u64>, Option<u64>) {
+    let (code, u) = undo(db, dir, id, &[]);
+    assert_eq!(code, 8, "{u}");
+    let e = u["error"].as_str().unwrap();
+    assert!(e.contains(&format!("{changed} row(s)")), "{e}");
+    let (code, u) = undo(db, dir, id, &["--force"]);
+    assert_eq!(code, 0, "{u}");
+    let n = |k: &str| u[k].as_u64();
+    (n("deleted"), n("restored"), n("kept"))
+}
+
 /// The packed entries' row digest tells a changed row from the one the
 /// import left even where a plain join of the values would not: a NULL
 /// and a value traded between two columns, a NULL made empty. A row the
@@ -299,17 +317,8 @@ async fn on_mysql_the_row_digest_sees_a_null_traded_between_columns_and_a_null_m
         .await;
     db.execute("UPDATE items SET note = 'new' WHERE code = 'a'")
         .await;
-    let (code, u) = undo(&db, dir.path(), &id, &[]);
-    assert_eq!(code, 8, "{u}");
-    let e = u["error"].as_str().unwrap();
-    assert!(e.contains("2 row(s)"), "{e}");
-    let (code, u) = undo(&db, dir.path(), &id, &["--force"]);
-    assert_eq!(code, 0, "{u}");
-    assert_eq!(
-        (u["deleted"].as_u64(), u["kept"].as_u64()),
-        (Some(1), Some(2)),
-        "{u}"
-    );
+    let (deleted, _, kept) = refused_then_forced(&db, dir.path(), &id, 2);
+    assert_eq!((deleted, kept), (Some(1), Some(2)));
     assert_eq!(
         rows(&db).await,
         ["a:Apple:1:new", "b:Bean:2:-", "c:Cherry:-:3", "e:Egg:5:"]
@@ -412,20 +421,8 @@ async fn on_mysql_a_replace_of_many_rows_is_packed_and_its_undo_sees_the_one_cha
     db.execute("UPDATE items SET qty = 1000 WHERE code = 'r321'")
         .await;
     let id = id_of(&v);
-    let (code, u) = undo(&db, dir.path(), &id, &[]);
-    assert_eq!(code, 8, "{u}");
-    assert!(u["error"].as_str().unwrap().contains("1 row(s)"), "{u}");
-    let (code, u) = undo(&db, dir.path(), &id, &["--force"]);
-    assert_eq!(code, 0, "{u}");
-    assert_eq!(
-        (
-            u["deleted"].as_u64(),
-            u["restored"].as_u64(),
-            u["kept"].as_u64()
-        ),
-        (Some(449), Some(2), Some(1)),
-        "{u}"
-    );
+    let counts = refused_then_forced(&db, dir.path(), &id, 1);
+    assert_eq!(counts, (Some(449), Some(2), Some(1)));
     assert_eq!(
         rows(&db).await,
         ["a:Apple:1:old", "b:Bean:2:-", "r321:Name 321:1000:n"]
