@@ -18,6 +18,11 @@ const PACK_ROWS: usize = 2000;
 /// an entry stays far below `max_allowed_packet` when undo reads it).
 const PACK_BYTES: usize = 1 << 19;
 
+/// Rows per packed `W` entry of a replace whose locator is not a single
+/// integer: its keys may be long (up to InnoDB's 3,072 bytes), and an
+/// entry must stay far below `max_allowed_packet` when undo reads it.
+const PACK_ROWS_LONG_KEYS: usize = 200;
+
 /// Runs of consecutive keys a unit's rows are found by, at most, before
 /// they are named one by one.
 const MAX_RUNS: usize = 64;
@@ -194,15 +199,15 @@ impl MySqlWriter {
 
 /// In a replace's swap transaction, after its INSERT: records every row
 /// the table now holds (all of them the import's) as packed `W` entries,
-/// numbered in locator order and cut every [`PACK_ROWS`] rows (200 when the
-/// locator is not a single integer, so that an entry of long keys stays
-/// far below `max_allowed_packet`), by one `INSERT … SELECT`.
+/// numbered in locator order and cut every [`PACK_ROWS`] rows
+/// ([`PACK_ROWS_LONG_KEYS`] when the locator is not a single integer), by
+/// one `INSERT … SELECT`.
 pub(crate) async fn record_replaced(conn: &mut Conn, id: &str, plan: &Plan) -> Result<(), DbError> {
     let fatal = crate::sink::mysql::fatal;
     long_group_concat(conn).await.map_err(fatal)?;
     let per = match plan.locator.as_slice() {
         [one] if plan.info.integer(one) => PACK_ROWS,
-        _ => 200,
+        _ => PACK_ROWS_LONG_KEYS,
     };
     let loc: Vec<String> = plan
         .locator
