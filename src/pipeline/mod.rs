@@ -57,7 +57,9 @@ pub use dry::{dry_run, dry_run_for};
 pub use inferred::{infer_table, pick_header, rename_inferred, Inferred};
 pub use inflight::SHOWN_VALUE_CHARS;
 pub use isolate::{write_unit, UnitOutcome};
-pub use plan::{cores, Method, Plan, BYTES_IN_FLIGHT, COPY_CHUNK, MAX_BATCH, UNIT_BYTES};
+pub use plan::{
+    cores, Method, Plan, BYTES_IN_FLIGHT, COPY_CHUNK, MAX_BATCH, MYSQL_COPY_CHUNK, UNIT_BYTES,
+};
 pub use progress::{Progress, ProgressSnapshot};
 pub use report::EXIT_TOO_MANY_REJECTED;
 pub use report::{go_duration, human_duration, ImportError, ImportReport, Stats, Status};
@@ -238,7 +240,7 @@ async fn run_settled(job: ImportJob, plan: &Plan, sink: &Sink, ctl: &Control) ->
             units: unit_tx,
             events: event_tx,
             budget: budget.clone(),
-            batch_rows: plan.batch_size,
+            batch_rows: plan.unit_rows(sink),
             unit_bytes: plan.unit_bytes,
             keys: prepared.keys,
         };

@@ -84,8 +84,13 @@ pub struct Plan {
     /// How each unit is written.
     #[serde(skip)]
     pub kind: WriteKind,
-    /// Rows per unit sent to a writer.
+    /// Rows per unit sent to a writer (a copy's default is the sink's
+    /// own, [`crate::sink::Sink::copy_rows`]; see [`Plan::unit_rows`]).
     pub batch_size: usize,
+    /// Whether `batch_size` was asked for (`--batch-size`, the server's
+    /// setting) rather than taken from the method's default.
+    #[serde(skip)]
+    pub batch_size_asked: bool,
     /// Writer tasks, each with its own connection.
     pub workers: usize,
     /// A unit is sent once its rows hold this many bytes, even short of
@@ -112,6 +117,14 @@ pub const BYTES_IN_FLIGHT: usize = 64 << 20;
 /// ~20 ms of parsing (loading overlaps parsing sooner), a refused unit is
 /// cheap to bisect, and the units in flight stay a few MB.
 pub const COPY_CHUNK: usize = 2_000;
+
+/// Rows per copy unit on MySQL/MariaDB (`LOAD DATA LOCAL`), measured
+/// there apart from [`COPY_CHUNK`] (docs/BENCHMARKS.md, "Larger LOAD DATA
+/// units"): each unit's commit waits for InnoDB's redo-log flush and its
+/// statements around the load take a round trip each, so 10,000-row units
+/// load 1M rows about a seventh faster than 2,000-row ones (20,000 leaves
+/// too few units at 100k rows for two writers to overlap).
+pub const MYSQL_COPY_CHUNK: usize = 10_000;
 
 /// Largest multi-row unit. A writer sends a unit as one INSERT when the
 /// backend's parameter limit allows (PostgreSQL 65,535, SQLite 32,766
@@ -144,9 +157,21 @@ impl Plan {
             method,
             kind,
             batch_size: batch,
+            batch_size_asked: batch_size.is_some(),
             workers: writers,
             unit_bytes: UNIT_BYTES,
             bytes_in_flight: BYTES_IN_FLIGHT,
+        }
+    }
+}
+
+impl Plan {
+    /// Rows per unit into `sink`: `batch_size`, unless this is a copy
+    /// whose size nobody asked for, which takes the sink's own.
+    pub fn unit_rows(&self, sink: &crate::sink::Sink) -> usize {
+        match self.kind {
+            WriteKind::Copy if !self.batch_size_asked => sink.copy_rows(),
+            _ => self.batch_size,
         }
     }
 }

@@ -232,6 +232,15 @@ impl Sink {
         }
     }
 
+    /// Rows per copy unit when none was asked for: MySQL/MariaDB's
+    /// `LOAD DATA` units are larger ([`crate::pipeline::MYSQL_COPY_CHUNK`]).
+    pub fn copy_rows(&self) -> usize {
+        match self {
+            Sink::Mysql(_) => crate::pipeline::MYSQL_COPY_CHUNK,
+            Sink::Postgres(_) | Sink::Sqlite(_) => crate::pipeline::COPY_CHUNK,
+        }
+    }
+
     /// Checks that the database answers.
     pub async fn ping(&self) -> Result<(), DbError> {
         match self {

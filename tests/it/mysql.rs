@@ -407,3 +407,27 @@ async fn introspecting_a_created_mysql_table_gives_its_schema_back() {
         Err(IntrospectError::NotFound { .. })
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_into_mysql_takes_larger_units_unless_a_size_is_asked_for() {
+    let Some(db) = TestDb::mysql().await else {
+        return;
+    };
+    let sink = db.sink().await;
+    let copy = Plan::new(Method::Copy, None, None);
+    assert_eq!(copy.unit_rows(&sink), pipeline::MYSQL_COPY_CHUNK);
+    assert_ne!(pipeline::MYSQL_COPY_CHUNK, pipeline::COPY_CHUNK);
+    // An asked-for size wins, and the other methods keep theirs.
+    assert_eq!(
+        Plan::new(Method::Copy, None, Some(500)).unit_rows(&sink),
+        500
+    );
+    assert_eq!(Plan::new(Method::Batch, None, None).unit_rows(&sink), 100);
+    assert_eq!(
+        Plan::new(Method::Concurrent, None, None).unit_rows(&sink),
+        1
+    );
+    // PostgreSQL and SQLite keep COPY_CHUNK.
+    let sqlite = TestDb::sqlite();
+    assert_eq!(copy.unit_rows(&sqlite.sink().await), pipeline::COPY_CHUNK);
+}
