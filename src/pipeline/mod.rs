@@ -240,7 +240,7 @@ async fn run_settled(job: ImportJob, plan: &Plan, sink: &Sink, ctl: &Control) ->
             units: unit_tx,
             events: event_tx,
             budget: budget.clone(),
-            batch_rows: plan.unit_rows(sink),
+            batch_rows: plan.unit_rows(sink, mode),
             unit_bytes: plan.unit_bytes,
             keys: prepared.keys,
         };

@@ -166,11 +166,11 @@ impl Plan {
 }
 
 impl Plan {
-    /// Rows per unit into `sink`: `batch_size`, unless this is a copy
-    /// whose size nobody asked for, which takes the sink's own.
-    pub fn unit_rows(&self, sink: &crate::sink::Sink) -> usize {
+    /// Rows per unit of a `mode` import into `sink`: `batch_size`, unless
+    /// this is a copy whose size nobody asked for, which takes the sink's.
+    pub fn unit_rows(&self, sink: &crate::sink::Sink, mode: crate::sink::merge::Mode) -> usize {
         match self.kind {
-            WriteKind::Copy if !self.batch_size_asked => sink.copy_rows(),
+            WriteKind::Copy if !self.batch_size_asked => sink.copy_rows(mode),
             _ => self.batch_size,
         }
     }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use mysql_async::prelude::Queryable;
 use sheetpipe::model::{Column, SqlType, TableSchema};
 use sheetpipe::pipeline::{self, Control, ImportJob, Method, Plan, Status};
+use sheetpipe::sink::merge::Mode;
 
 use crate::helpers::{header, tempdir, write_xlsx, TestDb, X};
 use crate::mysql_db;
@@ -415,19 +416,31 @@ async fn a_copy_into_mysql_takes_larger_units_unless_a_size_is_asked_for() {
     };
     let sink = db.sink().await;
     let copy = Plan::new(Method::Copy, None, None);
-    assert_eq!(copy.unit_rows(&sink), pipeline::MYSQL_COPY_CHUNK);
+    for mode in [Mode::Append, Mode::Replace] {
+        assert_eq!(
+            copy.unit_rows(&sink, mode),
+            pipeline::MYSQL_COPY_CHUNK,
+            "{mode:?}"
+        );
+    }
     assert_ne!(pipeline::MYSQL_COPY_CHUNK, pipeline::COPY_CHUNK);
-    // An asked-for size wins, and the other methods keep theirs.
-    assert_eq!(
-        Plan::new(Method::Copy, None, Some(500)).unit_rows(&sink),
-        500
-    );
-    assert_eq!(Plan::new(Method::Batch, None, None).unit_rows(&sink), 100);
-    assert_eq!(
-        Plan::new(Method::Concurrent, None, None).unit_rows(&sink),
-        1
-    );
-    // PostgreSQL and SQLite keep COPY_CHUNK.
+    // The merges keep theirs; an asked-for size wins; the other methods
+    // keep their own.
+    for mode in [Mode::Upsert, Mode::SkipExisting] {
+        assert_eq!(
+            copy.unit_rows(&sink, mode),
+            pipeline::COPY_CHUNK,
+            "{mode:?}"
+        );
+    }
+    let asked = Plan::new(Method::Copy, None, Some(500));
+    assert_eq!(asked.unit_rows(&sink, Mode::Append), 500);
+    let batch = Plan::new(Method::Batch, None, None);
+    assert_eq!(batch.unit_rows(&sink, Mode::Append), 100);
+    let per_row = Plan::new(Method::Concurrent, None, None);
+    assert_eq!(per_row.unit_rows(&sink, Mode::Append), 1);
+    // SQLite (as PostgreSQL) keeps COPY_CHUNK.
     let sqlite = TestDb::sqlite();
-    assert_eq!(copy.unit_rows(&sqlite.sink().await), pipeline::COPY_CHUNK);
+    let sqlite = sqlite.sink().await;
+    assert_eq!(copy.unit_rows(&sqlite, Mode::Append), pipeline::COPY_CHUNK);
 }
