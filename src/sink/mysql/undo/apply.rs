@@ -44,11 +44,24 @@ pub(super) type Loc = Vec<String>;
 
 /// What one locator needs at undo time.
 pub(super) struct Touched {
-    /// Its first entry: delete it (`None`), restore entry `seq`
-    /// (`Some(Some(seq))`), or leave it (`Some(None)`: skip-existing).
-    pub(super) restore: Option<Option<u64>>,
+    /// What undo does with it, from its first entry.
+    pub(super) first: First,
     /// The hash of the row as the import left it.
     pub(super) hash: Option<Hash>,
+}
+
+/// What undo does with a row the import touched, from the row's first
+/// entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum First {
+    /// The import inserted it (`w`, `W`): delete it.
+    Delete,
+    /// The import changed it (`b` with an image): put entry `seq`'s image
+    /// back.
+    Restore(u64),
+    /// Skip-existing met it and left it alone (`b` without an image):
+    /// neither checked nor touched.
+    Leave,
 }
 
 /// A row's hash as an entry recorded it.
@@ -147,7 +160,7 @@ async fn run(c: &mut Conn, t: &UndoTarget) -> Result<UndoOutcome, UndoError> {
         let (order, touched) = entries(c, id).await?;
         let ok = super::check::intact(c, &info, &meta, &order, &touched).await?;
         let mine: Vec<usize> = (0..order.len())
-            .filter(|&i| touched[&order[i]].restore != Some(None))
+            .filter(|&i| touched[&order[i]].first != First::Leave)
             .collect();
         kept = mine.iter().filter(|&&i| !ok[i]).count() as u64;
         if kept > 0 && !t.force {
@@ -155,12 +168,12 @@ async fn run(c: &mut Conn, t: &UndoTarget) -> Result<UndoOutcome, UndoError> {
         }
         let gone: Vec<&Loc> = mine
             .iter()
-            .filter(|&&i| touched[&order[i]].restore.is_none() && ok[i])
+            .filter(|&&i| touched[&order[i]].first == First::Delete && ok[i])
             .map(|&i| &order[i])
             .collect();
         deleted = delete(c, &info, &meta, &gone).await?;
         for &i in mine.iter().filter(|&&i| ok[i]) {
-            if let Some(Some(seq)) = touched[&order[i]].restore {
+            if let First::Restore(seq) = touched[&order[i]].first {
                 restore(c, &info, &meta, seq, &order[i]).await?;
                 restored += 1;
             }
@@ -257,13 +270,10 @@ async fn entries(c: &mut Conn, id: &str) -> Result<(Vec<Loc>, HashMap<Loc, Touch
     let rows: Vec<Row> = c.exec(sql, (id,)).await.map_err(db)?;
     let mut order = Vec::new();
     let mut touched: HashMap<Loc, Touched> = HashMap::new();
-    let mut note = |loc: Loc, first: Option<Option<u64>>, hash: Option<Hash>| {
+    let mut note = |loc: Loc, first: First, hash: Option<Hash>| {
         let t = touched.entry(loc).or_insert_with_key(|loc| {
             order.push(loc.clone());
-            Touched {
-                restore: first,
-                hash: None,
-            }
+            Touched { first, hash: None }
         });
         if hash.is_some() {
             t.hash = hash;
@@ -284,13 +294,17 @@ async fn entries(c: &mut Conn, id: &str) -> Result<(Vec<Loc>, HashMap<Loc, Touch
                     return Err(damaged(id, seq));
                 }
                 for (loc, digest) in rows {
-                    note(loc, None, Some(Hash::Digest(digest)));
+                    note(loc, First::Delete, Some(Hash::Digest(digest)));
                 }
             }
             _ => {
                 let loc = loc.as_deref().and_then(parts);
                 let loc = loc.ok_or_else(|| damaged(id, seq))?;
-                let first = (kind == "b").then_some(image.then_some(seq));
+                let first = match (kind.as_str(), image) {
+                    ("b", true) => First::Restore(seq),
+                    ("b", false) => First::Leave,
+                    _ => First::Delete,
+                };
                 note(
                     loc,
                     first,

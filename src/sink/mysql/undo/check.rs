@@ -37,7 +37,7 @@ pub(super) async fn intact(
     for (i, loc) in order.iter().enumerate() {
         let t = &touched[loc];
         match &t.hash {
-            _ if t.restore == Some(None) => {}
+            _ if t.first == super::apply::First::Leave => {}
             None => {}
             Some(Hash::Digest(_)) if integer => match loc[0].parse::<i128>() {
                 Ok(id) => summed.push((id, i)),
