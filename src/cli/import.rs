@@ -44,7 +44,8 @@ pub struct ImportArgs {
     /// Writer tasks (default: the method's; cores for concurrent and batch).
     #[arg(long, env = "SHEETPIPE_WORKERS")]
     pub workers: Option<usize>,
-    /// Rows per unit (default: 100 for batch, 2000 for copy).
+    /// Rows per unit (default: 100 for batch; 2000 for copy, 10000 for a
+    /// copy append or replace into MySQL/MariaDB).
     #[arg(long, env = "SHEETPIPE_BATCH_SIZE")]
     pub batch_size: Option<usize>,
     /// postgres://… or sqlite://path (default: ./sheetpipe.db).
