@@ -84,8 +84,8 @@ pub struct Plan {
     /// How each unit is written.
     #[serde(skip)]
     pub kind: WriteKind,
-    /// Rows per unit sent to a writer (a copy's default is the sink's
-    /// own, [`crate::sink::Sink::copy_rows`]; see [`Plan::unit_rows`]).
+    /// Rows per unit sent to a writer (a copy's default may be the sink's
+    /// own instead: [`Plan::unit_rows`]).
     pub batch_size: usize,
     /// Whether `batch_size` was asked for (`--batch-size`, the server's
     /// setting) rather than taken from the method's default.
@@ -118,12 +118,13 @@ pub const BYTES_IN_FLIGHT: usize = 64 << 20;
 /// cheap to bisect, and the units in flight stay a few MB.
 pub const COPY_CHUNK: usize = 2_000;
 
-/// Rows per copy unit on MySQL/MariaDB (`LOAD DATA LOCAL`), measured
-/// there apart from [`COPY_CHUNK`] (docs/BENCHMARKS.md, "Larger LOAD DATA
-/// units"): each unit's commit waits for InnoDB's redo-log flush and its
-/// statements around the load take a round trip each, so 10,000-row units
-/// load 1M rows about a seventh faster than 2,000-row ones (20,000 leaves
-/// too few units at 100k rows for two writers to overlap).
+/// Rows per copy unit of an append or a replace on MySQL/MariaDB (`LOAD
+/// DATA LOCAL`), measured there apart from [`COPY_CHUNK`] (docs/BENCHMARKS.md,
+/// "Huge pages, and larger LOAD DATA units"): a fifth as many loads,
+/// commits (each waits for InnoDB's redo-log flush), ledger rows and
+/// warning checks, so a 1M-row load takes about a sixth less of the
+/// server's CPU (20,000 leaves too few units at 100k rows for two writers
+/// to overlap).
 pub const MYSQL_COPY_CHUNK: usize = 10_000;
 
 /// Largest multi-row unit. A writer sends a unit as one INSERT when the
@@ -163,14 +164,15 @@ impl Plan {
             bytes_in_flight: BYTES_IN_FLIGHT,
         }
     }
-}
 
-impl Plan {
     /// Rows per unit of a `mode` import into `sink`: `batch_size`, unless
-    /// this is a copy whose size nobody asked for, which takes the sink's.
+    /// this is a copy whose size nobody asked for and the sink wants its
+    /// own ([`crate::sink::Sink::copy_rows`]).
     pub fn unit_rows(&self, sink: &crate::sink::Sink, mode: crate::sink::merge::Mode) -> usize {
         match self.kind {
-            WriteKind::Copy if !self.batch_size_asked => sink.copy_rows(mode),
+            WriteKind::Copy if !self.batch_size_asked => {
+                sink.copy_rows(mode).unwrap_or(self.batch_size)
+            }
             _ => self.batch_size,
         }
     }

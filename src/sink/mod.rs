@@ -232,18 +232,19 @@ impl Sink {
         }
     }
 
-    /// Rows per copy unit of a `mode` import when none was asked for:
-    /// MySQL/MariaDB's `LOAD DATA` units of an append or a replace's
-    /// staging are larger ([`crate::pipeline::MYSQL_COPY_CHUNK`]); an
-    /// upsert's or skip-existing's, which lock and record the stored rows
-    /// they meet, keep [`crate::pipeline::COPY_CHUNK`], where they were
-    /// measured no faster with larger ones.
-    pub fn copy_rows(&self, mode: merge::Mode) -> usize {
+    /// Rows per copy unit of a `mode` import when none was asked for, if
+    /// this sink wants other than the method's default: MySQL/MariaDB's
+    /// `LOAD DATA` units of an append or a replace's staging are larger
+    /// ([`crate::pipeline::MYSQL_COPY_CHUNK`]); an upsert's or
+    /// skip-existing's, which lock and record the stored rows they meet,
+    /// keep the default, where they were measured no faster with larger
+    /// ones.
+    pub fn copy_rows(&self, mode: merge::Mode) -> Option<usize> {
         match (self, mode) {
             (Sink::Mysql(_), merge::Mode::Append | merge::Mode::Replace) => {
-                crate::pipeline::MYSQL_COPY_CHUNK
+                Some(crate::pipeline::MYSQL_COPY_CHUNK)
             }
-            _ => crate::pipeline::COPY_CHUNK,
+            _ => None,
         }
     }
 

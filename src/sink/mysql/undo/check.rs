@@ -13,7 +13,7 @@ use mysql_async::{Conn, Params};
 
 use sha2::{Digest as _, Sha256};
 
-use super::apply::{db, located, parts, Hash, Loc, Meta, Touched};
+use super::apply::{db, located, parts, First, Hash, Loc, Meta, Touched};
 use super::{between, long_group_concat, runs, TableInfo};
 use crate::sink::ddl::{quote_ident_mysql, quote_table_mysql};
 use crate::sink::undo::UndoError;
@@ -37,7 +37,7 @@ pub(super) async fn intact(
     for (i, loc) in order.iter().enumerate() {
         let t = &touched[loc];
         match &t.hash {
-            _ if t.first == super::apply::First::Leave => {}
+            _ if t.first == First::Leave => {}
             None => {}
             Some(Hash::Digest(_)) if integer => match loc[0].parse::<i128>() {
                 Ok(id) => summed.push((id, i)),
