@@ -38,6 +38,7 @@ mod mode_history;
 mod modes;
 mod mysql;
 mod mysql_db;
+mod mysql_digest;
 mod mysql_faults;
 mod mysql_modes;
 mod mysql_replace;

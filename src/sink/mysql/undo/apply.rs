@@ -243,7 +243,7 @@ fn scalar(text: &str) -> Option<String> {
 }
 
 /// The `[locator values…, digest]` arrays of a packed `W` entry.
-fn unpack(json: &str) -> Option<Vec<(Loc, String)>> {
+pub(super) fn unpack(json: &str) -> Option<Vec<(Loc, String)>> {
     let rows: Vec<Vec<&serde_json::value::RawValue>> = serde_json::from_str(json).ok()?;
     rows.iter()
         .map(|r| {

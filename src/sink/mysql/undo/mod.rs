@@ -45,6 +45,7 @@
 
 mod apply;
 mod check;
+mod digest;
 mod pack;
 mod table;
 
@@ -173,7 +174,17 @@ pub(crate) struct Plan {
     range: Option<u64>,
     /// The columns the import writes (hashed).
     columns: Vec<String>,
+    /// An append's digests computed by sheetpipe ([`digest`]), when the
+    /// table's types allow it.
+    client: Option<digest::ClientDigest>,
+    /// Whether the server agreed with [`Plan::client`] on the first part:
+    /// [`UNCHECKED`], [`AGREED`] or [`DISAGREED`] (then no longer used).
+    checked: std::sync::atomic::AtomicU8,
 }
+
+const UNCHECKED: u8 = 0;
+const AGREED: u8 = 1;
+const DISAGREED: u8 = 2;
 
 /// Whether writes to `table` are recorded: not a replace's staging table.
 fn recorded(table: &str) -> bool {
@@ -320,6 +331,17 @@ impl MySqlWriter {
         let key = merge.map(|m| m.key().to_vec());
         let plan = match choose(&info, &columns, key.as_deref(), modes) {
             Ok((locator, range)) => Ok(Plan {
+                client: match merge {
+                    None => digest::ClientDigest::plan(
+                        &info,
+                        target,
+                        &columns,
+                        &locator,
+                        range.is_some(),
+                    ),
+                    Some(_) => None,
+                },
+                checked: UNCHECKED.into(),
                 table: target.table.clone(),
                 info,
                 locator,
@@ -389,6 +411,8 @@ pub(crate) async fn save_replaced(
             locator,
             range: None,
             columns: columns.to_vec(),
+            client: None,
+            checked: UNCHECKED.into(),
         }),
         None => Err((
             table.to_string(),
@@ -440,6 +464,8 @@ mod tests {
             generated: false,
             precision: None,
             scale: None,
+            datetime_precision: None,
+            charset: None,
         };
         TableInfo {
             name: "t".into(),

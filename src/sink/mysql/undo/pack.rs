@@ -5,7 +5,9 @@
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Params};
 
-use super::{between, long_group_concat, runs, Plan};
+use std::sync::atomic::Ordering::Relaxed;
+
+use super::{between, long_group_concat, runs, Plan, AGREED, DISAGREED, UNCHECKED};
 use crate::model::{Record, Target, Value};
 use crate::sink::ddl::{quote_ident_mysql, quote_table_mysql};
 use crate::sink::mysql::write::{Fail, MySqlWriter};
@@ -56,18 +58,37 @@ impl Plan {
     /// parameter says: their count in `loc`, and in `image` the JSON array
     /// of one `[locator values…, digest]` per row.
     fn packed_sql(&self, filter: &str) -> String {
+        format!(
+            "INSERT INTO sheetpipe_undo_rows (seq, import_id, kind, loc, image) \
+             SELECT UUID_SHORT(), ?, 'W', COUNT(*), \
+             CONCAT('[', GROUP_CONCAT({} SEPARATOR ','), ']') \
+             FROM {} AS t WHERE {filter} HAVING COUNT(*) = ?",
+            self.pairs(),
+            quote_table_mysql(&self.table)
+        )
+    }
+
+    /// `JSON_ARRAY(locator values…, digest)` of a row `t`, by the server.
+    fn pairs(&self) -> String {
         let loc: Vec<String> = self
             .locator
             .iter()
             .map(|c| self.info.saved(c, "t."))
             .collect();
         format!(
-            "INSERT INTO sheetpipe_undo_rows (seq, import_id, kind, loc, image) \
-             SELECT UUID_SHORT(), ?, 'W', COUNT(*), \
-             CONCAT('[', GROUP_CONCAT(JSON_ARRAY({}, {}) SEPARATOR ','), ']') \
-             FROM {} AS t WHERE {filter} HAVING COUNT(*) = ?",
+            "JSON_ARRAY({}, {})",
             loc.join(", "),
-            self.info.digest(&self.columns, "t."),
+            self.info.digest(&self.columns, "t.")
+        )
+    }
+
+    /// As [`Plan::packed_sql`], with the image given (the second
+    /// parameter): the server only counts the rows of `filter`.
+    fn counted_sql(&self, filter: &str) -> String {
+        format!(
+            "INSERT INTO sheetpipe_undo_rows (seq, import_id, kind, loc, image) \
+             SELECT UUID_SHORT(), ?, 'W', COUNT(*), ? \
+             FROM {} AS t WHERE {filter} HAVING COUNT(*) = ?",
             quote_table_mysql(&self.table)
         )
     }
@@ -139,23 +160,29 @@ impl MySqlWriter {
                     filter.push_str(&format!(" AND ({col} - ?) % {inc} = 0"));
                     values.push(lo.into());
                 }
-                self.pack(plan, &id, &filter, values, count).await?;
+                let part = &rows[done as usize..(done + count) as usize];
+                let image = client_image(plan, part, Some((lo, inc)));
+                self.pack(plan, &id, &filter, values, count, image).await?;
                 done += count;
             }
             return Ok(());
         }
         for part in packs(rows, plan, target) {
             let n = part.len() as u64;
+            let image = client_image(plan, part, None);
             if let Some((filter, values)) = plan.runs_filter(part, target) {
                 // The keys' runs hold exactly these rows unless others lie
                 // between them: then the count differs and nothing was
                 // recorded, and the rows are named one by one.
-                if self.try_pack(plan, &id, &filter, values, n).await? {
+                if self
+                    .try_pack(plan, &id, &filter, values, n, image.clone())
+                    .await?
+                {
                     continue;
                 }
             }
             let (filter, values) = plan.keys_filter(part, target);
-            self.pack(plan, &id, &filter, values, n).await?;
+            self.pack(plan, &id, &filter, values, n, image).await?;
         }
         Ok(())
     }
@@ -168,8 +195,9 @@ impl MySqlWriter {
         filter: &str,
         values: Vec<mysql_async::Value>,
         n: u64,
+        image: Option<String>,
     ) -> Result<(), Fail> {
-        if self.try_pack(plan, id, filter, values, n).await? {
+        if self.try_pack(plan, id, filter, values, n, image).await? {
             return Ok(());
         }
         Err(Fail::Fatal(DbError::new(format!(
@@ -179,7 +207,9 @@ impl MySqlWriter {
         ))))
     }
 
-    /// Records the rows of `filter` as one `W` entry if they are `n`.
+    /// Records the rows of `filter` as one `W` entry if they are `n`: with
+    /// `image` (the client's digests) as the entry once the server agreed
+    /// with the plan's first one, else digested by the server.
     async fn try_pack(
         &mut self,
         plan: &Plan,
@@ -187,14 +217,103 @@ impl MySqlWriter {
         filter: &str,
         mut values: Vec<mysql_async::Value>,
         n: u64,
+        image: Option<String>,
     ) -> Result<bool, Fail> {
-        values.insert(0, id.into());
+        let image = match image {
+            Some(image) if plan.checked.load(Relaxed) == UNCHECKED => {
+                self.check_client(plan, filter, &values, &image).await?
+            }
+            Some(image) if plan.checked.load(Relaxed) == AGREED => Some(image),
+            _ => None,
+        };
+        let sql = match &image {
+            Some(_) => plan.counted_sql(filter),
+            None => plan.packed_sql(filter),
+        };
+        let mut front: Vec<mysql_async::Value> = vec![id.into()];
+        front.extend(image.map(mysql_async::Value::from));
+        values.splice(0..0, front);
         values.push(n.into());
-        self.conn
-            .exec_drop(plan.packed_sql(filter), Params::Positional(values))
-            .await?;
+        self.conn.exec_drop(sql, Params::Positional(values)).await?;
         Ok(self.conn.affected_rows() == 1)
     }
+
+    /// Compares the client's digests of the rows of `filter` with the
+    /// server's: the same set of `[locator, digest]` pairs, and the plan
+    /// keeps using them (`Some(image)`); else (a trigger or a type that
+    /// renders otherwise) the plan stops using them, with a warning.
+    async fn check_client(
+        &mut self,
+        plan: &Plan,
+        filter: &str,
+        values: &[mysql_async::Value],
+        image: &str,
+    ) -> Result<Option<String>, Fail> {
+        let sql = format!(
+            "SELECT CONCAT('[', GROUP_CONCAT({} SEPARATOR ','), ']') FROM {} AS t WHERE {filter}",
+            plan.pairs(),
+            quote_table_mysql(&plan.table)
+        );
+        let server: Option<Option<String>> = self
+            .conn
+            .exec_first(sql, Params::Positional(values.to_vec()))
+            .await?;
+        let sorted = |json: &str| {
+            super::apply::unpack(json).map(|mut v| {
+                v.sort();
+                v
+            })
+        };
+        let (server, mine) = (server.flatten(), sorted(image));
+        let theirs = server.as_deref().and_then(sorted);
+        let agreed = mine.is_some() && theirs == mine;
+        if agreed {
+            plan.checked.store(AGREED, Relaxed);
+            tracing::debug!(
+                "undo bookkeeping: the server agrees with sheetpipe's digests of the rows \
+                 written into {}; from here on it only counts them",
+                plan.table
+            );
+            return Ok(Some(image.to_string()));
+        }
+        plan.checked.store(DISAGREED, Relaxed);
+        let first = mine
+            .unwrap_or_default()
+            .into_iter()
+            .zip(theirs.unwrap_or_default())
+            .find(|(a, b)| a != b);
+        tracing::debug!(
+            "undo bookkeeping: the first row told apart (sheetpipe's, the server's): {first:?}"
+        );
+        tracing::warn!(
+            "undo bookkeeping: the server's digests of the rows written into {} differ from \
+             sheetpipe's (a trigger, or a type it renders otherwise); the server digests them \
+             for the rest of this import",
+            plan.table
+        );
+        Ok(None)
+    }
+}
+
+/// The packed image of `rows` by the plan's client digest (`ids`: the
+/// first id and the step when rows are found by their id range), if it
+/// has one and every value's stored text is certain.
+fn client_image(plan: &Plan, rows: &[Record], ids: Option<(u64, u64)>) -> Option<String> {
+    let client = plan.client.as_ref()?;
+    if plan.checked.load(Relaxed) == DISAGREED {
+        return None;
+    }
+    let mut out = String::with_capacity(rows.len() * 48 + 2);
+    out.push('[');
+    for (i, r) in rows.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let id = ids.map(|(first, inc)| first + i as u64 * inc);
+        client.row(&r.values, id, &mut out)?;
+    }
+    out.push(']');
+    Some(out)
 }
 
 /// In a replace's swap transaction, after its INSERT: records every row

@@ -22,6 +22,10 @@ pub(crate) struct ColInfo {
     pub generated: bool,
     pub precision: Option<u64>,
     pub scale: Option<u64>,
+    /// Fraction digits of a `DATETIME`, `TIMESTAMP` or `TIME`.
+    pub datetime_precision: Option<u64>,
+    /// The character set of a text column (`utf8mb4`, …).
+    pub charset: Option<String>,
 }
 
 /// A table's columns and unique keys.
@@ -57,11 +61,14 @@ impl TableInfo {
             String,
             Option<u64>,
             Option<u64>,
+            Option<u64>,
+            Option<String>,
         );
         let cols: Vec<Col> = conn
             .exec(
                 "SELECT column_name, LOWER(data_type), LOWER(column_type), is_nullable, \
-                 LOWER(extra), numeric_precision, numeric_scale FROM information_schema.columns \
+                 LOWER(extra), numeric_precision, numeric_scale, datetime_precision, \
+                 LOWER(character_set_name) FROM information_schema.columns \
                  WHERE table_schema = COALESCE(?, DATABASE()) AND table_name = ? \
                  ORDER BY ordinal_position",
                 (schema, name),
@@ -100,6 +107,8 @@ impl TableInfo {
                     generated: c.4.contains("generated"),
                     precision: c.5,
                     scale: c.6,
+                    datetime_precision: c.7,
+                    charset: c.8,
                 })
                 .collect(),
             uniques: uniques.into_iter().map(|(_, c)| c).collect(),
