@@ -9,6 +9,27 @@ use sheetpipe::source::{Isolation, Limits, SourceError, SourceOptions};
 use crate::helpers::{bin, json_out, run_cli, tempdir, TestDb};
 use crate::hostile::{many_strings, mini_xlsx_stored, name_rows, sheet, sst};
 
+/// An address-space ceiling the reader process starts under but that
+/// cannot hold [`big_table`]: the bytes the binary's loadable segments map
+/// (a debug build maps ~40 MB, a release one less; it grows as the code
+/// does) plus 16 MiB for the C library, the stacks and a small heap.
+fn tight_ceiling() -> u64 {
+    let elf = std::fs::read(bin()).expect("the binary");
+    let (u16_at, u32_at, u64_at) = (
+        |o: usize| u16::from_le_bytes(elf[o..o + 2].try_into().unwrap()) as usize,
+        |o: usize| u32::from_le_bytes(elf[o..o + 4].try_into().unwrap()),
+        |o: usize| u64::from_le_bytes(elf[o..o + 8].try_into().unwrap()),
+    );
+    assert_eq!(&elf[..5], b"\x7fELF\x02", "a 64-bit ELF binary");
+    let (phoff, size, count) = (u64_at(0x20) as usize, u16_at(0x36), u16_at(0x38));
+    let loaded: u64 = (0..count)
+        .map(|i| phoff + i * size)
+        .filter(|&h| u32_at(h) == 1) // PT_LOAD
+        .map(|h| u64_at(h + 0x28)) // p_memsz
+        .sum();
+    loaded + (16 << 20)
+}
+
 fn isolated(limits: Limits) -> SourceOptions {
     SourceOptions {
         limits,
@@ -18,8 +39,8 @@ fn isolated(limits: Limits) -> SourceOptions {
 }
 
 /// A workbook whose shared-strings table holds ~30 MB: calamine keeps it
-/// all in memory, so a 40 MB address-space ceiling (the binary itself
-/// needs ~25 MB) cannot hold it.
+/// all in memory, so a ceiling 16 MiB above what the binary itself maps
+/// ([`tight_ceiling`]) cannot hold it.
 fn big_table(path: &std::path::Path) {
     let mut strings = vec!["name".to_string()];
     strings.extend(many_strings(200_000, 150));
@@ -36,7 +57,7 @@ async fn a_reader_out_of_memory_fails_only_its_import() {
     let plan = Plan::new(Method::Batch, Some(1), None);
     let job = ImportJob {
         source: isolated(Limits {
-            max_reader_memory: 40 << 20,
+            max_reader_memory: tight_ceiling(),
             ..Limits::default()
         }),
         ..ImportJob::new(&file)
@@ -65,6 +86,7 @@ async fn a_reader_out_of_memory_fails_only_its_import() {
 fn the_cli_exits_4_naming_the_memory_limit() {
     let dir = tempdir();
     big_table(&dir.path().join("big.xlsx"));
+    let ceiling = tight_ceiling().to_string();
     let out = run_cli(
         dir.path(),
         &[
@@ -72,10 +94,16 @@ fn the_cli_exits_4_naming_the_memory_limit() {
             "big.xlsx",
             "--json",
             "--max-reader-memory",
-            "41943040",
+            &ceiling,
         ],
     );
-    assert_eq!(out.status.code(), Some(4));
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v = json_out(&out);
     let err = v["error"].as_str().unwrap();
     assert!(
