@@ -83,11 +83,16 @@ impl ClientDigest {
     /// Appends `[locator values…, "digest"]` of one row to `out` (`id`:
     /// its AUTO_INCREMENT id when rows are found by their range), or
     /// answers `None` when a value's stored text is not certain.
-    pub fn row(&self, values: &[Value], id: Option<u64>, out: &mut String) -> Option<()> {
-        use std::fmt::Write;
+    pub fn row(
+        &self,
+        values: &[Value],
+        id: Option<u64>,
+        out: &mut String,
+        scratch: &mut Scratch,
+    ) -> Option<()> {
         out.push('[');
         match id {
-            Some(id) => write!(out, "{id}").ok()?,
+            Some(id) => out.push_str(itoa::Buffer::new().format(id)),
             None => {
                 for (i, &s) in self.locator.iter().enumerate() {
                     let Value::Int(v) = values[s] else {
@@ -96,37 +101,52 @@ impl ClientDigest {
                     if i > 0 {
                         out.push(',');
                     }
-                    write!(out, "{v}").ok()?;
+                    out.push_str(itoa::Buffer::new().format(v));
                 }
             }
         }
         out.push_str(",\"");
-        self.digest(values, out)?;
+        self.digest(values, out, scratch)?;
         out.push_str("\"]");
         Some(())
     }
 
     /// Appends the 32 hex digits [`TableInfo::digest`] computes for
-    /// `values` to `out`. One buffer of the rendered values and their
-    /// spans per row, hashed piece by piece (no string per value).
-    fn digest(&self, values: &[Value], out: &mut String) -> Option<()> {
-        let mut text: Vec<u8> = Vec::with_capacity(256);
-        let mut spans: Vec<Option<(usize, usize)>> = Vec::with_capacity(self.cols.len());
+    /// `values` to `out`. Text is hashed from the values themselves, the
+    /// rest rendered into `scratch`, whose buffers serve every row.
+    fn digest(&self, values: &[Value], out: &mut String, scratch: &mut Scratch) -> Option<()> {
+        let Scratch { text, spans } = scratch;
+        text.clear();
+        spans.clear();
         for &(slot, render) in &self.cols {
-            spans.push(match &values[slot] {
-                Value::Null => None,
-                v => {
+            spans.push(match (&values[slot], render) {
+                (Value::Null, _) => Span::Null,
+                (Value::Text(_) | Value::Json(_), Render::Text { .. }) => Span::Value,
+                (v, _) => {
                     let start = text.len();
-                    rendered(&mut text, v, render)?;
-                    Some((start, text.len()))
+                    rendered(text, v, render)?;
+                    Span::Own(start, text.len())
                 }
             });
         }
+        let piece = |i: usize| -> Option<&[u8]> {
+            let (slot, render) = self.cols[i];
+            match spans[i] {
+                Span::Null => None,
+                Span::Own(a, b) => Some(&text[a..b]),
+                Span::Value => match (&values[slot], render) {
+                    (Value::Text(s) | Value::Json(s), Render::Text { char_pad }) => {
+                        Some(if char_pad { s.trim_end_matches(' ') } else { s }.as_bytes())
+                    }
+                    _ => None,
+                },
+            }
+        };
         // CONCAT_WS(0x1f, lengths…, values…, flags): NULLs (a NULL value
         // and its NULL length) are skipped, and the flags say which were.
         let mut sha = Sha1::new();
         let mut first = true;
-        let mut part = |sha: &mut Sha1, bytes: &[u8]| {
+        let mut part = |bytes: &[u8]| {
             if !first {
                 sha.update([0x1f]);
             }
@@ -134,19 +154,22 @@ impl ClientDigest {
             sha.update(bytes);
         };
         let mut digits = itoa::Buffer::new();
-        for ((_, render), span) in self.cols.iter().zip(&spans) {
-            if let (Render::Text { .. }, Some((a, b))) = (render, span) {
-                part(&mut sha, digits.format(b - a).as_bytes());
+        for (i, (_, render)) in self.cols.iter().enumerate() {
+            if let (Render::Text { .. }, Some(bytes)) = (render, piece(i)) {
+                part(digits.format(bytes.len()).as_bytes());
             }
         }
-        for &(a, b) in spans.iter().flatten() {
-            part(&mut sha, &text[a..b]);
+        for i in 0..self.cols.len() {
+            if let Some(bytes) = piece(i) {
+                part(bytes);
+            }
         }
-        let flags: Vec<u8> = spans
-            .iter()
-            .map(|t| if t.is_some() { b'0' } else { b'1' })
-            .collect();
-        part(&mut sha, &flags);
+        let start = text.len();
+        text.extend(spans.iter().map(|s| match s {
+            Span::Null => b'1',
+            _ => b'0',
+        }));
+        part(&text[start..]);
         const HEX: &[u8; 16] = b"0123456789abcdef";
         for b in &sha.finalize()[..16] {
             out.push(HEX[usize::from(b >> 4)] as char);
@@ -154,6 +177,25 @@ impl ClientDigest {
         }
         Some(())
     }
+}
+
+/// Buffers [`ClientDigest::row`] reuses from row to row.
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
+    /// The rendered text of the values that are not text already.
+    text: Vec<u8>,
+    /// Per written column, where its text is.
+    spans: Vec<Span>,
+}
+
+/// Where one column's text is, for [`ClientDigest::digest`].
+#[derive(Debug, Clone, Copy)]
+enum Span {
+    Null,
+    /// In [`Scratch::text`].
+    Own(usize, usize),
+    /// The value's own text.
+    Value,
 }
 
 /// How `name` renders, if sheetpipe knows it exactly.
@@ -283,22 +325,46 @@ pub(super) fn push_double(out: &mut Vec<u8>, f: f64) -> Option<()> {
 /// The significant digits of a positive decimal number's text (`123.4`,
 /// `1e15`, `1.5E-7`, `0.001`) and the place of its point: the number is
 /// 0.DIGITS × 10^place.
-fn decimal(text: &str) -> Option<(Vec<u8>, i32)> {
+fn decimal(text: &str) -> Option<(Digits, i32)> {
     let (mantissa, exp) = match text.split_once(['e', 'E']) {
         Some((m, e)) => (m, e.parse::<i32>().ok()?),
         None => (text, 0),
     };
     let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    let all: Vec<u8> = int.bytes().chain(frac.bytes()).collect();
-    let lead = all.iter().take_while(|&&b| b == b'0').count();
-    let mut digits = all[lead..].to_vec();
-    while digits.last() == Some(&b'0') {
-        digits.pop();
+    let mut digits = Digits::default();
+    let mut lead = 0;
+    for b in int.bytes().chain(frac.bytes()) {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        if b == b'0' && digits.len == 0 {
+            lead += 1;
+        } else {
+            *digits.buf.get_mut(digits.len)? = b;
+            digits.len += 1;
+        }
     }
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+    while digits.len > 0 && digits.buf[digits.len - 1] == b'0' {
+        digits.len -= 1;
+    }
+    if digits.len == 0 {
         return None;
     }
-    Some((digits, int.len() as i32 - lead as i32 + exp))
+    Some((digits, int.len() as i32 - lead + exp))
+}
+
+/// Up to 32 significant digits, on the stack (a double has at most 17).
+#[derive(Default)]
+struct Digits {
+    buf: [u8; 32],
+    len: usize,
+}
+
+impl std::ops::Deref for Digits {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
 }
 
 /// `n` as `width` digits, zero-padded (`n` < 10^width).

@@ -304,13 +304,14 @@ fn client_image(plan: &Plan, rows: &[Record], ids: Option<(u64, u64)>) -> Option
         return None;
     }
     let mut out = String::with_capacity(rows.len() * 48 + 2);
+    let mut scratch = super::digest::Scratch::default();
     out.push('[');
     for (i, r) in rows.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
         let id = ids.map(|(first, inc)| first + i as u64 * inc);
-        client.row(&r.values, id, &mut out)?;
+        client.row(&r.values, id, &mut out, &mut scratch)?;
     }
     out.push(']');
     Some(out)
