@@ -14,10 +14,10 @@
 //! makes its part go back to the server's digest ([`ClientDigest::row`]
 //! answers `None`); a table with any other written type (`FLOAT`, `ENUM`,
 //! binary, another character set, MySQL 8's binary `JSON`) or a locator
-//! other than integers never uses it. Each writer's first part is also
-//! digested by the server and compared (`pack.rs`): a difference (a
-//! trigger that changes rows, say) turns the client digests off for the
-//! rest of that writer's import. Measured in docs/BENCHMARKS.md ("Client
+//! other than integers never uses it. The import's first part (the first
+//! of each writer, when they start together) is also digested by the
+//! server and compared (`pack.rs`): a difference (a trigger that changes
+//! rows, say) turns the client digests off for the rest of the import. Measured in docs/BENCHMARKS.md ("Client
 //! digests").
 
 use sha1::{Digest, Sha1};
