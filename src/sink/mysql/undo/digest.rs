@@ -452,6 +452,23 @@ mod tests {
     }
 
     #[test]
+    fn a_numbers_text_splits_into_its_significant_digits_and_point() {
+        let split = |t: &str| decimal(t).map(|(d, p)| (String::from_utf8(d.to_vec()).unwrap(), p));
+        assert_eq!(split("123.4"), Some(("1234".into(), 3)));
+        assert_eq!(split("0.001"), Some(("1".into(), -2)));
+        assert_eq!(split("1e15"), Some(("1".into(), 16)));
+        assert_eq!(split("1.5E-7"), Some(("15".into(), -6)));
+        assert_eq!(split("100"), Some(("1".into(), 3)));
+        assert_eq!(
+            split("0.0000123456789012345678"),
+            Some(("123456789012345678".into(), -4))
+        );
+        assert_eq!(split("0"), None);
+        assert_eq!(split("1x"), None);
+        assert_eq!(split(&"9".repeat(33)), None);
+    }
+
+    #[test]
     fn only_canonical_decimals_of_the_columns_scale_are_taken() {
         assert!(canonical_decimal("12.30", 2));
         assert!(canonical_decimal("-0.50", 2));
