@@ -25,6 +25,7 @@ mod deployment;
 mod did_you_mean;
 mod faults;
 mod first_hour;
+mod first_pass;
 mod formats;
 mod fuzz_smoke;
 mod helpers;
