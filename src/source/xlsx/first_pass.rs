@@ -6,8 +6,8 @@
 //! That pass used to run before the second one began; now it runs on its
 //! own thread while the second pass parses the rows, and the rows the
 //! second pass assembles meanwhile wait here, in a buffer bounded by
-//! [`MAX_WAITING_BYTES`] (the second pass waits for the first when it is
-//! full). They are emitted, with the merged ranges filled, only once the
+//! [`MAX_WAITING_BYTES`] and by the reader's memory ceiling (the second
+//! pass waits for the first when it is full). They are emitted, with the merged ranges filled, only once the
 //! first pass has succeeded: as before, a sheet the first pass refuses
 //! emits no row, and its error is the one reported, even when the second
 //! pass fails too. docs/FORMATS.md and docs/BENCHMARKS.md ("The sheet's
@@ -26,8 +26,17 @@ use crate::source::cells::{open_buffered, Merges};
 use crate::source::{Limits, SourceError};
 
 /// Bytes of assembled rows (roughly: [`row_bytes`]) that may wait for the
-/// first pass; the second pass then waits for it.
+/// first pass, and at most a sixteenth of the reader's memory ceiling
+/// (`--max-reader-memory`: 16 MiB of its default 256 MiB); the second pass
+/// then waits for it.
 pub(super) const MAX_WAITING_BYTES: usize = 16 << 20;
+
+/// The smallest reader memory ceiling under which the first pass gets a
+/// thread: the thread, its inflater and the waiting rows took the 100k-row
+/// .xlsx of docs/FORMATS.md from under 40 MiB of address space to 48–56
+/// MiB, so a reader under a tighter ceiling runs the passes one after the
+/// other, as it did before.
+pub(super) const THREAD_FLOOR: u64 = 128 << 20;
 
 /// The first pass of one sheet: running, or done and its merged ranges
 /// applied to the rows as they are emitted.
@@ -36,6 +45,8 @@ pub(super) struct FirstPass {
     merges: Merges,
     waiting: Vec<RawRow>,
     waiting_bytes: usize,
+    /// [`MAX_WAITING_BYTES`], or less under a tight memory ceiling.
+    max_waiting: usize,
     failed: Option<SourceError>,
 }
 
@@ -81,21 +92,28 @@ fn row_bytes(row: &RawRow) -> usize {
 }
 
 impl FirstPass {
-    /// Starts the first pass of `part` on a thread (inline when no thread
-    /// can be had, as under a tight memory ceiling).
+    /// Starts the first pass of `part` on a thread (inline, before the
+    /// second pass, under a ceiling below [`THREAD_FLOOR`] or when no
+    /// thread can be had).
     pub(super) fn start(path: &Path, part: &str, limits: &Limits, before: u64) -> FirstPass {
         let mut pass = FirstPass {
             running: None,
             merges: Merges::new(Vec::new()),
             waiting: Vec::new(),
             waiting_bytes: 0,
+            max_waiting: usize::try_from(limits.max_reader_memory / 16)
+                .unwrap_or(usize::MAX)
+                .min(MAX_WAITING_BYTES),
             failed: None,
         };
         let (p, name, l) = (path.to_path_buf(), part.to_string(), limits.clone());
-        let spawned = std::thread::Builder::new()
-            .name("xlsx-first-pass".into())
-            .stack_size(1 << 20)
-            .spawn(move || merges_of(&p, &name, &l, before));
+        let spawned = match limits.max_reader_memory >= THREAD_FLOOR {
+            true => std::thread::Builder::new()
+                .name("xlsx-first-pass".into())
+                .stack_size(1 << 20)
+                .spawn(move || merges_of(&p, &name, &l, before)),
+            false => Err(std::io::Error::other("a tight memory ceiling")),
+        };
         match spawned {
             Ok(handle) => pass.running = Some(handle),
             Err(_) => pass.settle(merges_of(path, part, limits, before)),
@@ -139,7 +157,7 @@ impl FirstPass {
         emit: &mut dyn FnMut(RawRow) -> ControlFlow<()>,
     ) -> ControlFlow<()> {
         if let Some(handle) = &self.running {
-            if !handle.is_finished() && self.waiting_bytes < MAX_WAITING_BYTES {
+            if !handle.is_finished() && self.waiting_bytes < self.max_waiting {
                 self.waiting_bytes += row_bytes(&row);
                 self.waiting.push(row);
                 return ControlFlow::Continue(());
