@@ -277,7 +277,7 @@ impl<'l> RowAssembler<'l> {
 /// sees beside every row of it), when the row has values of its own.
 /// Columns after the first stay empty, so a title merged across columns
 /// never fills several fields.
-pub(crate) struct Merges {
+struct Merges {
     /// Ranges spanning more than one row, by first row.
     ranges: Vec<Dimensions>,
     /// The first range of `ranges` not yet reached.
@@ -287,7 +287,7 @@ pub(crate) struct Merges {
 }
 
 impl Merges {
-    pub(crate) fn new(mut ranges: Vec<Dimensions>) -> Merges {
+    fn new(mut ranges: Vec<Dimensions>) -> Merges {
         ranges.retain(|d| d.end.0 > d.start.0);
         ranges.sort_by_key(|d| d.start);
         Merges {
@@ -297,7 +297,7 @@ impl Merges {
         }
     }
 
-    pub(crate) fn apply(&mut self, row: &mut RawRow) {
+    fn apply(&mut self, row: &mut RawRow) {
         if self.next == self.ranges.len() && self.active.is_empty() {
             return;
         }

@@ -1,10 +1,11 @@
-//! An .xlsx sheet's two passes side by side (`src/source/xlsx/first_pass.rs`):
-//! the first pass (merged ranges, the whole sheet inflated, its CRC
-//! checked) runs beside the second, whose rows wait for it. A sheet whose
-//! CRC is wrong still emits no row, whether its rows fit the waiting
-//! buffer or overflow it; merged ranges at both ends of a sheet larger
-//! than the buffer are filled as calamine's reader with the same ranges
-//! fills them.
+//! An .xlsx sheet's first pass (`src/source/xlsx/merges.rs`: its merged
+//! ranges, the whole sheet inflated through the limits, its size and CRC
+//! checked) comes before any row is emitted: a sheet whose CRC is wrong
+//! emits no row, whether it holds a few rows or tens of megabytes of them;
+//! merged ranges at both ends of a large sheet are filled as calamine's
+//! reader with the same ranges fills them. (Written for the first pass on
+//! a thread beside the row pass, tried and dropped: docs/BENCHMARKS.md,
+//! "The sheet's two passes side by side".)
 
 use std::path::Path;
 
@@ -75,10 +76,9 @@ fn break_crc(path: &Path, name: &str) {
 }
 
 #[test]
-fn a_sheet_whose_crc_is_wrong_emits_no_row_whether_its_rows_fit_the_buffer_or_not() {
+fn a_sheet_whose_crc_is_wrong_emits_no_row_however_many_it_holds() {
     let dir = tempdir();
-    // 20 rows wait for the first pass whole; 90,000 rows of ~200 bytes
-    // (about 25 MB assembled) overflow the 16 MiB buffer.
+    // 20 rows, and 90,000 rows of ~200 bytes (about 25 MB assembled).
     for (n, file) in [(20, "small.xlsx"), (90_000, "large.xlsx")] {
         let path = dir.path().join(file);
         mini_xlsx_stored(&path, &rows_xml(n, 200, &[], &[]), None, &[]);
@@ -97,7 +97,7 @@ fn a_sheet_whose_crc_is_wrong_emits_no_row_whether_its_rows_fit_the_buffer_or_no
 }
 
 #[test]
-fn merged_ranges_at_both_ends_of_a_sheet_larger_than_the_buffer_are_filled() {
+fn merged_ranges_at_both_ends_of_a_large_sheet_are_filled() {
     let dir = tempdir();
     let path = dir.path().join("merged.xlsx");
     let n = 90_000;

@@ -18,7 +18,6 @@
 
 pub(super) mod book;
 mod compare;
-mod first_pass;
 pub(super) mod merges;
 mod sst;
 
@@ -31,8 +30,7 @@ use std::path::{Path, PathBuf};
 
 use calamine::{ExcelDateTime, ExcelDateTimeType};
 
-use self::book::{corrupt, entry_index, xml_error, Book, Capped, NumberKind};
-use self::first_pass::FirstPass;
+use self::book::{corrupt, entry_index, io_error, xml_error, Book, Capped, NumberKind};
 use self::sst::{read_rich, SharedStrings};
 use super::cells::{open_buffered, pick_sheet, RowAssembler};
 use super::progress::{CountingRead, ProgressUnit};
@@ -144,46 +142,54 @@ impl RowReader for XlsxReader {
     fn read(&mut self, emit: &mut dyn FnMut(RawRow) -> ControlFlow<()>) -> Result<(), SourceError> {
         let limits = self.opts.limits.clone();
         let part = self.part.clone();
-        // Merged ranges first: their XML comes after the rows. That pass
+        // Merged ranges first: their XML comes after the rows. This pass
         // also inflates the whole sheet through the limits and checks its
-        // declared size and CRC, as the zip guard does for other parts; it
-        // runs beside this one, whose rows wait for it (`first_pass.rs`).
-        let mut first = FirstPass::start(&self.path, &part, &limits, self.inflated);
-        // Progress: the sheet's XML inflated so far, of its declared size
-        // (which the first pass holds it to; the compressed file says
-        // nothing).
-        let declared = entry_index(&self.book.zip, &part)
-            .and_then(|i| self.book.zip.by_index_raw(i).ok().map(|e| e.size()))
-            .unwrap_or(0);
-        let mut zip = match zip::ZipArchive::new(open_buffered(&self.path)?) {
-            Ok(zip) => zip,
-            Err(e) => {
-                let e = corrupt(format!("the zip container is unreadable ({e})"));
-                return first.finish(Err(e), emit);
-            }
-        };
+        // declared size and CRC, as the zip guard does for other parts.
+        let (merges, sheet_bytes) = read_entry(
+            &mut self.book.zip,
+            &part,
+            &limits,
+            self.inflated,
+            false,
+            |src| {
+                let merges = self::merges::find_merges(&mut *src);
+                let mut rest = [0u8; 8192];
+                while src.read(&mut rest).map_err(|e| io_error(&part, e))? > 0 {}
+                Ok(merges)
+            },
+        )?;
+        let merges = merges.unwrap_or_default();
+        if merges.len() > super::xlsb::merges::MAX_RANGES {
+            return Err(corrupt(format!(
+                "{part}: more than {} merged ranges span several rows",
+                super::xlsb::merges::MAX_RANGES
+            )));
+        }
+        let mut zip = zip::ZipArchive::new(open_buffered(&self.path)?)
+            .map_err(|e| corrupt(format!("the zip container is unreadable ({e})")))?;
         let sheet = SheetRead {
             book: &self.book,
             strings: &self.strings,
             limits: &limits,
             part: &part,
         };
-        let mut rows = RowAssembler::new(&limits, Vec::new());
-        self.opts.progress.start(ProgressUnit::Bytes, declared);
+        let mut rows = RowAssembler::new(&limits, merges);
+        // Progress: the sheet's XML inflated so far, of its size (the first
+        // pass measured it; the compressed file says nothing).
+        self.opts.progress.start(ProgressUnit::Bytes, sheet_bytes);
         let progress = self.opts.progress.clone();
-        let mut pass_on = |row: RawRow| first.row(row, emit);
-        let second = read_entry(&mut zip, &part, &limits, self.inflated, false, |src| {
+        let (done, _) = read_entry(&mut zip, &part, &limits, self.inflated, false, |src| {
             let mut counted = CountingRead {
                 inner: src,
                 progress,
                 read: 0,
             };
-            sheet.cells(&mut counted, &mut rows, &mut pass_on)
-        });
-        if let Ok((Some(ControlFlow::Continue(())), _)) = second {
-            rows.finish(&mut pass_on);
+            sheet.cells(&mut counted, &mut rows, emit)
+        })?;
+        if done == Some(ControlFlow::Continue(())) {
+            rows.finish(emit);
         }
-        first.finish(second.map(|_| ()), emit)
+        Ok(())
     }
 }
 
