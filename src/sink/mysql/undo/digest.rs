@@ -17,8 +17,8 @@
 //! other than integers never uses it. The import's first part (the first
 //! of each writer, when they start together) is also digested by the
 //! server and compared (`pack.rs`): a difference (a trigger that changes
-//! rows, say) turns the client digests off for the rest of the import. Measured in docs/BENCHMARKS.md ("Client
-//! digests").
+//! rows, say) turns the client digests off for the rest of the import.
+//! Measured in docs/BENCHMARKS.md ("Client digests").
 
 use sha1::{Digest, Sha1};
 
@@ -119,10 +119,10 @@ impl ClientDigest {
         text.clear();
         spans.clear();
         for &(slot, render) in &self.cols {
-            spans.push(match (&values[slot], render) {
-                (Value::Null, _) => Span::Null,
-                (Value::Text(_) | Value::Json(_), Render::Text { .. }) => Span::Value,
-                (v, _) => {
+            spans.push(match &values[slot] {
+                Value::Null => Span::Null,
+                v if own_text(v, render).is_some() => Span::Value,
+                v => {
                     let start = text.len();
                     rendered(text, v, render)?;
                     Span::Own(start, text.len())
@@ -134,12 +134,7 @@ impl ClientDigest {
             match spans[i] {
                 Span::Null => None,
                 Span::Own(a, b) => Some(&text[a..b]),
-                Span::Value => match (&values[slot], render) {
-                    (Value::Text(s) | Value::Json(s), Render::Text { char_pad }) => {
-                        Some(if char_pad { s.trim_end_matches(' ') } else { s }.as_bytes())
-                    }
-                    _ => None,
-                },
+                Span::Value => own_text(&values[slot], render),
             }
         };
         // CONCAT_WS(0x1f, lengths…, values…, flags): NULLs (a NULL value
@@ -226,6 +221,18 @@ fn render(info: &TableInfo, name: &str) -> Option<Render> {
     })
 }
 
+/// The stored text of a text `value` in a column rendering as `render`,
+/// hashed from the value itself (`CHAR` drops trailing spaces when read);
+/// `None` for a value that must be rendered first.
+fn own_text(value: &Value, render: Render) -> Option<&[u8]> {
+    match (value, render) {
+        (Value::Text(s) | Value::Json(s), Render::Text { char_pad }) => {
+            Some(if char_pad { s.trim_end_matches(' ') } else { s }.as_bytes())
+        }
+        _ => None,
+    }
+}
+
 /// The server's text of a non-NULL `value` in a column rendering as
 /// `render`, or `None` when it is not certain.
 fn rendered(out: &mut Vec<u8>, value: &Value, render: Render) -> Option<()> {
@@ -245,9 +252,8 @@ fn rendered(out: &mut Vec<u8>, value: &Value, render: Render) -> Option<()> {
         (Render::DateTime(fsp), Value::Timestamp(t)) => push_datetime(out, *t, fsp)?,
         (Render::DateTime(fsp), Value::TimestampTz(t)) => push_datetime(out, t.naive_utc(), fsp)?,
         (Render::Time(fsp), Value::Time(t)) => push_time(out, *t, fsp)?,
-        (Render::Text { char_pad }, Value::Text(s) | Value::Json(s)) => {
-            let s = if char_pad { s.trim_end_matches(' ') } else { s };
-            out.extend_from_slice(s.as_bytes());
+        (Render::Text { .. }, Value::Text(_) | Value::Json(_)) => {
+            out.extend_from_slice(own_text(value, render)?)
         }
         (Render::Text { .. }, Value::Uuid(u)) => out.extend_from_slice(
             u.hyphenated()
