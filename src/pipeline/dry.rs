@@ -68,7 +68,7 @@ pub(super) async fn dry_run_settled(job: ImportJob, plan: &Plan, ctl: &Control) 
             unit_bytes: plan.unit_bytes,
             keys: super::keyed::KeyCheck::new(&job.mode, job.table.clone(), None),
         };
-        tokio::task::spawn_blocking(move || read_stage(job, out, &stop, &header, &progress))
+        tokio::task::spawn_blocking(move || read_stage(job, out, &stop, &header, &progress, None))
     };
     let counter = tokio::spawn(async move {
         while let Ok(unit) = unit_rx.recv().await {

@@ -144,6 +144,8 @@ pub struct Control {
 /// created, or declared and created; the report carries the DDL run.
 pub async fn run(job: ImportJob, plan: &Plan, sink: &Sink, ctl: &Control) -> ImportReport {
     let mut job = job;
+    job.source.progress = ctl.progress.source.clone();
+    let opening = Opening::start(&job);
     let settled = match settle(&mut job, Some(sink)).await {
         Ok(s) => s,
         Err(e) => return not_settled(&job, plan, ctl, e, Some(sink)),
@@ -151,7 +153,7 @@ pub async fn run(job: ImportJob, plan: &Plan, sink: &Sink, ctl: &Control) -> Imp
     let mut report = if job.dry_run {
         dry::dry_run_settled(job, plan, ctl).await
     } else {
-        run_settled(job, plan, sink, ctl).await
+        run_settled(job, plan, sink, ctl, opening).await
     };
     report.ddl = settled.ddl;
     report
@@ -194,8 +196,45 @@ impl ImportJob {
     }
 }
 
+/// The source opened on a thread of its own while the table is settled,
+/// so that the reader's start (its process, and an .xlsx sheet's first
+/// pass, which checks the whole sheet before any row) overlaps the
+/// database's introspection and the writers' connections. Not when
+/// settling reads the file itself (`--create` infers the types) or for a
+/// dry run. Dropped unused when settling fails: the thread ends once the
+/// source is open, and its reader (an isolated one's process) with it.
+struct Opening(std::thread::JoinHandle<Result<Box<dyn source::RowReader>, source::SourceError>>);
+
+impl Opening {
+    fn start(job: &ImportJob) -> Option<Opening> {
+        if job.dry_run || matches!(job.spec, TableSpec::Create { .. }) {
+            return None;
+        }
+        let (path, opts) = (job.path.clone(), job.source.clone());
+        std::thread::Builder::new()
+            .name("sheetpipe-open".into())
+            .spawn(move || source::open(&path, &opts))
+            .ok()
+            .map(Opening)
+    }
+
+    /// The source it opened (opened here again should its thread have
+    /// panicked).
+    fn finish(self, job: &ImportJob) -> Result<Box<dyn source::RowReader>, source::SourceError> {
+        self.0
+            .join()
+            .unwrap_or_else(|_| source::open(&job.path, &job.source))
+    }
+}
+
 /// [`run`] once the table is known.
-async fn run_settled(job: ImportJob, plan: &Plan, sink: &Sink, ctl: &Control) -> ImportReport {
+async fn run_settled(
+    job: ImportJob,
+    plan: &Plan,
+    sink: &Sink,
+    ctl: &Control,
+    opening: Option<Opening>,
+) -> ImportReport {
     let started = Instant::now();
     if job.table.is_businesses_preset() {
         if let Err(e) = sink.ensure_businesses().await {
@@ -248,7 +287,7 @@ async fn run_settled(job: ImportJob, plan: &Plan, sink: &Sink, ctl: &Control) ->
         let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
             let _span = span.enter();
-            read_stage(job, out, &stop, &header, &progress)
+            read_stage(job, out, &stop, &header, &progress, opening)
         })
     };
     let mut writers = tokio::task::JoinSet::new();
@@ -451,9 +490,14 @@ fn read_stage(
     stop: &CancellationToken,
     header: &OnceLock<HeaderMap>,
     progress: &Progress,
+    opening: Option<Opening>,
 ) -> (ReadSummary, Option<ImportError>) {
     let mut summary = ReadSummary::default();
-    let mut reader = match source::open(&job.path, &job.source) {
+    let opened = match opening {
+        Some(o) => o.finish(&job),
+        None => source::open(&job.path, &job.source),
+    };
+    let mut reader = match opened {
         Ok(r) => r,
         Err(e) => return (summary, Some(e.into())),
     };
