@@ -2,12 +2,15 @@
 //! count or its byte cap (whichever comes first, so that rows of huge cells
 //! never make a huge unit), and once more at the end for a short last unit
 //! (whose true length is what gets counted, never the nominal batch size).
+//! A ramped batcher cuts its first units smaller (`Plan::first_unit_rows`).
 
 /// Accumulates items into units of at most `size` items, flushed early
 /// once their bytes reach `max_bytes`.
 #[derive(Debug)]
 pub struct Batcher<T> {
     size: usize,
+    /// The size the current unit is cut at: below `size` while ramping up.
+    now: usize,
     max_bytes: usize,
     buf: Vec<T>,
     bytes: usize,
@@ -20,10 +23,19 @@ impl<T> Batcher<T> {
         let size = size.max(1);
         Batcher {
             size,
+            now: size,
             max_bytes: max_bytes.max(1),
             buf: Vec::with_capacity(size.min(4096)),
             bytes: 0,
         }
+    }
+
+    /// The same batcher cutting its first unit at `first` items, each next
+    /// one twice as large, until units have `size` items.
+    pub fn ramped(size: usize, first: usize, max_bytes: usize) -> Batcher<T> {
+        let mut b = Batcher::new(size, max_bytes);
+        b.now = first.clamp(1, b.size);
+        b
     }
 
     /// Adds one item of `bytes` bytes; returns a full unit and its bytes
@@ -31,7 +43,7 @@ impl<T> Batcher<T> {
     pub fn push(&mut self, item: T, bytes: usize) -> Option<(Vec<T>, usize)> {
         self.buf.push(item);
         self.bytes = self.bytes.saturating_add(bytes);
-        (self.buf.len() >= self.size || self.bytes >= self.max_bytes).then(|| self.take())
+        (self.buf.len() >= self.now || self.bytes >= self.max_bytes).then(|| self.take())
     }
 
     /// The last, possibly short, unit and its bytes (None when empty).
@@ -40,6 +52,7 @@ impl<T> Batcher<T> {
     }
 
     fn take(&mut self) -> (Vec<T>, usize) {
+        self.now = self.now.saturating_mul(2).min(self.size);
         let unit = std::mem::replace(&mut self.buf, Vec::with_capacity(self.size.min(4096)));
         (unit, std::mem::take(&mut self.bytes))
     }
@@ -60,6 +73,24 @@ mod tests {
         let lens: Vec<usize> = units.iter().map(Vec::len).collect();
         assert_eq!(lens, vec![100, 100, 50]);
         assert_eq!(units.concat(), (0..250).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_ramp_doubles_its_units_up_to_the_size_and_keeps_every_item() {
+        let mut b = Batcher::ramped(10, 2, usize::MAX);
+        let mut units = Vec::new();
+        for i in 0..35 {
+            units.extend(b.push(i, 1).map(|(u, _)| u));
+        }
+        units.extend(b.finish().map(|(u, _)| u));
+        let lens: Vec<usize> = units.iter().map(Vec::len).collect();
+        assert_eq!(lens, vec![2, 4, 8, 10, 10, 1]);
+        assert_eq!(units.concat(), (0..35).collect::<Vec<_>>());
+        // A first unit as large as the rest is no ramp; none is empty.
+        let mut flat = Batcher::ramped(3, 3, usize::MAX);
+        assert_eq!(flat.push(0, 1), None);
+        let mut zero = Batcher::ramped(3, 0, usize::MAX);
+        assert_eq!(zero.push(7, 1), Some((vec![7], 1)));
     }
 
     #[test]

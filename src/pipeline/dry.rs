@@ -65,6 +65,7 @@ pub(super) async fn dry_run_settled(job: ImportJob, plan: &Plan, ctl: &Control) 
             events: event_tx,
             budget: Budget::new(plan.bytes_in_flight),
             batch_rows: plan.batch_size,
+            first_rows: plan.batch_size,
             unit_bytes: plan.unit_bytes,
             keys: super::keyed::KeyCheck::new(&job.mode, job.table.clone(), None),
         };

@@ -280,6 +280,7 @@ async fn run_settled(
             events: event_tx,
             budget: budget.clone(),
             batch_rows: plan.unit_rows(sink, mode),
+            first_rows: plan.first_unit_rows(sink, mode),
             unit_bytes: plan.unit_bytes,
             keys: prepared.keys,
         };
@@ -450,6 +451,9 @@ struct ReadOutputs {
     budget: Budget,
     /// Rows per unit.
     batch_rows: usize,
+    /// Rows of the first unit, each next one twice as many up to
+    /// `batch_rows` ([`Plan::first_unit_rows`]).
+    first_rows: usize,
     /// Bytes at which a unit is sent before it has its rows.
     unit_bytes: usize,
     /// The key check of a mode other than append.
@@ -503,7 +507,7 @@ fn read_stage(
     };
     summary.sheet = reader.sheet_name().to_string();
     let mut finder = HeaderFinder::for_table(&summary.sheet, &job.header, job.table.clone());
-    let mut batcher = Batcher::new(out.batch_rows, out.unit_bytes);
+    let mut batcher = Batcher::ramped(out.batch_rows, out.first_rows, out.unit_bytes);
     let mut error: Option<ImportError> = None;
     let mut broke = false;
     let result = reader.read(&mut |row| {

@@ -176,7 +176,31 @@ impl Plan {
             _ => self.batch_size,
         }
     }
+
+    /// Rows of the first unit: an eighth of [`Plan::unit_rows`] when that
+    /// is the sink's own copy size (MySQL's 10,000-row `LOAD DATA`), each
+    /// next unit twice as large up to it, so that the server starts on
+    /// rows while the reader makes the rest; otherwise every unit is
+    /// [`Plan::unit_rows`] from the first (an asked `--batch-size` holds
+    /// for every unit).
+    pub fn first_unit_rows(
+        &self,
+        sink: &crate::sink::Sink,
+        mode: crate::sink::merge::Mode,
+    ) -> usize {
+        let rows = self.unit_rows(sink, mode);
+        match self.kind {
+            WriteKind::Copy if !self.batch_size_asked && sink.copy_rows(mode).is_some() => {
+                (rows / RAMP).max(1)
+            }
+            _ => rows,
+        }
+    }
 }
+
+/// How much smaller than the rest the first of a ramp of units is
+/// ([`Plan::first_unit_rows`]).
+const RAMP: usize = 8;
 
 #[cfg(test)]
 mod tests {
