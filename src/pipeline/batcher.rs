@@ -11,6 +11,10 @@ pub struct Batcher<T> {
     size: usize,
     /// The size the current unit is cut at: below `size` while ramping up.
     now: usize,
+    /// The ramp's first size, the least [`Batcher::taper`] cuts at.
+    least: usize,
+    /// The cut [`Batcher::taper`] asks for, at most `size`.
+    cap: usize,
     max_bytes: usize,
     buf: Vec<T>,
     bytes: usize,
@@ -24,6 +28,8 @@ impl<T> Batcher<T> {
         Batcher {
             size,
             now: size,
+            least: size,
+            cap: size,
             max_bytes: max_bytes.max(1),
             buf: Vec::with_capacity(size.min(4096)),
             bytes: 0,
@@ -35,7 +41,15 @@ impl<T> Batcher<T> {
     pub fn ramped(size: usize, first: usize, max_bytes: usize) -> Batcher<T> {
         let mut b = Batcher::new(size, max_bytes);
         b.now = first.clamp(1, b.size);
+        b.least = b.now;
         b
+    }
+
+    /// Near the source's end, with about `remaining` items still to come:
+    /// cuts units at a quarter of that (not below the ramp's first size),
+    /// so that the last units are small and the writers end together.
+    pub fn taper(&mut self, remaining: usize) {
+        self.cap = (remaining / 4).clamp(self.least, self.size);
     }
 
     /// Adds one item of `bytes` bytes; returns a full unit and its bytes
@@ -43,7 +57,8 @@ impl<T> Batcher<T> {
     pub fn push(&mut self, item: T, bytes: usize) -> Option<(Vec<T>, usize)> {
         self.buf.push(item);
         self.bytes = self.bytes.saturating_add(bytes);
-        (self.buf.len() >= self.now || self.bytes >= self.max_bytes).then(|| self.take())
+        (self.buf.len() >= self.now.min(self.cap) || self.bytes >= self.max_bytes)
+            .then(|| self.take())
     }
 
     /// The last, possibly short, unit and its bytes (None when empty).
@@ -91,6 +106,28 @@ mod tests {
         assert_eq!(flat.push(0, 1), None);
         let mut zero = Batcher::ramped(3, 0, usize::MAX);
         assert_eq!(zero.push(7, 1), Some((vec![7], 1)));
+    }
+
+    #[test]
+    fn a_taper_cuts_the_last_units_at_a_quarter_of_what_is_left() {
+        let mut b = Batcher::ramped(100, 10, usize::MAX);
+        let mut lens = Vec::new();
+        for i in 0..400 {
+            // 400 items in all; from the 250th on the rest is known.
+            if i >= 250 {
+                b.taper(400 - i);
+            }
+            lens.extend(b.push(i, 1).map(|(u, _)| u.len()));
+        }
+        lens.extend(b.finish().map(|(u, _)| u.len()));
+        assert_eq!(lens.iter().sum::<usize>(), 400);
+        // The ramp (10, 20, 40, 80, 100), then ever smaller cuts, none
+        // below the ramp's first size but the short last one.
+        assert_eq!(lens[..4], [10, 20, 40, 80]);
+        let tail = &lens[5..];
+        assert!(tail.windows(2).all(|w| w[0] >= w[1]), "{lens:?}");
+        assert!(tail[..tail.len() - 1].iter().all(|&n| n >= 10), "{lens:?}");
+        assert!(tail.len() >= 4, "{lens:?}");
     }
 
     #[test]

@@ -202,7 +202,10 @@ impl ImportJob {
 /// database's introspection and the writers' connections. Not when
 /// settling reads the file itself (`--create` infers the types) or for a
 /// dry run. Dropped unused when settling fails: the thread ends once the
-/// source is open, and its reader (an isolated one's process) with it.
+/// source is open, and its reader (an isolated one's process) with it; a
+/// CLI process that exits first leaves the isolated reader to end at its
+/// first write into the closed pipe (after an .xlsx sheet's first pass,
+/// within the reader's CPU limit).
 struct Opening(std::thread::JoinHandle<Result<Box<dyn source::RowReader>, source::SourceError>>);
 
 impl Opening {
@@ -485,6 +488,19 @@ impl ReadOutputs {
     }
 }
 
+/// Past half of the source (by what its reader has read), the rows still
+/// to come estimated from the `read` so far: the batcher cuts the last
+/// units smaller ([`Batcher::taper`]).
+fn taper(batcher: &mut Batcher<Record>, source: &SourceOptions, read: u64) {
+    let Some(f) = source.progress.position().fraction() else {
+        return;
+    };
+    if f >= 0.5 {
+        let left = read as f64 * (1.0 - f.min(1.0)) / f;
+        batcher.taper(left as usize);
+    }
+}
+
 /// The reader stage: open, find the header, validate each row, send full
 /// units to the writers and rejections to the collector. Runs on a
 /// blocking thread; returns what it read even when it fails midway.
@@ -508,6 +524,7 @@ fn read_stage(
     summary.sheet = reader.sheet_name().to_string();
     let mut finder = HeaderFinder::for_table(&summary.sheet, &job.header, job.table.clone());
     let mut batcher = Batcher::ramped(out.batch_rows, out.first_rows, out.unit_bytes);
+    let tapering = out.first_rows < out.batch_rows;
     let mut error: Option<ImportError> = None;
     let mut broke = false;
     let result = reader.read(&mut |row| {
@@ -555,6 +572,9 @@ fn read_stage(
         let sent = match checked {
             Ok(None) => true,
             Ok(Some(record)) => {
+                if tapering && summary.rows_read % 512 == 0 {
+                    taper(&mut batcher, &job.source, summary.rows_read);
+                }
                 let bytes = record_bytes(&record);
                 match batcher.push(record, bytes) {
                     Some(unit) => out.send_unit(unit, stop),
