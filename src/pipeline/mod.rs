@@ -27,6 +27,7 @@ mod inflight;
 mod isolate;
 mod keyed;
 mod modes;
+mod opening;
 mod plan;
 mod progress;
 mod report;
@@ -43,6 +44,7 @@ use futures::FutureExt;
 use tokio::sync::mpsc;
 
 use inflight::{record_bytes, rejection_bytes, Budget, Unit};
+use opening::Opening;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use write::{first_writer, other_writer, WriteStage};
@@ -193,40 +195,6 @@ impl ImportJob {
             TableSpec::Existing(name) | TableSpec::Create { name, .. } => name.clone(),
             TableSpec::Declared(t) => t.name.clone(),
         }
-    }
-}
-
-/// The source opened on a thread of its own while the table is settled,
-/// so that the reader's start (its process, and an .xlsx sheet's first
-/// pass, which checks the whole sheet before any row) overlaps the
-/// database's introspection and the writers' connections. Not when
-/// settling reads the file itself (`--create` infers the types) or for a
-/// dry run. Dropped unused when settling fails: the thread ends once the
-/// source is open, and its reader (an isolated one's process) with it; a
-/// CLI process that exits first leaves the isolated reader to end at its
-/// first write into the closed pipe (after an .xlsx sheet's first pass,
-/// within the reader's CPU limit).
-struct Opening(std::thread::JoinHandle<Result<Box<dyn source::RowReader>, source::SourceError>>);
-
-impl Opening {
-    fn start(job: &ImportJob) -> Option<Opening> {
-        if job.dry_run || matches!(job.spec, TableSpec::Create { .. }) {
-            return None;
-        }
-        let (path, opts) = (job.path.clone(), job.source.clone());
-        std::thread::Builder::new()
-            .name("sheetpipe-open".into())
-            .spawn(move || source::open(&path, &opts))
-            .ok()
-            .map(Opening)
-    }
-
-    /// The source it opened (opened here again should its thread have
-    /// panicked).
-    fn finish(self, job: &ImportJob) -> Result<Box<dyn source::RowReader>, source::SourceError> {
-        self.0
-            .join()
-            .unwrap_or_else(|_| source::open(&job.path, &job.source))
     }
 }
 
