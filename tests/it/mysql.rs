@@ -162,6 +162,55 @@ async fn a_too_long_value_and_a_bad_date_reject_only_their_rows_never_stored_cli
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_default_copy_of_ramped_and_tapered_units_rejects_exactly_its_bad_rows() {
+    // 30,000 rows in the copy's own units (no size asked): 1,250, 2,500,
+    // 5,000, then 10,000, smaller again near the end; a bad value in the
+    // first unit, in the ramp, in a full unit and in the last rows.
+    let dir = tempdir();
+    let file = dir.path().join("ramp.xlsx");
+    let bad_at = [100u32, 3_000, 12_345, 29_990];
+    let mut rows = vec![vec![X::S("code"), X::S("due"), X::S("note")]];
+    for i in 0..30_000u32 {
+        let (code, due) = match i {
+            100 | 12_345 => ("TOOLONG".to_string(), "2024-01-01"),
+            3_000 | 29_990 => (format!("c{}", i % 1000), "2024-02-30"),
+            _ => (format!("c{}", i % 1000), "2024-03-01"),
+        };
+        rows.push(vec![X::O(code), X::S(due), X::O(format!("n{i}"))]);
+    }
+    write_xlsx(&file, &rows);
+    let Some(db) = TestDb::mysql().await else {
+        return;
+    };
+    let sink = db.bare_sink().await;
+    let mut job = ImportJob::new(&file);
+    job.table = strict_table(&db).await;
+    let plan = Plan::new(Method::Copy, None, None);
+    let report = pipeline::run(job, &plan, &sink, &Control::default()).await;
+    assert_eq!(report.status, Status::Completed, "{:?}", report.error);
+    assert_eq!((report.inserted, report.rejected), (29_996, 4));
+    let bad: Vec<u32> = report.rejected_rows.iter().map(|r| r.row).collect();
+    // Sheet rows: the header is row 1.
+    assert_eq!(bad, bad_at.map(|i| i + 2));
+    let stored = db
+        .query("SELECT COUNT(*), COUNT(DISTINCT note), MIN(due), MAX(due) FROM trap")
+        .await;
+    assert_eq!(
+        stored[0],
+        [
+            Some("29996".to_string()),
+            Some("29996".to_string()),
+            Some("2024-03-01".to_string()),
+            Some("2024-03-01".to_string())
+        ]
+    );
+    let kept = db
+        .query("SELECT note FROM trap WHERE note IN ('n99', 'n101', 'n2999', 'n29989', 'n29999')")
+        .await;
+    assert_eq!(kept.len(), 5);
+}
+
 /// One emoji-named business per row, 30 rows.
 fn emoji_file(dir: &std::path::Path) -> std::path::PathBuf {
     let file = dir.join("emoji.xlsx");
@@ -410,7 +459,7 @@ async fn introspecting_a_created_mysql_table_gives_its_schema_back() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_copy_into_mysql_takes_larger_units_unless_a_size_is_asked_for() {
+async fn a_copy_into_mysql_takes_larger_units_ramped_up_unless_a_size_is_asked_for() {
     let Some(db) = TestDb::mysql().await else {
         return;
     };
@@ -443,4 +492,24 @@ async fn a_copy_into_mysql_takes_larger_units_unless_a_size_is_asked_for() {
     let sqlite = TestDb::sqlite();
     let sqlite = sqlite.sink().await;
     assert_eq!(copy.unit_rows(&sqlite, Mode::Append), pipeline::COPY_CHUNK);
+    // Only the sink's own larger units ramp up from an eighth; an asked
+    // size, the merges, the other methods and the other sinks start at
+    // their full unit.
+    for mode in [Mode::Append, Mode::Replace] {
+        assert_eq!(
+            copy.first_unit_rows(&sink, mode),
+            pipeline::MYSQL_COPY_CHUNK / 8,
+            "{mode:?}"
+        );
+    }
+    assert_eq!(
+        copy.first_unit_rows(&sink, Mode::Upsert),
+        pipeline::COPY_CHUNK
+    );
+    assert_eq!(asked.first_unit_rows(&sink, Mode::Append), 500);
+    assert_eq!(batch.first_unit_rows(&sink, Mode::Append), 100);
+    assert_eq!(
+        copy.first_unit_rows(&sqlite, Mode::Append),
+        pipeline::COPY_CHUNK
+    );
 }
