@@ -41,6 +41,7 @@ mod mysql;
 mod mysql_db;
 mod mysql_digest;
 mod mysql_faults;
+mod mysql_history;
 mod mysql_modes;
 mod mysql_replace;
 mod mysql_types;

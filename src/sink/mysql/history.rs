@@ -11,7 +11,10 @@ use super::{fatal, MySqlSink};
 use crate::sink::imports::{ImportEnd, ImportRow};
 use crate::sink::DbError;
 
-/// The DDL, idempotent (two statements in one text protocol query).
+/// The DDL, idempotent (two statements in one text protocol query). A new
+/// `imports` table has every column and index at once; [`migrate`] and
+/// [`add_owner_column`] bring an older one up to it (on a new database
+/// they find nothing to do: six `ALTER TABLE`s there took about 0.13 s).
 pub const DDL: &str = "
 CREATE TABLE IF NOT EXISTS imports (
     id          VARCHAR(64) NOT NULL PRIMARY KEY,
@@ -28,7 +31,15 @@ CREATE TABLE IF NOT EXISTS imports (
     started_at  VARCHAR(32),
     finished_at VARCHAR(32),
     error       TEXT,
-    rejects_removed_at VARCHAR(32)
+    rejects_removed_at VARCHAR(32),
+    table_name  TEXT,
+    rejects_files TEXT,
+    mode        VARCHAR(16) NOT NULL DEFAULT 'append',
+    updated     BIGINT NOT NULL DEFAULT 0,
+    skipped     BIGINT NOT NULL DEFAULT 0,
+    owner       VARCHAR(64),
+    INDEX idx_imports_sha256 (sha256),
+    INDEX idx_imports_owner (owner)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 CREATE TABLE IF NOT EXISTS import_ledger (
     import_id   VARCHAR(64) NOT NULL,
