@@ -8,14 +8,15 @@ use crate::source;
 /// pass, which checks the whole sheet before any row) overlaps the
 /// database's introspection and the writers' connections. Not when
 /// settling reads the file itself (`--create` infers the types) or for a
-/// dry run. Dropped unused when settling fails: the thread ends once the
-/// source is open, and its reader (an isolated one's process) with it; a
-/// CLI process that exits first leaves the isolated reader to end at its
-/// first write into the closed pipe (after an .xlsx sheet's first pass,
-/// within the reader's CPU limit).
-pub(super) struct Opening(
-    std::thread::JoinHandle<Result<Box<dyn source::RowReader>, source::SourceError>>,
-);
+/// dry run. Dropped unused (settling failed), it gives the reader up: an
+/// isolated reader's process is killed at once, not left to finish its
+/// first pass.
+pub(super) struct Opening {
+    thread: Option<std::thread::JoinHandle<Opened>>,
+    abandon: source::Abandon,
+}
+
+type Opened = Result<Box<dyn source::RowReader>, source::SourceError>;
 
 impl Opening {
     pub(super) fn start(job: &ImportJob) -> Option<Opening> {
@@ -23,21 +24,32 @@ impl Opening {
             return None;
         }
         let (path, opts) = (job.path.clone(), job.source.clone());
-        std::thread::Builder::new()
+        let abandon = source::Abandon::default();
+        let given = abandon.clone();
+        let thread = std::thread::Builder::new()
             .name("sheetpipe-open".into())
-            .spawn(move || source::open(&path, &opts))
-            .ok()
-            .map(Opening)
+            .spawn(move || source::open_abandonable(&path, &opts, &given))
+            .ok()?;
+        Some(Opening {
+            thread: Some(thread),
+            abandon,
+        })
     }
 
     /// The source it opened (opened here again should its thread have
     /// panicked).
-    pub(super) fn finish(
-        self,
-        job: &ImportJob,
-    ) -> Result<Box<dyn source::RowReader>, source::SourceError> {
-        self.0
-            .join()
-            .unwrap_or_else(|_| source::open(&job.path, &job.source))
+    pub(super) fn finish(mut self, job: &ImportJob) -> Opened {
+        match self.thread.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(opened)) => opened,
+            _ => source::open(&job.path, &job.source),
+        }
+    }
+}
+
+impl Drop for Opening {
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            self.abandon.give_up();
+        }
     }
 }

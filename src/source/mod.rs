@@ -35,7 +35,7 @@ use std::sync::Arc;
 
 pub use self::csv::{sniff_delimiter, Utf16Reader};
 pub use detect::{detect, Format};
-pub use isolate::{Isolation, ReaderFailure, ReaderFailures};
+pub use isolate::{Abandon, Isolation, ReaderFailure, ReaderFailures};
 pub use limits::{LimitExceeded, Limits, DEFAULT_MAX_READER_MEMORY};
 pub use progress::{ProgressUnit, ReadPosition, ReadProgress};
 
@@ -131,11 +131,22 @@ pub trait RowReader: Send {
 /// Opens `path` with the reader its content calls for — in an isolated
 /// process when `opts.isolation` says so — under the wall-time limit.
 pub fn open(path: &Path, opts: &SourceOptions) -> Result<Box<dyn RowReader>, SourceError> {
+    open_abandonable(path, opts, &Abandon::default())
+}
+
+/// [`open`], on a thread that `abandon` can give up on: an isolated
+/// reader's process is then killed and its open fails (an in-process
+/// reader opens to its end regardless).
+pub fn open_abandonable(
+    path: &Path,
+    opts: &SourceOptions,
+    abandon: &Abandon,
+) -> Result<Box<dyn RowReader>, SourceError> {
     let started = std::time::Instant::now();
     let inner = match &opts.isolation {
         Some(iso) => {
             check(path, opts)?;
-            Box::new(isolate::ChildReader::open(iso, path, opts)?)
+            Box::new(isolate::ChildReader::open(iso, path, opts, abandon)?)
         }
         None => open_here(path, opts)?,
     };

@@ -16,7 +16,7 @@ use crate::helpers::{json_out, run_cli, tempdir};
 /// `n` rows under a `name` header, each an inline string of ~`len` bytes
 /// in column A and its row number in B (but not the cells `skip` names),
 /// then `merges` after `<sheetData>`.
-fn rows_xml(n: usize, len: usize, merges: &[&str], skip: &[String]) -> String {
+pub(crate) fn rows_xml(n: usize, len: usize, merges: &[&str], skip: &[String]) -> String {
     let mut rows =
         String::from(r#"<row r="1"><c r="A1" t="inlineStr"><is><t>name</t></is></c></row>"#);
     let pad = "x".repeat(len);

@@ -205,3 +205,45 @@ fn a_sheet_named_like_a_flag_is_chosen_through_the_isolated_reader() {
         assert_eq!(json["stats"]["success_count"], 1, "{json}");
     }
 }
+
+/// The `sheetpipe __read` processes reading a file named `name` (however
+/// its path was given; a killed one's command line, a zombie's, is empty).
+fn readers_of(name: &str) -> usize {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| std::fs::read(e.ok()?.path().join("cmdline")).ok())
+        .filter(|c| {
+            let mut args = c.split(|&b| b == 0);
+            args.clone().any(|a| a == b"__read") && args.any(|a| a.ends_with(name.as_bytes()))
+        })
+        .count()
+}
+
+#[test]
+fn the_reader_opened_for_an_import_whose_table_is_missing_dies_with_it() {
+    // 250,000 rows, about 70 MB of sheet: its reader (opened while the
+    // table is settled) is still in its first pass when the table turns
+    // out not to exist, and is killed then (it was seen to go within 2 ms
+    // of the import's exit; left to finish its pass, it lived 0.5 s more).
+    let dir = tempdir();
+    let name = format!("abandoned-{}.xlsx", std::process::id());
+    let rows = crate::first_pass::rows_xml(250_000, 200, &[], &[]);
+    mini_xlsx_stored(&dir.path().join(&name), &rows, None, &[]);
+    let out = run_cli(dir.path(), &["import", &name, "--table", "nope", "--json"]);
+    let v = json_out(&out);
+    assert_eq!(out.status.code(), Some(3), "{v}");
+    let error = v["error"].as_str().unwrap_or_default();
+    assert!(error.contains("nope"), "{v}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(150);
+    loop {
+        let left = readers_of(&name);
+        if left == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{left} reader process(es) of the file outlived the import by 150 ms"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

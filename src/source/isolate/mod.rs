@@ -155,6 +155,52 @@ impl ReaderFailures {
     }
 }
 
+/// A handle by which a reader being opened on another thread is given up
+/// ([`Abandon::give_up`]): its process is killed, spawned already or once
+/// it is, and its open fails without counting as a reader failure.
+#[derive(Debug, Clone, Default)]
+pub struct Abandon(Arc<AbandonState>);
+
+#[derive(Debug, Default)]
+struct AbandonState {
+    given_up: std::sync::atomic::AtomicBool,
+    child: Mutex<Option<Arc<Mutex<Child>>>>,
+}
+
+impl Abandon {
+    /// Kills the reader's process, now or as soon as it is spawned.
+    pub fn give_up(&self) {
+        self.0.given_up.store(true, Ordering::SeqCst);
+        if let Ok(slot) = self.0.child.lock() {
+            if let Some(child) = slot.as_ref() {
+                kill(child);
+            }
+        }
+    }
+
+    fn given_up(&self) -> bool {
+        self.0.given_up.load(Ordering::SeqCst)
+    }
+
+    /// Notes the spawned process; kills it if given up meanwhile (either
+    /// this sees the flag or `give_up` sees the process: both take the
+    /// slot's lock).
+    fn spawned(&self, child: &Arc<Mutex<Child>>) {
+        if let Ok(mut slot) = self.0.child.lock() {
+            *slot = Some(child.clone());
+        }
+        if self.given_up() {
+            kill(child);
+        }
+    }
+}
+
+fn kill(child: &Arc<Mutex<Child>>) {
+    if let Ok(mut c) = child.lock() {
+        let _ = c.kill();
+    }
+}
+
 /// Reads rows from an isolated `sheetpipe __read` process.
 pub struct ChildReader {
     child: Arc<Mutex<Child>>,
@@ -162,6 +208,7 @@ pub struct ChildReader {
     stderr: Option<std::thread::JoinHandle<String>>,
     watchdog: Option<mpsc::Sender<()>>,
     timed_out: Arc<std::sync::atomic::AtomicBool>,
+    abandon: Abandon,
     format: Format,
     sheet: String,
     opts: SourceOptions,
@@ -169,8 +216,14 @@ pub struct ChildReader {
 }
 
 impl ChildReader {
-    /// Starts the child and waits for it to open the file.
-    pub fn open(iso: &Isolation, path: &Path, opts: &SourceOptions) -> Result<Self, SourceError> {
+    /// Starts the child and waits for it to open the file, unless `abandon`
+    /// gives up on it first.
+    pub fn open(
+        iso: &Isolation,
+        path: &Path,
+        opts: &SourceOptions,
+        abandon: &Abandon,
+    ) -> Result<Self, SourceError> {
         let mut cmd = command(iso, path, opts);
         // Names the file, never the program: a client must not learn where
         // the server's binary is (the log has it).
@@ -195,6 +248,7 @@ impl ChildReader {
             String::from_utf8_lossy(&kept).into_owned()
         });
         let child = Arc::new(Mutex::new(child));
+        abandon.spawned(&child);
         let timed_out = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let watchdog = watchdog(
             child.clone(),
@@ -207,12 +261,23 @@ impl ChildReader {
             stderr: Some(stderr),
             watchdog: Some(watchdog),
             timed_out,
+            abandon: abandon.clone(),
             format: Format::Binary,
             sheet: String::new(),
             opts: opts.clone(),
             warnings: Vec::new(),
         };
-        match reader.next()? {
+        let first = reader.next();
+        if abandon.given_up() {
+            return Err(SourceError::Io {
+                path: path.display().to_string(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::Interrupted,
+                    "the import stopped before the file was opened",
+                ),
+            });
+        }
+        match first? {
             Frame::Opened(format, sheet) => {
                 reader.format = format;
                 reader.sheet = sheet;
@@ -246,6 +311,10 @@ impl ChildReader {
     /// Explains why the child stopped without finishing.
     fn died(&mut self) -> SourceError {
         let status = self.wait();
+        if self.abandon.given_up() {
+            // Killed on purpose: no reader failure (`open` says why).
+            return SourceError::Empty;
+        }
         let stderr = self
             .stderr
             .take()
