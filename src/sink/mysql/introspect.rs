@@ -115,17 +115,13 @@ pub async fn table_schema(conn: &mut Conn, name: &str) -> Result<TableSchema, In
         )
         .await
         .map_err(|e| IntrospectError::Db(fatal(e)))?;
-    let checks = if cols.is_empty() {
-        Vec::new()
-    } else {
-        json_checks(conn, name).await?
-    };
     if cols.is_empty() {
         return Err(IntrospectError::NotFound {
             table: name.to_string(),
             existing: table_names(conn).await?,
         });
     }
+    let checks = json_checks(conn, name).await?;
     let (mut columns, mut unsupported) = (Vec::new(), Vec::new());
     for (col, data_type, column_type, nullable, default, extra) in cols {
         let json = is_json_checked(&checks, &col);
