@@ -169,11 +169,19 @@ impl Plan {
     /// this is a copy whose size nobody asked for and the sink wants its
     /// own ([`crate::sink::Sink::copy_rows`]).
     pub fn unit_rows(&self, sink: &crate::sink::Sink, mode: crate::sink::merge::Mode) -> usize {
+        self.sinks_copy_rows(sink, mode).unwrap_or(self.batch_size)
+    }
+
+    /// The sink's own copy unit, when this is a copy whose size nobody
+    /// asked for and the sink has one.
+    fn sinks_copy_rows(
+        &self,
+        sink: &crate::sink::Sink,
+        mode: crate::sink::merge::Mode,
+    ) -> Option<usize> {
         match self.kind {
-            WriteKind::Copy if !self.batch_size_asked => {
-                sink.copy_rows(mode).unwrap_or(self.batch_size)
-            }
-            _ => self.batch_size,
+            WriteKind::Copy if !self.batch_size_asked => sink.copy_rows(mode),
+            _ => None,
         }
     }
 
@@ -188,12 +196,9 @@ impl Plan {
         sink: &crate::sink::Sink,
         mode: crate::sink::merge::Mode,
     ) -> usize {
-        let rows = self.unit_rows(sink, mode);
-        match self.kind {
-            WriteKind::Copy if !self.batch_size_asked && sink.copy_rows(mode).is_some() => {
-                (rows / RAMP).max(1)
-            }
-            _ => rows,
+        match self.sinks_copy_rows(sink, mode) {
+            Some(rows) => (rows / RAMP).max(1),
+            None => self.batch_size,
         }
     }
 }
