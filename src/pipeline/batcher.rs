@@ -47,7 +47,8 @@ impl<T> Batcher<T> {
 
     /// Near the source's end, with about `remaining` items still to come:
     /// cuts units at a quarter of that (not below the ramp's first size),
-    /// so that the last units are small and the writers end together.
+    /// so that the last units are small and the writers end together. A
+    /// batcher that was not ramped keeps its size.
     pub fn taper(&mut self, remaining: usize) {
         self.cap = (remaining / 4).clamp(self.least, self.size);
     }
@@ -128,6 +129,10 @@ mod tests {
         assert!(tail.windows(2).all(|w| w[0] >= w[1]), "{lens:?}");
         assert!(tail[..tail.len() - 1].iter().all(|&n| n >= 10), "{lens:?}");
         assert!(tail.len() >= 4, "{lens:?}");
+        // Not ramped: a taper leaves the size alone.
+        let mut flat = Batcher::new(5, usize::MAX);
+        flat.taper(0);
+        assert!((0..4).all(|i| flat.push(i, 1).is_none()));
     }
 
     #[test]

@@ -235,8 +235,7 @@ async fn run_settled(
     let budget = Budget::new(plan.bytes_in_flight);
     let (event_tx, event_rx) = mpsc::channel::<Event>(1024);
 
-    let mut job = job;
-    job.source.progress = progress.source.clone();
+    // `run` gave `job.source` the progress handle before opening it.
     let table = job.table.name.clone();
     let collect_opts = collect_options(&job, &header, &stop);
     let reader = {
@@ -492,7 +491,6 @@ fn read_stage(
     summary.sheet = reader.sheet_name().to_string();
     let mut finder = HeaderFinder::for_table(&summary.sheet, &job.header, job.table.clone());
     let mut batcher = Batcher::ramped(out.batch_rows, out.first_rows, out.unit_bytes);
-    let tapering = out.first_rows < out.batch_rows;
     let mut error: Option<ImportError> = None;
     let mut broke = false;
     let result = reader.read(&mut |row| {
@@ -540,7 +538,7 @@ fn read_stage(
         let sent = match checked {
             Ok(None) => true,
             Ok(Some(record)) => {
-                if tapering && summary.rows_read % 512 == 0 {
+                if summary.rows_read % 512 == 0 {
                     taper(&mut batcher, &job.source, summary.rows_read);
                 }
                 let bytes = record_bytes(&record);
