@@ -158,6 +158,13 @@ impl ReaderFailures {
     }
 }
 
+/// Kills a reader's process (a no-op once it has been reaped).
+fn kill(child: &Arc<Mutex<Child>>) {
+    if let Ok(mut c) = child.lock() {
+        let _ = c.kill();
+    }
+}
+
 /// Reads rows from an isolated `sheetpipe __read` process.
 pub struct ChildReader {
     child: Arc<Mutex<Child>>,
@@ -302,9 +309,7 @@ impl ChildReader {
     }
 
     fn kill(&mut self) {
-        if let Ok(mut child) = self.child.lock() {
-            let _ = child.kill();
-        }
+        kill(&self.child);
     }
 
     /// Waits for the child to exit without holding its lock, so that the
@@ -374,9 +379,7 @@ fn watchdog(
     std::thread::spawn(move || {
         if let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(limit) {
             timed_out.store(true, Ordering::Relaxed);
-            if let Ok(mut child) = child.lock() {
-                let _ = child.kill();
-            }
+            kill(&child);
         }
     });
     tx
