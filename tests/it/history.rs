@@ -18,7 +18,7 @@ fn stdout(out: &std::process::Output) -> String {
 
 /// A sheet of `good` valid rows tagged `tag`, then `bad` rows with a
 /// broken email.
-fn sheet(path: &std::path::Path, tag: &str, good: usize, bad: usize) {
+pub(crate) fn sheet(path: &std::path::Path, tag: &str, good: usize, bad: usize) {
     let mut rows = vec![header()];
     for i in 0..good {
         rows.push(vec![
@@ -39,7 +39,12 @@ fn sheet(path: &std::path::Path, tag: &str, good: usize, bad: usize) {
     write_xlsx(path, &rows);
 }
 
-fn import(dir: &std::path::Path, db: &TestDb, file: &str, more: &[&str]) -> std::process::Output {
+pub(crate) fn import(
+    dir: &std::path::Path,
+    db: &TestDb,
+    file: &str,
+    more: &[&str],
+) -> std::process::Output {
     let mut args = vec!["import", file, "--json", "--database-url", &db.url];
     args.extend_from_slice(more);
     run_cli(dir, &args)

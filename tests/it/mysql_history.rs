@@ -3,7 +3,8 @@
 //! version's columns) gains the later columns and indexes before an
 //! import writes to it. Skipped when MariaDB is unreachable outside CI.
 
-use crate::helpers::{header, json_out, run_cli, tempdir, write_xlsx, TestDb, X};
+use crate::helpers::{json_out, tempdir, TestDb};
+use crate::history::{import, sheet};
 
 /// The columns and the non-primary indexes of `imports`, by name.
 async fn shape(db: &TestDb) -> (Vec<String>, Vec<String>) {
@@ -27,14 +28,8 @@ async fn shape(db: &TestDb) -> (Vec<String>, Vec<String>) {
 
 fn import_one(db: &TestDb) -> serde_json::Value {
     let dir = tempdir();
-    write_xlsx(
-        &dir.path().join("one.xlsx"),
-        &[header(), vec![X::S("Shop"), X::S("Retail")]],
-    );
-    let out = run_cli(
-        dir.path(),
-        &["import", "one.xlsx", "--json", "--database-url", &db.url],
-    );
+    sheet(&dir.path().join("one.xlsx"), "one", 1, 0);
+    let out = import(dir.path(), db, "one.xlsx", &[]);
     assert!(
         out.status.success(),
         "{}",
