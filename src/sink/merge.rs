@@ -326,9 +326,11 @@ pub fn sqlite_insert_new(merge: &Merge, target: &Target) -> String {
 }
 
 /// SQLite: the UPDATE of an upsert's existing row, its parameters the
-/// row's values in target order (`?1` …) — the key columns among them
-/// name the row.
-pub fn sqlite_update(merge: &Merge, target: &Target) -> String {
+/// row's values in target order (`?1` …). With `by_rowid` the row is named
+/// by its rowid, parameter `?n+1` (the before-image's `SELECT` found it:
+/// the table's own B-tree, no second search of the key's index); else the
+/// key columns among the values name it.
+pub fn sqlite_update(merge: &Merge, target: &Target, by_rowid: bool) -> String {
     let slot = |name: &str| {
         target
             .columns
@@ -343,11 +345,15 @@ pub fn sqlite_update(merge: &Merge, target: &Target) -> String {
         |c| format!("?{}", slot(c)),
         "",
     );
-    let wheres: Vec<String> = merge
-        .key()
-        .iter()
-        .map(|k| format!("{} = ?{}", super::ddl::quote_ident(k), slot(k)))
-        .collect();
+    let wheres: Vec<String> = if by_rowid {
+        vec![format!("rowid = ?{}", target.columns.len() + 1)]
+    } else {
+        merge
+            .key()
+            .iter()
+            .map(|k| format!("{} = ?{}", super::ddl::quote_ident(k), slot(k)))
+            .collect()
+    };
     format!(
         "UPDATE {} SET {sets} WHERE {}",
         super::schema::quote_table(&target.table),

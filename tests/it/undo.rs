@@ -123,6 +123,56 @@ async fn undo_of_an_upsert_restores_the_updated_rows_and_deletes_the_inserted() 
     }
 }
 
+/// Stored rows whose rowids (SQLite keeps them in insertion order) run
+/// against their keys' order, an upsert naming them in runs that go up,
+/// down and skip: each updated row's hash is read back by runs of
+/// consecutive rowids, so a hash given to the wrong row would make the
+/// undo refuse an untouched row, or miss the touched one.
+#[tokio::test]
+async fn undo_of_an_upsert_over_scattered_rowids_checks_each_row_by_its_own_hash() {
+    for db in TestDb::both().await {
+        let b = db.backend();
+        let dir = tempdir();
+        seeded(&db).await;
+        let order = [
+            14, 15, 16, 17, 3, 4, 5, 6, 7, 0, 1, 2, 19, 18, 13, 12, 8, 9, 10, 11,
+        ];
+        for k in order {
+            db.execute(&format!(
+                "INSERT INTO items VALUES ('k{k:02}', 'old {k}', {k}, NULL)"
+            ))
+            .await;
+        }
+        let before = rows(&db).await;
+        let mut csv = String::from("code,name,qty,note\n");
+        for (i, k) in (0..20).chain([30, 31]).rev().enumerate() {
+            csv.push_str(&format!("k{k:02},new {k},{},n{i}\n", k + 100));
+        }
+        let file = dir.path().join("scattered.csv");
+        std::fs::write(&file, csv).unwrap();
+        let (out, v) = import(&db, &file, &["--mode", "upsert"]);
+        assert!(out.status.success(), "{b} {v}");
+        assert_eq!(counts(&v), (2, 20, 0, 22, 0), "{b} {v}");
+        let (code, u) = undo(&db, dir.path(), &id_of(&v), &[]);
+        assert_eq!(code, 0, "{b} {u}");
+        assert_eq!(
+            (u["deleted"].as_u64(), u["restored"].as_u64()),
+            (Some(2), Some(20)),
+            "{b} {u}"
+        );
+        assert_eq!(rows(&db).await, before, "{b}");
+        // Again, and one updated row changed since: that one is named.
+        let (out, v) = import(&db, &file, &["--mode", "upsert", "--allow-reimport"]);
+        assert!(out.status.success(), "{b} {v}");
+        db.execute("UPDATE items SET qty = 7 WHERE code = 'k07'")
+            .await;
+        let (code, u) = undo(&db, dir.path(), &id_of(&v), &[]);
+        assert_eq!(code, 8, "{b} {u}");
+        let e = u["error"].as_str().unwrap();
+        assert!(e.contains("1 row(s)"), "{b} {e}");
+    }
+}
+
 #[tokio::test]
 async fn a_touched_row_changed_since_refuses_the_undo_unless_forced() {
     for db in TestDb::both().await {

@@ -34,13 +34,17 @@ pub(super) fn write_merged(
         // Rowids come from `last_insert_rowid()` and the before-image's
         // `SELECT`; the rows' hashes are read back once the unit is written.
         let mut insert = tx.prepare_cached(&merge::sqlite_insert_new(merge, target))?;
-        let mut update = match merge.mode {
-            Mode::Upsert => Some(tx.prepare_cached(&merge::sqlite_update(merge, target))?),
-            _ => None,
-        };
         let mut before = match (merge.mode, log.on()) {
             (Mode::Upsert, true) => {
                 Some(tx.prepare_cached(&undo::select_by_key(target, merge.key()))?)
+            }
+            _ => None,
+        };
+        // With the before-image the row's rowid is known (a recorded table
+        // has rowids): the UPDATE names it by that.
+        let mut update = match merge.mode {
+            Mode::Upsert => {
+                Some(tx.prepare_cached(&merge::sqlite_update(merge, target, before.is_some()))?)
             }
             _ => None,
         };
@@ -61,7 +65,11 @@ pub(super) fn write_merged(
                         let (rid, old) = before.query_row(key, |r| {
                             Ok((r.get::<_, i64>(0)?, undo::values_of(r, n)?))
                         })?;
-                        update.execute(values())?;
+                        for (i, v) in row.values.iter().enumerate() {
+                            update.raw_bind_parameter(i + 1, SqliteValue(v))?;
+                        }
+                        update.raw_bind_parameter(n + 1, rid)?;
+                        update.raw_execute()?;
                         log.updated_rowid(old, rid);
                     }
                     None => {

@@ -289,25 +289,23 @@ impl MergeLog {
         self.updated.rids.push(rid);
     }
 
-    /// The hash of every row logged, as the unit left it (read back by
-    /// rowid once the unit's statements ran).
+    /// The hash of every row logged, as the unit left it, read back once
+    /// the unit's statements ran: one range scan per run of consecutive
+    /// rowids (each row of a run was just written, so the range holds
+    /// exactly them), not a lookup per row.
     pub(super) fn hash_rows(&mut self, conn: &Connection, target: &Target) -> rusqlite::Result<()> {
         if !self.on {
             return Ok(());
         }
-        let n = target.columns.len();
-        let sql = format!(
-            "SELECT {} FROM {} WHERE rowid = ?1",
-            schema::column_list(target),
-            quote_table(&target.table)
-        );
-        let mut stmt = conn.prepare_cached(&sql)?;
         for entry in [&mut self.inserted, &mut self.updated] {
-            entry.hashes = entry
-                .rids
-                .iter()
-                .map(|&rid| stmt.query_row([rid], |r| hash_row(r, 0, n)))
-                .collect::<rusqlite::Result<_>>()?;
+            let mut runs = Runs::default();
+            for &rid in &entry.rids {
+                runs.push(rid);
+            }
+            entry.hashes = hash_runs(conn, target, &runs)?;
+            if entry.hashes.len() != entry.rids.len() {
+                return Err(rusqlite::Error::QueryReturnedNoRows);
+            }
         }
         Ok(())
     }
