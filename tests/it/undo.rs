@@ -517,3 +517,43 @@ async fn sqlite_undo_of_an_append_with_its_own_rowids_checks_each_row() {
     let left: Vec<String> = left.into_iter().filter_map(|r| r[0].clone()).collect();
     assert_eq!(left, ["2:B", "5:old"]);
 }
+
+/// Undo gives an upserted or replaced row back the very values it held:
+/// a REAL of infinity (JSON has no such number) and TEXT that is not valid
+/// UTF-8 (stored so by another program) survive the before-image.
+#[tokio::test]
+async fn sqlite_undo_restores_infinite_reals_and_text_that_is_not_utf8() {
+    let db = TestDb::sqlite();
+    let dir = tempdir();
+    db.execute("CREATE TABLE m (k TEXT PRIMARY KEY, x REAL, t TEXT)")
+        .await;
+    db.execute(
+        "INSERT INTO m VALUES ('a', 9e999, CAST(x'ff41' AS TEXT)), ('b', -9e999, 'ok'), \
+         ('c', 1.5, 'ok')",
+    )
+    .await;
+    let shown = "SELECT k, quote(x), hex(t), typeof(t) FROM m ORDER BY k";
+    let before = db.query(shown).await;
+    let file = dir.path().join("m.csv");
+    std::fs::write(&file, "k,x,t\na,1,new\nb,2,new\n").unwrap();
+    for mode in ["upsert", "replace"] {
+        let args = [
+            "import",
+            file.to_str().unwrap(),
+            "--database-url",
+            &db.url,
+            "--table",
+            "m",
+            "--mode",
+            mode,
+            "--json",
+        ];
+        let out = run_cli(dir.path(), &args);
+        let v = json_out(&out);
+        assert!(out.status.success(), "{mode} {v}");
+        assert_ne!(db.query(shown).await, before, "{mode}");
+        let (code, u) = undo(&db, dir.path(), &id_of(&v), &[]);
+        assert_eq!(code, 0, "{mode} {u}");
+        assert_eq!(db.query(shown).await, before, "{mode}");
+    }
+}

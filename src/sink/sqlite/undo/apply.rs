@@ -9,7 +9,7 @@ use rusqlite::types::Value as Sql;
 use rusqlite::{params_from_iter, Connection, OptionalExtension};
 use serde_json::Value as Json;
 
-use super::{from_json, hash_row, note, unpack_runs};
+use super::{from_json, hash_row, note, unpack_runs, Saved};
 use crate::sink::ddl::quote_ident;
 use crate::sink::schema::quote_table;
 use crate::sink::sqlite::SqliteSink;
@@ -257,7 +257,8 @@ fn run(c: &mut Connection, t: &UndoTarget) -> Result<UndoOutcome, UndoError> {
             marks.join(", ")
         );
         let mut stmt = tx.prepare_cached(&sql_text).map_err(sql)?;
-        let params = std::iter::once(Sql::Integer(*rid)).chain(values.iter().map(from_json));
+        let params =
+            std::iter::once(Saved::Value(Sql::Integer(*rid))).chain(values.iter().map(from_json));
         restored += stmt.execute(params_from_iter(params)).map_err(sql)? as u64;
     }
     for rid in &order {
@@ -275,7 +276,8 @@ fn run(c: &mut Connection, t: &UndoTarget) -> Result<UndoOutcome, UndoError> {
             .collect();
         let sql_text = format!("UPDATE {tq} SET {} WHERE rowid = ?1", sets.join(", "));
         let mut stmt = tx.prepare_cached(&sql_text).map_err(sql)?;
-        let params = std::iter::once(Sql::Integer(*rid)).chain(values.iter().map(from_json));
+        let params =
+            std::iter::once(Saved::Value(Sql::Integer(*rid))).chain(values.iter().map(from_json));
         restored += stmt.execute(params_from_iter(params)).map_err(sql)? as u64;
     }
     let at = crate::sink::imports::now();

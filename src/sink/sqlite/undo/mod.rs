@@ -64,40 +64,69 @@ fn hash_row(row: &rusqlite::Row<'_>, from: usize, n: usize) -> rusqlite::Result<
     Ok(h.finish() as i64)
 }
 
-/// One stored value as JSON that gives it back exactly (integers as
-/// numbers, reals tagged so they stay reals, blobs in hex).
+/// One stored value as JSON that gives it back exactly: integers as
+/// numbers; reals tagged so they stay reals (`{"r": 1.5}`, infinities as
+/// `{"r": "inf"}`, which JSON has no number for); text as a string, or
+/// tagged in hex when its bytes are not UTF-8 (`{"t": "ff41"}`: another
+/// program can store such text); blobs in hex (`{"b": …}`).
 fn to_json(v: ValueRef<'_>) -> Json {
     match v {
         ValueRef::Null => Json::Null,
         ValueRef::Integer(i) => json!(i),
-        ValueRef::Real(f) => json!({ "r": f }),
-        ValueRef::Text(t) => json!(String::from_utf8_lossy(t)),
-        ValueRef::Blob(b) => {
-            let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-            json!({ "b": hex })
-        }
+        ValueRef::Real(f) if f.is_finite() => json!({ "r": f }),
+        ValueRef::Real(f) => json!({ "r": f.to_string() }),
+        ValueRef::Text(t) => match std::str::from_utf8(t) {
+            Ok(s) => json!(s),
+            Err(_) => json!({ "t": hex(t) }),
+        },
+        ValueRef::Blob(b) => json!({ "b": hex(b) }),
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn unhex(v: Option<&Json>) -> Vec<u8> {
+    let hex = v.and_then(Json::as_str).unwrap_or_default();
+    (0..hex.len() / 2)
+        .filter_map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok())
+        .collect()
+}
+
+/// A saved value as undo binds it back: any SQLite value, or TEXT whose
+/// bytes are not UTF-8 (which [`Sql`] cannot hold).
+pub(super) enum Saved {
+    Value(Sql),
+    Text(Vec<u8>),
+}
+
+impl rusqlite::ToSql for Saved {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(rusqlite::types::ToSqlOutput::Borrowed(match self {
+            Saved::Value(v) => v.into(),
+            Saved::Text(bytes) => ValueRef::Text(bytes),
+        }))
     }
 }
 
 /// The inverse of [`to_json`].
-fn from_json(v: &Json) -> Sql {
-    match v {
+fn from_json(v: &Json) -> Saved {
+    Saved::Value(match v {
         Json::Null => Sql::Null,
         Json::Number(n) => n
             .as_i64()
             .map(Sql::Integer)
             .unwrap_or_else(|| Sql::Real(n.as_f64().unwrap_or_default())),
         Json::String(s) => Sql::Text(s.clone()),
-        Json::Object(o) if o.contains_key("r") => Sql::Real(o["r"].as_f64().unwrap_or_default()),
-        Json::Object(o) => {
-            let hex = o.get("b").and_then(Json::as_str).unwrap_or_default();
-            let bytes = (0..hex.len() / 2)
-                .filter_map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok())
-                .collect();
-            Sql::Blob(bytes)
-        }
+        Json::Object(o) if o.contains_key("r") => Sql::Real(match &o["r"] {
+            Json::String(s) => s.parse().unwrap_or_default(),
+            r => r.as_f64().unwrap_or_default(),
+        }),
+        Json::Object(o) if o.contains_key("t") => return Saved::Text(unhex(o.get("t"))),
+        Json::Object(o) => Sql::Blob(unhex(o.get("b"))),
         other => Sql::Text(other.to_string()),
-    }
+    })
 }
 
 /// Whether writes to `table` are recorded: not a replace's staging table,
