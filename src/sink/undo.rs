@@ -13,7 +13,7 @@
 //!   `sheetpipe_undo_xids` when the ledger is folded. A row changed by
 //!   anyone since carries another transaction's id, so "unchanged" is
 //!   "still has one of the import's ids". An upsert saves the earlier value
-//!   of each row it is the first to update (`sheetpipe_undo_rows`, jsonb of
+//!   of each row it is the first to update (`sheetpipe_undo_rows`, json of
 //!   the row, taken `FOR UPDATE` in the unit's transaction); a replace
 //!   saves the old rows in its swap transaction.
 //! - **SQLite** has no row versions: each write records the rowids it
@@ -50,11 +50,14 @@ CREATE TABLE IF NOT EXISTS sheetpipe_undo (
     kept         BIGINT
 );
 CREATE TABLE IF NOT EXISTS sheetpipe_undo_rows (
-    import_id TEXT NOT NULL,
-    seq       BIGSERIAL,
-    before    JSONB NOT NULL
+    import_id   TEXT NOT NULL,
+    seq         BIGSERIAL,
+    before      JSONB,
+    before_json JSON
 );
 CREATE INDEX IF NOT EXISTS idx_sheetpipe_undo_rows_import ON sheetpipe_undo_rows (import_id);
+ALTER TABLE sheetpipe_undo_rows ADD COLUMN IF NOT EXISTS before_json JSON;
+ALTER TABLE sheetpipe_undo_rows ALTER COLUMN before DROP NOT NULL;
 CREATE TABLE IF NOT EXISTS sheetpipe_undo_xids (
     import_id TEXT NOT NULL,
     xid       BIGINT NOT NULL
@@ -67,7 +70,9 @@ ALTER TABLE import_ledger ALTER COLUMN xid SET DEFAULT txid_current();
 /// True when [`POSTGRES`] has run on this database (its last object).
 pub const POSTGRES_PRESENT: &str = "SELECT to_regclass('sheetpipe_undo_xids') IS NOT NULL \
      AND EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() \
-     AND table_name = 'import_ledger' AND column_name = 'xid' AND column_default IS NOT NULL)";
+     AND table_name = 'import_ledger' AND column_name = 'xid' AND column_default IS NOT NULL) \
+     AND EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() \
+     AND table_name = 'sheetpipe_undo_rows' AND column_name = 'before_json')";
 
 /// SQLite DDL for undo's own tables, idempotent.
 pub const SQLITE: &str = "

@@ -59,5 +59,6 @@ mod typed_cells;
 mod typed_copy;
 mod typed_sqlite;
 mod undo;
+mod undo_values;
 mod values;
 mod xlsx_reader;

@@ -1,6 +1,6 @@
 //! Undo on PostgreSQL (see [`crate::sink::undo`]): the rows an import
 //! wrote are those whose `xmin` is one of its transactions; an upsert's
-//! and a replace's earlier rows are jsonb in `sheetpipe_undo_rows`.
+//! and a replace's earlier rows are json in `sheetpipe_undo_rows`.
 
 use std::borrow::Cow;
 
@@ -110,18 +110,20 @@ fn json_list(cols: &[String]) -> String {
     serde_json::to_string(cols).unwrap_or_default()
 }
 
-/// Saves, as jsonb in `sheetpipe_undo_rows`, the current value of every
+/// Saves, as json in `sheetpipe_undo_rows` (`before_json`: text, so that
+/// a `json` column's document comes back as written, where jsonb would
+/// reorder its keys and drop a repeated one), the current value of every
 /// row of `table` that `keys` (a condition on `cur`) selects and import
 /// `$1` has not written yet, locking it (`FOR UPDATE`) so that nobody
 /// changes it before the unit's `INSERT … ON CONFLICT` does.
 fn save_sql(table: &str, keys: &str) -> String {
     format!(
-        "WITH old AS (SELECT to_jsonb(cur) AS j FROM {} AS cur \
+        "WITH old AS (SELECT to_json(cur) AS j FROM {} AS cur \
            WHERE {keys} \
            AND NOT EXISTS (SELECT 1 FROM import_ledger l WHERE l.import_id = $1 \
              AND l.xid % 4294967296 = cur.{XMIN}) \
            FOR UPDATE OF cur) \
-         INSERT INTO sheetpipe_undo_rows (import_id, before) SELECT $1, j FROM old",
+         INSERT INTO sheetpipe_undo_rows (import_id, before_json) SELECT $1, j FROM old",
         quote_table(table)
     )
 }
@@ -234,7 +236,8 @@ pub(crate) async fn save_replaced(
     table: &str,
 ) -> Result<(), tokio_postgres::Error> {
     let sql = format!(
-        "INSERT INTO sheetpipe_undo_rows (import_id, before) SELECT $1, to_jsonb(cur) FROM {} AS cur",
+        "INSERT INTO sheetpipe_undo_rows (import_id, before_json) SELECT $1, to_json(cur) \
+         FROM {} AS cur",
         quote_table(table)
     );
     tx.execute(&sql, &[&id]).await.map(drop)
@@ -455,10 +458,11 @@ pub(crate) async fn undo(s: &PgSink, t: &UndoTarget) -> Result<UndoOutcome, Undo
     })
 }
 
-/// The saved rows of import `id` as rows of `table` (its typed columns).
+/// The saved rows of import `id` as rows of `table` (its typed columns):
+/// `before_json`, or `before` (jsonb) as an earlier sheetpipe saved them.
 fn saved(table: &str) -> String {
     format!(
-        "(SELECT (jsonb_populate_record(NULL::{table}, before)).* \
+        "(SELECT (json_populate_record(NULL::{table}, coalesce(before_json, before::json))).* \
          FROM sheetpipe_undo_rows WHERE import_id = $1)"
     )
 }
