@@ -52,12 +52,11 @@ CREATE TABLE IF NOT EXISTS sheetpipe_undo (
 CREATE TABLE IF NOT EXISTS sheetpipe_undo_rows (
     import_id   TEXT NOT NULL,
     seq         BIGSERIAL,
-    before      JSONB,
+    before      JSONB NOT NULL,
     before_json JSON
 );
 CREATE INDEX IF NOT EXISTS idx_sheetpipe_undo_rows_import ON sheetpipe_undo_rows (import_id);
 ALTER TABLE sheetpipe_undo_rows ADD COLUMN IF NOT EXISTS before_json JSON;
-ALTER TABLE sheetpipe_undo_rows ALTER COLUMN before DROP NOT NULL;
 CREATE TABLE IF NOT EXISTS sheetpipe_undo_xids (
     import_id TEXT NOT NULL,
     xid       BIGINT NOT NULL

@@ -40,6 +40,12 @@ async fn postgres_undo_restores_a_json_document_as_written() {
         let v = json_out(&out);
         assert!(out.status.success(), "{mode} {v}");
         assert_ne!(db.query(shown).await, before, "{mode}");
+        // `before` holds a JSON string, on which an earlier sheetpipe's
+        // undo fails instead of restoring NULLs (a rolling upgrade).
+        let kinds = db
+            .query("SELECT DISTINCT jsonb_typeof(before) FROM sheetpipe_undo_rows")
+            .await;
+        assert_eq!(kinds, [[Some("string".to_string())]], "{mode}");
         let (code, u) = undo(&db, dir.path(), &id_of(&v), &[]);
         assert_eq!(code, 0, "{mode} {u}");
         assert_eq!(db.query(shown).await, before, "{mode}");
@@ -47,7 +53,7 @@ async fn postgres_undo_restores_a_json_document_as_written() {
 }
 
 /// An earlier sheetpipe's database: `sheetpipe_undo_rows` without
-/// `before_json`, its `before` jsonb and NOT NULL. The next sheetpipe adds
+/// `before_json`, the rows in its `before` (jsonb). The next sheetpipe adds
 /// the column and undoes from the jsonb entries (whose values jsonb kept:
 /// no `json` column here).
 #[tokio::test]
@@ -78,8 +84,7 @@ async fn postgres_undo_reads_before_images_an_earlier_sheetpipe_saved_as_jsonb()
     assert!(out.status.success(), "{v}");
     db.execute(
         "UPDATE sheetpipe_undo_rows SET before = before_json::jsonb; \
-         ALTER TABLE sheetpipe_undo_rows DROP COLUMN before_json; \
-         ALTER TABLE sheetpipe_undo_rows ALTER COLUMN before SET NOT NULL",
+         ALTER TABLE sheetpipe_undo_rows DROP COLUMN before_json",
     )
     .await;
     let (code, u) = undo(&db, dir.path(), &id_of(&v), &[]);

@@ -110,6 +110,13 @@ fn json_list(cols: &[String]) -> String {
     serde_json::to_string(cols).unwrap_or_default()
 }
 
+/// What a before-image's `before` (jsonb, NOT NULL) holds now that the
+/// row is in `before_json`: a JSON string, on which an earlier sheetpipe's
+/// undo (`jsonb_populate_record(…, before)`) fails and changes nothing,
+/// rather than restore every column as NULL, should it run during a
+/// rolling upgrade.
+const MOVED: &str = "'\"in before_json\"'::jsonb";
+
 /// Saves, as json in `sheetpipe_undo_rows` (`before_json`: text, so that
 /// a `json` column's document comes back as written, where jsonb would
 /// reorder its keys and drop a repeated one), the current value of every
@@ -123,7 +130,8 @@ fn save_sql(table: &str, keys: &str) -> String {
            AND NOT EXISTS (SELECT 1 FROM import_ledger l WHERE l.import_id = $1 \
              AND l.xid % 4294967296 = cur.{XMIN}) \
            FOR UPDATE OF cur) \
-         INSERT INTO sheetpipe_undo_rows (import_id, before_json) SELECT $1, j FROM old",
+         INSERT INTO sheetpipe_undo_rows (import_id, before, before_json) \
+         SELECT $1, {MOVED}, j FROM old",
         quote_table(table)
     )
 }
@@ -236,8 +244,8 @@ pub(crate) async fn save_replaced(
     table: &str,
 ) -> Result<(), tokio_postgres::Error> {
     let sql = format!(
-        "INSERT INTO sheetpipe_undo_rows (import_id, before_json) SELECT $1, to_json(cur) \
-         FROM {} AS cur",
+        "INSERT INTO sheetpipe_undo_rows (import_id, before, before_json) \
+         SELECT $1, {MOVED}, to_json(cur) FROM {} AS cur",
         quote_table(table)
     );
     tx.execute(&sql, &[&id]).await.map(drop)
