@@ -1,7 +1,9 @@
 //! Undo gives back the very values a row held: on PostgreSQL a `json`
 //! column's document as written (the before-images are json text, not
 //! jsonb), also from undo data an earlier sheetpipe saved as jsonb, on a
-//! database whose `sheetpipe_undo_rows` it then upgrades.
+//! database whose `sheetpipe_undo_rows` it then upgrades; on SQLite it
+//! refuses a table whose own column is named `rowid` rather than find rows
+//! by that column.
 
 use crate::helpers::{json_out, run_cli, tempdir, TestDb};
 use crate::undo::{id_of, undo};
@@ -102,4 +104,49 @@ async fn postgres_undo_reads_before_images_an_earlier_sheetpipe_saved_as_jsonb()
         )
         .await;
     assert_eq!(upgraded[0][0].as_deref(), Some("1"));
+}
+
+/// SQLite: in a table with a column of its own named `rowid` that name is
+/// the column, not the rowid undo finds rows by: its imports work (an
+/// upsert finds rows by key) and keep no undo data, and undo refuses them
+/// clearly, changing nothing, instead of checking and deleting by the
+/// column's values.
+#[tokio::test]
+async fn sqlite_undo_refuses_a_table_whose_column_is_named_rowid() {
+    let db = TestDb::sqlite();
+    let dir = tempdir();
+    db.execute("CREATE TABLE shadow (rowid INTEGER, k TEXT PRIMARY KEY, name TEXT)")
+        .await;
+    db.execute("INSERT INTO shadow VALUES (2, 'a', 'keep me')")
+        .await;
+    let file = dir.path().join("shadow.csv");
+    std::fs::write(&file, "rowid,k,name\n7,b,x\n8,a,y\n").unwrap();
+    let args = [
+        "import",
+        file.to_str().unwrap(),
+        "--database-url",
+        &db.url,
+        "--table",
+        "shadow",
+        "--mode",
+        "upsert",
+        "--json",
+    ];
+    let out = run_cli(dir.path(), &args);
+    let v = json_out(&out);
+    assert!(out.status.success(), "{v}");
+    assert_eq!(
+        (&v["stats"]["inserted"], &v["stats"]["updated"]),
+        (&1.into(), &1.into()),
+        "{v}"
+    );
+    let shown = "SELECT rowid, k, name FROM shadow ORDER BY k";
+    let after = db.query(shown).await;
+    let (code, u) = undo(&db, dir.path(), &id_of(&v), &[]);
+    assert_eq!(code, 9, "{u}");
+    assert!(
+        u["error"].as_str().unwrap().contains("column named rowid"),
+        "{u}"
+    );
+    assert_eq!(db.query(shown).await, after);
 }

@@ -209,7 +209,7 @@ fn run(c: &mut Connection, t: &UndoTarget) -> Result<UndoOutcome, UndoError> {
     if touched.is_empty() && deleted_rows.is_empty() && inserted > 0 && mode != "replace" {
         return Err(UndoError::Unsupported(format!(
             "import {id} was recorded without undo data (by an older sheetpipe, or into a \
-             WITHOUT ROWID table); it cannot be undone"
+             WITHOUT ROWID table or one with a column named rowid); it cannot be undone"
         )));
     }
     let tq = quote_table(&table);

@@ -130,7 +130,9 @@ fn from_json(v: &Json) -> Saved {
 }
 
 /// Whether writes to `table` are recorded: not a replace's staging table,
-/// not a WITHOUT ROWID table (it has no rowid to find rows by).
+/// not a WITHOUT ROWID table (it has no rowid to find rows by), not a
+/// table with a column of its own named `rowid` (which then names that
+/// column, not the rowid, in the SQL undo runs).
 fn recorded(conn: &Connection, table: &str) -> rusqlite::Result<bool> {
     if table.starts_with("sheetpipe_stage_") {
         return Ok(false);
@@ -142,7 +144,15 @@ fn recorded(conn: &Connection, table: &str) -> rusqlite::Result<bool> {
             |r| r.get(0),
         )
         .optional()?;
-    Ok(sql.is_some_and(|s| !s.to_ascii_uppercase().contains("WITHOUT ROWID")))
+    if !sql.is_some_and(|s| !s.to_ascii_uppercase().contains("WITHOUT ROWID")) {
+        return Ok(false);
+    }
+    let shadowed: i64 = conn.query_row(
+        "SELECT count(*) FROM pragma_table_info(?1) WHERE lower(name) = 'rowid'",
+        [table],
+        |r| r.get(0),
+    )?;
+    Ok(shadowed == 0)
 }
 
 /// One entry of `sheetpipe_undo_rows`.
