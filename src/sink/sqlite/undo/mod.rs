@@ -144,7 +144,7 @@ fn recorded(conn: &Connection, table: &str) -> rusqlite::Result<bool> {
             |r| r.get(0),
         )
         .optional()?;
-    if !sql.is_some_and(|s| !s.to_ascii_uppercase().contains("WITHOUT ROWID")) {
+    if sql.is_none_or(|s| s.to_ascii_uppercase().contains("WITHOUT ROWID")) {
         return Ok(false);
     }
     let shadowed: i64 = conn.query_row(
