@@ -243,6 +243,9 @@ pub async fn run(args: ServeArgs) -> ExitCode {
     if let Err(e) = http::cluster::join(&state).await {
         return fail(5, format!("cannot check the imports table: {e}"));
     }
+    // The signal handlers first: a SIGTERM that comes as soon as the
+    // server answers is then a graceful stop, never the default kill.
+    let stop = shutdown_signal();
     let listener = match tokio::net::TcpListener::bind(&args.bind).await {
         Ok(l) => l,
         Err(e) => return fail(2, format!("cannot listen on {}: {e}", args.bind)),
@@ -254,7 +257,7 @@ pub async fn run(args: ServeArgs) -> ExitCode {
     warn_about_auth(&state, &addr).await;
     // One line on stdout, so scripts (and tests) learn the port.
     println!("sheetpipe listening on http://{addr}");
-    match http::serve(listener, state, shutdown_signal()).await {
+    match http::serve(listener, state, stop).await {
         Ok(()) => {
             tracing::info!("stopped");
             ExitCode::SUCCESS
@@ -294,26 +297,47 @@ async fn warn_about_auth(state: &AppState, addr: &str) {
     }
 }
 
-/// Resolves on ctrl-c or (on Unix) SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
+/// A future that resolves on ctrl-c or (on Unix) SIGTERM. On Unix both
+/// handlers are installed by this call, not when the future is first
+/// polled (the server polls it only once it runs), so no signal that
+/// comes after the call takes the default action and kills the process.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
+    let (int, term) = {
+        use tokio::signal::unix::{signal, SignalKind};
+        (
+            signal(SignalKind::interrupt()).ok(),
+            signal(SignalKind::terminate()).ok(),
+        )
     };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => tracing::info!("ctrl-c received"),
-        () = term => tracing::info!("SIGTERM received"),
+    async move {
+        #[cfg(unix)]
+        let (ctrl_c, term) = (
+            async move {
+                match int {
+                    Some(mut s) => drop(s.recv().await),
+                    None => std::future::pending::<()>().await,
+                }
+            },
+            async move {
+                match term {
+                    Some(mut s) => drop(s.recv().await),
+                    None => std::future::pending::<()>().await,
+                }
+            },
+        );
+        #[cfg(not(unix))]
+        let (ctrl_c, term) = (
+            async {
+                if tokio::signal::ctrl_c().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            },
+            std::future::pending::<()>(),
+        );
+        tokio::select! {
+            () = ctrl_c => tracing::info!("ctrl-c received"),
+            () = term => tracing::info!("SIGTERM received"),
+        }
     }
 }

@@ -150,7 +150,7 @@ impl ServeProcess {
             .await
             .unwrap()
             .code()
-            .expect("exited, not killed by a signal")
+            .expect("killed by the signal: its handler was not installed, so no graceful stop")
     }
 }
 

@@ -143,3 +143,16 @@ async fn sigterm_lets_a_running_import_finish_within_the_grace_period() {
     assert_eq!(table[0][3], None);
     assert_eq!(db.count().await, rows);
 }
+
+/// A SIGTERM sent as soon as `serve` says where it listens (an orchestrator
+/// stopping an instance it has just started) is a graceful stop, exit 0:
+/// the handlers are installed before that line, not when the server first
+/// polls its shutdown future (before, every such SIGTERM killed it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sigterm_right_after_the_listening_line_is_a_graceful_stop() {
+    let db = TestDb::sqlite();
+    for _ in 0..5 {
+        let data = tempfile::tempdir().unwrap();
+        assert_eq!(serve(&db, &data, 1).terminate().await, 0);
+    }
+}
