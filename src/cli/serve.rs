@@ -301,43 +301,34 @@ async fn warn_about_auth(state: &AppState, addr: &str) {
 /// handlers are installed by this call, not when the future is first
 /// polled (the server polls it only once it runs), so no signal that
 /// comes after the call takes the default action and kills the process.
+#[cfg(unix)]
 fn shutdown_signal() -> impl std::future::Future<Output = ()> {
-    #[cfg(unix)]
-    let (int, term) = {
-        use tokio::signal::unix::{signal, SignalKind};
-        (
-            signal(SignalKind::interrupt()).ok(),
-            signal(SignalKind::terminate()).ok(),
-        )
-    };
+    use tokio::signal::unix::{signal, Signal, SignalKind};
+    /// The first delivery of `s` (never, when it could not be installed).
+    async fn first(s: Option<Signal>) {
+        match s {
+            Some(mut s) => drop(s.recv().await),
+            None => std::future::pending::<()>().await,
+        }
+    }
+    // The calls install the handlers now; the futures only wait.
+    let int = first(signal(SignalKind::interrupt()).ok());
+    let term = first(signal(SignalKind::terminate()).ok());
     async move {
-        #[cfg(unix)]
-        let (ctrl_c, term) = (
-            async move {
-                match int {
-                    Some(mut s) => drop(s.recv().await),
-                    None => std::future::pending::<()>().await,
-                }
-            },
-            async move {
-                match term {
-                    Some(mut s) => drop(s.recv().await),
-                    None => std::future::pending::<()>().await,
-                }
-            },
-        );
-        #[cfg(not(unix))]
-        let (ctrl_c, term) = (
-            async {
-                if tokio::signal::ctrl_c().await.is_err() {
-                    std::future::pending::<()>().await;
-                }
-            },
-            std::future::pending::<()>(),
-        );
         tokio::select! {
-            () = ctrl_c => tracing::info!("ctrl-c received"),
+            () = int => tracing::info!("ctrl-c received"),
             () = term => tracing::info!("SIGTERM received"),
         }
+    }
+}
+
+/// A future that resolves on ctrl-c.
+#[cfg(not(unix))]
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+        tracing::info!("ctrl-c received");
     }
 }

@@ -43,6 +43,16 @@ pub(crate) async fn seeded(db: &TestDb) {
 
 /// `import FILE --table items --json` plus `extra`, on `db`.
 pub(crate) fn import(db: &TestDb, file: &Path, extra: &[&str]) -> (std::process::Output, Value) {
+    import_into(db, file, "items", extra)
+}
+
+/// `import FILE --table TABLE --json` plus `extra`, on `db`.
+pub(crate) fn import_into(
+    db: &TestDb,
+    file: &Path,
+    table: &str,
+    extra: &[&str],
+) -> (std::process::Output, Value) {
     let dir = file.parent().unwrap();
     let mut args = vec![
         "import",
@@ -50,7 +60,7 @@ pub(crate) fn import(db: &TestDb, file: &Path, extra: &[&str]) -> (std::process:
         "--database-url",
         &db.url,
         "--table",
-        "items",
+        table,
         "--json",
     ];
     args.extend_from_slice(extra);

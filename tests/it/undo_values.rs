@@ -1,12 +1,74 @@
-//! Undo gives back the very values a row held: on PostgreSQL a `json`
-//! column's document as written (the before-images are json text, not
-//! jsonb), also from undo data an earlier sheetpipe saved as jsonb, on a
-//! database whose `sheetpipe_undo_rows` it then upgrades; on SQLite it
-//! refuses a table whose own column is named `rowid` rather than find rows
-//! by that column.
+//! Undo gives back the very values a row held: on SQLite an infinite REAL
+//! and TEXT that is not UTF-8; on PostgreSQL a `json` column's document as
+//! written (the before-images are json text, not jsonb), also from undo
+//! data an earlier sheetpipe saved as jsonb, on a database whose
+//! `sheetpipe_undo_rows` it then upgrades; on SQLite it refuses a table
+//! whose own column is named `rowid` rather than find rows by that column.
 
-use crate::helpers::{json_out, run_cli, tempdir, TestDb};
-use crate::undo::{id_of, undo};
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::helpers::{tempdir, TestDb};
+use crate::modes::import_into;
+use crate::undo::{id_of, undo, undone};
+
+/// `table` made by `ddl` and filled by `rows` (SQL), and `csv` written
+/// beside: the file's path.
+async fn table_and_file(
+    db: &TestDb,
+    dir: &Path,
+    ddl: &str,
+    rows: &str,
+    csv: &str,
+) -> std::path::PathBuf {
+    db.execute(ddl).await;
+    db.execute(rows).await;
+    let file = dir.join("file.csv");
+    std::fs::write(&file, csv).unwrap();
+    file
+}
+
+/// Imports `file` into `table` with `mode`, which must succeed and change
+/// what `shown` reads from `before`: the import's report.
+async fn imported(
+    db: &TestDb,
+    file: &Path,
+    table: &str,
+    mode: &str,
+    shown: &str,
+    before: &[Vec<Option<String>>],
+) -> Value {
+    let (out, v) = import_into(db, file, table, &["--mode", mode]);
+    assert!(out.status.success(), "{mode} {v}");
+    assert_ne!(db.query(shown).await, before, "{mode}");
+    v
+}
+
+/// Undo gives an upserted or replaced row back the very values it held:
+/// a REAL of infinity (JSON has no such number) and TEXT that is not valid
+/// UTF-8 (stored so by another program) survive the before-image.
+#[tokio::test]
+async fn sqlite_undo_restores_infinite_reals_and_text_that_is_not_utf8() {
+    let db = TestDb::sqlite();
+    let dir = tempdir();
+    let file = table_and_file(
+        &db,
+        dir.path(),
+        "CREATE TABLE m (k TEXT PRIMARY KEY, x REAL, t TEXT)",
+        "INSERT INTO m VALUES ('a', 9e999, CAST(x'ff41' AS TEXT)), ('b', -9e999, 'ok'), \
+         ('c', 1.5, 'ok')",
+        "k,x,t\na,1,new\nb,2,new\n",
+    )
+    .await;
+    let shown = "SELECT k, quote(x), hex(t), typeof(t) FROM m ORDER BY k";
+    let before = db.query(shown).await;
+    for mode in ["upsert", "replace"] {
+        let v = imported(&db, &file, "m", mode, shown, &before).await;
+        undone(&db, dir.path(), &id_of(&v));
+        assert_eq!(db.query(shown).await, before, "{mode}");
+    }
+}
 
 /// PostgreSQL: undo gives a `json` column back its document as written —
 /// spacing, key order and a repeated key, which jsonb would normalize —
@@ -15,41 +77,26 @@ use crate::undo::{id_of, undo};
 async fn postgres_undo_restores_a_json_document_as_written() {
     let db = TestDb::postgres().await;
     let dir = tempdir();
-    db.execute("CREATE TABLE docs (k TEXT PRIMARY KEY, doc JSON, x FLOAT8)")
-        .await;
-    db.execute(
+    let file = table_and_file(
+        &db,
+        dir.path(),
+        "CREATE TABLE docs (k TEXT PRIMARY KEY, doc JSON, x FLOAT8)",
         "INSERT INTO docs VALUES ('a', '{\"b\":1,  \"a\":2, \"a\":3}', 'Infinity'), \
          ('b', '[1,   2]', 1.5), ('c', '{}', 0)",
+        "k,doc,x\na,\"{\"\"n\"\": 1}\",1\nb,[3],2\n",
     )
     .await;
     let shown = "SELECT k, doc::text, x::text FROM docs ORDER BY k";
     let before = db.query(shown).await;
-    let file = dir.path().join("docs.csv");
-    std::fs::write(&file, "k,doc,x\na,\"{\"\"n\"\": 1}\",1\nb,[3],2\n").unwrap();
     for mode in ["upsert", "replace"] {
-        let args = [
-            "import",
-            file.to_str().unwrap(),
-            "--database-url",
-            &db.url,
-            "--table",
-            "docs",
-            "--mode",
-            mode,
-            "--json",
-        ];
-        let out = run_cli(dir.path(), &args);
-        let v = json_out(&out);
-        assert!(out.status.success(), "{mode} {v}");
-        assert_ne!(db.query(shown).await, before, "{mode}");
+        let v = imported(&db, &file, "docs", mode, shown, &before).await;
         // `before` holds a JSON string, on which an earlier sheetpipe's
         // undo fails instead of restoring NULLs (a rolling upgrade).
         let kinds = db
             .query("SELECT DISTINCT jsonb_typeof(before) FROM sheetpipe_undo_rows")
             .await;
         assert_eq!(kinds, [[Some("string".to_string())]], "{mode}");
-        let (code, u) = undo(&db, dir.path(), &id_of(&v), &[]);
-        assert_eq!(code, 0, "{mode} {u}");
+        undone(&db, dir.path(), &id_of(&v));
         assert_eq!(db.query(shown).await, before, "{mode}");
     }
 }
@@ -62,40 +109,23 @@ async fn postgres_undo_restores_a_json_document_as_written() {
 async fn postgres_undo_reads_before_images_an_earlier_sheetpipe_saved_as_jsonb() {
     let db = TestDb::postgres().await;
     let dir = tempdir();
-    db.execute("CREATE TABLE old (k TEXT PRIMARY KEY, n INT, t TEXT)")
-        .await;
-    db.execute("INSERT INTO old VALUES ('a', 1, 'x'), ('b', 2, NULL)")
-        .await;
+    let file = table_and_file(
+        &db,
+        dir.path(),
+        "CREATE TABLE old (k TEXT PRIMARY KEY, n INT, t TEXT)",
+        "INSERT INTO old VALUES ('a', 1, 'x'), ('b', 2, NULL)",
+        "k,n,t\na,10,y\nc,3,z\n",
+    )
+    .await;
     let shown = "SELECT k, n::text, t FROM old ORDER BY k";
     let before = db.query(shown).await;
-    let file = dir.path().join("old.csv");
-    std::fs::write(&file, "k,n,t\na,10,y\nc,3,z\n").unwrap();
-    let args = [
-        "import",
-        file.to_str().unwrap(),
-        "--database-url",
-        &db.url,
-        "--table",
-        "old",
-        "--mode",
-        "upsert",
-        "--json",
-    ];
-    let out = run_cli(dir.path(), &args);
-    let v = json_out(&out);
-    assert!(out.status.success(), "{v}");
+    let v = imported(&db, &file, "old", "upsert", shown, &before).await;
     db.execute(
         "UPDATE sheetpipe_undo_rows SET before = before_json::jsonb; \
          ALTER TABLE sheetpipe_undo_rows DROP COLUMN before_json",
     )
     .await;
-    let (code, u) = undo(&db, dir.path(), &id_of(&v), &[]);
-    assert_eq!(code, 0, "{u}");
-    assert_eq!(
-        (u["deleted"].as_u64(), u["restored"].as_u64()),
-        (Some(1), Some(1)),
-        "{u}"
-    );
+    assert_eq!(undone(&db, dir.path(), &id_of(&v)), (1, 1));
     assert_eq!(db.query(shown).await, before);
     let upgraded = db
         .query(
@@ -115,32 +145,22 @@ async fn postgres_undo_reads_before_images_an_earlier_sheetpipe_saved_as_jsonb()
 async fn sqlite_undo_refuses_a_table_whose_column_is_named_rowid() {
     let db = TestDb::sqlite();
     let dir = tempdir();
-    db.execute("CREATE TABLE shadow (rowid INTEGER, k TEXT PRIMARY KEY, name TEXT)")
-        .await;
-    db.execute("INSERT INTO shadow VALUES (2, 'a', 'keep me')")
-        .await;
-    let file = dir.path().join("shadow.csv");
-    std::fs::write(&file, "rowid,k,name\n7,b,x\n8,a,y\n").unwrap();
-    let args = [
-        "import",
-        file.to_str().unwrap(),
-        "--database-url",
-        &db.url,
-        "--table",
-        "shadow",
-        "--mode",
-        "upsert",
-        "--json",
-    ];
-    let out = run_cli(dir.path(), &args);
-    let v = json_out(&out);
-    assert!(out.status.success(), "{v}");
+    let file = table_and_file(
+        &db,
+        dir.path(),
+        "CREATE TABLE shadow (rowid INTEGER, k TEXT PRIMARY KEY, name TEXT)",
+        "INSERT INTO shadow VALUES (2, 'a', 'keep me')",
+        "rowid,k,name\n7,b,x\n8,a,y\n",
+    )
+    .await;
+    let shown = "SELECT rowid, k, name FROM shadow ORDER BY k";
+    let before = db.query(shown).await;
+    let v = imported(&db, &file, "shadow", "upsert", shown, &before).await;
     assert_eq!(
         (&v["stats"]["inserted"], &v["stats"]["updated"]),
         (&1.into(), &1.into()),
         "{v}"
     );
-    let shown = "SELECT rowid, k, name FROM shadow ORDER BY k";
     let after = db.query(shown).await;
     let (code, u) = undo(&db, dir.path(), &id_of(&v), &[]);
     assert_eq!(code, 9, "{u}");

@@ -112,7 +112,8 @@ impl rusqlite::ToSql for Saved {
 
 /// The inverse of [`to_json`].
 fn from_json(v: &Json) -> Saved {
-    Saved::Value(match v {
+    let value = match v {
+        Json::Object(o) if o.contains_key("t") => return Saved::Text(unhex(o.get("t"))),
         Json::Null => Sql::Null,
         Json::Number(n) => n
             .as_i64()
@@ -123,10 +124,10 @@ fn from_json(v: &Json) -> Saved {
             Json::String(s) => s.parse().unwrap_or_default(),
             r => r.as_f64().unwrap_or_default(),
         }),
-        Json::Object(o) if o.contains_key("t") => return Saved::Text(unhex(o.get("t"))),
         Json::Object(o) => Sql::Blob(unhex(o.get("b"))),
         other => Sql::Text(other.to_string()),
-    })
+    };
+    Saved::Value(value)
 }
 
 /// Whether writes to `table` are recorded: not a replace's staging table,
@@ -137,22 +138,17 @@ fn recorded(conn: &Connection, table: &str) -> rusqlite::Result<bool> {
     if table.starts_with("sheetpipe_stage_") {
         return Ok(false);
     }
-    let sql: Option<String> = conn
+    let found: Option<(String, i64)> = conn
         .query_row(
-            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?1",
+            "SELECT sql, (SELECT count(*) FROM pragma_table_info(?1) WHERE lower(name) = 'rowid') \
+             FROM sqlite_master WHERE type = 'table' AND name = ?1",
             [table],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?;
-    if sql.is_none_or(|s| s.to_ascii_uppercase().contains("WITHOUT ROWID")) {
-        return Ok(false);
-    }
-    let shadowed: i64 = conn.query_row(
-        "SELECT count(*) FROM pragma_table_info(?1) WHERE lower(name) = 'rowid'",
-        [table],
-        |r| r.get(0),
-    )?;
-    Ok(shadowed == 0)
+    Ok(found.is_some_and(|(sql, shadowed)| {
+        shadowed == 0 && !sql.to_ascii_uppercase().contains("WITHOUT ROWID")
+    }))
 }
 
 /// One entry of `sheetpipe_undo_rows`.
