@@ -326,11 +326,12 @@ pub fn sqlite_insert_new(merge: &Merge, target: &Target) -> String {
 }
 
 /// SQLite: the UPDATE of an upsert's existing row, its parameters the
-/// row's values in target order (`?1` …). With `by_rowid` the row is named
-/// by its rowid, parameter `?n+1` (the before-image's `SELECT` found it:
+/// row's values in target order (`?1` …). With `by_rowid` (the name the
+/// table's rowid goes by) the row is named by its rowid, parameter `?n+1`
+/// (the before-image's `SELECT` found it:
 /// the table's own B-tree, no second search of the key's index); else the
 /// key columns among the values name it.
-pub fn sqlite_update(merge: &Merge, target: &Target, by_rowid: bool) -> String {
+pub fn sqlite_update(merge: &Merge, target: &Target, by_rowid: Option<&str>) -> String {
     let slot = |name: &str| {
         target
             .columns
@@ -345,8 +346,8 @@ pub fn sqlite_update(merge: &Merge, target: &Target, by_rowid: bool) -> String {
         |c| format!("?{}", slot(c)),
         "",
     );
-    let wheres: Vec<String> = if by_rowid {
-        vec![format!("rowid = ?{}", target.columns.len() + 1)]
+    let wheres: Vec<String> = if let Some(rowid) = by_rowid {
+        vec![format!("{rowid} = ?{}", target.columns.len() + 1)]
     } else {
         merge
             .key()

@@ -2,8 +2,9 @@
 //! and TEXT that is not UTF-8; on PostgreSQL a `json` column's document as
 //! written (the before-images are json text, not jsonb), also from undo
 //! data an earlier sheetpipe saved as jsonb, on a database whose
-//! `sheetpipe_undo_rows` it then upgrades; on SQLite it refuses a table
-//! whose own column is named `rowid` rather than find rows by that column.
+//! `sheetpipe_undo_rows` it then upgrades; on SQLite it finds rows by
+//! `_rowid_` in a table whose own column is named `rowid`, and refuses a
+//! table whose columns take all of the rowid's names.
 
 use std::path::Path;
 
@@ -137,20 +138,51 @@ async fn postgres_undo_reads_before_images_an_earlier_sheetpipe_saved_as_jsonb()
 }
 
 /// SQLite: in a table with a column of its own named `rowid` that name is
-/// the column, not the rowid undo finds rows by: its imports work (an
-/// upsert finds rows by key) and keep no undo data, and undo refuses them
-/// clearly, changing nothing, instead of checking and deleting by the
-/// column's values.
+/// the column, not the rowid; undo finds rows by `_rowid_` instead. Each
+/// mode's import is undone exactly — here the column's values are other
+/// rows' rowids, so checking or deleting by them would refuse the undo or
+/// delete the wrong row.
 #[tokio::test]
-async fn sqlite_undo_refuses_a_table_whose_column_is_named_rowid() {
+async fn sqlite_undo_finds_rows_by_another_name_when_a_column_is_named_rowid() {
+    let db = TestDb::sqlite();
+    let dir = tempdir();
+    table_and_file(
+        &db,
+        dir.path(),
+        "CREATE TABLE shadow (rowid INTEGER, k TEXT PRIMARY KEY, name TEXT)",
+        "INSERT INTO shadow VALUES (2, 'a', 'keep me'), (1, 'z', 'and me')",
+        "",
+    )
+    .await;
+    let shown = "SELECT _rowid_, rowid, k, name FROM shadow ORDER BY k";
+    let before = db.query(shown).await;
+    for (mode, csv, expected) in [
+        ("append", "rowid,k,name\n7,b,x\n1,c,y\n", (2, 0)),
+        ("upsert", "rowid,k,name\n7,b,x\n1,a,y\n", (1, 1)),
+        ("replace", "rowid,k,name\n2,b,x\n1,c,y\n", (2, 2)),
+    ] {
+        let file = dir.path().join(format!("{mode}.csv"));
+        std::fs::write(&file, csv).unwrap();
+        let v = imported(&db, &file, "shadow", mode, shown, &before).await;
+        assert_eq!(undone(&db, dir.path(), &id_of(&v)), expected, "{mode}");
+        assert_eq!(db.query(shown).await, before, "{mode}");
+    }
+}
+
+/// SQLite: a table with columns named `rowid`, `_rowid_` and `oid` leaves
+/// no name for its rowid: its imports work (an upsert finds rows by key)
+/// and keep no undo data, and undo refuses them clearly, changing nothing.
+#[tokio::test]
+async fn sqlite_undo_refuses_a_table_whose_columns_take_every_rowid_name() {
     let db = TestDb::sqlite();
     let dir = tempdir();
     let file = table_and_file(
         &db,
         dir.path(),
-        "CREATE TABLE shadow (rowid INTEGER, k TEXT PRIMARY KEY, name TEXT)",
-        "INSERT INTO shadow VALUES (2, 'a', 'keep me')",
-        "rowid,k,name\n7,b,x\n8,a,y\n",
+        "CREATE TABLE shadow (rowid INTEGER, _rowid_ INTEGER, oid INTEGER, \
+         k TEXT PRIMARY KEY, name TEXT)",
+        "INSERT INTO shadow VALUES (2, 2, 2, 'a', 'keep me')",
+        "k,name\nb,x\na,y\n",
     )
     .await;
     let shown = "SELECT rowid, k, name FROM shadow ORDER BY k";
@@ -165,7 +197,10 @@ async fn sqlite_undo_refuses_a_table_whose_column_is_named_rowid() {
     let (code, u) = undo(&db, dir.path(), &id_of(&v), &[]);
     assert_eq!(code, 9, "{u}");
     assert!(
-        u["error"].as_str().unwrap().contains("column named rowid"),
+        u["error"]
+            .as_str()
+            .unwrap()
+            .contains("columns named rowid, _rowid_ and oid"),
         "{u}"
     );
     assert_eq!(db.query(shown).await, after);

@@ -34,18 +34,20 @@ pub(super) fn write_merged(
         // Rowids come from `last_insert_rowid()` and the before-image's
         // `SELECT`; the rows' hashes are read back once the unit is written.
         let mut insert = tx.prepare_cached(&merge::sqlite_insert_new(merge, target))?;
-        let mut before = match (merge.mode, log.on()) {
-            (Mode::Upsert, true) => {
-                Some(tx.prepare_cached(&undo::select_by_key(target, merge.key()))?)
+        let mut before = match (merge.mode, log.rowid()) {
+            (Mode::Upsert, Some(rowid)) => {
+                Some(tx.prepare_cached(&undo::select_by_key(target, merge.key(), rowid))?)
             }
             _ => None,
         };
         // With the before-image the row's rowid is known (a recorded table
         // has rowids): the UPDATE names it by that.
         let mut update = match merge.mode {
-            Mode::Upsert => {
-                Some(tx.prepare_cached(&merge::sqlite_update(merge, target, before.is_some()))?)
-            }
+            Mode::Upsert => Some(tx.prepare_cached(&merge::sqlite_update(
+                merge,
+                target,
+                before.as_ref().and(log.rowid()),
+            ))?),
             _ => None,
         };
         let slots = merge.key_slots(target);
@@ -53,7 +55,7 @@ pub(super) fn write_merged(
             let values = || params_from_iter(row.values.iter().map(SqliteValue));
             let fresh = insert.execute(values())? == 1;
             if fresh {
-                if log.on() {
+                if log.rowid().is_some() {
                     log.inserted_rowid(tx.last_insert_rowid());
                 }
                 inserted += 1;

@@ -9,7 +9,7 @@ use rusqlite::types::Value as Sql;
 use rusqlite::{params_from_iter, Connection, OptionalExtension};
 use serde_json::Value as Json;
 
-use super::{from_json, hash_row, note, unpack_runs, Saved};
+use super::{from_json, hash_row, note, rowid_name, unpack_runs, Saved};
 use crate::sink::ddl::quote_ident;
 use crate::sink::schema::quote_table;
 use crate::sink::sqlite::SqliteSink;
@@ -209,13 +209,25 @@ fn run(c: &mut Connection, t: &UndoTarget) -> Result<UndoOutcome, UndoError> {
     if touched.is_empty() && deleted_rows.is_empty() && inserted > 0 && mode != "replace" {
         return Err(UndoError::Unsupported(format!(
             "import {id} was recorded without undo data (by an older sheetpipe, or into a \
-             WITHOUT ROWID table or one with a column named rowid); it cannot be undone"
+             WITHOUT ROWID table or one with columns named rowid, _rowid_ and oid); it cannot \
+             be undone"
         )));
     }
+    let rowid = match rowid_name(&tx, &table).map_err(sql)? {
+        Some(name) => name,
+        None if touched.is_empty() && deleted_rows.is_empty() => "rowid",
+        None => {
+            return Err(UndoError::Unsupported(format!(
+                "table {table} is gone or no longer has a rowid to find import {id}'s rows by \
+                 (it is WITHOUT ROWID, or has columns named rowid, _rowid_ and oid); it cannot \
+                 be undone"
+            )))
+        }
+    };
     let tq = quote_table(&table);
     let select = |cols: &[String]| {
         let q: Vec<String> = cols.iter().map(|c| quote_ident(c)).collect();
-        format!("SELECT {} FROM {tq} WHERE rowid = ?1", q.join(", "))
+        format!("SELECT {} FROM {tq} WHERE {rowid} = ?1", q.join(", "))
     };
     // Which rows are still as the import left them.
     let mut intact: HashMap<i64, bool> = HashMap::with_capacity(touched.len());
@@ -240,7 +252,7 @@ fn run(c: &mut Connection, t: &UndoTarget) -> Result<UndoOutcome, UndoError> {
     let (mut deleted, mut restored) = (0u64, 0u64);
     {
         let mut delete = tx
-            .prepare(&format!("DELETE FROM {tq} WHERE rowid = ?1"))
+            .prepare(&format!("DELETE FROM {tq} WHERE {rowid} = ?1"))
             .map_err(sql)?;
         for rid in &order {
             if touched[rid].first == 'i' && intact[rid] {
@@ -252,7 +264,7 @@ fn run(c: &mut Connection, t: &UndoTarget) -> Result<UndoOutcome, UndoError> {
         let cols: Vec<String> = lists[*list].iter().map(|c| quote_ident(c)).collect();
         let marks: Vec<String> = (1..=cols.len() + 1).map(|i| format!("?{i}")).collect();
         let sql_text = format!(
-            "INSERT INTO {tq} (rowid, {}) VALUES ({})",
+            "INSERT INTO {tq} ({rowid}, {}) VALUES ({})",
             cols.join(", "),
             marks.join(", ")
         );
@@ -274,7 +286,7 @@ fn run(c: &mut Connection, t: &UndoTarget) -> Result<UndoOutcome, UndoError> {
             .enumerate()
             .map(|(i, c)| format!("{} = ?{}", quote_ident(c), i + 2))
             .collect();
-        let sql_text = format!("UPDATE {tq} SET {} WHERE rowid = ?1", sets.join(", "));
+        let sql_text = format!("UPDATE {tq} SET {} WHERE {rowid} = ?1", sets.join(", "));
         let mut stmt = tx.prepare_cached(&sql_text).map_err(sql)?;
         let params =
             std::iter::once(Saved::Value(Sql::Integer(*rid))).chain(values.iter().map(from_json));

@@ -18,7 +18,7 @@
 //! restore `before`), its last entry holds the hash to check.
 
 use rusqlite::types::{Value as Sql, ValueRef};
-use rusqlite::{params_from_iter, Connection, OptionalExtension};
+use rusqlite::{params_from_iter, Connection};
 use serde_json::{json, Value as Json};
 
 use super::values::SqliteValue;
@@ -130,25 +130,36 @@ fn from_json(v: &Json) -> Saved {
     Saved::Value(value)
 }
 
-/// Whether writes to `table` are recorded: not a replace's staging table,
-/// not a WITHOUT ROWID table (it has no rowid to find rows by), not a
-/// table with a column of its own named `rowid` (which then names that
-/// column, not the rowid, in the SQL undo runs).
-fn recorded(conn: &Connection, table: &str) -> rusqlite::Result<bool> {
+/// The names SQLite gives the rowid, in the order undo tries them.
+const ROWID_NAMES: [&str; 3] = ["rowid", "_rowid_", "oid"];
+
+/// How undo's SQL names `table`'s rowid: the first of `rowid`, `_rowid_`,
+/// `oid` that is not also the name of one of its columns (a column so
+/// named takes the name over). `None` when writes to `table` are not
+/// recorded: a replace's staging table, a WITHOUT ROWID table (no rowid
+/// to find rows by), a table with columns of all three names, or one that
+/// is not there.
+pub(super) fn rowid_name(conn: &Connection, table: &str) -> rusqlite::Result<Option<&'static str>> {
     if table.starts_with("sheetpipe_stage_") {
-        return Ok(false);
+        return Ok(None);
     }
-    let found: Option<(String, i64)> = conn
-        .query_row(
-            "SELECT sql, (SELECT count(*) FROM pragma_table_info(?1) WHERE lower(name) = 'rowid') \
-             FROM sqlite_master WHERE type = 'table' AND name = ?1",
-            [table],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
-    Ok(found.is_some_and(|(sql, shadowed)| {
-        shadowed == 0 && !sql.to_ascii_uppercase().contains("WITHOUT ROWID")
-    }))
+    let mut stmt = conn.prepare_cached(
+        "SELECT l.wr, lower(i.name) FROM pragma_table_list l, pragma_table_info(?1) i \
+         WHERE l.schema = 'main' AND l.name = ?1",
+    )?;
+    let mut rows = stmt.query([table])?;
+    let (mut found, mut without_rowid, mut columns) = (false, false, Vec::new());
+    while let Some(r) = rows.next()? {
+        found = true;
+        without_rowid |= r.get::<_, bool>(0)?;
+        columns.push(r.get::<_, String>(1)?);
+    }
+    if !found || without_rowid {
+        return Ok(None);
+    }
+    Ok(ROWID_NAMES
+        .into_iter()
+        .find(|n| !columns.iter().any(|c| c == n)))
 }
 
 /// One entry of `sheetpipe_undo_rows`.
@@ -232,9 +243,9 @@ pub(super) fn insert_recorded(
     target: &Target,
     id: &str,
 ) -> rusqlite::Result<()> {
-    if !recorded(conn, &target.table)? {
+    let Some(rowid) = rowid_name(conn, &target.table)? else {
         return super::insert_rows(conn, rows, kind, target);
-    }
+    };
     let mut runs = Runs::default();
     if kind == super::WriteKind::Copy {
         let mut stmt = conn.prepare_cached(&schema::insert_sql(target, 1, false))?;
@@ -244,7 +255,10 @@ pub(super) fn insert_recorded(
         }
     } else {
         for part in rows.chunks(super::max_multi_row(target)) {
-            let sql = schema::insert_sql(target, part.len(), false) + " RETURNING rowid";
+            let sql = format!(
+                "{} RETURNING {rowid}",
+                schema::insert_sql(target, part.len(), false)
+            );
             let mut stmt = conn.prepare_cached(&sql)?;
             let mut out = stmt.query(params_from_iter(
                 part.iter().flat_map(|r| r.values.iter().map(SqliteValue)),
@@ -254,7 +268,7 @@ pub(super) fn insert_recorded(
             }
         }
     }
-    let hashes = hash_runs(conn, target, &runs)?;
+    let hashes = hash_runs(conn, target, rowid, &runs)?;
     conn.execute(
         "INSERT INTO sheetpipe_undo_rows (import_id, kind, columns, rids, hashes) \
          VALUES (?1, 'r', ?2, ?3, ?4)",
@@ -268,11 +282,17 @@ pub(super) fn insert_recorded(
     .map(drop)
 }
 
-/// The hash of every row of `runs` as stored now, in their order.
-fn hash_runs(conn: &Connection, target: &Target, runs: &Runs) -> rusqlite::Result<Vec<i64>> {
+/// The hash of every row of `runs` as stored now, in their order (`rowid`:
+/// [`rowid_name`]).
+fn hash_runs(
+    conn: &Connection,
+    target: &Target,
+    rowid: &str,
+    runs: &Runs,
+) -> rusqlite::Result<Vec<i64>> {
     let n = target.columns.len();
     let sql = format!(
-        "SELECT {} FROM {} WHERE rowid BETWEEN ?1 AND ?2 ORDER BY rowid",
+        "SELECT {} FROM {} WHERE {rowid} BETWEEN ?1 AND ?2 ORDER BY {rowid}",
         schema::column_list(target),
         quote_table(&target.table)
     );
@@ -292,7 +312,8 @@ fn hash_runs(conn: &Connection, target: &Target, runs: &Runs) -> rusqlite::Resul
 pub(super) struct MergeLog {
     inserted: Entry,
     updated: Entry,
-    on: bool,
+    /// The rowid's name ([`rowid_name`]); `None`: not recorded.
+    rowid: Option<&'static str>,
 }
 
 impl MergeLog {
@@ -302,15 +323,19 @@ impl MergeLog {
         target: &Target,
         id: Option<&str>,
     ) -> rusqlite::Result<Self> {
+        let rowid = match id {
+            Some(_) => rowid_name(conn, &target.table)?,
+            None => None,
+        };
         Ok(MergeLog {
-            on: id.is_some() && recorded(conn, &target.table)?,
+            rowid,
             ..Default::default()
         })
     }
 
-    /// Whether rows are recorded.
-    pub(super) fn on(&self) -> bool {
-        self.on
+    /// How the unit's SQL names the rowid when rows are recorded.
+    pub(super) fn rowid(&self) -> Option<&'static str> {
+        self.rowid
     }
 
     /// The rowid of a row the INSERT … DO NOTHING inserted.
@@ -329,15 +354,15 @@ impl MergeLog {
     /// rowids (each row of a run was just written, so the range holds
     /// exactly them), not a lookup per row.
     pub(super) fn hash_rows(&mut self, conn: &Connection, target: &Target) -> rusqlite::Result<()> {
-        if !self.on {
+        let Some(rowid) = self.rowid else {
             return Ok(());
-        }
+        };
         for entry in [&mut self.inserted, &mut self.updated] {
             let mut runs = Runs::default();
             for &rid in &entry.rids {
                 runs.push(rid);
             }
-            entry.hashes = hash_runs(conn, target, &runs)?;
+            entry.hashes = hash_runs(conn, target, rowid, &runs)?;
             if entry.hashes.len() != entry.rids.len() {
                 return Err(rusqlite::Error::QueryReturnedNoRows);
             }
@@ -353,7 +378,7 @@ impl MergeLog {
         target: &Target,
         mode: &str,
     ) -> rusqlite::Result<()> {
-        if !self.on {
+        if self.rowid.is_none() {
             return Ok(());
         }
         let cols = names(target);
@@ -369,15 +394,15 @@ pub(super) fn values_of(r: &rusqlite::Row<'_>, n: usize) -> rusqlite::Result<Vec
 }
 
 /// `SELECT rowid, cols FROM t WHERE key = ?…`: the row an upsert is about
-/// to update (parameters: the key's values).
-pub(super) fn select_by_key(target: &Target, key: &[String]) -> String {
+/// to update (parameters: the key's values; `rowid`: [`rowid_name`]).
+pub(super) fn select_by_key(target: &Target, key: &[String], rowid: &str) -> String {
     let wheres: Vec<String> = key
         .iter()
         .enumerate()
         .map(|(i, k)| format!("{} = ?{}", quote_ident(k), i + 1))
         .collect();
     format!(
-        "SELECT rowid, {} FROM {} WHERE {}",
+        "SELECT {rowid}, {} FROM {} WHERE {}",
         schema::column_list(target),
         quote_table(&target.table),
         wheres.join(" AND ")
@@ -406,9 +431,9 @@ pub(crate) fn replace_recorded(
     columns: &[String],
 ) -> rusqlite::Result<u64> {
     let t = quote_table(table);
-    let on = recorded(tx, table)?;
-    if on {
-        let mut stmt = tx.prepare(&format!("SELECT rowid, * FROM {t}"))?;
+    let rowid = rowid_name(tx, table)?;
+    if let Some(rowid) = rowid {
+        let mut stmt = tx.prepare(&format!("SELECT {rowid}, * FROM {t}"))?;
         let all: Vec<String> = stmt.column_names()[1..]
             .iter()
             .map(|c| c.to_string())
@@ -432,10 +457,10 @@ pub(crate) fn replace_recorded(
         "INSERT INTO {t} ({cols}) SELECT {cols} FROM {}",
         quote_table(staging)
     );
-    if !on {
+    let Some(rowid) = rowid else {
         return tx.execute(&insert, []).map(|n| n as u64);
-    }
-    let mut stmt = tx.prepare(&format!("{insert} RETURNING rowid, {cols}"))?;
+    };
+    let mut stmt = tx.prepare(&format!("{insert} RETURNING {rowid}, {cols}"))?;
     let mut rows = stmt.query([])?;
     let (mut entry, mut total) = (Entry::default(), 0u64);
     while let Some(r) = rows.next()? {
