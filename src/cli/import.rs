@@ -48,7 +48,7 @@ pub struct ImportArgs {
     /// copy append or replace into MySQL/MariaDB).
     #[arg(long, env = "SHEETPIPE_BATCH_SIZE")]
     pub batch_size: Option<usize>,
-    /// postgres://… or sqlite://path (default: ./sheetpipe.db).
+    /// postgres://…, mysql://… (or mariadb://…) or sqlite://path (default: ./sheetpipe.db).
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Option<String>,
     /// Sheet to read, by name or 1-based position (default: the first

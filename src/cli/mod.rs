@@ -29,7 +29,7 @@ impl clap::ValueEnum for Method {
     }
 }
 
-/// sheetpipe: import spreadsheets into PostgreSQL or SQLite.
+/// sheetpipe: import spreadsheets into PostgreSQL, MySQL/MariaDB or SQLite.
 #[derive(Debug, Parser)]
 #[command(name = "sheetpipe", version, about, long_about = None)]
 pub struct Cli {
@@ -41,7 +41,8 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Import a spreadsheet into the `businesses` table.
+    /// Import a spreadsheet into a table: the `businesses` preset, or any
+    /// table with --table or --schema.
     Import(import::ImportArgs),
     /// List the imports history (newest first), or `show ID` for one.
     Imports(imports::ImportsArgs),
@@ -56,7 +57,8 @@ pub enum Command {
     /// to stdout for the parent import (see `source::isolate`).
     #[command(name = "__read", hide = true)]
     Read(ReadArgs),
-    /// Measure every strategy against the database's own floor (psql \copy).
+    /// Measure every strategy against the database's own floor (psql \copy;
+    /// on MySQL/MariaDB, LOAD DATA LOCAL INFILE).
     Bench(bench::BenchArgs),
     /// Manage the service's API keys (create, list, revoke).
     #[command(subcommand)]

@@ -22,7 +22,7 @@ pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, env = "SHEETPIPE_BIND", default_value = "127.0.0.1:8080")]
     pub bind: String,
-    /// postgres://… or sqlite://path (default: ./sheetpipe.db).
+    /// postgres://…, mysql://… (or mariadb://…) or sqlite://path (default: ./sheetpipe.db).
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Option<String>,
     /// Directory for reject reports and the private upload directory.

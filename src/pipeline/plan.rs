@@ -15,7 +15,7 @@ pub enum Method {
     Concurrent,
     /// Multi-row INSERTs of `batch_size` rows, a pool of writers.
     Batch,
-    /// Binary COPY (PostgreSQL) / one prepared transaction per chunk (SQLite).
+    /// Binary COPY (PostgreSQL) / streamed LOAD DATA LOCAL INFILE (MySQL, MariaDB) / one prepared transaction per chunk (SQLite).
     Copy,
 }
 
@@ -45,7 +45,7 @@ impl Method {
             Method::Concurrent => "One INSERT per row, each its own transaction, a pool of writers",
             Method::Batch => "Multi-row INSERTs of `batch_size` rows, a pool of writers",
             Method::Copy => {
-                "Binary COPY (PostgreSQL) / one prepared transaction per chunk (SQLite)"
+                "Binary COPY (PostgreSQL) / streamed LOAD DATA LOCAL INFILE (MySQL, MariaDB) / one prepared transaction per chunk (SQLite)"
             }
         }
     }
