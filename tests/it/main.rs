@@ -19,6 +19,7 @@ mod column_types;
 mod copy;
 mod core_values;
 mod corpus;
+mod corpus_backends;
 mod corpus_bounds;
 mod declared;
 mod deployment;
