@@ -209,7 +209,6 @@ pub fn infer_table(
             header_row: Some(head.number),
             map: Vec::new(),
             positions: Some(positions),
-            created_names: false,
         },
         rows,
         headers: (0..width)

@@ -152,7 +152,6 @@ pub async fn settle_for(
         });
         if let TableSpec::Create { types, .. } = &spec {
             check_existing(&job.table, types)?;
-            job.header.created_names = true;
         }
         return Ok(Settled::default());
     }

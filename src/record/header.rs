@@ -33,11 +33,6 @@ pub struct HeaderOptions {
     /// (`--create`): sheet column `i` fills table column `positions[i]`;
     /// names, aliases and `map` are then not consulted.
     pub positions: Option<Vec<Option<usize>>>,
-    /// Match each header first by the column name `--create` makes of it
-    /// ([`column_names`](super::infer::column_names): `Note`, `Note` →
-    /// `note`, `note_2`; an empty header over data → `column_j`), so a file
-    /// imported with `--create` maps onto the table it created before.
-    pub created_names: bool,
 }
 
 impl HeaderOptions {
@@ -54,7 +49,6 @@ impl HeaderOptions {
                 .transpose()?
                 .unwrap_or_default(),
             positions: None,
-            created_names: false,
         })
     }
 
@@ -450,19 +444,20 @@ impl HeaderMap {
 
 /// The table column each header would fill, before duplicates are judged:
 /// `positions` when set, else the user's `map`, else the name `--create`
-/// makes of it (with `created_names`), else its name or alias.
+/// makes of it ([`column_names`](super::infer::column_names): `Note`,
+/// `Note` → `note`, `note_2`; an empty header over data → `column_j`;
+/// `2024 Sales` → `col_2024_sales`) when the table has that column, else
+/// its name or alias. So a table `--create` made takes the same file
+/// again, with or without `--create`, every column mapped as before.
 pub(super) fn proposed_fields(
     opts: &HeaderOptions,
     table: &TableSchema,
     headers: &[String],
 ) -> Vec<Option<usize>> {
-    let created: Vec<Option<usize>> = match opts.created_names {
-        true => super::infer::column_names(headers)
-            .iter()
-            .map(|n| table.column_index(n))
-            .collect(),
-        false => vec![None; headers.len()],
-    };
+    let created: Vec<Option<usize>> = super::infer::column_names(headers)
+        .iter()
+        .map(|n| table.column_index(n))
+        .collect();
     headers
         .iter()
         .enumerate()
@@ -537,15 +532,15 @@ impl HeaderFinder {
             return Err(self.not_found());
         }
         let table = &self.table;
-        let fields: Vec<usize> = row
+        // As the mapping will be made ([`proposed_fields`]).
+        let headers: Vec<String> = row
             .cells
             .iter()
-            .filter_map(|c| {
-                let key = match_key(&cell_display(c));
-                self.opts
-                    .mapped(table, &key)
-                    .unwrap_or_else(|| column_for(table, &key))
-            })
+            .map(|c| cell_display(c).trim_matches(is_space).to_string())
+            .collect();
+        let fields: Vec<usize> = proposed_fields(&self.opts, table, &headers)
+            .into_iter()
+            .flatten()
             .collect();
         let required: Vec<usize> = (0..table.columns.len())
             .filter(|i| table.columns[*i].required())

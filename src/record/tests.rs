@@ -19,7 +19,6 @@ fn opts(map: Vec<(String, String)>) -> HeaderOptions {
         header_row: None,
         map,
         positions: None,
-        created_names: false,
     }
 }
 
@@ -307,7 +306,6 @@ fn header_row_option_picks_the_row_and_skips_those_above() {
         header_row: Some(3),
         map: vec![],
         positions: None,
-        created_names: false,
     };
     let mut finder = HeaderFinder::new("S", &opts);
     assert_eq!(
@@ -403,7 +401,6 @@ fn header_options_come_from_the_users_words() {
             header_row: Some(2),
             map: vec![("Firma".into(), "name".into())],
             positions: None,
-            created_names: false,
         })
     );
     assert!(HeaderOptions::new(Some(0), None).is_err());

@@ -255,6 +255,40 @@ async fn create_from_workbook(db: TestDb) {
     let v = json_out(&out);
     assert_eq!(v["stats"]["success_count"], 3, "{v}");
     assert!(v.get("ddl").is_none(), "{v}");
+
+    // And without --create, replacing the rows: every column is mapped by
+    // the name --create gave it (the empty header's `column_j`, the second
+    // Note's `note_2`), so the table holds the same rows again.
+    // (Twice the file's rows before: DISTINCT makes them the file's.)
+    let all = "SELECT DISTINCT * FROM orders ORDER BY order_id";
+    let before = db.query(all).await;
+    let out = run_cli(
+        dir.path(),
+        &[
+            "import",
+            f,
+            "--table",
+            "orders",
+            "--mode",
+            "replace",
+            "--json",
+            "--database-url",
+            url,
+        ],
+    );
+    let v = json_out(&out);
+    assert_eq!(v["stats"]["success_count"], 3, "{v}");
+    let mapped: Vec<&str> = v["header"]["mapping"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(mapped, names, "{v}");
+    assert_eq!(before.len(), 3);
+    assert_eq!(db.query(all).await, before, "{v}");
+    let n = db.query("SELECT count(*) FROM orders").await;
+    assert_eq!(n[0][0].as_deref(), Some("3"), "{v}");
 }
 
 #[tokio::test]
