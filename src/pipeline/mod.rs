@@ -33,6 +33,7 @@ mod progress;
 mod report;
 mod report_json;
 mod target;
+mod unheaded;
 mod write;
 
 use std::path::PathBuf;
@@ -493,6 +494,7 @@ fn read_stage(
     let mut batcher = Batcher::ramped(out.batch_rows, out.first_rows, out.unit_bytes);
     let mut error: Option<ImportError> = None;
     let mut broke = false;
+    let mut unheaded = unheaded::Unheaded::default();
     let result = reader.read(&mut |row| {
         use std::ops::ControlFlow::{Break, Continue};
         if stop.is_cancelled() {
@@ -525,6 +527,7 @@ fn read_stage(
         };
         summary.rows_read += 1;
         progress.rows_read.fetch_add(1, Relaxed);
+        unheaded.see(map, &row);
         let checked = match map.take_record(row, &job.rules) {
             Ok(record) => match out.keys.as_mut().map(|k| k.check(&record)) {
                 Some(Err(why)) => Err(map.reject_record(&record, why)),
@@ -560,6 +563,7 @@ fn read_stage(
         }
     });
     summary.warnings = reader.warnings();
+    summary.warnings.extend(unheaded.warnings());
     summary.at_end = result.is_ok() && !broke;
     if summary.at_end {
         job.source.progress.finish();

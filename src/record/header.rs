@@ -331,11 +331,18 @@ impl HeaderMap {
         table: Arc<TableSchema>,
     ) -> Result<HeaderMap, HeaderError> {
         opts.check(&table).map_err(HeaderError::MapColumnUnknown)?;
-        let headers: Vec<String> = row
+        let mut headers: Vec<String> = row
             .cells
             .iter()
             .map(|c| cell_display(c).trim_matches(is_space).to_string())
             .collect();
+        // A table made from this file (`--create`) has a column for data
+        // to the right of the last header too: its header is empty.
+        if let Some(positions) = &opts.positions {
+            if headers.len() < positions.len() {
+                headers.resize(positions.len(), String::new());
+            }
+        }
         let found = || headers.iter().filter(|h| !h.is_empty()).cloned().collect();
         let keys: Vec<String> = headers.iter().map(|h| match_key(h)).collect();
         if let Some((wanted, _)) = opts.map.iter().find(|(h, _)| !keys.contains(&match_key(h))) {

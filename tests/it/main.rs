@@ -61,5 +61,6 @@ mod typed_copy;
 mod typed_sqlite;
 mod undo;
 mod undo_values;
+mod unheaded;
 mod values;
 mod xlsx_reader;

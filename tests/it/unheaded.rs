@@ -1,0 +1,65 @@
+//! Data in a column the header gives no name to: an empty header cell
+//! over values, or values to the right of the last header. `--create`
+//! makes a column of each and fills it; an import into a table that has
+//! no column for them imports the rest and warns once per such column,
+//! naming it and its first row with a value — never drops it unsaid.
+
+use serde_json::Value;
+
+use crate::helpers::{json_out, run_cli, tempdir, TestDb};
+
+fn import(dir: &std::path::Path, db: &TestDb, file: &str, extra: &[&str]) -> Value {
+    let mut args = vec!["import", file, "--database-url", &db.url, "--json"];
+    args.extend_from_slice(extra);
+    let out = run_cli(dir, &args);
+    let v = json_out(&out);
+    assert_eq!(out.status.code(), Some(0), "{v}");
+    v
+}
+
+#[tokio::test]
+async fn data_without_a_header_is_created_as_a_column_or_warned_about() {
+    let db = TestDb::sqlite();
+    let dir = tempdir();
+    let file = dir.path().join("u.csv");
+    std::fs::write(&file, "a,,c\n1,,3\n5,6,7,8\n9,,11,\n").unwrap();
+    let f = file.to_str().unwrap();
+
+    let v = import(dir.path(), &db, f, &["--table", "made", "--create"]);
+    assert_eq!(v["stats"]["success_count"], 3, "{v}");
+    assert_eq!(v["warnings"].as_array().map_or(0, Vec::len), 0, "{v}");
+    let rows = db
+        .query("SELECT a, column_b, c, column_d FROM made ORDER BY a")
+        .await;
+    let s = |x: &str| Some(x.to_string());
+    assert_eq!(
+        rows,
+        [
+            vec![s("1"), None, s("3"), None],
+            vec![s("5"), s("6"), s("7"), s("8")],
+            vec![s("9"), None, s("11"), None],
+        ],
+        "the value right of the last header lands in its column"
+    );
+
+    db.execute("CREATE TABLE two (a INTEGER, c INTEGER)").await;
+    let v = import(dir.path(), &db, f, &["--table", "two"]);
+    assert_eq!(v["stats"]["success_count"], 3, "{v}");
+    let warnings: Vec<&str> = v["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap())
+        .collect();
+    assert_eq!(warnings.len(), 2, "{v}");
+    assert!(
+        warnings[0].starts_with("column B has no header but holds data (first in row 3)"),
+        "{v}"
+    );
+    assert!(
+        warnings[1].starts_with("column D has no header but holds data (first in row 3)"),
+        "{v}"
+    );
+    let rows = db.query("SELECT a, c FROM two ORDER BY a").await;
+    assert_eq!(rows.len(), 3);
+}
