@@ -539,7 +539,9 @@ impl HeaderFinder {
             return Err(self.not_found());
         }
         let table = &self.table;
-        // As the mapping will be made ([`proposed_fields`]).
+        // As the mapping will be made ([`proposed_fields`]), counting only
+        // cells with a text: an empty cell's `column_b` of a table
+        // `--create` made does not make a data row with gaps a header.
         let headers: Vec<String> = row
             .cells
             .iter()
@@ -547,7 +549,8 @@ impl HeaderFinder {
             .collect();
         let fields: Vec<usize> = proposed_fields(&self.opts, table, &headers)
             .into_iter()
-            .flatten()
+            .zip(&headers)
+            .filter_map(|(f, h)| f.filter(|_| !h.is_empty()))
             .collect();
         let required: Vec<usize> = (0..table.columns.len())
             .filter(|i| table.columns[*i].required())

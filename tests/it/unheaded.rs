@@ -63,3 +63,57 @@ async fn data_without_a_header_is_created_as_a_column_or_warned_about() {
     let rows = db.query("SELECT a, c FROM two ORDER BY a").await;
     assert_eq!(rows.len(), 3);
 }
+
+/// A table `--create` made names its empty headers' columns `column_b`, …;
+/// an empty cell does not count as naming one when the header is looked
+/// for, so a later data row with gaps is not taken for the header (the
+/// import asks for `--header-row` instead), and with it every column maps.
+#[tokio::test]
+async fn empty_cells_do_not_make_a_data_row_the_header_of_a_created_table() {
+    let db = TestDb::sqlite();
+    let dir = tempdir();
+    let file = dir.path().join("gaps.csv");
+    std::fs::write(&file, "Foo,,,\n1,2,3,4\nabc,,,x\n").unwrap();
+    let f = file.to_str().unwrap();
+    let v = import(
+        dir.path(),
+        &db,
+        f,
+        &["--table", "g", "--create", "--header-row", "1"],
+    );
+    let all = "SELECT * FROM g ORDER BY foo";
+    let before = db.query(all).await;
+    assert_eq!(before.len(), 2);
+
+    let out = run_cli(
+        dir.path(),
+        &[
+            "import",
+            f,
+            "--database-url",
+            &db.url,
+            "--table",
+            "g",
+            "--mode",
+            "replace",
+            "--json",
+        ],
+    );
+    let v = json_out(&out);
+    assert_eq!(out.status.code(), Some(3), "{v}");
+    assert!(
+        v["error"].as_str().unwrap().contains("no header row found"),
+        "{v}"
+    );
+    assert_eq!(db.query(all).await, before);
+
+    let v = import(
+        dir.path(),
+        &db,
+        f,
+        &["--table", "g", "--mode", "replace", "--header-row", "1"],
+    );
+    assert_eq!(v["stats"]["success_count"], 2, "{v}");
+    assert_eq!(v["warnings"].as_array().map_or(0, Vec::len), 0, "{v}");
+    assert_eq!(db.query(all).await, before);
+}
