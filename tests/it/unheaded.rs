@@ -81,6 +81,7 @@ async fn empty_cells_do_not_make_a_data_row_the_header_of_a_created_table() {
         f,
         &["--table", "g", "--create", "--header-row", "1"],
     );
+    assert_eq!(v["stats"]["success_count"], 2, "{v}");
     let all = "SELECT * FROM g ORDER BY foo";
     let before = db.query(all).await;
     assert_eq!(before.len(), 2);
