@@ -331,18 +331,7 @@ impl HeaderMap {
         table: Arc<TableSchema>,
     ) -> Result<HeaderMap, HeaderError> {
         opts.check(&table).map_err(HeaderError::MapColumnUnknown)?;
-        let mut headers: Vec<String> = row
-            .cells
-            .iter()
-            .map(|c| cell_display(c).trim_matches(is_space).to_string())
-            .collect();
-        // A table made from this file (`--create`) has a column for data
-        // to the right of the last header too: its header is empty.
-        if let Some(positions) = &opts.positions {
-            if headers.len() < positions.len() {
-                headers.resize(positions.len(), String::new());
-            }
-        }
+        let headers = header_texts(row, opts, &table);
         let found = || headers.iter().filter(|h| !h.is_empty()).cloned().collect();
         let keys: Vec<String> = headers.iter().map(|h| match_key(h)).collect();
         if let Some((wanted, _)) = opts.map.iter().find(|(h, _)| !keys.contains(&match_key(h))) {
@@ -449,6 +438,42 @@ impl HeaderMap {
     }
 }
 
+/// The header row's texts, trimmed, one per column: as many as the row
+/// has cells, and as many as a table `--create` made from this file has
+/// columns for — its `positions`, or the column furthest right that it
+/// named `column_<letter>` (an empty header, or data right of the last
+/// header), so those empty headers are there to map.
+fn header_texts(row: &RawRow, opts: &HeaderOptions, table: &TableSchema) -> Vec<String> {
+    let mut headers: Vec<String> = row
+        .cells
+        .iter()
+        .map(|c| cell_display(c).trim_matches(is_space).to_string())
+        .collect();
+    let lettered = table
+        .columns
+        .iter()
+        .filter_map(|c| letter_index(c.name.strip_prefix("column_")?))
+        .max()
+        .map_or(0, |i| i + 1);
+    let width = opts.positions.as_ref().map_or(0, Vec::len).max(lettered);
+    if headers.len() < width {
+        headers.resize(width, String::new());
+    }
+    headers
+}
+
+/// `b` → 1, `aa` → 26: the index of a column by its lowercase letters (at
+/// most three, as in `xfd`).
+fn letter_index(letters: &str) -> Option<usize> {
+    if letters.is_empty() || letters.len() > 3 || !letters.bytes().all(|b| b.is_ascii_lowercase()) {
+        return None;
+    }
+    let n = letters
+        .bytes()
+        .fold(0usize, |n, b| n * 26 + usize::from(b - b'a' + 1));
+    Some(n - 1)
+}
+
 /// The table column each header would fill, before duplicates are judged:
 /// `positions` when set, else the user's `map`, else the name `--create`
 /// makes of it ([`column_names`](super::infer::column_names): `Note`,
@@ -542,22 +567,25 @@ impl HeaderFinder {
         // As the mapping will be made ([`proposed_fields`]), counting only
         // cells with a text: an empty cell's `column_b` of a table
         // `--create` made does not make a data row with gaps a header.
-        let headers: Vec<String> = row
-            .cells
+        let headers = header_texts(row, &self.opts, table);
+        let proposed = proposed_fields(&self.opts, table, &headers);
+        let fields: Vec<usize> = proposed
             .iter()
-            .map(|c| cell_display(c).trim_matches(is_space).to_string())
-            .collect();
-        let fields: Vec<usize> = proposed_fields(&self.opts, table, &headers)
-            .into_iter()
             .zip(&headers)
             .filter_map(|(f, h)| f.filter(|_| !h.is_empty()))
             .collect();
+        // Or a row that, its empty cells read as `--create` names them,
+        // names every column of the table: the header of the file that
+        // made it (`Hello` and an empty header over data: `hello`,
+        // `column_b`).
+        let whole =
+            !fields.is_empty() && (0..table.columns.len()).all(|c| proposed.contains(&Some(c)));
         let required: Vec<usize> = (0..table.columns.len())
             .filter(|i| table.columns[*i].required())
             .collect();
         let has_required = !required.is_empty() && required.iter().all(|r| fields.contains(r));
         let enough = fields.len() >= 2.min(table.columns.len());
-        if has_required || (enough && !fields.is_empty()) {
+        if has_required || whole || (enough && !fields.is_empty()) {
             return self.build(row).map(Some);
         }
         self.remember(row);
