@@ -11,6 +11,7 @@
 
 pub mod convert;
 mod header;
+mod header_search;
 pub mod infer;
 mod preview;
 pub mod rules;
@@ -19,9 +20,9 @@ mod web;
 pub use convert::{convert, ConvertOptions};
 pub(crate) use header::{edit_distance, match_key};
 pub use header::{
-    normalize_header, HeaderError, HeaderFinder, HeaderMap, HeaderOptions, HEADER_SEARCH_ROWS,
-    IGNORE,
+    normalize_header, HeaderError, HeaderMap, HeaderOptions, HEADER_SEARCH_ROWS, IGNORE,
 };
+pub use header_search::HeaderFinder;
 pub use preview::suggest_fields;
 pub use web::{check_email, normalize_website};
 
