@@ -136,13 +136,7 @@ fn column_index(column: &str) -> Option<usize> {
         .chars()
         .take_while(char::is_ascii_uppercase)
         .collect();
-    if letters.is_empty() {
-        return None;
-    }
-    let n = letters.bytes().try_fold(0usize, |n, b| {
-        n.checked_mul(26)?.checked_add((b - b'A' + 1) as usize)
-    })?;
-    n.checked_sub(1)
+    crate::model::column_of_letters(&letters)
 }
 
 #[cfg(test)]

@@ -126,6 +126,21 @@ pub fn column_letter(mut index: usize) -> String {
     String::from_utf8(out).expect("ASCII letters")
 }
 
+/// The 0-based index of a column by its spreadsheet letters, either case:
+/// `A` → 0, `ab` → 27, `XFD` → 16383 (the last column a sheet has); `None`
+/// for anything else (no letters, other characters, past `XFD`). The
+/// inverse of [`column_letter`].
+pub fn column_of_letters(letters: &str) -> Option<usize> {
+    if letters.is_empty() || letters.len() > 3 {
+        return None;
+    }
+    let n = letters.bytes().try_fold(0usize, |n, b| {
+        b.is_ascii_alphabetic()
+            .then(|| n * 26 + usize::from(b.to_ascii_uppercase() - b'A') + 1)
+    })?;
+    (n <= 16_384).then(|| n - 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,6 +165,13 @@ mod tests {
 
     #[test]
     fn column_letters_follow_spreadsheet_naming() {
+        for i in [0, 1, 25, 26, 27, 701, 702, 16_383] {
+            assert_eq!(column_of_letters(&column_letter(i)), Some(i));
+            assert_eq!(column_of_letters(&column_letter(i).to_lowercase()), Some(i));
+        }
+        for bad in ["", "A1", "XFE", "AAAA", "é"] {
+            assert_eq!(column_of_letters(bad), None, "{bad}");
+        }
         assert_eq!(column_letter(0), "A");
         assert_eq!(column_letter(25), "Z");
         assert_eq!(column_letter(26), "AA");

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use super::rules::RowRules;
 use super::{cell_display, is_space};
-use crate::model::{column_letter, Column, RawRow, TableSchema, Target};
+use crate::model::{column_letter, column_of_letters, Column, RawRow, TableSchema, Target};
 
 /// How far down the sheet the header is looked for (row numbers as shown).
 pub const HEADER_SEARCH_ROWS: u32 = 20;
@@ -452,7 +452,7 @@ pub(super) fn header_texts(row: &RawRow, opts: &HeaderOptions, table: &TableSche
     let lettered = table
         .columns
         .iter()
-        .filter_map(|c| letter_index(c.name.strip_prefix("column_")?))
+        .filter_map(|c| column_of_letters(c.name.strip_prefix("column_")?))
         .max()
         .map_or(0, |i| i + 1);
     let width = opts.positions.as_ref().map_or(0, Vec::len).max(lettered);
@@ -460,18 +460,6 @@ pub(super) fn header_texts(row: &RawRow, opts: &HeaderOptions, table: &TableSche
         headers.resize(width, String::new());
     }
     headers
-}
-
-/// `b` → 1, `aa` → 26: the index of a column by its lowercase letters (at
-/// most three, as in `xfd`).
-fn letter_index(letters: &str) -> Option<usize> {
-    if letters.is_empty() || letters.len() > 3 || !letters.bytes().all(|b| b.is_ascii_lowercase()) {
-        return None;
-    }
-    let n = letters
-        .bytes()
-        .fold(0usize, |n, b| n * 26 + usize::from(b - b'a' + 1));
-    Some(n - 1)
 }
 
 /// The table column each header would fill, before duplicates are judged:
