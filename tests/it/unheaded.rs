@@ -4,15 +4,16 @@
 //! no column for them imports the rest and warns once per such column,
 //! naming it and its first row with a value — never drops it unsaid.
 
+use std::path::Path;
+
 use serde_json::Value;
 
-use crate::helpers::{json_out, run_cli, tempdir, TestDb};
+use crate::helpers::{tempdir, TestDb};
+use crate::modes::import_into;
 
-fn import(dir: &std::path::Path, db: &TestDb, file: &str, extra: &[&str]) -> Value {
-    let mut args = vec!["import", file, "--database-url", &db.url, "--json"];
-    args.extend_from_slice(extra);
-    let out = run_cli(dir, &args);
-    let v = json_out(&out);
+/// [`import_into`], which must succeed: the report.
+fn import(db: &TestDb, file: &Path, table: &str, extra: &[&str]) -> Value {
+    let (out, v) = import_into(db, file, table, extra);
     assert_eq!(out.status.code(), Some(0), "{v}");
     v
 }
@@ -23,9 +24,8 @@ async fn data_without_a_header_is_created_as_a_column_or_warned_about() {
     let dir = tempdir();
     let file = dir.path().join("u.csv");
     std::fs::write(&file, "a,,c\n1,,3\n5,6,7,8\n9,,11,\n").unwrap();
-    let f = file.to_str().unwrap();
 
-    let v = import(dir.path(), &db, f, &["--table", "made", "--create"]);
+    let v = import(&db, &file, "made", &["--create"]);
     assert_eq!(v["stats"]["success_count"], 3, "{v}");
     assert_eq!(v["warnings"].as_array().map_or(0, Vec::len), 0, "{v}");
     let rows = db
@@ -43,7 +43,7 @@ async fn data_without_a_header_is_created_as_a_column_or_warned_about() {
     );
 
     db.execute("CREATE TABLE two (a INTEGER, c INTEGER)").await;
-    let v = import(dir.path(), &db, f, &["--table", "two"]);
+    let v = import(&db, &file, "two", &[]);
     assert_eq!(v["stats"]["success_count"], 3, "{v}");
     let warnings: Vec<&str> = v["warnings"]
         .as_array()
@@ -75,19 +75,13 @@ async fn a_created_tables_header_is_found_again_and_gaps_do_not_make_one() {
     let dir = tempdir();
     let file = dir.path().join("gaps.csv");
     std::fs::write(&file, "Foo,,,\n1,2,3,4\nabc,,,x\n").unwrap();
-    let f = file.to_str().unwrap();
-    let v = import(
-        dir.path(),
-        &db,
-        f,
-        &["--table", "g", "--create", "--header-row", "1"],
-    );
+    let v = import(&db, &file, "g", &["--create", "--header-row", "1"]);
     assert_eq!(v["stats"]["success_count"], 2, "{v}");
     let all = "SELECT * FROM g ORDER BY foo";
     let before = db.query(all).await;
     assert_eq!(before.len(), 2);
 
-    let v = import(dir.path(), &db, f, &["--table", "g", "--mode", "replace"]);
+    let v = import(&db, &file, "g", &["--mode", "replace"]);
     assert_eq!(v["header"]["row"], 1, "{v}");
     assert_eq!(v["stats"]["success_count"], 2, "{v}");
     assert_eq!(v["warnings"].as_array().map_or(0, Vec::len), 0, "{v}");
@@ -95,19 +89,7 @@ async fn a_created_tables_header_is_found_again_and_gaps_do_not_make_one() {
 
     let data = dir.path().join("data.csv");
     std::fs::write(&data, "abc,,,x\n").unwrap();
-    let out = run_cli(
-        dir.path(),
-        &[
-            "import",
-            data.to_str().unwrap(),
-            "--database-url",
-            &db.url,
-            "--table",
-            "g",
-            "--json",
-        ],
-    );
-    let v = json_out(&out);
+    let (out, v) = import_into(&db, &data, "g", &[]);
     assert_eq!(out.status.code(), Some(3), "{v}");
     assert!(
         v["error"].as_str().unwrap().contains("no header row found"),
